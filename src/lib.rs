@@ -1,0 +1,28 @@
+//! `avnology-migrate` moves identity data — users with their password hashes, OAuth client
+//! applications and their redirect URIs — from Auth0, Clerk, Firebase Auth or Amazon Cognito
+//! into Avnology ID, declaratively: a manifest says what should exist, `plan` diffs it against
+//! the live tenant keyed by `external_id`, and `apply` runs only those changes.
+//!
+//! The crate map follows the data:
+//!
+//! - [`manifest`] loads `migration.toml` (raw serde types, interpolation, validation).
+//! - [`sources`] stream provider exports into provider-neutral [`model`] values.
+//! - [`live`] is the only module that speaks HTTP to Avnology; its wire types are shared with
+//!   the [`emulator`], a local Avnology admin API backed by SQLite.
+//! - [`diff`] compares desired and live records (pure, no I/O); [`plan`] turns the comparison
+//!   into a reviewable, fingerprinted plan; [`apply`] executes a plan against [`live`].
+//! - [`render`] prints plans for people and machines; [`commands`] wires one verb each.
+
+pub mod apply;
+pub mod cli;
+pub mod commands;
+pub mod diff;
+pub mod emulator;
+pub mod env_vars;
+pub mod error;
+pub mod live;
+pub mod manifest;
+pub mod model;
+pub mod plan;
+pub mod render;
+pub mod sources;

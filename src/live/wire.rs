@@ -1,0 +1,411 @@
+//! The JSON shapes of Avnology's admin API, shared by the client ([`super::Client`]) and the
+//! [`crate::emulator`] so the two cannot drift. `schemas/avnology-admin.openapi.yaml` marks
+//! each field as documented or assumed; a correction from the real API lands here and there.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The admin key the tool uses: `ak_live_…`, `ak_test_…` or `sk_live_…`. Never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Wraps a key read from the environment or generated for the sandbox.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The key, for the `Authorization` header.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey((sensitive))")
+    }
+}
+
+/// Lifecycle state of an identity (documented: `active`, `inactive`, `scheduled_deletion`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityState {
+    /// Can log in.
+    #[default]
+    Active,
+    /// Deactivated: cannot log in, data kept.
+    Inactive,
+    /// Soft-deleted, purged after a grace period.
+    ScheduledDeletion,
+}
+
+impl IdentityState {
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Inactive => "inactive",
+            Self::ScheduledDeletion => "scheduled_deletion",
+        }
+    }
+}
+
+/// A linked social or federated login (assumed shape: `linked_providers[]`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct LinkedProvider {
+    /// Provider name as the source spelled it.
+    pub provider: String,
+    /// The user's id at the provider.
+    pub subject: String,
+}
+
+/// An identity as the API returns it (flat, documented fields plus the assumed
+/// `external_id`, `linked_providers`, `has_password` and `etag`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Identity {
+    /// `usr_<uuid>`.
+    pub id: String,
+    /// The source's id (assumed field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// Primary email.
+    pub email: String,
+    /// Email verified.
+    #[serde(default)]
+    pub email_verified: bool,
+    /// E.164 phone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// Phone verified.
+    #[serde(default)]
+    pub phone_verified: bool,
+    /// Unique username.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Given name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    /// Family name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Picture URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_url: Option<String>,
+    /// BCP 47 locale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    /// Organization the identity belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<String>,
+    /// Lifecycle state.
+    #[serde(default)]
+    pub state: IdentityState,
+    /// Custom profile attributes.
+    #[serde(default)]
+    pub traits: Map<String, Value>,
+    /// Admin-only metadata.
+    #[serde(default)]
+    pub admin_metadata: Map<String, Value>,
+    /// Linked logins (assumed).
+    #[serde(default)]
+    pub linked_providers: Vec<LinkedProvider>,
+    /// Whether a password or imported hash is set (assumed; the hash is never returned).
+    #[serde(default)]
+    pub has_password: bool,
+    /// Creation time, RFC 3339.
+    #[serde(default)]
+    pub create_time: String,
+    /// Last update time, RFC 3339.
+    #[serde(default)]
+    pub update_time: String,
+    /// The ETag, also sent as the `ETag` header (assumed field).
+    #[serde(default)]
+    pub etag: String,
+}
+
+/// A password hash to import (assumed: a `password_hash` object beside `initial_password`).
+/// `Debug` hides every value but the algorithm and cost parameters.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordHashInput {
+    /// `bcrypt` or `firebase-scrypt`.
+    pub algorithm: String,
+    /// The hash: a bcrypt string, or Firebase's base64 `passwordHash`.
+    pub hash: String,
+    /// Firebase: the per-user salt, standard base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salt: Option<String>,
+    /// Firebase: the project's salt separator, base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salt_separator: Option<String>,
+    /// Firebase: the project's signer key, base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer_key: Option<String>,
+    /// Firebase: scrypt `r`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<u32>,
+    /// Firebase: scrypt `log2(N)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mem_cost: Option<u32>,
+}
+
+impl fmt::Debug for PasswordHashInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasswordHashInput")
+            .field("algorithm", &self.algorithm)
+            .field("hash", &"(sensitive)")
+            .field("rounds", &self.rounds)
+            .field("mem_cost", &self.mem_cost)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The writable fields of an identity, for create and for PATCH (where only the fields named
+/// in `update_mask` matter). `None` fields are not serialized.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IdentityInput {
+    /// The source's id (assumed writable on create).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// Required on create.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Assumed settable on create.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
+    /// E.164.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// Assumed settable on create.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_verified: Option<bool>,
+    /// 3–64 of `[A-Za-z0-9_-]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Given name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    /// Family name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Picture URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_url: Option<String>,
+    /// BCP 47 locale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    /// Organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<String>,
+    /// Custom profile attributes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traits: Option<Map<String, Value>>,
+    /// Admin-only metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_metadata: Option<Map<String, Value>>,
+    /// Linked logins (assumed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linked_providers: Option<Vec<LinkedProvider>>,
+}
+
+/// `POST /v1/identities` body.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CreateIdentityRequest {
+    /// The identity.
+    pub identity: IdentityInput,
+    /// Plaintext password, hashed by the server with Argon2id (documented). Never sent by
+    /// the migration tool; accepted by the emulator for completeness.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_password: Option<String>,
+    /// Imported hash (assumed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_hash: Option<PasswordHashInput>,
+    /// Validate without creating (documented).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub validate_only: bool,
+}
+
+/// `PATCH /v1/identities/{id}` body. `update_mask` is a comma-separated list of field paths;
+/// `traits.<key>` and `admin_metadata.<key>` replace one top-level key; `password_hash`
+/// replaces the imported hash (assumed).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct UpdateIdentityRequest {
+    /// New values of the masked fields.
+    pub identity: IdentityInput,
+    /// Comma-separated field paths.
+    pub update_mask: String,
+    /// Replacement hash, when `password_hash` is in the mask (assumed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_hash: Option<PasswordHashInput>,
+}
+
+/// `GET /v1/identities` response.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ListIdentitiesResponse {
+    /// This page.
+    #[serde(default)]
+    pub identities: Vec<Identity>,
+    /// Cursor of the next page; absent or empty on the last page (assumed name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+    /// Total matching the filter (assumed name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_size: Option<u64>,
+}
+
+/// An organization.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Organization {
+    /// `org_<uuid>`.
+    pub id: String,
+    /// URL-safe name, 2–64 of lowercase letters, digits and `-`.
+    pub name: String,
+    /// Human name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Login slug; cannot change after creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slug: Option<String>,
+    /// `open`, `invite_only`, `sso_only` or `disabled`.
+    #[serde(default)]
+    pub registration_mode: String,
+    /// Members.
+    #[serde(default)]
+    pub member_count: u64,
+    /// Creation time.
+    #[serde(default)]
+    pub create_time: String,
+}
+
+/// `POST /v1/organizations` body.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CreateOrganizationRequest {
+    /// Required name.
+    pub name: String,
+    /// Human name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Login slug.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slug: Option<String>,
+    /// Default `open`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_mode: Option<String>,
+}
+
+/// `GET /v1/organizations` response.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ListOrganizationsResponse {
+    /// This page.
+    #[serde(default)]
+    pub organizations: Vec<Organization>,
+    /// Cursor of the next page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+/// `POST /v1/flows/login` response (assumed): a login flow to submit credentials to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginFlow {
+    /// `flow_<uuid>`.
+    pub id: String,
+    /// When the flow stops accepting submissions, RFC 3339.
+    pub expire_time: String,
+}
+
+/// `POST /v1/flows/login/{flow_id}:submit` body (assumed).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct LoginSubmission {
+    /// `password`.
+    pub method: String,
+    /// Email or username.
+    pub identifier: String,
+    /// The password.
+    pub password: String,
+}
+
+impl fmt::Debug for LoginSubmission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoginSubmission")
+            .field("method", &self.method)
+            .field("identifier", &self.identifier)
+            .field("password", &"(sensitive)")
+            .finish()
+    }
+}
+
+/// Successful login (assumed): the session and the identity it belongs to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginSuccess {
+    /// `ses_<uuid>`.
+    pub session_id: String,
+    /// The identity that logged in.
+    pub identity_id: String,
+}
+
+/// The error envelope (assumed shape; SDKs expose `code`, `message`, `request_id`,
+/// `details`). The client also accepts the flat form without the `error` wrapper.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorEnvelope {
+    /// The error.
+    pub error: ErrorBody,
+}
+
+/// The body of an API error.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// `AVNOLOGY_AUTH_<nnn>`.
+    pub code: String,
+    /// Human message.
+    pub message: String,
+    /// `req_<id>`, for support.
+    #[serde(default)]
+    pub request_id: String,
+    /// Structured details, e.g. `{"field": "email"}`.
+    #[serde(default)]
+    pub details: Value,
+}
+
+/// Error codes the tool and the emulator use.
+pub mod codes {
+    /// Wrong identifier or password (login flow).
+    pub const INVALID_CREDENTIALS: &str = "AVNOLOGY_AUTH_001";
+    /// Missing or invalid credentials.
+    pub const UNAUTHENTICATED: &str = "AVNOLOGY_AUTH_005";
+    /// The key lacks the scope.
+    pub const PERMISSION_DENIED: &str = "AVNOLOGY_AUTH_100";
+    /// Organization not found.
+    pub const ORG_NOT_FOUND: &str = "AVNOLOGY_AUTH_300";
+    /// Not found.
+    pub const NOT_FOUND: &str = "AVNOLOGY_AUTH_901";
+    /// Validation failed.
+    pub const VALIDATION: &str = "AVNOLOGY_AUTH_902";
+    /// Conflict: ETag mismatch or duplicate.
+    pub const CONFLICT: &str = "AVNOLOGY_AUTH_903";
+    /// Rate limited (assumed; no code is documented for 429).
+    pub const RATE_LIMITED: &str = "AVNOLOGY_AUTH_429";
+    /// Internal error (emulator faults).
+    pub const INTERNAL: &str = "AVNOLOGY_AUTH_500";
+}
+
+/// Admin scopes (documented names).
+pub mod scopes {
+    /// List and get identities.
+    pub const USERS_READ: &str = "admin:users:read";
+    /// Create, update, delete, deactivate, reactivate identities.
+    pub const USERS_WRITE: &str = "admin:users:write";
+    /// List and get organizations.
+    pub const ORGS_READ: &str = "admin:orgs:read";
+    /// Create and update organizations.
+    pub const ORGS_WRITE: &str = "admin:orgs:write";
+    /// Every scope the emulator knows.
+    pub const ALL: &[&str] = &[USERS_READ, USERS_WRITE, ORGS_READ, ORGS_WRITE];
+}

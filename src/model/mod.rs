@@ -1,0 +1,16 @@
+//! Provider-neutral types with no I/O: what a source declares should exist in Avnology.
+//!
+//! Sources turn raw export records into these values; `diff` compares them with live records.
+//! Anything secret (password hashes, client secrets) lives in [`Secret`] or [`PasswordHash`],
+//! whose `Debug` and `Display` never show the value.
+
+mod identity;
+mod ids;
+mod password_hash;
+mod secret;
+pub mod validate;
+
+pub use identity::{Identity, LinkedProvider};
+pub use ids::ExternalId;
+pub use password_hash::{FirebaseHashParams, PasswordHash};
+pub use secret::Secret;

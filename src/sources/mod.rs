@@ -1,0 +1,61 @@
+//! Provider export readers. Each `sources/<provider>/` streams one provider's export files
+//! and turns raw records (serde types that mirror the file) into [`model`] values.
+//!
+//! Readers never load a whole export: NDJSON and CSV are read line by line, JSON documents
+//! element by element, gzip transparently. Each record comes out as a [`UserItem`]:
+//! an identity, a deliberate skip (a record Avnology cannot hold, such as a user without an
+//! email), or an invalid record with the file, line and external id that make it findable.
+//! Errors that make the rest of the file unreadable (I/O, a broken gzip stream) end the
+//! read with [`SourceError`].
+//!
+//! [`model`]: crate::model
+
+pub mod auth0;
+mod location;
+mod open;
+
+pub use location::{Location, SourceError};
+pub use open::{open_export, ExportReader};
+
+use crate::model::Identity;
+
+/// Why a record was deliberately not turned into an identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkipReason {
+    /// No email address: Avnology's create call requires one (phone-only users).
+    NoEmail,
+    /// Anonymous users have nothing to log in with.
+    Anonymous,
+}
+
+impl SkipReason {
+    /// A short phrase for plans and reports.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Self::NoEmail => "no email address (Avnology requires one to create an identity)",
+            Self::Anonymous => "anonymous user (Avnology has no anonymous identities)",
+        }
+    }
+}
+
+/// A record that was skipped on purpose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// Where the record is.
+    pub location: Location,
+    /// Its provider id, when it has one.
+    pub external_id: Option<String>,
+    /// Why.
+    pub reason: SkipReason,
+}
+
+/// One record of a users export.
+#[derive(Debug)]
+pub enum UserItem {
+    /// A user to migrate.
+    Identity(Box<Identity>, Location),
+    /// A user that cannot become an Avnology identity, skipped and reported.
+    Skipped(Skipped),
+    /// A record that is malformed or fails validation.
+    Invalid(SourceError),
+}

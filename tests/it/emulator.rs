@@ -1,0 +1,1 @@
+//! Emulator behaviour, one test per behaviour, against the real binary.

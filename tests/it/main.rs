@@ -1,0 +1,23 @@
+//! The integration test binary: the real `avnology-migrate` binary driven against the
+//! emulator on 127.0.0.1. One binary, one module per area (a forgotten file fails
+//! `no_forgotten_test_files`).
+
+mod common;
+mod emulator;
+
+#[test]
+fn no_forgotten_test_files() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it");
+    let main = std::fs::read_to_string(dir.join("main.rs")).unwrap();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let stem = path.file_stem().unwrap().to_string_lossy().to_string();
+        if stem == "main" {
+            continue;
+        }
+        assert!(
+            main.contains(&format!("mod {stem};")),
+            "tests/it/{stem} is not registered in tests/it/main.rs"
+        );
+    }
+}
