@@ -1,1 +1,14 @@
-//! TODO
+//! Executing a plan against the live tenant.
+//!
+//! Order: the organization, then identities, then deletes. Creates carry an
+//! `Idempotency-Key` derived from the plan id and the change, so a retry after a lost
+//! response never creates twice, and a create that meets an existing `external_id` is
+//! reconciled against the desired record instead of duplicated. Updates and deletes send
+//! `If-Match` with the planned ETag: a 409 marks that one change stale rather than
+//! overwriting someone's edit.
+
+mod executor;
+mod request;
+
+pub use executor::{execute, ApplyOptions, ApplyReport, ChangeOutcome, OutcomeKind};
+pub use request::{create_request, idempotency_key, password_input, update_request};

@@ -312,6 +312,34 @@ pub struct ListOrganizationsResponse {
     pub next_page_token: Option<String>,
 }
 
+/// The writable fields of an organization for `PATCH /v1/organizations/{id}`, where only the
+/// fields named in `update_mask` matter (added for the emulator: the documented update page
+/// shows no body, so this shape is assumed, mirroring [`UpdateIdentityRequest`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OrganizationInput {
+    /// URL-safe name, 2–64 of lowercase letters, digits and `-`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Human name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Login slug; documented as fixed after creation, so a PATCH naming it is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slug: Option<String>,
+    /// `open`, `invite_only`, `sso_only` or `disabled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_mode: Option<String>,
+}
+
+/// `PATCH /v1/organizations/{id}` body (assumed shape, added for the emulator).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct UpdateOrganizationRequest {
+    /// New values of the masked fields.
+    pub organization: OrganizationInput,
+    /// Comma-separated field paths: `name`, `display_name`, `registration_mode`.
+    pub update_mask: String,
+}
+
 /// `POST /v1/flows/login` response (assumed): a login flow to submit credentials to.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LoginFlow {

@@ -1,1 +1,85 @@
-//! TODO
+//! The manifest (`migration.toml`, or `migration.yaml`): what should exist in Avnology.
+//!
+//! [`raw`] holds the serde shapes that mirror the file (unknown keys rejected, JSON Schema
+//! derived from them); [`load`] reads a file, interpolates `${env:NAME}`, validates, and
+//! produces the semantic [`Manifest`] with paths resolved against the manifest's directory
+//! and the SHA-256 of the interpolated content that plans bind themselves to.
+
+mod error;
+mod interpolate;
+mod load;
+pub mod raw;
+
+use std::path::PathBuf;
+
+pub use error::ManifestError;
+pub use load::{load, load_with_env};
+pub use raw::{OnInvalid, Provider};
+
+use crate::model::FirebaseHashParams;
+
+/// Where the plan is applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetUrl {
+    /// A local emulator started inside the process, backed by `dir/sandbox.db`.
+    Sandbox {
+        /// The sandbox directory (default `.avnology-sandbox/` beside the manifest).
+        dir: PathBuf,
+    },
+    /// A real (or separately running) Avnology admin API.
+    Remote(String),
+}
+
+/// `[target]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The API.
+    pub url: TargetUrl,
+    /// The organization users are placed in; created if missing.
+    pub organization: Option<String>,
+}
+
+/// One `[[users]]` source.
+#[derive(Debug, Clone)]
+pub struct UserSource {
+    /// Source name: shown in plans and stored in the owner marker.
+    pub name: String,
+    /// Which provider's export format.
+    pub provider: Provider,
+    /// The export file, resolved against the manifest directory.
+    pub path: PathBuf,
+    /// Auth0's support-ticket password-hash export.
+    pub passwords: Option<PathBuf>,
+    /// Firebase's project hash parameters.
+    pub firebase_hash: Option<FirebaseHashParams>,
+}
+
+/// `[policy]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Policy {
+    /// Delete owned objects that no source declares any more.
+    pub prune: bool,
+    /// A plan with more deletes than this fails.
+    pub max_deletes: u64,
+    /// Field paths never updated after create.
+    pub ignore_changes: Vec<String>,
+    /// What an invalid source record does.
+    pub on_invalid: OnInvalid,
+}
+
+/// A loaded, interpolated, validated manifest.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// The manifest file.
+    pub path: PathBuf,
+    /// Its directory; relative paths in it are resolved against this.
+    pub dir: PathBuf,
+    /// `[target]`.
+    pub target: Target,
+    /// `[[users]]`.
+    pub users: Vec<UserSource>,
+    /// `[policy]`.
+    pub policy: Policy,
+    /// SHA-256 (hex) of the interpolated manifest in canonical JSON form.
+    pub sha256: String,
+}

@@ -11,11 +11,14 @@
 //! [`model`]: crate::model
 
 pub mod auth0;
+mod dispatch;
+pub mod json_records;
 mod location;
 mod open;
 
+pub use dispatch::{ReadStats, read_user_source};
 pub use location::{Location, SourceError};
-pub use open::{open_export, ExportReader};
+pub use open::{ExportReader, open_export};
 
 use crate::model::Identity;
 

@@ -4,6 +4,8 @@
 
 mod common;
 mod emulator;
+mod quickstart;
+mod schemas;
 
 #[test]
 fn no_forgotten_test_files() {

@@ -1,0 +1,44 @@
+//! Where output goes: data (plans, JSON) on stdout, status and warnings on stderr, both
+//! through anstream so `NO_COLOR`, `--color` and non-terminals are honoured in one place.
+
+use std::io::{IsTerminal, Write};
+
+use crate::cli::ColorChoice;
+
+/// Sets the process-wide colour choice from `--color`.
+pub fn init_color(choice: ColorChoice) {
+    let c = match choice {
+        ColorChoice::Auto => anstream::ColorChoice::Auto,
+        ColorChoice::Always => anstream::ColorChoice::Always,
+        ColorChoice::Never => anstream::ColorChoice::Never,
+    };
+    c.write_global();
+}
+
+/// Writes data to stdout (ANSI stripped where colour is off).
+pub fn stdout(text: &str) -> std::io::Result<()> {
+    let mut out = anstream::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
+/// Writes a status line to stderr.
+pub fn status(text: &str) {
+    let mut err = anstream::stderr().lock();
+    let _ = writeln!(err, "{text}");
+}
+
+/// Asks for `yes` on a terminal. Off a terminal there is nobody to ask, so this refuses.
+pub fn confirm(question: &str) -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        return Err(crate::error::with_hint(
+            anyhow::anyhow!("refusing to apply without confirmation: standard input is not a terminal"),
+            "review the plan and pass --auto-approve, or apply a saved plan file",
+        ));
+    }
+    status(&format!("\n{question}\n  Only 'yes' will be accepted to approve.\n"));
+    eprint!("  Enter a value: ");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim() == "yes")
+}

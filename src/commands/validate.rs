@@ -1,0 +1,42 @@
+//! `avnology-migrate validate`: offline checks of the manifest and every source record.
+
+use std::path::PathBuf;
+
+use super::output;
+use crate::cli::GlobalArgs;
+use crate::error::Exit;
+use crate::plan::{self, BuildOptions, LiveState};
+
+/// Check the manifest and every source record without touching the network.
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// The manifest.
+    #[arg(short, long, default_value = "migration.toml")]
+    pub manifest: PathBuf,
+}
+
+/// Runs `validate`.
+pub async fn run(args: ValidateArgs, _global: &GlobalArgs) -> anyhow::Result<Exit> {
+    let manifest = crate::manifest::load(&args.manifest)?;
+    // Planning against an empty tenant reads and checks every record with no network.
+    let (plan, desired) = plan::build(&manifest, &LiveState::default(), BuildOptions::default())?;
+    let mut text = format!("Manifest {} is valid.\n", manifest.path.display());
+    for source in &manifest.users {
+        let n = desired.identities.values().filter(|d| d.source == source.name).count();
+        let skipped = plan.skipped.iter().filter(|s| s.source == source.name).count();
+        let invalid = plan.invalid.iter().filter(|s| s.source == source.name).count();
+        text.push_str(&format!(
+            "  source `{}` ({}): {n} identities, {skipped} skipped, {invalid} invalid\n",
+            source.name,
+            source.provider.as_str()
+        ));
+    }
+    let rendered = crate::render::text::render(&plan, Default::default());
+    // The per-source password report and warnings, without the create listing.
+    for line in rendered.lines().filter(|l| l.starts_with("Passwords") || l.starts_with("warning:") || l.starts_with("  ! ") || l.starts_with("! ")) {
+        text.push_str(line);
+        text.push('\n');
+    }
+    output::stdout(&text)?;
+    Ok(Exit::Success)
+}

@@ -1,0 +1,161 @@
+//! The `organizations` table. `member_count` is not stored: it is counted from live
+//! identities on every read, so it can never drift from the identities themselves.
+
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+
+use super::{filter_where, now_rfc3339};
+use crate::emulator::error::ApiError;
+use crate::emulator::filter::Filter;
+use crate::live::wire::Organization;
+
+/// Fields a list filter may name.
+pub const FILTER_FIELDS: &[&str] = &["name", "slug"];
+
+const SELECT: &str = "SELECT seq, id, name, display_name, slug, registration_mode, create_time, \
+    (SELECT COUNT(*) FROM identities i WHERE i.organization_id = organizations.id \
+     AND i.state != 'scheduled_deletion') \
+    FROM organizations";
+
+/// A stored organization and its rowid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrganizationRecord {
+    /// Rowid, the keyset paging key.
+    pub seq: i64,
+    /// The organization as the API returns it.
+    pub organization: Organization,
+}
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<OrganizationRecord> {
+    let members: i64 = row.get(7)?;
+    Ok(OrganizationRecord {
+        seq: row.get(0)?,
+        organization: Organization {
+            id: row.get(1)?,
+            name: row.get(2)?,
+            display_name: row.get(3)?,
+            slug: row.get(4)?,
+            registration_mode: row.get(5)?,
+            member_count: u64::try_from(members).unwrap_or(0),
+            create_time: row.get(6)?,
+        },
+    })
+}
+
+/// The organization with this id.
+pub fn get(conn: &Connection, id: &str) -> Result<Option<OrganizationRecord>, ApiError> {
+    Ok(conn
+        .query_row(&format!("{SELECT} WHERE id = ?1"), [id], from_row)
+        .optional()?)
+}
+
+/// True when an organization with this id exists.
+pub fn exists(conn: &Connection, id: &str) -> Result<bool, ApiError> {
+    Ok(conn
+        .query_row("SELECT 1 FROM organizations WHERE id = ?1", [id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// Fails with 409 when another organization has the same name or slug.
+pub fn check_unique(conn: &Connection, org: &Organization) -> Result<(), ApiError> {
+    let other: Option<String> = conn
+        .query_row(
+            "SELECT id FROM organizations WHERE name = ?1 AND id != ?2",
+            params![org.name, org.id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if other.is_some() {
+        return Err(ApiError::duplicate(
+            "name",
+            "an organization with this name already exists",
+        ));
+    }
+    if let Some(slug) = &org.slug {
+        let other: Option<String> = conn
+            .query_row(
+                "SELECT id FROM organizations WHERE slug = ?1 AND id != ?2",
+                params![slug, org.id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if other.is_some() {
+            return Err(ApiError::duplicate(
+                "slug",
+                "an organization with this slug already exists",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Inserts a new organization; returns its rowid.
+pub fn insert(conn: &Connection, org: &Organization) -> Result<i64, ApiError> {
+    conn.execute(
+        "INSERT INTO organizations (id, name, slug, display_name, registration_mode,
+             create_time, update_time)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+        params![
+            org.id,
+            org.name,
+            org.slug,
+            org.display_name,
+            org.registration_mode,
+            org.create_time
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Writes the mutable fields of an existing organization.
+pub fn update(conn: &Connection, org: &Organization) -> Result<(), ApiError> {
+    conn.execute(
+        "UPDATE organizations SET name = ?2, display_name = ?3, registration_mode = ?4,
+             update_time = ?5
+         WHERE id = ?1",
+        params![
+            org.id,
+            org.name,
+            org.display_name,
+            org.registration_mode,
+            now_rfc3339()
+        ],
+    )?;
+    Ok(())
+}
+
+/// Up to `limit` organizations matching `filter` with rowid above `after`, and whether more
+/// follow (the last rowid when they do).
+pub fn list(
+    conn: &Connection,
+    filter: &Filter,
+    after: i64,
+    limit: u32,
+) -> Result<(Vec<OrganizationRecord>, Option<i64>), ApiError> {
+    let mut w = filter_where(filter, |term| match term.field.as_str() {
+        "name" => Ok(("name", term.value.clone())),
+        "slug" => Ok(("slug", term.value.clone())),
+        other => Err(ApiError::field(
+            "filter",
+            format!("invalid filter: `{other}` cannot be filtered on"),
+        )),
+    })?;
+    w.push("seq > ?", [rusqlite::types::Value::Integer(after)]);
+    let sql = format!(
+        "{SELECT} {} ORDER BY seq LIMIT {}",
+        w.sql(),
+        u64::from(limit) + 1
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let mut items = stmt
+        .query_map(params_from_iter(w.params()), from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let more = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(|r| r.seq)
+    } else {
+        None
+    };
+    Ok((items, more))
+}

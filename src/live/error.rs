@@ -1,0 +1,418 @@
+//! What can go wrong talking to Avnology, and how an error response becomes a [`Error`].
+//!
+//! This module owns the client's error type and the decoding of error responses. Avnology's
+//! error envelope is not documented, so [`decode_api_error`] accepts the assumed envelope
+//! `{"error": {code, message, request_id, details}}`, the flat `{code, message}` form the SDKs
+//! suggest, OAuth-style `{error, error_description}`, and anything else (an HTML page from a
+//! proxy, an empty body) as the status plus a short snippet. Nothing here ever holds the API
+//! key, a password, a hash or a request body: errors name the method and the path (never the
+//! query, which can carry emails in filters) and what the server said.
+
+use reqwest::StatusCode;
+
+use super::retry;
+use super::wire;
+
+/// The longest snippet of a non-JSON error body kept in an error message.
+const SNIPPET_MAX_CHARS: usize = 200;
+
+/// A failed call to the Avnology admin API.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The API answered with a non-success status.
+    #[error(
+        "Avnology API answered {} to {method} {path}: {}{}",
+        status_and_code(*.status, .code),
+        api_message(*.status, .message),
+        request_suffix(.request_id)
+    )]
+    Api {
+        /// HTTP method, e.g. `PATCH`.
+        method: String,
+        /// Request path without the query, e.g. `/v1/identities/usr_1`.
+        path: String,
+        /// HTTP status.
+        status: u16,
+        /// `AVNOLOGY_AUTH_<nnn>`, or empty when the body carried no code.
+        code: String,
+        /// The server's message, or the status reason plus a body snippet.
+        message: String,
+        /// `req_…` from the body or the `X-Request-Id` header; empty if neither had one.
+        request_id: String,
+    },
+    /// The request could not be completed (timeout, refused, reset, TLS, DNS), after any
+    /// retries were exhausted.
+    #[error("could not complete {method} {path} with the Avnology API")]
+    Transport {
+        /// HTTP method.
+        method: String,
+        /// Request path without the query.
+        path: String,
+        /// The underlying failure; its message may name the URL, which never holds secrets.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The response (or, rarely, the request) could not be encoded or decoded.
+    #[error("unexpected response from the Avnology API to {method} {path}: {message}")]
+    Decode {
+        /// HTTP method.
+        method: String,
+        /// Request path without the query.
+        path: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// A plain `http://` URL to a host that is not loopback: the API key would travel in clear.
+    #[error(
+        "refusing to send the Avnology API key over plain HTTP to `{url}`: use https:// \
+         (plain http is allowed only for loopback addresses)"
+    )]
+    InsecureUrl {
+        /// The URL as given (credentials, if any, removed).
+        url: String,
+    },
+    /// The API URL could not be used.
+    #[error("invalid Avnology API URL `{url}`: {reason}")]
+    InvalidUrl {
+        /// The URL as given (credentials, if any, removed).
+        url: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The API key cannot be sent in an HTTP header (a stray newline from a `.env` file, say).
+    #[error("the Avnology API key contains characters that cannot be sent in an HTTP header")]
+    InvalidApiKey,
+    /// A caller-supplied value cannot be sent: an `Idempotency-Key` or `If-Match` that is not
+    /// a valid header value, or an empty or dot-segment object id.
+    #[error("invalid {name} for the Avnology API: {reason}")]
+    InvalidArgument {
+        /// What was invalid, e.g. `If-Match value`.
+        name: &'static str,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The HTTP client could not be initialised (e.g. the TLS backend failed to load).
+    #[error("could not initialise the HTTP client")]
+    Setup(#[source] reqwest::Error),
+}
+
+impl Error {
+    /// The HTTP status of an API error.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The `AVNOLOGY_AUTH_*` code of an API error, when the server sent one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Api { code, .. } if !code.is_empty() => Some(code),
+            _ => None,
+        }
+    }
+
+    /// 409: an `If-Match` ETag mismatch or a duplicate (email, `external_id`, org name).
+    pub fn is_conflict(&self) -> bool {
+        self.status() == Some(409)
+    }
+
+    /// 404: no such object.
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+
+    /// 401: the API key was missing, malformed or not accepted. Callers should point the user
+    /// at `AVNOLOGY_SECRET_KEY` (see [`Error::hint`]).
+    pub fn is_unauthenticated(&self) -> bool {
+        self.status() == Some(401)
+    }
+
+    /// Whether the same request might succeed later: 408, 429, 500, 502, 503, 504, and the
+    /// transport failures the client retries itself (timeouts, refused or reset connections).
+    /// A 500 after a write without an `Idempotency-Key` may mean the write happened.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Api { status, .. } => matches!(status, 408 | 429 | 500 | 502 | 503 | 504),
+            Self::Transport { source, .. } => retry::transport_reason(source).is_some(),
+            _ => false,
+        }
+    }
+
+    /// A one-line suggestion for the user, where the error has an obvious next step.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            Self::Api { status: 401, .. } => {
+                Some("check that AVNOLOGY_SECRET_KEY holds a valid admin API key for this tenant")
+            }
+            Self::Api { status: 403, .. } => Some(
+                "the API key lacks a scope this operation needs (admin:users:read/write, \
+                 admin:orgs:read/write)",
+            ),
+            Self::InsecureUrl { .. } => Some("use the tenant's https:// API URL"),
+            Self::InvalidApiKey => Some("check AVNOLOGY_SECRET_KEY for stray quotes or newlines"),
+            Self::Transport { .. } => {
+                Some("check AVNOLOGY_API_URL (or the manifest's target.url) and the network")
+            }
+            _ => None,
+        }
+    }
+}
+
+/// `409 AVNOLOGY_AUTH_903`, or just `502` when the body carried no code.
+fn status_and_code(status: u16, code: &str) -> String {
+    if code.is_empty() {
+        status.to_string()
+    } else {
+        format!("{status} {code}")
+    }
+}
+
+/// The server's message; a 401 also says plainly that the key was refused, so the caller's
+/// `hint:` about `AVNOLOGY_SECRET_KEY` reads naturally after it.
+fn api_message(status: u16, message: &str) -> String {
+    if status == 401 {
+        format!("{message} (the API key was not accepted)")
+    } else {
+        message.to_string()
+    }
+}
+
+fn request_suffix(request_id: &str) -> String {
+    if request_id.is_empty() {
+        String::new()
+    } else {
+        format!(" (request {request_id})")
+    }
+}
+
+/// Builds the [`Error::Api`] for a non-success response.
+///
+/// `request_id_header` is the `X-Request-Id` header, used when the body has no id. `secrets`
+/// are the API key (and, for a login, the password): should a server ever echo one in a
+/// message, it is masked before the message can reach a terminal or log.
+pub(crate) fn decode_api_error(
+    method: &str,
+    path: &str,
+    status: u16,
+    body: &[u8],
+    request_id_header: Option<&str>,
+    secrets: &[&str],
+) -> Error {
+    let (code, message, request_id) = parse_error_body(status, body);
+    let request_id = if request_id.is_empty() {
+        request_id_header.unwrap_or_default().to_string()
+    } else {
+        request_id
+    };
+    Error::Api {
+        method: method.to_string(),
+        path: path.to_string(),
+        status,
+        code: mask(&code, secrets),
+        message: mask(&message, secrets),
+        request_id: mask(&request_id, secrets),
+    }
+}
+
+/// Returns (code, message, request_id) from an error body in any shape.
+fn parse_error_body(status: u16, body: &[u8]) -> (String, String, String) {
+    // The assumed envelope first, then the flat form, both through the shared wire types.
+    if let Ok(env) = serde_json::from_slice::<wire::ErrorEnvelope>(body) {
+        return (env.error.code, env.error.message, env.error.request_id);
+    }
+    if let Ok(flat) = serde_json::from_slice::<wire::ErrorBody>(body) {
+        return (flat.code, flat.message, flat.request_id);
+    }
+    // Partial or foreign JSON shapes (a missing field, OAuth's `error_description`).
+    if let Ok(serde_json::Value::Object(obj)) = serde_json::from_slice(body) {
+        let inner = match obj.get("error") {
+            Some(serde_json::Value::Object(inner)) => inner.clone(),
+            _ => obj.clone(),
+        };
+        let text = |key: &str| inner.get(key).and_then(|v| v.as_str()).map(str::to_string);
+        let code = text("code")
+            .or_else(|| {
+                obj.get("error")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+            })
+            .unwrap_or_default();
+        let message = text("message")
+            .or_else(|| text("error_description"))
+            .or_else(|| {
+                obj.get("error_description")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| reason(status));
+        let request_id = text("request_id").unwrap_or_default();
+        return (code, message, request_id);
+    }
+    let snippet = snippet(body);
+    let message = if snippet.is_empty() {
+        reason(status)
+    } else {
+        format!("{}: {snippet}", reason(status))
+    };
+    (String::new(), message, String::new())
+}
+
+/// The canonical reason phrase, e.g. `Bad Gateway`.
+fn reason(status: u16) -> String {
+    StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("unexpected status")
+        .to_string()
+}
+
+/// The start of a body as one printable line, at most [`SNIPPET_MAX_CHARS`] characters.
+fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let cleaned: String = flat.chars().filter(|c| !c.is_control()).collect();
+    if cleaned.chars().count() <= SNIPPET_MAX_CHARS {
+        cleaned
+    } else {
+        let mut cut: String = cleaned.chars().take(SNIPPET_MAX_CHARS - 1).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+/// Replaces every occurrence of each secret in `text`. Secrets shorter than four characters
+/// are skipped: masking them would mangle ordinary words, and no real key is that short.
+pub(crate) fn mask(text: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_string();
+    for secret in secrets.iter().filter(|s| s.chars().count() >= 4) {
+        out = out.replace(secret, "(sensitive)");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(status: u16, body: &str) -> Error {
+        decode_api_error(
+            "PATCH",
+            "/v1/identities/usr_1",
+            status,
+            body.as_bytes(),
+            None,
+            &["ak_x"],
+        )
+    }
+
+    #[test]
+    fn decodes_the_envelope() {
+        let e = decode(
+            409,
+            r#"{"error":{"code":"AVNOLOGY_AUTH_903","message":"etag mismatch","request_id":"req_7","details":{}}}"#,
+        );
+        assert_eq!(e.status(), Some(409));
+        assert_eq!(e.code(), Some("AVNOLOGY_AUTH_903"));
+        assert!(e.is_conflict());
+        assert!(!e.is_retryable());
+        assert_eq!(
+            e.to_string(),
+            "Avnology API answered 409 AVNOLOGY_AUTH_903 to PATCH /v1/identities/usr_1: \
+             etag mismatch (request req_7)"
+        );
+    }
+
+    #[test]
+    fn decodes_the_flat_form() {
+        let e = decode(
+            404,
+            r#"{"code":"AVNOLOGY_AUTH_901","message":"identity not found"}"#,
+        );
+        assert!(e.is_not_found());
+        assert_eq!(e.code(), Some("AVNOLOGY_AUTH_901"));
+        assert_eq!(
+            e.to_string(),
+            "Avnology API answered 404 AVNOLOGY_AUTH_901 to PATCH /v1/identities/usr_1: \
+             identity not found"
+        );
+    }
+
+    #[test]
+    fn decodes_partial_and_oauth_shapes() {
+        let e = decode(400, r#"{"error":{"message":"bad filter"}}"#);
+        assert_eq!(e.code(), None);
+        assert!(e.to_string().ends_with(": bad filter"), "{e}");
+        let e = decode(
+            401,
+            r#"{"error":"invalid_client","error_description":"nope"}"#,
+        );
+        assert_eq!(e.code(), Some("invalid_client"));
+        assert!(e.to_string().contains("nope"), "{e}");
+    }
+
+    #[test]
+    fn non_json_bodies_become_a_short_snippet() {
+        let html = format!("<html>\n  <body>{}</body></html>", "x".repeat(500));
+        let e = decode(502, &html);
+        let Error::Api { code, message, .. } = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(code, "");
+        assert!(
+            message.starts_with("Bad Gateway: <html> <body>xxx"),
+            "{message}"
+        );
+        assert!(message.chars().count() <= "Bad Gateway: ".len() + SNIPPET_MAX_CHARS);
+        assert!(
+            e.to_string()
+                .starts_with("Avnology API answered 502 to PATCH"),
+            "{e}"
+        );
+        assert!(e.is_retryable());
+
+        let e = decode(503, "");
+        assert!(e.to_string().ends_with(": Service Unavailable"), "{e}");
+    }
+
+    #[test]
+    fn request_id_falls_back_to_the_header() {
+        let e = decode_api_error("GET", "/v1/x", 500, b"oops", Some("req_h"), &[]);
+        assert!(e.to_string().ends_with("(request req_h)"), "{e}");
+    }
+
+    #[test]
+    fn unauthenticated_says_the_key_was_refused_and_hides_it() {
+        let e = decode(
+            401,
+            r#"{"error":{"code":"AVNOLOGY_AUTH_005","message":"invalid key ak_x","request_id":"r"}}"#,
+        );
+        assert!(e.is_unauthenticated());
+        let text = e.to_string();
+        assert!(text.contains("the API key was not accepted"), "{text}");
+        assert!(!text.contains("ak_x"), "{text}");
+        assert!(!format!("{e:?}").contains("ak_x"));
+        assert!(e.hint().unwrap().contains("AVNOLOGY_SECRET_KEY"));
+    }
+
+    #[test]
+    fn retryable_statuses() {
+        for (status, retryable) in [
+            (429, true),
+            (503, true),
+            (500, true),
+            (400, false),
+            (409, false),
+        ] {
+            assert_eq!(decode(status, "{}").is_retryable(), retryable, "{status}");
+        }
+        let e = Error::Decode {
+            method: "GET".into(),
+            path: "/".into(),
+            message: "x".into(),
+        };
+        assert!(!e.is_retryable());
+        assert_eq!(e.status(), None);
+    }
+}

@@ -1,0 +1,244 @@
+//! The plan as Markdown for a pull-request comment or a CI step summary. It always fits in
+//! [`MAX_LEN`] characters (GitHub's comment limit is 65,536) whatever the plan size: entries
+//! are listed until the budget is spent and the rest are counted. Emails, names and other
+//! personal data are masked unless `show_pii` is set, because PR comments are widely read.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use crate::diff::FieldChange;
+use crate::plan::{Action, Change, ObjectKind, Plan};
+
+/// The most characters a rendering may have.
+pub const MAX_LEN: usize = 60_000;
+
+/// Room kept for the closing sections after the change listings.
+const RESERVE: usize = 6_000;
+
+/// Options for the Markdown renderer.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MarkdownOptions {
+    /// Show emails, names and metadata values unmasked.
+    pub show_pii: bool,
+}
+
+/// Renders `plan` as Markdown of at most [`MAX_LEN`] characters.
+pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
+    let s = &plan.summary;
+    let mut out = String::new();
+    let _ = writeln!(out, "## avnology-migrate plan{}\n", if plan.destroy { " (destroy)" } else { "" });
+    let destructive = s.delete + s.deactivate;
+    if destructive > 0 {
+        let _ = writeln!(
+            out,
+            "> [!CAUTION]\n> **This plan deletes {} and deactivates {} identities.** Review every entry below before merging.\n",
+            s.delete, s.deactivate
+        );
+    }
+    let _ = writeln!(
+        out,
+        "Target `{}`{} · plan `{}` · manifest `{}`\n",
+        plan.target.url,
+        plan.target.organization.as_deref().map(|o| format!(", organization `{o}`")).unwrap_or_default(),
+        short(&plan.plan_id),
+        plan.manifest.path
+    );
+    out.push_str("| create | update | deactivate | reactivate | delete | unchanged | skipped | invalid | not owned |\n");
+    out.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    let _ = writeln!(
+        out,
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        s.create, s.update, s.deactivate, s.reactivate, s.delete, s.no_op, s.skipped, s.invalid, s.unowned
+    );
+    if plan.is_empty() {
+        out.push_str("**No changes.** The tenant matches the manifest.\n");
+    }
+
+    for kind in [ObjectKind::Organization, ObjectKind::Identity] {
+        for action in Action::ALL {
+            let group: Vec<&Change> =
+                plan.changes.iter().filter(|c| c.kind == kind && c.action == action).collect();
+            if group.is_empty() {
+                continue;
+            }
+            let noun = if group.len() == 1 { kind.noun() } else { kind.plural() };
+            let _ = writeln!(
+                out,
+                "<details{}><summary><code>{}</code> {} {noun} to {}</summary>\n",
+                if matches!(action, Action::Delete | Action::Deactivate) { " open" } else { "" },
+                action.symbol(),
+                group.len(),
+                action.infinitive()
+            );
+            out.push_str("```diff\n");
+            let mut shown = 0;
+            for change in &group {
+                let entry = entry(change, options);
+                if out.len() + entry.len() > MAX_LEN - RESERVE {
+                    break;
+                }
+                out.push_str(&entry);
+                shown += 1;
+            }
+            out.push_str("```\n");
+            if shown < group.len() {
+                let _ = writeln!(out, "\n… and {} more not shown (the plan file has them all).", group.len() - shown);
+            }
+            out.push_str("\n</details>\n\n");
+        }
+    }
+
+    let mut tail = String::new();
+    if !plan.skipped.is_empty() || !plan.invalid.is_empty() {
+        let _ = writeln!(
+            tail,
+            "<details><summary>{} skipped, {} invalid records</summary>\n",
+            plan.skipped.len(),
+            plan.invalid.len()
+        );
+        for r in plan.skipped.iter().chain(&plan.invalid).take(20) {
+            let _ = writeln!(
+                tail,
+                "- `{}` {} — {}",
+                r.external_id.as_deref().unwrap_or("(no id)"),
+                r.location,
+                mask_text(&r.reason, options)
+            );
+        }
+        let n = plan.skipped.len() + plan.invalid.len();
+        if n > 20 {
+            let _ = writeln!(tail, "- … and {} more", n - 20);
+        }
+        tail.push_str("\n</details>\n\n");
+    }
+    if !plan.destroy && !plan.passwords.is_empty() {
+        tail.push_str("| source | bcrypt | firebase-scrypt | must reset | no password | MFA to re-enrol |\n|---|---:|---:|---:|---:|---:|\n");
+        for p in &plan.passwords {
+            let _ = writeln!(
+                tail,
+                "| `{}` | {} | {} | {} | {} | {} |",
+                p.source,
+                p.bcrypt,
+                p.firebase_scrypt,
+                p.reset_no_hash + p.reset_unsupported,
+                p.passwordless,
+                p.mfa_not_carried
+            );
+        }
+        tail.push('\n');
+    }
+    for w in plan.warnings.iter().take(10) {
+        let _ = writeln!(tail, "> [!WARNING]\n> {}\n", mask_text(w, options));
+    }
+    if plan.warnings.len() > 10 {
+        let _ = writeln!(tail, "… and {} more warnings.\n", plan.warnings.len() - 10);
+    }
+    if out.len() + tail.len() > MAX_LEN {
+        tail = "\n(Details left out to fit the comment size limit; see the plan file.)\n".into();
+    }
+    out.push_str(&tail);
+    out
+}
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(12)]
+}
+
+fn entry(change: &Change, options: MarkdownOptions) -> String {
+    let mut s = format!("{} {} \"{}\"", change.action.symbol(), change.kind.noun(), change.key);
+    if let Some(src) = &change.source {
+        let _ = write!(s, "  (source {src})");
+    }
+    s.push('\n');
+    for f in &change.fields {
+        let line_sym = match (&f.before, &f.after) {
+            (None, Some(_)) => "+",
+            (Some(_), None) => "-",
+            _ => "!",
+        };
+        let value = match (&f.before, &f.after) {
+            (Some(b), Some(a)) => format!("{} -> {}", show(f, b, options), show(f, a, options)),
+            (None, Some(v)) | (Some(v), None) => show(f, v, options),
+            (None, None) => String::new(),
+        };
+        let _ = writeln!(s, "{line_sym}     {} = {value}", f.path);
+    }
+    s
+}
+
+/// Fields whose values identify a person.
+fn is_pii(path: &str) -> bool {
+    matches!(
+        path,
+        "email" | "phone" | "username" | "first_name" | "last_name" | "display_name" | "avatar_url" | "linked_providers"
+    ) || (path.starts_with("traits.") || path.starts_with("admin_metadata.")) && path != "admin_metadata.avnology_migrate"
+}
+
+fn show(f: &FieldChange, v: &Value, options: MarkdownOptions) -> String {
+    if f.sensitive {
+        return "(sensitive)".into();
+    }
+    if options.show_pii || !is_pii(&f.path) {
+        return v.to_string();
+    }
+    match v {
+        Value::String(s) if f.path == "email" => format!("\"{}\"", mask_email(s)),
+        Value::String(s) => format!("\"{}\"", mask_word(s)),
+        Value::Null => "null".into(),
+        _ => "(masked)".into(),
+    }
+}
+
+/// `ada.lovelace@example.com` → `a***@e***.com`.
+pub fn mask_email(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            let (host, tld) = domain.rsplit_once('.').unwrap_or((domain, ""));
+            let tld = if tld.is_empty() { String::new() } else { format!(".{tld}") };
+            format!("{}@{}{tld}", mask_word(local), mask_word(host))
+        }
+        None => mask_word(email),
+    }
+}
+
+/// `Lovelace` → `L***`.
+pub fn mask_word(s: &str) -> String {
+    match s.chars().next() {
+        Some(c) => format!("{c}***"),
+        None => String::new(),
+    }
+}
+
+/// Masks anything that looks like an email inside free text (skip reasons, warnings).
+fn mask_text(text: &str, options: MarkdownOptions) -> String {
+    if options.show_pii {
+        return text.to_string();
+    }
+    text.split(' ')
+        .map(|w| {
+            let bare = w.trim_matches(|c: char| c == '`' || c == ',' || c == '.' || c == '(' || c == ')');
+            if bare.contains('@') && bare.contains('.') {
+                w.replace(bare, &mask_email(bare))
+            } else {
+                w.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_emails_and_words() {
+        assert_eq!(mask_email("ada.lovelace@example.com"), "a***@e***.com");
+        assert_eq!(mask_word("Lovelace"), "L***");
+        assert_eq!(
+            mask_text("email `ada@example.com` is also used", MarkdownOptions::default()),
+            "email `a***@e***.com` is also used"
+        );
+    }
+}

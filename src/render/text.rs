@@ -1,0 +1,215 @@
+//! The Terraform-like text plan. Large sets collapse: each action lists its first entries in
+//! full and counts the rest, so a plan of a million creates stays readable.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use super::style::{self, paint};
+use crate::diff::FieldChange;
+use crate::plan::{Action, Change, ObjectKind, Plan};
+
+/// Options for the text renderer.
+#[derive(Debug, Clone, Copy)]
+pub struct TextOptions {
+    /// ANSI colour.
+    pub color: bool,
+    /// How many changes per action are shown in full before the rest are counted.
+    pub max_per_action: usize,
+}
+
+impl Default for TextOptions {
+    fn default() -> Self {
+        Self {
+            color: false,
+            max_per_action: 25,
+        }
+    }
+}
+
+/// Renders a plan.
+pub fn render(plan: &Plan, options: TextOptions) -> String {
+    let mut out = String::new();
+    let c = options.color;
+    if plan.is_empty() {
+        out.push_str(&paint(c, style::BOLD, "No changes."));
+        out.push_str(" The tenant matches the manifest.\n");
+    } else {
+        out.push_str("avnology-migrate will perform the following actions:\n");
+        for kind in [ObjectKind::Organization, ObjectKind::Identity] {
+            for action in Action::ALL {
+                let group: Vec<&Change> = plan
+                    .changes
+                    .iter()
+                    .filter(|ch| ch.kind == kind && ch.action == action)
+                    .collect();
+                for ch in group.iter().take(options.max_per_action) {
+                    out.push('\n');
+                    render_change(&mut out, ch, c);
+                }
+                if group.len() > options.max_per_action {
+                    let rest = group.len() - options.max_per_action;
+                    let _ = writeln!(
+                        out,
+                        "\n  {} … and {rest} more {} to {}",
+                        paint(c, style::action(action), action.symbol()),
+                        if rest == 1 {
+                            kind.noun()
+                        } else {
+                            kind.plural()
+                        },
+                        action.infinitive()
+                    );
+                }
+            }
+        }
+    }
+    render_skipped(&mut out, plan, c);
+    render_passwords(&mut out, plan);
+    for w in &plan.warnings {
+        let _ = writeln!(out, "\n{} {w}", paint(c, style::WARN, "warning:"));
+    }
+    out.push('\n');
+    out.push_str(&summary_line(plan, c));
+    out.push('\n');
+    out
+}
+
+fn render_change(out: &mut String, ch: &Change, c: bool) {
+    let sym = paint(c, style::action(ch.action), ch.action.symbol());
+    let source = ch
+        .source
+        .as_deref()
+        .map(|s| format!(" (source {s})"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "  {}",
+        paint(
+            c,
+            style::DIM,
+            &format!(
+                "# {} \"{}\"{source} will be {}",
+                ch.kind.noun(),
+                ch.key,
+                ch.action.verb()
+            )
+        )
+    );
+    let _ = writeln!(out, "  {sym} {} \"{}\"", ch.kind.noun(), ch.key);
+    let width = ch.fields.iter().map(|f| f.path.len()).max().unwrap_or(0);
+    for f in &ch.fields {
+        let fsym = match (&f.before, &f.after) {
+            (None, Some(_)) => "+",
+            (Some(_), None) => "-",
+            _ => "~",
+        };
+        let fsym = paint(c, style::action(field_action(fsym)), fsym);
+        let value = match (&f.before, &f.after) {
+            (Some(b), Some(a)) => format!("{} -> {}", show(f, b), show(f, a)),
+            (None, Some(a)) => show(f, a),
+            (Some(b), None) => show(f, b),
+            (None, None) => String::new(),
+        };
+        let _ = writeln!(out, "      {fsym} {:width$} = {value}", f.path);
+    }
+}
+
+fn field_action(sym: &str) -> Action {
+    match sym {
+        "+" => Action::Create,
+        "-" => Action::Delete,
+        _ => Action::Update,
+    }
+}
+
+/// A field value for display: JSON, with sensitive values masked.
+fn show(f: &FieldChange, v: &Value) -> String {
+    if f.sensitive {
+        match v.as_str() {
+            Some(alg) => format!("(sensitive {alg} hash)"),
+            None => "(sensitive)".to_string(),
+        }
+    } else {
+        v.to_string()
+    }
+}
+
+fn render_skipped(out: &mut String, plan: &Plan, c: bool) {
+    for (title, list) in [
+        ("skipped", &plan.skipped),
+        ("invalid, left out", &plan.invalid),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "\n{} {} record(s) {title}:",
+            paint(c, style::WARN, "!"),
+            list.len()
+        );
+        for r in list.iter().take(25) {
+            let id = r
+                .external_id
+                .as_deref()
+                .map(|i| format!(" `{i}`"))
+                .unwrap_or_default();
+            let _ = writeln!(out, "  ! {}{id} ({}): {}", r.location, r.source, r.reason);
+        }
+        if list.len() > 25 {
+            let _ = writeln!(out, "  … and {} more", list.len() - 25);
+        }
+    }
+}
+
+fn render_passwords(out: &mut String, plan: &Plan) {
+    if plan.destroy {
+        return;
+    }
+    for p in &plan.passwords {
+        let native = p.bcrypt + p.firebase_scrypt;
+        let reset = p.reset_no_hash + p.reset_unsupported;
+        let _ = write!(
+            out,
+            "\nPasswords ({}): {native} carry over (bcrypt {}, firebase-scrypt {}), {reset} must reset",
+            p.source, p.bcrypt, p.firebase_scrypt
+        );
+        if reset > 0 {
+            let _ = write!(
+                out,
+                " (no hash {}, unsupported hasher {})",
+                p.reset_no_hash, p.reset_unsupported
+            );
+        }
+        let _ = write!(out, ", {} without a password", p.passwordless);
+        if p.mfa_not_carried > 0 {
+            let _ = write!(out, "; {} must re-enrol MFA", p.mfa_not_carried);
+        }
+        out.push('\n');
+    }
+}
+
+/// `Plan: 3 to create, 1 to update, …` — the line CI logs and reviewers read first.
+pub fn summary_line(plan: &Plan, c: bool) -> String {
+    let s = &plan.summary;
+    let org = plan
+        .changes
+        .iter()
+        .any(|ch| ch.kind == ObjectKind::Organization)
+        .then_some("organization to create, ")
+        .unwrap_or_default();
+    let counts: Vec<String> = Action::ALL
+        .iter()
+        .map(|a| format!("{} to {}", s.count(*a), a.infinitive()))
+        .collect();
+    format!(
+        "{} {org}{}. {} unchanged, {} skipped, {} invalid, {} not owned by this manifest.",
+        paint(c, style::BOLD, "Plan:"),
+        counts.join(", "),
+        s.no_op,
+        s.skipped,
+        s.invalid,
+        s.unowned
+    )
+}

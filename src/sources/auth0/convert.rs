@@ -1,0 +1,166 @@
+//! Raw Auth0 users into model identities, following DESIGN.md section 4: the mapping, the
+//! records that are skipped on purpose (no email) and the checks that make a record invalid.
+//!
+//! A record's problems are all collected, so one message tells the whole story of a record;
+//! the password is not this module's business (see `passwords`), it is attached afterwards.
+
+use serde_json::Value;
+
+use super::export::{Field, RawIdentity, RawUser};
+use crate::model::{ExternalId, Identity, LinkedProvider, validate};
+
+/// The admin-metadata key the plan writes its owner marker under; a source must not set it.
+const OWNER_MARKER_KEY: &str = "avnology_migrate";
+
+/// What one record becomes.
+#[derive(Debug)]
+pub(super) enum Outcome {
+    /// A user to migrate (without its password yet).
+    Identity(Box<Identity>),
+    /// A user without an email address: Avnology cannot hold it.
+    Skipped {
+        /// Its `user_id`.
+        external_id: String,
+    },
+    /// A record that cannot be migrated as it is.
+    Invalid {
+        /// Its `user_id`, when it has one.
+        external_id: Option<String>,
+        /// Every problem found, `; `-separated.
+        message: String,
+    },
+}
+
+/// Converts one record.
+pub(super) fn convert(raw: RawUser) -> Outcome {
+    let external_id = match raw.user_id {
+        Field::Present(id) if !id.is_empty() => id,
+        Field::Present(_) | Field::Absent => {
+            return Outcome::Invalid { external_id: None, message: "record has no user_id".to_owned() };
+        }
+        wrong @ Field::Wrong { .. } => {
+            return Outcome::Invalid { external_id: None, message: wrong.wrong_type().unwrap_or_default() };
+        }
+    };
+
+    let mut problems = raw.conflicts;
+    let email = match raw.email {
+        Field::Present(email) if !email.trim().is_empty() => Some(email),
+        // Phone-only (`sms`) users, and social users whose provider shared no email.
+        Field::Present(_) | Field::Absent => return Outcome::Skipped { external_id },
+        // A wrongly typed email is a broken record, not a user without one.
+        wrong @ Field::Wrong { .. } => {
+            problems.extend(wrong.wrong_type());
+            None
+        }
+    };
+    if let Some(email) = &email
+        && let Err(problem) = validate::email(email)
+    {
+        problems.push(problem);
+    }
+
+    let phone = non_empty(raw.phone_number, &mut problems);
+    if let Some(phone) = &phone
+        && let Err(problem) = validate::phone(phone)
+    {
+        problems.push(problem);
+    }
+    let username = non_empty(raw.username, &mut problems);
+    if let Some(username) = &username
+        && let Err(problem) = validate::username(username)
+    {
+        problems.push(problem);
+    }
+
+    let mut identity = Identity {
+        external_id: ExternalId::new(external_id.clone()),
+        email,
+        email_verified: present(raw.email_verified, &mut problems),
+        phone,
+        phone_verified: present(raw.phone_verified, &mut problems),
+        username,
+        first_name: non_empty(raw.given_name, &mut problems),
+        last_name: non_empty(raw.family_name, &mut problems),
+        display_name: non_empty(raw.name, &mut problems),
+        avatar_url: non_empty(raw.picture, &mut problems),
+        locale: non_empty(raw.locale, &mut problems),
+        // Auth0 writes `blocked` only for blocked users; absent means active.
+        active: !present(raw.blocked, &mut problems).unwrap_or(false),
+        ..Identity::default()
+    };
+
+    if let Some(metadata) = present(raw.user_metadata, &mut problems) {
+        identity.traits.insert("metadata".to_owned(), Value::Object(metadata));
+    }
+    if let Some(app_metadata) = present(raw.app_metadata, &mut problems) {
+        for (key, value) in app_metadata {
+            if key == OWNER_MARKER_KEY {
+                problems.push(format!(
+                    "`app_metadata.{OWNER_MARKER_KEY}` is reserved for the migration's owner marker; \
+                     rename it in the export"
+                ));
+            } else {
+                identity.admin_metadata.insert(key, value);
+            }
+        }
+    }
+    if let Some(identities) = present(raw.identities, &mut problems) {
+        identity.linked_providers = linked_providers(identities, &mut problems);
+    }
+    if let Some(factors) = present(raw.multifactor, &mut problems) {
+        identity.mfa_enrolled = !factors.is_empty();
+    }
+
+    if problems.is_empty() {
+        Outcome::Identity(Box::new(identity))
+    } else {
+        Outcome::Invalid { external_id: Some(external_id), message: problems.join("; ") }
+    }
+}
+
+/// The social logins among `identities[]`, sorted and without duplicates. The database
+/// identity of a password user is not a linked provider; a social-only user's own identity is.
+fn linked_providers(identities: Vec<Value>, problems: &mut Vec<String>) -> Vec<LinkedProvider> {
+    let mut linked = Vec::new();
+    for (i, value) in identities.into_iter().enumerate() {
+        let entry = match RawIdentity::from_value(value) {
+            Ok(entry) => entry,
+            Err(found) => {
+                problems.push(format!("`identities[{i}]` must be an object, not {found}"));
+                continue;
+            }
+        };
+        problems.extend(entry.conflicts.iter().map(|c| format!("`identities[{i}]`: {c}")));
+        if present(entry.is_social, problems) != Some(true) {
+            continue;
+        }
+        let provider = non_empty(entry.provider, problems);
+        let subject = non_empty(entry.user_id, problems);
+        match (provider, subject) {
+            (Some(provider), Some(subject)) => linked.push(LinkedProvider { provider, subject }),
+            (None, _) => problems.push(format!("`identities[{i}]` is social but has no `provider`")),
+            (_, None) => problems.push(format!("`identities[{i}]` is social but has no `user_id`")),
+        }
+    }
+    linked.sort();
+    linked.dedup();
+    linked
+}
+
+/// The value of a field, recording a problem when it has the wrong type.
+fn present<T>(field: Field<T>, problems: &mut Vec<String>) -> Option<T> {
+    match field {
+        Field::Present(value) => Some(value),
+        Field::Absent => None,
+        wrong @ Field::Wrong { .. } => {
+            problems.extend(wrong.wrong_type());
+            None
+        }
+    }
+}
+
+/// Like [`present`], treating a blank string as absent: exports write `""` for unset fields.
+fn non_empty(field: Field<String>, problems: &mut Vec<String>) -> Option<String> {
+    present(field, problems).filter(|s| !s.trim().is_empty())
+}

@@ -1,0 +1,163 @@
+//! A JSON array of records, streamed element by element through serde_json's `SeqAccess`, so
+//! that a file of millions of users is never one value in memory.
+//!
+//! serde_json reads from an [`io::Read`] one byte at a time; a thin counter between it and the
+//! file counts newlines, which gives each element the line it starts on. A syntax error inside
+//! the array leaves no reliable place to resume, so it ends the read with an error naming the
+//! element: the caller must not go on as if the rest of the array had been empty.
+
+use std::cell::Cell;
+use std::fmt;
+use std::io::{self, Read};
+use std::path::Path;
+use std::rc::Rc;
+
+use serde::de::{Deserializer as _, SeqAccess, Visitor};
+use serde_json::Deserializer;
+
+use super::object::{Capture, RecordSeed, not_an_object};
+use super::{IdKey, JsonRecord, Offset, bare_message, describe};
+use crate::sources::{ExportReader, Location, SourceError};
+
+/// Reads the array that starts at `reader`'s first byte, element by element.
+pub(super) fn read(
+    path: &Path,
+    reader: ExportReader,
+    offset: Offset,
+    id_key: IdKey,
+    sink: &mut dyn FnMut(JsonRecord),
+) -> Result<u64, SourceError> {
+    let newlines = Rc::new(Cell::new(offset.lines));
+    let counting = NewlineCounter {
+        inner: reader,
+        newlines: Rc::clone(&newlines),
+    };
+    let mut de = Deserializer::from_reader(counting);
+    let mut state = State {
+        index: 0,
+        failing: None,
+    };
+    let visitor = ArrayVisitor {
+        path,
+        id_key,
+        newlines: &newlines,
+        sink,
+        state: &mut state,
+    };
+
+    // Positions from serde_json count from the `[`; shift them back to the file's.
+    let position = |err: &serde_json::Error| {
+        let line = err.line() as u64 + offset.lines;
+        let column = err.column() as u64 + if err.line() == 1 { offset.column } else { 0 };
+        (line, column)
+    };
+
+    if let Err(err) = de.deserialize_seq(visitor) {
+        let (line, column) = position(&err);
+        let failing = state.failing.take().unwrap_or_default();
+        let location = Location {
+            file: path.to_path_buf(),
+            line: Some(failing.start_line.unwrap_or(line)),
+            index: state.index,
+        };
+        let message = if err.is_io() {
+            format!("cannot read export: {}", bare_message(&err))
+        } else {
+            format!(
+                "{} at line {line} column {column}; the records after this point in the JSON \
+                 array cannot be read",
+                describe(&err)
+            )
+        };
+        return Err(SourceError::new(location, failing.id, message));
+    }
+    if let Err(err) = de.end() {
+        let (line, column) = position(&err);
+        let location = Location {
+            file: path.to_path_buf(),
+            line: Some(line),
+            index: state.index,
+        };
+        let message =
+            format!("unexpected content after the JSON array at line {line} column {column}");
+        return Err(SourceError::new(location, None, message));
+    }
+    Ok(state.index)
+}
+
+/// Passes bytes through and counts the newlines among them.
+struct NewlineCounter<R> {
+    inner: R,
+    newlines: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for NewlineCounter<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let seen = buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+        self.newlines.set(self.newlines.get() + seen);
+        Ok(n)
+    }
+}
+
+/// What the visitor leaves behind for error reporting once serde_json has given up.
+struct State {
+    /// The index of the next (or failing) element.
+    index: u64,
+    /// What was captured of the element being parsed when parsing failed.
+    failing: Option<Failing>,
+}
+
+#[derive(Default)]
+struct Failing {
+    id: Option<String>,
+    start_line: Option<u64>,
+}
+
+struct ArrayVisitor<'a> {
+    path: &'a Path,
+    id_key: IdKey,
+    newlines: &'a Cell<u64>,
+    sink: &'a mut dyn FnMut(JsonRecord),
+    state: &'a mut State,
+}
+
+impl<'de> Visitor<'de> for ArrayVisitor<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON array of records")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        loop {
+            let mut capture = Capture::new(self.id_key);
+            let seed = RecordSeed {
+                capture: &mut capture,
+                newlines: Some(self.newlines),
+            };
+            let parsed = match seq.next_element_seed(seed) {
+                Ok(Some(parsed)) => parsed,
+                Ok(None) => return Ok(()),
+                Err(err) => {
+                    self.state.failing = Some(Failing {
+                        id: capture.id,
+                        start_line: capture.start_line,
+                    });
+                    return Err(err);
+                }
+            };
+            let location = Location {
+                file: self.path.to_path_buf(),
+                line: capture.start_line,
+                index: self.state.index,
+            };
+            self.state.index += 1;
+            (self.sink)(JsonRecord {
+                location,
+                entries: parsed.map_err(not_an_object),
+                id_hint: capture.id,
+            });
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! Streaming JSON records out of an export file, one object at a time, whatever the container:
+//! NDJSON (what Auth0's export job writes) or a JSON array of the same objects (what
+//! Auth0's import expects, and what people produce with `jq -s`).
+//!
+//! This module owns the container, not the record: it opens the file (gzip or not), tolerates a
+//! UTF-8 BOM, CRLF and blank lines, finds where each record starts (file, line, index) and hands
+//! each record over as its ordered key/value entries. What the keys mean is the provider
+//! reader's business. It never holds more than one record in memory.
+//!
+//! Errors are split the way the source contract wants them: a record that is not valid JSON or
+//! not an object is a per-record problem ([`JsonRecord::entries`] is `Err`), and reading goes
+//! on with the next line; only problems that leave the rest of the file unreadable (cannot
+//! open, broken gzip, I/O, a syntax error inside a JSON array) end the read with
+//! [`SourceError`]. Messages never quote record values: JSON syntax errors say what was
+//! expected and where, and non-object records say what kind of value was found.
+
+mod array;
+mod ndjson;
+mod object;
+
+use std::io::{self, BufRead, Cursor, Read};
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::{ExportReader, Location, SourceError, open_export};
+
+/// Decides whether a raw key holds the record's id. The id is captured as soon as its value has
+/// been parsed, so a record that breaks later (a truncated last line) can still be reported
+/// with its external id.
+pub type IdKey = fn(&str) -> bool;
+
+/// An id predicate for files whose records have no simple string id.
+pub fn no_id_key(_: &str) -> bool {
+    false
+}
+
+/// The container a file turned out to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonFormat {
+    /// One JSON value per line.
+    Ndjson,
+    /// A single JSON array of records.
+    Array,
+}
+
+/// One record of a JSON export.
+#[derive(Debug)]
+pub struct JsonRecord {
+    /// Where the record starts.
+    pub location: Location,
+    /// The object's entries in file order, duplicates kept (key normalisation may make two
+    /// different keys the same field, and the reader decides what that means); or why the
+    /// record is not a JSON object, as a message that quotes no values.
+    pub entries: Result<Vec<(String, Value)>, String>,
+    /// The id captured while parsing (see [`IdKey`]), also when the record then failed.
+    pub id_hint: Option<String>,
+}
+
+/// What a whole read saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JsonSummary {
+    /// The container; `None` for a file with nothing but whitespace.
+    pub format: Option<JsonFormat>,
+    /// Records handed to the sink.
+    pub records: u64,
+}
+
+/// Streams every record of `path` to `sink`. See the module docs for what is an `Err`.
+pub fn read_json_records(
+    path: &Path,
+    id_key: IdKey,
+    sink: &mut dyn FnMut(JsonRecord),
+) -> Result<JsonSummary, SourceError> {
+    let at_start = || Location {
+        file: path.to_path_buf(),
+        line: None,
+        index: 0,
+    };
+    let reader = open_export(path)
+        .map_err(|e| SourceError::new(at_start(), None, format!("cannot open export: {e}")))?;
+    let (reader, first, offset) = sniff(reader)
+        .map_err(|e| SourceError::new(at_start(), None, format!("cannot read export: {e}")))?;
+    let (format, records) = match first {
+        None => (None, 0),
+        Some(b'[') => (
+            Some(JsonFormat::Array),
+            array::read(path, reader, offset, id_key, sink)?,
+        ),
+        Some(_) => (
+            Some(JsonFormat::Ndjson),
+            ndjson::read(path, reader, offset, id_key, sink)?,
+        ),
+    };
+    Ok(JsonSummary { format, records })
+}
+
+/// How much leading whitespace [`sniff`] consumed, so that line and column numbers reported
+/// later still count from the real start of the file.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Offset {
+    /// Newlines consumed.
+    lines: u64,
+    /// Bytes consumed after the last of them (the column shift of the first content line).
+    column: u64,
+}
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Drops a UTF-8 BOM, consumes leading whitespace and peeks at the first content byte, which
+/// decides the container: `[` is a JSON array, anything else is read as NDJSON.
+fn sniff(mut reader: ExportReader) -> io::Result<(ExportReader, Option<u8>, Offset)> {
+    // Read the first three bytes by hand: a gzip decoder may hand them over one at a time, so
+    // `fill_buf` alone cannot be trusted to show a whole BOM.
+    let mut head = Vec::with_capacity(BOM.len());
+    while head.len() < BOM.len() {
+        let mut byte = [0u8];
+        match reader.read(&mut byte) {
+            Ok(0) => break,
+            Ok(_) => head.push(byte[0]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if head == BOM {
+        head.clear();
+    }
+    let mut reader: ExportReader = Box::new(Cursor::new(head).chain(reader));
+
+    let mut offset = Offset::default();
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok((reader, None, offset));
+        }
+        let blank = buf
+            .iter()
+            .take_while(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+            .count();
+        for &b in &buf[..blank] {
+            if b == b'\n' {
+                offset.lines += 1;
+                offset.column = 0;
+            } else {
+                offset.column += 1;
+            }
+        }
+        let first = buf.get(blank).copied();
+        reader.consume(blank);
+        if let Some(first) = first {
+            return Ok((reader, Some(first), offset));
+        }
+    }
+}
+
+/// A serde_json error's message without its " at line L column C" suffix, so callers can
+/// place it themselves (the parser only knows positions relative to what it was given).
+fn bare_message(err: &serde_json::Error) -> String {
+    let full = err.to_string();
+    let suffix = format!(" at line {} column {}", err.line(), err.column());
+    full.strip_suffix(&suffix).unwrap_or(&full).to_owned()
+}
+
+/// Describes a parse failure without quoting input: serde_json's syntax and EOF messages name
+/// only what was expected, but a data error could carry a value, so those get a fixed text.
+fn describe(err: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match err.classify() {
+        Category::Eof => format!("record is truncated ({})", bare_message(err)),
+        Category::Syntax => format!("malformed JSON ({})", bare_message(err)),
+        Category::Io => format!("cannot read export ({})", bare_message(err)),
+        Category::Data => "record does not have the expected shape".to_owned(),
+    }
+}
+
+/// Names the kind of a JSON value for messages that must not quote the value itself.
+pub fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,93 @@
+//! NDJSON: one record per line, read line by line into a reused buffer.
+//!
+//! A line that is not a JSON object is that record's problem only; the next line is a fresh
+//! start, which is why NDJSON can report a truncated last line and keep everything before it.
+
+use std::path::Path;
+
+use serde_json::Deserializer;
+
+use super::object::{Capture, RecordSeed, not_an_object};
+use super::{IdKey, JsonRecord, Offset, describe};
+use crate::sources::{ExportReader, Location, SourceError};
+use serde::de::DeserializeSeed;
+
+/// Reads every non-blank line of `reader` as one record. `offset` says how many lines (and
+/// columns of the first content line) were consumed before `reader`'s first byte.
+pub(super) fn read(
+    path: &Path,
+    mut reader: ExportReader,
+    offset: Offset,
+    id_key: IdKey,
+    sink: &mut dyn FnMut(JsonRecord),
+) -> Result<u64, SourceError> {
+    let mut buf = Vec::new();
+    let mut line_no = offset.lines;
+    let mut column_shift = offset.column;
+    let mut index = 0u64;
+    loop {
+        buf.clear();
+        let read = reader.read_until(b'\n', &mut buf).map_err(|e| {
+            let location = Location {
+                file: path.to_path_buf(),
+                line: Some(line_no + 1),
+                index,
+            };
+            SourceError::new(location, None, format!("cannot read export: {e}"))
+        })?;
+        if read == 0 {
+            return Ok(index);
+        }
+        line_no += 1;
+        let shift = std::mem::take(&mut column_shift);
+        let line = trim_end(&buf);
+        if line.is_empty() {
+            continue;
+        }
+        let location = Location {
+            file: path.to_path_buf(),
+            line: Some(line_no),
+            index,
+        };
+        index += 1;
+
+        let mut capture = Capture::new(id_key);
+        let entries = parse_line(line, &mut capture).map_err(|e| {
+            // The parser numbers columns within the line; the first line may have lost
+            // leading whitespace to format detection.
+            format!("{} at column {}", describe(&e), e.column() as u64 + shift)
+        });
+        let entries = match entries {
+            Ok(Ok(entries)) => Ok(entries),
+            Ok(Err(found)) => Err(not_an_object(found)),
+            Err(message) => Err(message),
+        };
+        sink(JsonRecord {
+            location,
+            entries,
+            id_hint: capture.id,
+        });
+    }
+}
+
+fn parse_line(line: &[u8], capture: &mut Capture) -> serde_json::Result<super::object::Parsed> {
+    let mut de = Deserializer::from_slice(line);
+    let parsed = RecordSeed {
+        capture,
+        newlines: None,
+    }
+    .deserialize(&mut de)?;
+    // Two objects on one line, or anything after the object, is not one record.
+    de.end()?;
+    Ok(parsed)
+}
+
+/// The line without its terminator (LF or CRLF) and trailing whitespace; empty for a blank
+/// line.
+fn trim_end(line: &[u8]) -> &[u8] {
+    let end = line
+        .iter()
+        .rposition(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        .map_or(0, |i| i + 1);
+    &line[..end]
+}
