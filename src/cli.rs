@@ -44,6 +44,16 @@ pub enum ColorChoice {
 /// The verbs.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Check the manifest and every source record, offline.
+    Validate(commands::validate::ValidateArgs),
+    /// Show what apply would change (reads sources and the live tenant; changes nothing).
+    Plan(commands::plan::PlanArgs),
+    /// Apply a saved plan exactly, or plan, confirm and apply.
+    Apply(commands::apply::ApplyArgs),
+    /// Render a saved plan.
+    Show(commands::show::ShowArgs),
+    /// Check counts, the empty plan and test logins after apply.
+    Verify(commands::verify::VerifyArgs),
     /// Run a local Avnology admin API for rehearsals and tests.
     Emulator(commands::emulator::EmulatorArgs),
 }

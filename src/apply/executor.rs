@@ -1,25 +1,54 @@
-//! Runs a plan's changes on a bounded pool of concurrent requests and reports each outcome.
+//! Runs a plan's changes on a bounded pool of concurrent requests whose size adapts to the
+//! server, records each outcome in the journal, and reports it.
+//!
+//! Dispatch stops when the cancel flag is raised (Ctrl-C); requests in flight finish and are
+//! journaled, so the next `apply plan.json` resumes with nothing lost or doubled.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use super::journal::{change_id, Journal, JournalState};
+use super::rate::RateController;
 use super::request::{create_request, idempotency_key, update_request};
 use crate::diff::{self, IdentityAction};
 use crate::live::{wire, Client};
-use crate::plan::{Action, Change, DesiredSet, ObjectKind, Plan};
+use crate::plan::{Action, Change, DesiredIdentity, DesiredSet, ObjectKind, Plan};
+
+/// Called with every finished change (progress bars, the NDJSON log).
+pub type Observer = Arc<dyn Fn(&ChangeOutcome) + Send + Sync>;
 
 /// Options for [`execute`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ApplyOptions {
-    /// Requests in flight at once.
+    /// The most requests in flight at once (the adaptive limit starts here and never
+    /// exceeds it).
     pub concurrency: usize,
+    /// A cap on changes started per second.
+    pub max_rps: Option<f64>,
+    /// Where finished changes are recorded, for resume.
+    pub journal: Option<Arc<Journal>>,
+    /// Raised to stop dispatching (Ctrl-C).
+    pub cancel: Arc<AtomicBool>,
+    /// Called with every outcome.
+    pub observer: Option<Observer>,
 }
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        Self { concurrency: 8 }
+        Self { concurrency: 8, max_rps: None, journal: None, cancel: Arc::default(), observer: None }
+    }
+}
+
+impl std::fmt::Debug for ApplyOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApplyOptions")
+            .field("concurrency", &self.concurrency)
+            .field("max_rps", &self.max_rps)
+            .field("journal", &self.journal)
+            .finish_non_exhaustive()
     }
 }
 
@@ -31,17 +60,17 @@ pub enum OutcomeKind {
         /// Avnology id.
         id: String,
     },
-    /// A create met an identity that an earlier, interrupted run already created with the
-    /// same content: nothing to do.
+    /// Already done: by an earlier, interrupted run of this plan (journal or lookup), or a
+    /// create whose lost response is found reconciled by external_id.
     AlreadyApplied {
         /// Avnology id.
         id: String,
     },
     /// The live object changed since the plan (`If-Match` failed): skipped.
     Stale,
-    /// Failed; the message names the change.
+    /// Failed; the message names the problem, never a secret.
     Failed {
-        /// Why, without secrets.
+        /// Why.
         error: String,
     },
 }
@@ -57,17 +86,26 @@ pub struct ChangeOutcome {
     pub action: Action,
     /// How it ended.
     pub outcome: OutcomeKind,
+    /// Times the executor sent it (1 unless an uncertain failure was retried).
+    pub attempts: u32,
 }
 
 /// What an apply did.
 #[derive(Debug, Default)]
 pub struct ApplyReport {
-    /// Every outcome, in completion order.
+    /// Every outcome, in completion order (journaled-done changes skipped on resume are
+    /// counted in `resumed`, not listed).
     pub outcomes: Vec<ChangeOutcome>,
+    /// Changes the journal showed done before this run.
+    pub resumed: usize,
+    /// Changes never started because of cancellation.
+    pub not_started: usize,
+    /// Whether dispatch was cancelled.
+    pub cancelled: bool,
 }
 
 impl ApplyReport {
-    /// Changes applied (including creates found already applied).
+    /// Changes applied in this run (including ones found already done by lookup).
     pub fn applied(&self) -> usize {
         self.outcomes
             .iter()
@@ -86,6 +124,10 @@ impl ApplyReport {
     }
 }
 
+/// How many times the executor itself re-sends a change whose outcome was uncertain (the
+/// client already retried transient failures inside each attempt).
+const MAX_CHANGE_ATTEMPTS: u32 = 4;
+
 /// Executes `plan` with the desired records it needs.
 pub async fn execute(
     client: &Client,
@@ -94,30 +136,101 @@ pub async fn execute(
     options: &ApplyOptions,
 ) -> anyhow::Result<ApplyReport> {
     let mut report = ApplyReport::default();
-    let org_id = resolve_organization(client, plan, &mut report).await?;
-    let sem = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let journaled = match &options.journal {
+        Some(j) => j.load()?,
+        None => Default::default(),
+    };
+    let done = |c: &Change| matches!(journaled.get(&change_id(c)), Some(JournalState::Done(_)));
+
+    let org_id = resolve_organization(client, plan, &mut report, options, &journaled).await?;
+    let controller = Arc::new(RateController::new(options.concurrency.max(1), options.max_rps, client.clone()));
     let plan_id: Arc<str> = plan.plan_id.clone().into();
+
     // Identities first, deletes last (a delete and a create never race for one email).
-    for phase in [false, true] {
+    for deletes in [false, true] {
         let mut tasks = JoinSet::new();
         for change in plan.changes.iter().filter(|c| c.kind == ObjectKind::Identity) {
-            if (change.action == Action::Delete) != phase {
+            if (change.action == Action::Delete) != deletes {
                 continue;
             }
-            let permit = sem.clone().acquire_owned().await?;
-            let (client, change, desired, plan_id, org_id) =
-                (client.clone(), change.clone(), desired.clone(), plan_id.clone(), org_id.clone());
+            if done(change) {
+                report.resumed += 1;
+                continue;
+            }
+            if options.cancel.load(Ordering::SeqCst) {
+                report.not_started += 1;
+                continue;
+            }
+            // Wait for a slot; harvest finished tasks meanwhile so outcomes stream.
+            let permit = loop {
+                tokio::select! {
+                    permit = controller.acquire() => break permit,
+                    Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                        finish(&mut report, options, done?);
+                    }
+                }
+            };
+            if options.cancel.load(Ordering::SeqCst) {
+                report.not_started += 1;
+                continue;
+            }
+            let id = change_id(change);
+            if let Some(j) = &options.journal {
+                j.start(&id)?;
+            }
+            let (client, change, desired, plan_id, org_id, controller) =
+                (client.clone(), change.clone(), desired.clone(), plan_id.clone(), org_id.clone(), controller.clone());
+            let resuming = journaled.contains_key(&id);
             tasks.spawn(async move {
-                let outcome = apply_identity(&client, &plan_id, &change, &desired, org_id.as_deref()).await;
+                let mut attempts = 0;
+                let outcome = loop {
+                    attempts += 1;
+                    let started = Instant::now();
+                    let outcome =
+                        apply_identity(&client, &plan_id, &change, &desired, org_id.as_deref(), resuming || attempts > 1)
+                            .await;
+                    controller.record(&outcome, started.elapsed());
+                    match outcome {
+                        Attempt::Final(o) => break o,
+                        Attempt::Uncertain(e) if attempts >= MAX_CHANGE_ATTEMPTS => {
+                            break OutcomeKind::Failed { error: e };
+                        }
+                        Attempt::Uncertain(_) => {
+                            tokio::time::sleep(Duration::from_millis(50 * u64::from(attempts))).await;
+                        }
+                    }
+                };
                 drop(permit);
-                ChangeOutcome { key: change.key, kind: change.kind, action: change.action, outcome }
+                ChangeOutcome { key: change.key, kind: change.kind, action: change.action, outcome, attempts }
             });
         }
         while let Some(done) = tasks.join_next().await {
-            report.outcomes.push(done?);
+            finish(&mut report, options, done?);
         }
     }
+    report.cancelled = options.cancel.load(Ordering::SeqCst);
     Ok(report)
+}
+
+/// Journals, reports and records one outcome.
+fn finish(report: &mut ApplyReport, options: &ApplyOptions, outcome: ChangeOutcome) {
+    if let Some(j) = &options.journal {
+        let state = match &outcome.outcome {
+            OutcomeKind::Applied { id } | OutcomeKind::AlreadyApplied { id } => JournalState::Done(id.clone()),
+            OutcomeKind::Stale => JournalState::Stale,
+            OutcomeKind::Failed { error } => JournalState::Failed(error.clone()),
+        };
+        let key = format!("{:?}:{:?}:{}", outcome.kind, outcome.action, outcome.key);
+        if let Err(e) = j.finish(&key, &state) {
+            // A journal write failure must not be silent: the change itself is done, but a
+            // resume would look it up again (safe, just slower).
+            eprintln!("warning: {e:#}");
+        }
+    }
+    if let Some(observer) = &options.observer {
+        observer(&outcome);
+    }
+    report.outcomes.push(outcome);
 }
 
 /// Creates the organization if the plan says so; returns its id.
@@ -125,11 +238,17 @@ async fn resolve_organization(
     client: &Client,
     plan: &Plan,
     report: &mut ApplyReport,
+    options: &ApplyOptions,
+    journaled: &std::collections::HashMap<String, JournalState>,
 ) -> anyhow::Result<Option<String>> {
     let Some(name) = plan.target.organization.as_deref() else {
         return Ok(None);
     };
     if let Some(change) = plan.changes.iter().find(|c| c.kind == ObjectKind::Organization) {
+        if let Some(JournalState::Done(id)) = journaled.get(&change_id(change)) {
+            report.resumed += 1;
+            return Ok(Some(id.clone()));
+        }
         let req = wire::CreateOrganizationRequest {
             name: name.to_string(),
             display_name: None,
@@ -137,25 +256,49 @@ async fn resolve_organization(
             registration_mode: None,
         };
         let key = idempotency_key(&plan.plan_id, change);
-        match client.create_organization(&req, Some(&key)).await {
-            Ok(org) => {
-                report.outcomes.push(ChangeOutcome {
-                    key: name.to_string(),
-                    kind: ObjectKind::Organization,
-                    action: Action::Create,
-                    outcome: OutcomeKind::Applied { id: org.id.clone() },
-                });
-                return Ok(Some(org.id));
-            }
-            // Someone (or an interrupted run) created it meanwhile: use it.
-            Err(e) if e.is_conflict() => {}
+        let outcome = match client.create_organization(&req, Some(&key)).await {
+            Ok(org) => Some(OutcomeKind::Applied { id: org.id }),
+            // Created meanwhile (by someone, or by a run whose response was lost): use it.
+            Err(e) if e.is_conflict() => None,
             Err(e) => return Err(e.into()),
-        }
+        };
+        let id = match outcome {
+            Some(OutcomeKind::Applied { id }) => id,
+            _ => match client.find_organization_by_name(name).await? {
+                Some(org) => org.id,
+                None => anyhow::bail!("organization `{name}` could not be created or found"),
+            },
+        };
+        finish(
+            report,
+            options,
+            ChangeOutcome {
+                key: name.to_string(),
+                kind: ObjectKind::Organization,
+                action: Action::Create,
+                outcome: OutcomeKind::Applied { id: id.clone() },
+                attempts: 1,
+            },
+        );
+        return Ok(Some(id));
     }
     match client.find_organization_by_name(name).await? {
         Some(org) => Ok(Some(org.id)),
         None => anyhow::bail!("organization `{name}` does not exist in the tenant"),
     }
+}
+
+/// One attempt at a change.
+#[derive(Debug)]
+pub(crate) enum Attempt {
+    /// The change's outcome is known.
+    Final(OutcomeKind),
+    /// A failure after which the write may or may not have happened; worth another look.
+    Uncertain(String),
+}
+
+fn uncertain(e: &crate::live::Error) -> bool {
+    e.is_retryable() || e.status().is_some_and(|s| s >= 500)
 }
 
 async fn apply_identity(
@@ -164,25 +307,38 @@ async fn apply_identity(
     change: &Change,
     desired: &DesiredSet,
     org_id: Option<&str>,
-) -> OutcomeKind {
-    let failed = |e: &dyn std::fmt::Display| OutcomeKind::Failed { error: e.to_string() };
+    look_first: bool,
+) -> Attempt {
+    let failed = |e: &dyn std::fmt::Display| Attempt::Final(OutcomeKind::Failed { error: e.to_string() });
     match change.action {
         Action::Create => {
             let Some(d) = desired.identities.get(&change.key) else {
                 return failed(&"the desired record is missing from the sources");
             };
+            if look_first {
+                // In flight when an earlier run stopped, or retried after an uncertain
+                // failure: look it up by external_id before creating it again.
+                match client.find_identity_by_external_id(org_id, &change.key).await {
+                    Ok(Some(existing)) => return Attempt::Final(settle_existing(client, d, existing).await),
+                    Ok(None) => {}
+                    Err(e) if uncertain(&e) => return Attempt::Uncertain(e.to_string()),
+                    Err(e) => return failed(&e),
+                }
+            }
             let req = create_request(d, org_id);
             let key = idempotency_key(plan_id, change);
             let created = match client.create_identity(&req, Some(&key)).await {
                 Ok(created) => created,
-                Err(e) if e.is_conflict() => return reconcile_create(client, change, d, org_id).await,
+                Err(e) if e.is_conflict() => return Attempt::Final(reconcile_create(client, change, d, org_id).await),
+                Err(e) if uncertain(&e) => return Attempt::Uncertain(e.to_string()),
                 Err(e) => return failed(&e),
             };
             if d.identity.active {
-                return OutcomeKind::Applied { id: created.id };
+                return Attempt::Final(OutcomeKind::Applied { id: created.id });
             }
-            match client.deactivate_identity(&created.id, Some(&created.etag)).await {
-                Ok(_) => OutcomeKind::Applied { id: created.id },
+            match client.deactivate_identity(&created.id, None).await {
+                Ok(_) => Attempt::Final(OutcomeKind::Applied { id: created.id }),
+                Err(e) if uncertain(&e) => Attempt::Uncertain(e.to_string()),
                 Err(e) => failed(&format!("created as {} but not deactivated: {e}", created.id)),
             }
         }
@@ -190,22 +346,48 @@ async fn apply_identity(
             let Some(id) = change.live_id.as_deref() else {
                 return failed(&"the plan has no live id for this change");
             };
+            let Some(d) = desired.identities.get(&change.key) else {
+                return failed(&"the desired record is missing from the sources");
+            };
             let mut etag = change.etag.clone();
-            if let Some(req) = update_request(change, desired) {
-                match client.update_identity(id, &req, etag.as_deref()).await {
-                    Ok(updated) => etag = Some(updated.etag),
-                    Err(e) if e.is_conflict() => return OutcomeKind::Stale,
+            if look_first {
+                match client.get_identity(id).await {
+                    Ok(live) => {
+                        let diff = diff::diff_identity(&d.fields, Some(&live), &[]);
+                        if diff.action == IdentityAction::NoOp {
+                            return Attempt::Final(OutcomeKind::AlreadyApplied { id: id.to_string() });
+                        }
+                        // Only continue where this plan left off (a PATCH done, a state
+                        // change pending); any other difference is someone else's edit.
+                        if Some(&live.etag) != change.etag.as_ref() && !only_state_differs(&diff) {
+                            return Attempt::Final(OutcomeKind::Stale);
+                        }
+                        etag = Some(live.etag);
+                    }
+                    Err(e) if uncertain(&e) => return Attempt::Uncertain(e.to_string()),
                     Err(e) => return failed(&e),
+                }
+            }
+            if let Some(req) = update_request(change, desired) {
+                let patch_needed = !look_first || etag == change.etag;
+                if patch_needed {
+                    match client.update_identity(id, &req, etag.as_deref()).await {
+                        Ok(updated) => etag = Some(updated.etag),
+                        Err(e) if e.is_conflict() => return Attempt::Final(settle_conflict(client, id, d).await),
+                        Err(e) if uncertain(&e) => return Attempt::Uncertain(e.to_string()),
+                        Err(e) => return failed(&e),
+                    }
                 }
             }
             let state = match change.action {
                 Action::Deactivate => client.deactivate_identity(id, etag.as_deref()).await,
                 Action::Reactivate => client.reactivate_identity(id, etag.as_deref()).await,
-                _ => return OutcomeKind::Applied { id: id.to_string() },
+                _ => return Attempt::Final(OutcomeKind::Applied { id: id.to_string() }),
             };
             match state {
-                Ok(_) => OutcomeKind::Applied { id: id.to_string() },
-                Err(e) if e.is_conflict() => OutcomeKind::Stale,
+                Ok(_) => Attempt::Final(OutcomeKind::Applied { id: id.to_string() }),
+                Err(e) if e.is_conflict() => Attempt::Final(settle_conflict(client, id, d).await),
+                Err(e) if uncertain(&e) => Attempt::Uncertain(e.to_string()),
                 Err(e) => failed(&e),
             }
         }
@@ -213,47 +395,75 @@ async fn apply_identity(
             let Some(id) = change.live_id.as_deref() else {
                 return failed(&"the plan has no live id for this change");
             };
+            if look_first {
+                match client.get_identity(id).await {
+                    Ok(live) if live.state == wire::IdentityState::ScheduledDeletion => {
+                        return Attempt::Final(OutcomeKind::AlreadyApplied { id: id.to_string() });
+                    }
+                    Ok(_) => {}
+                    Err(e) if e.is_not_found() => {
+                        return Attempt::Final(OutcomeKind::AlreadyApplied { id: id.to_string() });
+                    }
+                    Err(e) if uncertain(&e) => return Attempt::Uncertain(e.to_string()),
+                    Err(e) => return failed(&e),
+                }
+            }
             match client.delete_identity(id, change.etag.as_deref()).await {
-                Ok(()) => OutcomeKind::Applied { id: id.to_string() },
-                Err(e) if e.is_not_found() => OutcomeKind::AlreadyApplied { id: id.to_string() },
-                Err(e) if e.is_conflict() => OutcomeKind::Stale,
+                Ok(()) => Attempt::Final(OutcomeKind::Applied { id: id.to_string() }),
+                Err(e) if e.is_not_found() => Attempt::Final(OutcomeKind::AlreadyApplied { id: id.to_string() }),
+                Err(e) if e.is_conflict() => Attempt::Final(OutcomeKind::Stale),
+                Err(e) if uncertain(&e) => Attempt::Uncertain(e.to_string()),
                 Err(e) => failed(&e),
             }
         }
     }
 }
 
-/// A create answered 409: look the identity up by external_id. If it is ours and already
-/// as declared (an earlier attempt's response was lost), the change is done; otherwise it
-/// is reported, never duplicated or overwritten.
-async fn reconcile_create(
-    client: &Client,
-    change: &Change,
-    d: &crate::plan::DesiredIdentity,
-    org_id: Option<&str>,
-) -> OutcomeKind {
-    let existing = match client.find_identity_by_external_id(org_id, &change.key).await {
-        Ok(Some(existing)) => existing,
-        Ok(None) => {
-            return OutcomeKind::Failed {
-                error: "Avnology refused the create as a conflict (is the email already used by another identity?)"
-                    .into(),
-            };
+fn only_state_differs(diff: &diff::IdentityDiff) -> bool {
+    diff.changes.iter().all(|c| c.path == "state")
+}
+
+/// An `If-Match` conflict: done if the identity already is as desired (a lost response of
+/// this very change), otherwise someone else changed it: stale.
+async fn settle_conflict(client: &Client, id: &str, d: &DesiredIdentity) -> OutcomeKind {
+    match client.get_identity(id).await {
+        Ok(live) if diff::diff_identity(&d.fields, Some(&live), &[]).action == IdentityAction::NoOp => {
+            OutcomeKind::AlreadyApplied { id: id.to_string() }
         }
-        Err(e) => return OutcomeKind::Failed { error: e.to_string() },
-    };
+        _ => OutcomeKind::Stale,
+    }
+}
+
+/// A create answered 409: look the identity up by external_id. If it is ours and as
+/// declared (an earlier attempt's response was lost), the change is done; otherwise it is
+/// reported, never duplicated or overwritten.
+async fn reconcile_create(client: &Client, change: &Change, d: &DesiredIdentity, org_id: Option<&str>) -> OutcomeKind {
+    match client.find_identity_by_external_id(org_id, &change.key).await {
+        Ok(Some(existing)) => settle_existing(client, d, existing).await,
+        Ok(None) => OutcomeKind::Failed {
+            error: "Avnology refused the create as a conflict: another identity already uses this email".into(),
+        },
+        Err(e) => OutcomeKind::Failed { error: e.to_string() },
+    }
+}
+
+/// An identity with the change's external_id exists: decide whether the create is done.
+async fn settle_existing(client: &Client, d: &DesiredIdentity, existing: wire::Identity) -> OutcomeKind {
     let diff = diff::diff_identity(&d.fields, Some(&existing), &[]);
     match diff.action {
         IdentityAction::NoOp => OutcomeKind::AlreadyApplied { id: existing.id },
-        // Created by a run that stopped before deactivating it.
-        IdentityAction::Deactivate if diff.changes.len() == 1 => {
+        // Created by an attempt that stopped before deactivating it.
+        IdentityAction::Deactivate if only_state_differs(&diff) => {
             match client.deactivate_identity(&existing.id, Some(&existing.etag)).await {
                 Ok(_) => OutcomeKind::AlreadyApplied { id: existing.id },
                 Err(e) => OutcomeKind::Failed { error: e.to_string() },
             }
         }
         IdentityAction::Unowned => OutcomeKind::Failed {
-            error: format!("an identity with this external_id exists ({}) but was not created by avnology-migrate", existing.id),
+            error: format!(
+                "an identity with this external_id exists ({}) but was not created by avnology-migrate",
+                existing.id
+            ),
         },
         _ => OutcomeKind::Failed {
             error: format!("an identity with this external_id exists ({}) with different content; re-plan", existing.id),

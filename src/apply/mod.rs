@@ -5,10 +5,13 @@
 //! response never creates twice, and a create that meets an existing `external_id` is
 //! reconciled against the desired record instead of duplicated. Updates and deletes send
 //! `If-Match` with the planned ETag: a 409 marks that one change stale rather than
-//! overwriting someone's edit.
+//! overwriting someone's edit. [`journal`] records finished changes so an interrupted apply
+//! resumes; [`rate`] adapts concurrency and pace to the server.
 
 mod executor;
+pub mod journal;
+pub mod rate;
 mod request;
 
-pub use executor::{execute, ApplyOptions, ApplyReport, ChangeOutcome, OutcomeKind};
+pub use executor::{execute, ApplyOptions, ApplyReport, ChangeOutcome, Observer, OutcomeKind};
 pub use request::{create_request, idempotency_key, password_input, update_request};

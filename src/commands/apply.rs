@@ -1,11 +1,18 @@
 //! `avnology-migrate apply`: execute a saved plan, or plan, show, confirm and execute.
 
 use std::collections::HashSet;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
 
 use super::{output, target};
-use crate::apply::{self, ApplyOptions, ApplyReport, OutcomeKind};
+use crate::apply::journal::{self, Journal, JournalState};
+use crate::apply::{self, ApplyOptions, ApplyReport, ChangeOutcome, Observer, OutcomeKind};
+use crate::live::Client;
+use crate::render::progress::Progress;
 use crate::cli::GlobalArgs;
 use crate::error::{with_hint, Exit};
 use crate::manifest::Manifest;
@@ -23,9 +30,15 @@ pub struct ApplyArgs {
     /// Apply a fresh plan without asking.
     #[arg(long)]
     pub auto_approve: bool,
-    /// Requests in flight at once.
+    /// The most requests in flight at once (the tool adapts below this to the server).
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
+    /// Never start more than this many changes per second.
+    #[arg(long)]
+    pub max_rps: Option<f64>,
+    /// Write one NDJSON line per finished change (key, action, outcome, attempts, id, error).
+    #[arg(long)]
+    pub log: Option<PathBuf>,
 }
 
 /// Runs `apply`.
@@ -50,10 +63,9 @@ async fn apply_fresh(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Ex
         output::status("Apply cancelled.");
         return Ok(Exit::Failure);
     }
-    let report = apply::execute(&conn.client, &plan, Arc::new(desired), &options(args)).await?;
-    let exit = finish(&plan, &report);
+    let exit = run_plan(args, &conn.client, &plan, desired, None).await?;
     if let Some(s) = conn.sandbox {
-        s.shutdown().await;
+        let _ = s.shutdown().await;
     }
     Ok(exit)
 }
@@ -80,18 +92,132 @@ async fn apply_saved(args: &ApplyArgs, plan_path: &Path, global: &GlobalArgs) ->
             }
         }
     }
+    let journal = Arc::new(Journal::open(&journal::path_for(plan_path), &plan.plan_id)?);
+    let journaled = journal.load()?;
+    if !journaled.is_empty()
+        && plan.changes.iter().all(|c| matches!(journaled.get(&journal::change_id(c)), Some(JournalState::Done(_))))
+    {
+        output::status(&format!(
+            "Plan {} was already applied in full (journal {}): nothing to do.",
+            short(&plan.plan_id),
+            journal.path().display()
+        ));
+        return Ok(Exit::Success);
+    }
     let conn = target::connect(&manifest, global.verbose).await?;
-    output::status(&format!(
-        "Applying plan {} ({} changes).",
-        &plan.plan_id[..12],
-        plan.changes.len()
-    ));
-    let report = apply::execute(&conn.client, &plan, Arc::new(desired), &options(args)).await?;
-    let exit = finish(&plan, &report);
+    if journaled.is_empty() {
+        output::status(&format!("Applying plan {} ({} changes).", short(&plan.plan_id), plan.changes.len()));
+    } else {
+        output::status(&format!(
+            "Resuming plan {} from its journal ({} of {} changes recorded).",
+            short(&plan.plan_id),
+            journaled.len(),
+            plan.changes.len()
+        ));
+    }
+    let exit = run_plan(args, &conn.client, &plan, desired, Some((journal, plan_path))).await?;
     if let Some(s) = conn.sandbox {
-        s.shutdown().await;
+        let _ = s.shutdown().await;
     }
     Ok(exit)
+}
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(12)]
+}
+
+/// Executes a plan with progress, the journal, the NDJSON log and Ctrl-C handling.
+async fn run_plan(
+    args: &ApplyArgs,
+    client: &Client,
+    plan: &Plan,
+    desired: plan::DesiredSet,
+    journal: Option<(Arc<Journal>, &Path)>,
+) -> anyhow::Result<Exit> {
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                cancel.store(true, Ordering::SeqCst);
+                eprintln!("\nInterrupted: no new changes will start; waiting for requests in flight…");
+            }
+        });
+    }
+    let progress = {
+        let c = client.clone();
+        Progress::new(plan.changes.len() as u64, std::io::stderr().is_terminal(), move || c.stats().retries)
+    };
+    progress.spawn_plain_ticker();
+    let log = match &args.log {
+        Some(path) => Some(Arc::new(Mutex::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open log file `{}`", path.display()))?,
+        ))),
+        None => None,
+    };
+    let observer: Observer = {
+        let (progress, log) = (progress.clone(), log.clone());
+        Arc::new(move |o: &ChangeOutcome| {
+            progress.inc();
+            if let Some(log) = &log {
+                let line = log_line(o);
+                let mut f = log.lock().unwrap_or_else(|p| p.into_inner());
+                let _ = writeln!(f, "{line}");
+            }
+        })
+    };
+    let options = ApplyOptions {
+        concurrency: args.concurrency,
+        max_rps: args.max_rps,
+        journal: journal.as_ref().map(|(j, _)| j.clone()),
+        cancel: cancel.clone(),
+        observer: Some(observer),
+    };
+    let report = apply::execute(client, plan, Arc::new(desired), &options).await;
+    progress.finish();
+    let report = report?;
+    if let Some(log) = &log {
+        let _ = log.lock().unwrap_or_else(|p| p.into_inner()).flush();
+    }
+    let stats = client.stats();
+    let exit = finish(plan, &report, stats.retries);
+    if report.cancelled {
+        let resume = match &journal {
+            Some((_, path)) => format!("avnology-migrate apply {}", path.display()),
+            None => "avnology-migrate apply (a fresh plan picks up what is left)".to_string(),
+        };
+        output::status(&format!(
+            "Stopped after Ctrl-C: {} changes not started. The journal is saved.\nhint: resume with `{resume}`",
+            report.not_started
+        ));
+        return Ok(Exit::Failure);
+    }
+    Ok(exit)
+}
+
+/// One NDJSON log line for a finished change.
+fn log_line(o: &ChangeOutcome) -> String {
+    let (outcome, id, error) = match &o.outcome {
+        OutcomeKind::Applied { id } => ("applied", Some(id.as_str()), None),
+        OutcomeKind::AlreadyApplied { id } => ("already_applied", Some(id.as_str()), None),
+        OutcomeKind::Stale => ("stale", None, None),
+        OutcomeKind::Failed { error } => ("failed", None, Some(error.as_str())),
+    };
+    serde_json::json!({
+        "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "kind": o.kind,
+        "key": o.key,
+        "action": o.action,
+        "outcome": outcome,
+        "attempts": o.attempts,
+        "avnology_id": id,
+        "error": error,
+    })
+    .to_string()
 }
 
 /// Refuses a plan whose manifest or source files changed since it was made, before any
@@ -118,12 +244,8 @@ fn check_current(plan: &Plan, manifest: &Manifest) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn options(args: &ApplyArgs) -> ApplyOptions {
-    ApplyOptions { concurrency: args.concurrency }
-}
-
 /// Prints failures and the summary; the exit status says whether everything applied.
-fn finish(plan: &Plan, report: &ApplyReport) -> Exit {
+fn finish(plan: &Plan, report: &ApplyReport, retries: u64) -> Exit {
     for o in &report.outcomes {
         match &o.outcome {
             OutcomeKind::Failed { error } => output::status(&format!(
@@ -141,9 +263,15 @@ fn finish(plan: &Plan, report: &ApplyReport) -> Exit {
         }
     }
     let (applied, stale, failed) = (report.applied(), report.stale(), report.failed());
+    let already = report.outcomes.iter().filter(|o| matches!(o.outcome, OutcomeKind::AlreadyApplied { .. })).count();
     output::status(&format!(
-        "\nApply complete: {applied} applied, {stale} stale, {failed} failed (of {} planned).",
-        plan.changes.len()
+        "\nApply {}: {} planned, {applied} applied ({already} found already applied), {} applied by an earlier run, {stale} stale, {failed} failed, {} not started; {retries} retries. Source records: {}, skipped: {}.",
+        if report.cancelled { "interrupted" } else { "complete" },
+        plan.changes.len(),
+        report.resumed,
+        report.not_started,
+        plan.summary.source_records,
+        plan.summary.skipped,
     ));
     if stale > 0 || failed > 0 {
         output::status("hint: run `avnology-migrate plan` to see what remains");

@@ -1,13 +1,27 @@
 //! One file per verb: the clap argument struct and the glue that calls into the library.
 
+pub mod apply;
 pub mod emulator;
+mod output;
+pub mod plan;
+pub mod show;
+mod target;
+pub mod validate;
+pub mod verify;
 
 use crate::cli::{Cli, Command};
 use crate::error::Exit;
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
+    output::init_color(cli.global.color);
+    let global = cli.global;
     match cli.command {
+        Command::Validate(args) => validate::run(args, &global).await,
+        Command::Plan(args) => plan::run(args, &global).await,
+        Command::Apply(args) => apply::run(args, &global).await,
+        Command::Show(args) => show::run(args, &global).await,
+        Command::Verify(args) => verify::run(args, &global).await,
         Command::Emulator(args) => emulator::run(args).await,
     }
 }

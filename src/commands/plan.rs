@@ -54,7 +54,7 @@ pub async fn run(args: PlanArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
         ));
     }
     if let Some(s) = conn.sandbox {
-        s.shutdown().await;
+        let _ = s.shutdown().await;
     }
     Ok(if args.detailed_exitcode && !plan.is_empty() { Exit::Changes } else { Exit::Success })
 }

@@ -85,7 +85,7 @@ pub async fn run(args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
     }
     output::stdout(&(lines.join("\n") + "\n"))?;
     if let Some(s) = conn.sandbox {
-        s.shutdown().await;
+        let _ = s.shutdown().await;
     }
     Ok(if ok { Exit::Success } else { Exit::Failure })
 }

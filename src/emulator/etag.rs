@@ -30,7 +30,10 @@ mod tests {
         let a = compute("usr_1", 1);
         let b = compute("usr_1", 2);
         assert_ne!(a, b);
-        assert!(a.starts_with("W/\"") && a.ends_with('"') && a.len() == 21, "{a}");
+        assert!(
+            a.starts_with("W/\"") && a.ends_with('"') && a.len() == 21,
+            "{a}"
+        );
         assert!(if_match_allows(&a, &a));
         assert!(if_match_allows(a.trim_start_matches("W/"), &a));
         assert!(if_match_allows(&format!("{b}, {a}"), &a));

@@ -148,9 +148,7 @@ impl Parser<'_> {
             Some((_, '=')) => Op::Eq,
             Some((_, '!')) if self.chars.next_if(|(_, c)| *c == '=').is_some() => Op::Ne,
             _ => {
-                return Err(err(format!(
-                    "expected `=` or `!=` after `{field}`"
-                )));
+                return Err(err(format!("expected `=` or `!=` after `{field}`")));
             }
         };
         self.skip_space();
@@ -212,7 +210,10 @@ mod tests {
     #[test]
     fn an_injected_value_stays_a_value() {
         let f = parse(r#"external_id = "x\" OR email = \"y""#, FIELDS).unwrap();
-        assert_eq!(f.terms, vec![t("external_id", Op::Eq, r#"x" OR email = "y"#)]);
+        assert_eq!(
+            f.terms,
+            vec![t("external_id", Op::Eq, r#"x" OR email = "y"#)]
+        );
     }
 
     #[test]

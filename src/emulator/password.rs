@@ -127,14 +127,17 @@ impl Credential {
                 let salt = b64("salt", input.salt.as_deref())?;
                 let salt_separator = b64("salt_separator", input.salt_separator.as_deref())?;
                 let signer_key = b64("signer_key", input.signer_key.as_deref())?;
-                let rounds = input
-                    .rounds
-                    .ok_or_else(|| bad("password_hash.rounds", "password_hash.rounds is required"))?;
+                let rounds = input.rounds.ok_or_else(|| {
+                    bad("password_hash.rounds", "password_hash.rounds is required")
+                })?;
                 if !(1..=8).contains(&rounds) {
                     return Err(bad("password_hash.rounds", "rounds must be 1–8"));
                 }
                 let mem_cost = input.mem_cost.ok_or_else(|| {
-                    bad("password_hash.mem_cost", "password_hash.mem_cost is required")
+                    bad(
+                        "password_hash.mem_cost",
+                        "password_hash.mem_cost is required",
+                    )
                 })?;
                 if !(1..=14).contains(&mem_cost) {
                     return Err(bad("password_hash.mem_cost", "mem_cost must be 1–14"));
@@ -241,26 +244,33 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// Decodes standard or URL-safe base64, padded or not (Firebase exports and consoles show
 /// both).
 pub fn decode_base64(value: &str) -> Option<Vec<u8>> {
-    let config = GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    let config =
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
     let alphabet = if value.contains(['-', '_']) {
         &base64::alphabet::URL_SAFE
     } else {
         &base64::alphabet::STANDARD
     };
-    GeneralPurpose::new(alphabet, config).decode(value.trim()).ok()
+    GeneralPurpose::new(alphabet, config)
+        .decode(value.trim())
+        .ok()
 }
 
 /// `$2a$`, `$2b$` or `$2y$`, a two-digit cost 04–31, `$`, then 53 characters of bcrypt's
 /// base64 alphabet (22 of salt, 31 of digest).
 pub fn is_bcrypt(hash: &str) -> bool {
     let b = hash.as_bytes();
-    if b.len() != 60 || !(hash.starts_with("$2a$") || hash.starts_with("$2b$") || hash.starts_with("$2y$")) {
+    if b.len() != 60
+        || !(hash.starts_with("$2a$") || hash.starts_with("$2b$") || hash.starts_with("$2y$"))
+    {
         return false;
     }
     let cost_ok = b[4].is_ascii_digit()
         && b[5].is_ascii_digit()
         && b[6] == b'$'
-        && hash[4..6].parse::<u32>().is_ok_and(|c| (4..=31).contains(&c));
+        && hash[4..6]
+            .parse::<u32>()
+            .is_ok_and(|c| (4..=31).contains(&c));
     cost_ok
         && b[7..]
             .iter()
@@ -276,7 +286,8 @@ pub fn decoy() -> Credential {
     DECOY
         .get_or_init(|| {
             let random = uuid::Uuid::new_v4().simple().to_string();
-            Credential::from_plaintext(&random).unwrap_or(Credential::Argon2id { phc: String::new() })
+            Credential::from_plaintext(&random)
+                .unwrap_or(Credential::Argon2id { phc: String::new() })
         })
         .clone()
 }
@@ -332,7 +343,11 @@ mod tests {
 
     #[test]
     fn firebase_accepts_url_safe_base64() {
-        let url_safe = HASH.replace('+', "-").replace('/', "_").trim_end_matches('=').to_string();
+        let url_safe = HASH
+            .replace('+', "-")
+            .replace('/', "_")
+            .trim_end_matches('=')
+            .to_string();
         assert!(firebase(&url_safe, 8, 14).verify("user1password"));
     }
 
@@ -347,15 +362,27 @@ mod tests {
             rounds: Some(9),
             mem_cost: Some(14),
         };
-        assert_eq!(Credential::from_import(&input).unwrap_err().field, "password_hash.rounds");
+        assert_eq!(
+            Credential::from_import(&input).unwrap_err().field,
+            "password_hash.rounds"
+        );
         input.rounds = Some(8);
         input.mem_cost = Some(15);
-        assert_eq!(Credential::from_import(&input).unwrap_err().field, "password_hash.mem_cost");
+        assert_eq!(
+            Credential::from_import(&input).unwrap_err().field,
+            "password_hash.mem_cost"
+        );
         input.mem_cost = Some(14);
         input.signer_key = None;
-        assert_eq!(Credential::from_import(&input).unwrap_err().field, "password_hash.signer_key");
+        assert_eq!(
+            Credential::from_import(&input).unwrap_err().field,
+            "password_hash.signer_key"
+        );
         input.signer_key = Some("not base64!!".into());
-        assert_eq!(Credential::from_import(&input).unwrap_err().field, "password_hash.signer_key");
+        assert_eq!(
+            Credential::from_import(&input).unwrap_err().field,
+            "password_hash.signer_key"
+        );
     }
 
     #[test]
@@ -396,7 +423,10 @@ mod tests {
         assert!(phc.starts_with("$argon2id$"));
         assert!(cred.verify("s3cret-password"));
         assert!(!cred.verify("s3cret-passwore"));
-        assert_eq!(Credential::from_plaintext("short").unwrap_err().field, "initial_password");
+        assert_eq!(
+            Credential::from_plaintext("short").unwrap_err().field,
+            "initial_password"
+        );
     }
 
     #[test]

@@ -138,6 +138,9 @@ struct Inner {
     retries: AtomicU64,
     throttled: AtomicU64,
     rate_limit: Mutex<Option<RateLimitHint>>,
+    /// The verbose lines, kept for unit tests to inspect.
+    #[cfg(test)]
+    traced: Mutex<Vec<String>>,
 }
 
 impl fmt::Debug for Client {
@@ -206,6 +209,8 @@ impl Client {
                 retries: AtomicU64::new(0),
                 throttled: AtomicU64::new(0),
                 rate_limit: Mutex::new(None),
+                #[cfg(test)]
+                traced: Mutex::new(Vec::new()),
             }),
         })
     }
@@ -471,6 +476,7 @@ impl Client {
         let mut call = self.call(Method::POST, url).json(&submission)?;
         call.auth = false;
         call.secret = Some(password);
+        let method = call.method.clone();
         let path = call.url.path().to_string();
         match self.send(call).await {
             Ok(reply) => {
@@ -597,7 +603,8 @@ impl Client {
                         .get(RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
-                    (err, status.to_string(), status_reason(status), retry_after)
+                    let why = format!("{}, ", status_reason(status));
+                    (err, status.to_string(), why, retry_after)
                 }
                 Err(mut source) => {
                     // Filter values in the query stay out of error messages.
@@ -616,7 +623,7 @@ impl Client {
                         ));
                         return Err(err);
                     };
-                    (err, reason.to_string(), reason, None)
+                    (err, reason.to_string(), String::new(), None)
                 }
             };
             let Some(delay) = backoff.next() else {
@@ -632,7 +639,7 @@ impl Client {
                 None => String::new(),
             };
             self.trace(format_args!(
-                "{method} {path} → {outcome_text} (attempt {attempt}, {elapsed} ms); {why}, \
+                "{method} {path} → {outcome_text} (attempt {attempt}, {elapsed} ms); {why}\
                  retrying in {} ms{after}",
                 wait.as_millis()
             ));
@@ -696,7 +703,10 @@ impl Client {
 
     fn trace(&self, line: fmt::Arguments<'_>) {
         if self.inner.options.verbose {
-            eprintln!("avnology: {line}");
+            let line = format!("avnology: {line}");
+            #[cfg(test)]
+            self.inner.traced.lock().unwrap().push(line.clone());
+            eprintln!("{line}");
         }
     }
 }
@@ -1280,7 +1290,13 @@ mod tests {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         };
-        let c = fast(&format!("http://127.0.0.1:{port}"));
+        let options = ClientOptions {
+            verbose: true,
+            fast_retry: true,
+            max_attempts: 4,
+            ..Default::default()
+        };
+        let c = Client::new(&format!("http://127.0.0.1:{port}"), key(), options).unwrap();
         let err = c
             .list_identities(Some(r#"email = "x@y.z""#), 1, None)
             .await
@@ -1288,10 +1304,60 @@ mod tests {
         assert!(matches!(err, Error::Transport { .. }), "{err:?}");
         assert!(err.is_retryable());
         assert_eq!(c.stats().requests, 4);
+        let lines = c.inner.traced.lock().unwrap().clone();
+        assert!(
+            lines[0].starts_with("avnology: GET /v1/identities → connection refused (attempt 1, ")
+                && lines[0].contains("); retrying in "),
+            "{lines:?}"
+        );
+        assert!(
+            lines[3].ends_with("giving up after 4 attempts"),
+            "{lines:?}"
+        );
         let chain = format!("{:?} {}", anyhow::Error::from(err), "");
         assert!(
             !chain.contains("x@y.z") && !chain.contains("filter"),
             "{chain}"
         );
+    }
+
+    #[tokio::test]
+    async fn verbose_traces_each_attempt_without_secrets() {
+        let (url, _script) = fake(vec![
+            (429, vec![("retry-after", "1".to_string())], String::new()),
+            (201, json_header(), identity_json("usr_1", "e")),
+        ])
+        .await;
+        let options = ClientOptions {
+            verbose: true,
+            fast_retry: true,
+            ..Default::default()
+        };
+        let c = Client::new(&url, key(), options).unwrap();
+        let mut req = wire::CreateIdentityRequest::default();
+        req.identity.email = Some("secret-body@example.com".into());
+        c.create_identity(&req, Some("idem")).await.unwrap();
+        let lines = c.inner.traced.lock().unwrap().clone();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(
+            lines[0].starts_with("avnology: POST /v1/identities → 429 (attempt 1, ")
+                && lines[0].contains("rate limited, retrying in ")
+                && lines[0].ends_with("Retry-After 1000 ms"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[1].starts_with("avnology: POST /v1/identities → 201 (attempt 2, "),
+            "{lines:?}"
+        );
+        let all = lines.join("\n");
+        assert!(
+            !all.contains("supersecretvalue")
+                && !all.contains("secret-body")
+                && !all.contains("idem")
+        );
+
+        let quiet = fast(&url);
+        quiet.get_identity("usr_1").await.unwrap();
+        assert!(quiet.inner.traced.lock().unwrap().is_empty());
     }
 }

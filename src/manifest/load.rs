@@ -63,14 +63,9 @@ pub fn load_with_env(
         serde_json::from_value(value.clone()).map_err(|e| invalid(None, None, e.to_string()))?;
     let sha256 = hex::encode(Sha256::digest(value.to_string().as_bytes()));
 
-    let dir = path
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let dir = if dir.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        dir
-    };
+    // An empty directory (manifest in the working directory) keeps joined paths short:
+    // `auth0_users.ndjson`, not `./auth0_users.ndjson`, in every message.
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let at = |needle: &str| find_position(&text, needle);
 
     let url = match raw.target.url.as_deref() {

@@ -72,7 +72,8 @@ pub struct Policy {
 pub struct Manifest {
     /// The manifest file.
     pub path: PathBuf,
-    /// Its directory; relative paths in it are resolved against this.
+    /// Its directory (empty for the working directory); relative paths in it are resolved
+    /// against this.
     pub dir: PathBuf,
     /// `[target]`.
     pub target: Target,

@@ -243,6 +243,7 @@ pub fn build(
                 external_id: s.external_id,
                 reason: s.reason.describe().to_string(),
             }),
+            UserItem::Warning(w) => warnings.push(format!("source `{}`: {w}", source.name)),
             UserItem::Invalid(e) => invalid.push(SkippedRecord {
                 source: source.name.clone(),
                 location: e.location.to_string(),

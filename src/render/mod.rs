@@ -4,6 +4,7 @@
 //! [`Plan`]: crate::plan::Plan
 
 pub mod markdown;
+pub mod progress;
 pub mod style;
 pub mod text;
 

@@ -61,4 +61,7 @@ pub enum UserItem {
     Skipped(Skipped),
     /// A record that is malformed or fails validation.
     Invalid(SourceError),
+    /// Something the reviewer should know that does not stop the record (e.g. an exact
+    /// duplicate record dropped).
+    Warning(SourceError),
 }

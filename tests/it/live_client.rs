@@ -17,7 +17,13 @@ use crate::common::Emulator;
 const TEST_BUDGET: Duration = Duration::from_secs(120);
 
 fn client(emu: &Emulator) -> Client {
-    client_with(emu, ClientOptions { fast_retry: true, ..Default::default() })
+    client_with(
+        emu,
+        ClientOptions {
+            fast_retry: true,
+            ..Default::default()
+        },
+    )
 }
 
 fn client_with(emu: &Emulator, options: ClientOptions) -> Client {
@@ -26,8 +32,10 @@ fn client_with(emu: &Emulator, options: ClientOptions) -> Client {
 
 /// A create request for a user with `external_id` `ext` and a unique email.
 fn new_user(ext: &str) -> wire::CreateIdentityRequest {
-    let local: String =
-        ext.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+    let local: String = ext
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
     wire::CreateIdentityRequest {
         identity: wire::IdentityInput {
             external_id: Some(ext.to_string()),
@@ -40,13 +48,17 @@ fn new_user(ext: &str) -> wire::CreateIdentityRequest {
 }
 
 async fn bounded<T>(fut: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(TEST_BUDGET, fut).await.expect("test exceeded its time budget")
+    tokio::time::timeout(TEST_BUDGET, fut)
+        .await
+        .expect("test exceeded its time budget")
 }
 
 /// Every identity the emulator lists, by a fresh client without faults in its way.
 async fn all_identities(c: &Client) -> Vec<wire::Identity> {
     let mut all = vec![];
-    c.for_each_identity(None, |i| all.push(i)).await.expect("list");
+    c.for_each_identity(None, |i| all.push(i))
+        .await
+        .expect("list");
     all
 }
 
@@ -55,7 +67,10 @@ async fn crud_round_trip() {
     let emu = Emulator::start(&[]);
     let c = client(&emu);
     bounded(async {
-        let created = c.create_identity(&new_user("auth0|crud"), None).await.unwrap();
+        let created = c
+            .create_identity(&new_user("auth0|crud"), None)
+            .await
+            .unwrap();
         assert!(created.id.starts_with("usr_"), "{created:?}");
         assert_eq!(created.external_id.as_deref(), Some("auth0|crud"));
         assert_eq!(created.state, IdentityState::Active);
@@ -73,23 +88,34 @@ async fn crud_round_trip() {
             update_mask: "first_name".into(),
             ..Default::default()
         };
-        let updated = c.update_identity(&created.id, &update, Some(&got.etag)).await.unwrap();
+        let updated = c
+            .update_identity(&created.id, &update, Some(&got.etag))
+            .await
+            .unwrap();
         assert_eq!(updated.first_name.as_deref(), Some("Grace"));
         assert_ne!(updated.etag, got.etag, "an update changes the etag");
 
-        let off = c.deactivate_identity(&created.id, Some(&updated.etag)).await.unwrap();
+        let off = c
+            .deactivate_identity(&created.id, Some(&updated.etag))
+            .await
+            .unwrap();
         assert_eq!(off.state, IdentityState::Inactive);
         let on = c.reactivate_identity(&created.id, None).await.unwrap();
         assert_eq!(on.state, IdentityState::Active);
 
-        c.delete_identity(&created.id, Some(&on.etag)).await.unwrap();
+        c.delete_identity(&created.id, Some(&on.etag))
+            .await
+            .unwrap();
         let gone = c.get_identity(&created.id).await;
         match gone {
             Ok(i) => assert_eq!(i.state, IdentityState::ScheduledDeletion),
             Err(e) => assert!(e.is_not_found(), "{e}"),
         }
 
-        let missing = c.get_identity("usr_00000000-0000-4000-8000-000000000000").await.unwrap_err();
+        let missing = c
+            .get_identity("usr_00000000-0000-4000-8000-000000000000")
+            .await
+            .unwrap_err();
         assert!(missing.is_not_found(), "{missing}");
         assert_eq!(missing.code(), Some(wire::codes::NOT_FOUND));
     })
@@ -107,7 +133,9 @@ async fn paging_visits_every_identity_once() {
             let c = c.clone();
             tasks.spawn(async move {
                 for n in (worker..230).step_by(4) {
-                    c.create_identity(&new_user(&format!("page|{n:03}")), None).await.unwrap();
+                    c.create_identity(&new_user(&format!("page|{n:03}")), None)
+                        .await
+                        .unwrap();
                 }
             });
         }
@@ -157,7 +185,11 @@ async fn find_by_external_id_and_organization() {
             )
             .await
             .unwrap();
-        let found = c.find_organization_by_name("acme").await.unwrap().expect("org by name");
+        let found = c
+            .find_organization_by_name("acme")
+            .await
+            .unwrap()
+            .expect("org by name");
         assert_eq!(found.id, org.id);
 
         // Quotes and backslashes in an external id must survive the filter.
@@ -165,15 +197,28 @@ async fn find_by_external_id_and_organization() {
         let mut req = new_user(tricky);
         req.identity.organization_id = Some(org.id.clone());
         let created = c.create_identity(&req, None).await.unwrap();
-        c.create_identity(&new_user("auth0|other"), None).await.unwrap();
+        c.create_identity(&new_user("auth0|other"), None)
+            .await
+            .unwrap();
 
-        let hit = c.find_identity_by_external_id(Some(&org.id), tricky).await.unwrap();
+        let hit = c
+            .find_identity_by_external_id(Some(&org.id), tricky)
+            .await
+            .unwrap();
         assert_eq!(hit.map(|i| i.id), Some(created.id.clone()));
         let hit = c.find_identity_by_external_id(None, tricky).await.unwrap();
         assert_eq!(hit.map(|i| i.id), Some(created.id));
-        let miss = c.find_identity_by_external_id(Some(&org.id), "auth0|other").await.unwrap();
+        let miss = c
+            .find_identity_by_external_id(Some(&org.id), "auth0|other")
+            .await
+            .unwrap();
         assert!(miss.is_none(), "the organization narrows the lookup");
-        assert!(c.find_identity_by_external_id(None, "auth0|nobody").await.unwrap().is_none());
+        assert!(
+            c.find_identity_by_external_id(None, "auth0|nobody")
+                .await
+                .unwrap()
+                .is_none()
+        );
     })
     .await;
 }
@@ -183,7 +228,10 @@ async fn a_stale_if_match_is_a_conflict() {
     let emu = Emulator::start(&[]);
     let c = client(&emu);
     bounded(async {
-        let created = c.create_identity(&new_user("auth0|etag"), None).await.unwrap();
+        let created = c
+            .create_identity(&new_user("auth0|etag"), None)
+            .await
+            .unwrap();
         let mask = |name: &str| wire::UpdateIdentityRequest {
             identity: wire::IdentityInput {
                 display_name: Some(name.into()),
@@ -192,7 +240,9 @@ async fn a_stale_if_match_is_a_conflict() {
             update_mask: "display_name".into(),
             ..Default::default()
         };
-        c.update_identity(&created.id, &mask("first"), Some(&created.etag)).await.unwrap();
+        c.update_identity(&created.id, &mask("first"), Some(&created.etag))
+            .await
+            .unwrap();
         let err = c
             .update_identity(&created.id, &mask("second"), Some(&created.etag))
             .await
@@ -202,9 +252,15 @@ async fn a_stale_if_match_is_a_conflict() {
         assert!(!err.is_retryable());
         assert_eq!(c.stats().retries, 0, "a 409 is never retried");
         let text = err.to_string();
-        assert!(text.contains(&format!("PATCH /v1/identities/{}", created.id)), "{text}");
+        assert!(
+            text.contains(&format!("PATCH /v1/identities/{}", created.id)),
+            "{text}"
+        );
 
-        let err = c.delete_identity(&created.id, Some(&created.etag)).await.unwrap_err();
+        let err = c
+            .delete_identity(&created.id, Some(&created.etag))
+            .await
+            .unwrap_err();
         assert!(err.is_conflict(), "{err}");
     })
     .await;
@@ -217,7 +273,10 @@ async fn a_wrong_key_is_unauthenticated_and_not_retried() {
     let c = Client::new(
         &emu.url,
         ApiKey::new(wrong),
-        ClientOptions { fast_retry: true, ..Default::default() },
+        ClientOptions {
+            fast_retry: true,
+            ..Default::default()
+        },
     )
     .unwrap();
     bounded(async {
@@ -225,7 +284,8 @@ async fn a_wrong_key_is_unauthenticated_and_not_retried() {
         assert!(err.is_unauthenticated(), "{err}");
         assert_eq!(err.code(), Some(wire::codes::UNAUTHENTICATED));
         assert_eq!(c.stats().requests, 1);
-        let shown = format!("{err} {err:?} {:#}", anyhow::Error::from(err));
+        let shown = format!("{err} {err:?}");
+        let shown = format!("{shown} {:#}", anyhow::Error::from(err));
         assert!(!shown.contains(wrong), "the key leaked: {shown}");
         assert!(!shown.contains(&emu.api_key));
     })
@@ -238,8 +298,14 @@ async fn an_idempotent_create_replays_the_first_answer() {
     let c = client(&emu);
     bounded(async {
         let req = new_user("auth0|idem");
-        let first = c.create_identity(&req, Some("plan-1:create:auth0|idem")).await.unwrap();
-        let second = c.create_identity(&req, Some("plan-1:create:auth0|idem")).await.unwrap();
+        let first = c
+            .create_identity(&req, Some("plan-1:create:auth0|idem"))
+            .await
+            .unwrap();
+        let second = c
+            .create_identity(&req, Some("plan-1:create:auth0|idem"))
+            .await
+            .unwrap();
         assert_eq!(first.id, second.id);
         assert_eq!(all_identities(&c).await.len(), 1);
 
@@ -260,24 +326,43 @@ async fn login_flow_accepts_and_rejects() {
         let created = c.create_identity(&req, None).await.unwrap();
         let email = created.email.clone();
 
-        let ok = c.login(&email, "correct horse battery staple").await.unwrap();
-        assert_eq!(ok, LoginOutcome::Success { identity_id: created.id.clone() });
+        let ok = c
+            .login(&email, "correct horse battery staple")
+            .await
+            .unwrap();
+        assert_eq!(
+            ok,
+            LoginOutcome::Success {
+                identity_id: created.id.clone()
+            }
+        );
 
         let bad = c.login(&email, "wrong password!").await.unwrap();
-        let LoginOutcome::Rejected { code, .. } = bad else { panic!("{bad:?}") };
+        let LoginOutcome::Rejected { code, .. } = bad else {
+            panic!("{bad:?}")
+        };
         assert_eq!(code, wire::codes::INVALID_CREDENTIALS);
 
         let nobody = c.login("nobody@example.com", "whatever123").await.unwrap();
-        assert!(matches!(nobody, LoginOutcome::Rejected { .. }), "{nobody:?}");
+        assert!(
+            matches!(nobody, LoginOutcome::Rejected { .. }),
+            "{nobody:?}"
+        );
 
         // A deactivated identity cannot log in.
         c.deactivate_identity(&created.id, None).await.unwrap();
-        let off = c.login(&email, "correct horse battery staple").await.unwrap();
+        let off = c
+            .login(&email, "correct horse battery staple")
+            .await
+            .unwrap();
         assert!(matches!(off, LoginOutcome::Rejected { .. }), "{off:?}");
     })
     .await;
     let log = emu.stderr.lock().unwrap().clone();
-    assert!(!log.contains("correct horse battery staple"), "a password reached the log");
+    assert!(
+        !log.contains("correct horse battery staple"),
+        "a password reached the log"
+    );
 }
 
 // ----- retries under the emulator's faults --------------------------------------------------
@@ -303,10 +388,10 @@ async fn create_many(c: &Client, prefix: &str, n: usize, workers: usize) {
     }
 }
 
-/// Asserts the emulator holds exactly the identities `prefix|0..n`, each once.
-async fn assert_exactly(emu: &Emulator, prefix: &str, n: usize) {
-    let clean = client(emu);
-    let all = all_identities(&clean).await;
+/// Asserts the emulator holds exactly the identities `prefix|0..n`, each once. Lists
+/// through `c`, faults and all: the emulator's faults cannot be switched off at run time.
+async fn assert_exactly(c: &Client, prefix: &str, n: usize) {
+    let all = all_identities(c).await;
     let externals: Vec<String> = all.into_iter().filter_map(|i| i.external_id).collect();
     let unique: HashSet<&String> = externals.iter().collect();
     assert_eq!(externals.len(), n, "identities listed: {externals:?}");
@@ -321,25 +406,13 @@ async fn retries_through_injected_5xx() {
     bounded(async {
         create_many(&c, "5xx", 40, 4).await;
         // Reads retry too.
-        let mut seen = 0;
-        c.for_each_identity(None, |_| seen += 1).await.unwrap();
-        assert_eq!(seen, 40);
-        assert!(c.stats().retries > 0, "30% faults over 40+ requests must cause retries");
+        assert_exactly(&c, "5xx", 40).await;
+        assert!(
+            c.stats().retries > 0,
+            "30% faults over 40+ requests must cause retries"
+        );
     })
     .await;
-    // Listing through the faulty emulator is fine too: the list above already did it.
-    bounded(assert_exactly_through_faults(&emu, &c, "5xx", 40)).await;
-}
-
-/// Like [`assert_exactly`], but listing through the faulty client (the emulator's faults
-/// cannot be turned off at run time).
-async fn assert_exactly_through_faults(_emu: &Emulator, c: &Client, prefix: &str, n: usize) {
-    let all = all_identities(c).await;
-    let externals: Vec<String> = all.into_iter().filter_map(|i| i.external_id).collect();
-    let unique: HashSet<&String> = externals.iter().collect();
-    assert_eq!(externals.len(), n, "identities listed: {externals:?}");
-    assert_eq!(unique.len(), n);
-    assert!((0..n).all(|i| unique.contains(&format!("{prefix}|{i:03}"))));
 }
 
 #[tokio::test]
@@ -348,8 +421,11 @@ async fn retries_through_dropped_connections() {
     let c = client(&emu);
     bounded(async {
         create_many(&c, "drop", 30, 3).await;
-        assert!(c.stats().retries > 0, "25% drops over 30+ requests must cause retries");
-        assert_exactly_through_faults(&emu, &c, "drop", 30).await;
+        assert!(
+            c.stats().retries > 0,
+            "25% drops over 30+ requests must cause retries"
+        );
+        assert_exactly(&c, "drop", 30).await;
     })
     .await;
 }
@@ -360,8 +436,11 @@ async fn commit_then_fail_with_an_idempotency_key_creates_exactly_once() {
     let c = client(&emu);
     bounded(async {
         create_many(&c, "commit", 20, 2).await;
-        assert!(c.stats().retries > 0, "50% commit failures over 20 creates must cause retries");
-        assert_exactly_through_faults(&emu, &c, "commit", 20).await;
+        assert!(
+            c.stats().retries > 0,
+            "50% commit failures over 20 creates must cause retries"
+        );
+        assert_exactly(&c, "commit", 20).await;
     })
     .await;
 }
@@ -378,7 +457,11 @@ async fn commit_then_fail_without_a_key_is_not_replayed() {
                 Ok(_) => continue,
                 Err(e) => {
                     assert_eq!(e.status(), Some(500), "{e}");
-                    assert_eq!(c.stats().retries, 0, "a plain POST is never replayed after a 500");
+                    assert_eq!(
+                        c.stats().retries,
+                        0,
+                        "a plain POST is never replayed after a 500"
+                    );
                     let found = c.find_identity_by_external_id(None, &ext).await.unwrap();
                     assert!(found.is_some(), "commit-then-fail committed the write");
                     return;
@@ -396,16 +479,24 @@ async fn rate_limits_are_absorbed_by_retries() {
     // Four workers against 40 rps with 20 ms waits: many 429s; enough attempts to get through.
     let c = client_with(
         &emu,
-        ClientOptions { fast_retry: true, max_attempts: 100, ..Default::default() },
+        ClientOptions {
+            fast_retry: true,
+            max_attempts: 100,
+            ..Default::default()
+        },
     );
     bounded(async {
         create_many(&c, "rl", 40, 4).await;
         let stats = c.stats();
         assert!(stats.throttled > 0, "{stats:?}");
         assert!(stats.retries >= stats.throttled, "{stats:?}");
+        let hint = c
+            .rate_limit_hint()
+            .expect("the emulator sends X-RateLimit-* headers");
+        assert_eq!(hint.limit, Some(5), "the bucket size");
     })
     .await;
-    bounded(assert_exactly_through_faults(&emu, &c, "rl", 40)).await;
+    bounded(assert_exactly(&c, "rl", 40)).await;
 }
 
 #[tokio::test]
@@ -420,7 +511,11 @@ async fn retry_after_is_honoured_without_fast_retry() {
         assert!(stats.throttled >= 1, "{stats:?}");
         // The second call waited for the bucket: at least the Retry-After of about a second,
         // far more than the 200 ms first backoff step.
-        assert!(started.elapsed() >= Duration::from_millis(900), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() >= Duration::from_millis(900),
+            "{:?}",
+            started.elapsed()
+        );
     })
     .await;
 }

@@ -4,6 +4,7 @@
 
 mod common;
 mod emulator;
+mod live_client;
 mod quickstart;
 mod schemas;
 

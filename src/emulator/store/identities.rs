@@ -152,7 +152,8 @@ fn data_json(i: &Identity) -> Result<String, ApiError> {
         admin_metadata: i.admin_metadata.clone(),
         linked_providers: i.linked_providers.clone(),
     };
-    serde_json::to_string(&data).map_err(|e| ApiError::internal(format!("encoding an identity: {e}")))
+    serde_json::to_string(&data)
+        .map_err(|e| ApiError::internal(format!("encoding an identity: {e}")))
 }
 
 /// The identity with this id, soft-deleted or not.
@@ -361,7 +362,10 @@ pub fn list(conn: &Connection, filter: &Filter, after: i64, limit: u32) -> Resul
 
 /// The live (not soft-deleted) identity an end user named at login: by email
 /// (case-insensitive) or by username.
-pub fn find_for_login(conn: &Connection, identifier: &str) -> Result<Option<IdentityRecord>, ApiError> {
+pub fn find_for_login(
+    conn: &Connection,
+    identifier: &str,
+) -> Result<Option<IdentityRecord>, ApiError> {
     let needle = identifier.trim().to_lowercase();
     Ok(conn
         .query_row(

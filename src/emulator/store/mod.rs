@@ -14,8 +14,8 @@
 pub mod api_keys;
 pub mod credentials;
 pub mod flows;
-pub mod identities;
 pub mod idempotency;
+pub mod identities;
 pub mod organizations;
 
 use std::path::PathBuf;

@@ -34,12 +34,18 @@ pub(super) enum Outcome {
 /// Converts one record.
 pub(super) fn convert(raw: RawUser) -> Outcome {
     let external_id = match raw.user_id {
-        Field::Present(id) if !id.is_empty() => id,
+        Field::Present(id) if !id.trim().is_empty() => id,
         Field::Present(_) | Field::Absent => {
-            return Outcome::Invalid { external_id: None, message: "record has no user_id".to_owned() };
+            return Outcome::Invalid {
+                external_id: None,
+                message: "record has no user_id".to_owned(),
+            };
         }
         wrong @ Field::Wrong { .. } => {
-            return Outcome::Invalid { external_id: None, message: wrong.wrong_type().unwrap_or_default() };
+            return Outcome::Invalid {
+                external_id: None,
+                message: wrong.wrong_type().unwrap_or_default(),
+            };
         }
     };
 
@@ -91,7 +97,9 @@ pub(super) fn convert(raw: RawUser) -> Outcome {
     };
 
     if let Some(metadata) = present(raw.user_metadata, &mut problems) {
-        identity.traits.insert("metadata".to_owned(), Value::Object(metadata));
+        identity
+            .traits
+            .insert("metadata".to_owned(), Value::Object(metadata));
     }
     if let Some(app_metadata) = present(raw.app_metadata, &mut problems) {
         for (key, value) in app_metadata {
@@ -115,7 +123,10 @@ pub(super) fn convert(raw: RawUser) -> Outcome {
     if problems.is_empty() {
         Outcome::Identity(Box::new(identity))
     } else {
-        Outcome::Invalid { external_id: Some(external_id), message: problems.join("; ") }
+        Outcome::Invalid {
+            external_id: Some(external_id),
+            message: problems.join("; "),
+        }
     }
 }
 
@@ -131,7 +142,12 @@ fn linked_providers(identities: Vec<Value>, problems: &mut Vec<String>) -> Vec<L
                 continue;
             }
         };
-        problems.extend(entry.conflicts.iter().map(|c| format!("`identities[{i}]`: {c}")));
+        problems.extend(
+            entry
+                .conflicts
+                .iter()
+                .map(|c| format!("`identities[{i}]`: {c}")),
+        );
         if present(entry.is_social, problems) != Some(true) {
             continue;
         }
@@ -139,7 +155,9 @@ fn linked_providers(identities: Vec<Value>, problems: &mut Vec<String>) -> Vec<L
         let subject = non_empty(entry.user_id, problems);
         match (provider, subject) {
             (Some(provider), Some(subject)) => linked.push(LinkedProvider { provider, subject }),
-            (None, _) => problems.push(format!("`identities[{i}]` is social but has no `provider`")),
+            (None, _) => {
+                problems.push(format!("`identities[{i}]` is social but has no `provider`"))
+            }
             (_, None) => problems.push(format!("`identities[{i}]` is social but has no `user_id`")),
         }
     }
@@ -163,4 +181,89 @@ fn present<T>(field: Field<T>, problems: &mut Vec<String>) -> Option<T> {
 /// Like [`present`], treating a blank string as absent: exports write `""` for unset fields.
 fn non_empty(field: Field<String>, problems: &mut Vec<String>) -> Option<String> {
     present(field, problems).filter(|s| !s.trim().is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn convert_json(value: Value) -> Outcome {
+        let Value::Object(map) = value else {
+            panic!("test input must be an object")
+        };
+        convert(RawUser::from_entries(map.into_iter().collect()))
+    }
+
+    fn identity(value: Value) -> Identity {
+        match convert_json(value) {
+            Outcome::Identity(identity) => *identity,
+            other => panic!("expected an identity, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn linked_providers_are_sorted_and_deduplicated() {
+        let user = identity(json!({
+            "user_id": "auth0|1", "email": "l@example.com",
+            "identities": [
+                {"provider": "auth0", "user_id": "1", "isSocial": false},
+                {"provider": "github", "user_id": 9, "isSocial": true},
+                {"provider": "google-oauth2", "user_id": "g", "isSocial": true},
+                {"provider": "github", "user_id": "9", "isSocial": "true"},
+            ]
+        }));
+        let providers: Vec<(&str, &str)> = user
+            .linked_providers
+            .iter()
+            .map(|l| (l.provider.as_str(), l.subject.as_str()))
+            .collect();
+        assert_eq!(providers, [("github", "9"), ("google-oauth2", "g")]);
+    }
+
+    #[test]
+    fn empty_values_mean_absent_or_nothing_enrolled() {
+        let user = identity(json!({
+            "user_id": "auth0|2", "email": "e@example.com", "given_name": "", "phone_number": " ",
+            "multifactor": [], "blocked": false, "user_metadata": {}, "app_metadata": {}
+        }));
+        assert_eq!(user.first_name, None);
+        assert_eq!(user.phone, None);
+        assert!(!user.mfa_enrolled);
+        assert!(user.active);
+        assert_eq!(
+            user.traits.get("metadata"),
+            Some(&json!({})),
+            "present, even if empty"
+        );
+        assert!(user.admin_metadata.is_empty());
+    }
+
+    #[test]
+    fn blank_email_is_skipped_and_blank_id_is_invalid() {
+        assert!(matches!(
+            convert_json(json!({"user_id": "email|1", "email": ""})),
+            Outcome::Skipped { external_id } if external_id == "email|1"
+        ));
+        assert!(matches!(
+            convert_json(json!({"user_id": "  ", "email": "x@example.com"})),
+            Outcome::Invalid { external_id: None, message } if message == "record has no user_id"
+        ));
+    }
+
+    #[test]
+    fn a_bad_username_is_invalid() {
+        let Outcome::Invalid {
+            external_id,
+            message,
+        } = convert_json(
+            json!({"user_id": "auth0|3", "email": "u@example.com", "username": "a b"}),
+        )
+        else {
+            panic!("expected invalid")
+        };
+        assert_eq!(external_id.as_deref(), Some("auth0|3"));
+        assert!(message.contains("username `a b`"), "{message}");
+    }
 }

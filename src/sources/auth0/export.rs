@@ -18,7 +18,10 @@ use crate::sources::json_records::kind_of;
 /// Reduces a key to a spelling-independent form: lowercase, with spaces, underscores and
 /// hyphens removed, so `user_id`, `User Id`, `userId` and `USER-ID` are one key.
 pub(super) fn normalise_key(key: &str) -> String {
-    key.chars().filter(|c| !matches!(c, ' ' | '_' | '-')).flat_map(char::to_lowercase).collect()
+    key.chars()
+        .filter(|c| !matches!(c, ' ' | '_' | '-'))
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// A value as the file holds it: absent (missing or `null`), present with the expected JSON
@@ -45,7 +48,11 @@ impl<T> Field<T> {
     /// The problem with a wrongly typed field, phrased for a message.
     pub(super) fn wrong_type(&self) -> Option<String> {
         match self {
-            Field::Wrong { key, expected, found } => Some(format!("`{key}` must be {expected}, not {found}")),
+            Field::Wrong {
+                key,
+                expected,
+                found,
+            } => Some(format!("`{key}` must be {expected}, not {found}")),
             _ => None,
         }
     }
@@ -123,7 +130,9 @@ impl<K: Copy + Eq + std::hash::Hash> Slots<K> {
         let mut slots: HashMap<K, (String, Value)> = HashMap::new();
         let mut conflicts = Vec::new();
         for (key, value) in entries {
-            let Some(field) = field_of(&normalise_key(&key)) else { continue };
+            let Some(field) = field_of(&normalise_key(&key)) else {
+                continue;
+            };
             if value.is_null() {
                 continue;
             }
@@ -152,7 +161,11 @@ impl<K: Copy + Eq + std::hash::Hash> Slots<K> {
                 let found = kind_of(&value);
                 match T::from_json(value) {
                     Some(v) => Field::Present(v),
-                    None => Field::Wrong { key, expected: T::EXPECTED, found },
+                    None => Field::Wrong {
+                        key,
+                        expected: T::EXPECTED,
+                        found,
+                    },
                 }
             }
         }
@@ -303,7 +316,9 @@ pub(super) struct RawIdentity {
 impl RawIdentity {
     /// Reads an entry, or names the kind of value found where an object should be.
     pub(super) fn from_value(value: Value) -> Result<Self, &'static str> {
-        let Value::Object(map) = value else { return Err(kind_of(&value)) };
+        let Value::Object(map) = value else {
+            return Err(kind_of(&value));
+        };
         let mut s = Slots::new(map.into_iter().collect(), IdentityField::of);
         // Numeric ids (GitHub's) are ids all the same; read them as their decimal text.
         if let Some((_, v @ Value::Number(_))) = s.slots.get_mut(&IdentityField::UserId) {
@@ -351,13 +366,18 @@ mod tests {
         assert_eq!(raw.email_verified, Field::Present(true));
         assert_eq!(raw.given_name, Field::Present("Ada".into()));
         assert_eq!(raw.family_name, Field::Present("Example".into()));
-        assert_eq!(raw.picture, Field::Present("https://example.com/a.png".into()));
+        assert_eq!(
+            raw.picture,
+            Field::Present("https://example.com/a.png".into())
+        );
         assert!(raw.conflicts.is_empty());
     }
 
     #[test]
     fn wrong_types_are_kept_without_their_values() {
-        let raw = RawUser::from_entries(entries(json!({"user_id": "x", "Blocked": 7, "email": null})));
+        let raw = RawUser::from_entries(entries(
+            json!({"user_id": "x", "Blocked": 7, "email": null}),
+        ));
         assert_eq!(raw.email, Field::Absent);
         let problem = raw.blocked.wrong_type().expect("blocked is wrongly typed");
         assert_eq!(problem, "`Blocked` must be a boolean, not a number");
@@ -374,10 +394,15 @@ mod tests {
 
     #[test]
     fn identity_ids_may_be_numbers() {
-        let id = RawIdentity::from_value(json!({"provider": "github", "user_id": 4815162, "isSocial": true}))
-            .expect("an object");
+        let id = RawIdentity::from_value(
+            json!({"provider": "github", "user_id": 4815162, "isSocial": true}),
+        )
+        .expect("an object");
         assert_eq!(id.user_id, Field::Present("4815162".into()));
         assert_eq!(id.is_social, Field::Present(true));
-        assert_eq!(RawIdentity::from_value(json!("github")).err(), Some("a string"));
+        assert_eq!(
+            RawIdentity::from_value(json!("github")).err(),
+            Some("a string")
+        );
     }
 }

@@ -3,9 +3,10 @@
 //!
 //! This module owns the order of work and the counts: the password export is indexed first
 //! (it is small: database users only), then the users file is streamed one record at a time
-//! and each record leaves as a [`UserItem`] before the next is read. The pieces are
-//! [`export`] (the file's raw records), [`convert`] (raw record → identity, per DESIGN.md
-//! section 4) and [`passwords`] (the hash export and its join rule).
+//! and each record leaves as a [`UserItem`] before the next is read. The pieces are `export`
+//! (the file's raw records), `convert` (raw record → identity, per DESIGN.md section 4) and
+//! `passwords` (the hash export and its join rule); the container (NDJSON or JSON array, gzip,
+//! BOM, line numbers) is [`json_records`](super::json_records)' business.
 
 mod convert;
 mod export;
@@ -79,7 +80,11 @@ pub fn read_users(
             Ok(entries) => entries,
             Err(message) => {
                 stats.invalid += 1;
-                sink(UserItem::Invalid(SourceError::new(location, record.id_hint, message)));
+                sink(UserItem::Invalid(SourceError::new(
+                    location,
+                    record.id_hint,
+                    message,
+                )));
                 return;
             }
         };
@@ -91,8 +96,9 @@ pub fn read_users(
                         stats.passwords_matched += 1;
                     }
                     Claim::Rejected(row) => {
-                        identity.password_unsupported =
-                            Some(format!("its row in the password-hash export is invalid ({row})"));
+                        identity.password_unsupported = Some(format!(
+                            "its row in the password-hash export is invalid ({row})"
+                        ));
                     }
                     Claim::None => {}
                 }
@@ -109,12 +115,19 @@ pub fn read_users(
                     reason: SkipReason::NoEmail,
                 }));
             }
-            Outcome::Invalid { external_id, message } => {
+            Outcome::Invalid {
+                external_id,
+                message,
+            } => {
                 if let Some(id) = &external_id {
                     index.claim(id);
                 }
                 stats.invalid += 1;
-                sink(UserItem::Invalid(SourceError::new(location, external_id, message)));
+                sink(UserItem::Invalid(SourceError::new(
+                    location,
+                    external_id,
+                    message,
+                )));
             }
         }
     })?;

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::num::NonZeroU64;
 use std::path::Path;
 
 use serde_json::Value;
@@ -40,9 +41,18 @@ impl RowField {
     }
 }
 
-/// A loaded row, waiting for its user.
+/// The length of every bcrypt string.
+const BCRYPT_LEN: usize = 60;
+
+/// A loaded row, waiting for its user. A tenant can have millions of password users and all
+/// rows are held at once, so a row is kept compact: the hash inline (bcrypt strings have a fixed
+/// length) instead of in its own allocation. It becomes a [`Secret`] again when claimed; `Row`
+/// has no `Debug`, so the bytes cannot be printed by accident.
 struct Row {
-    hash: Secret,
+    /// The bcrypt string's ASCII bytes.
+    hash: [u8; BCRYPT_LEN],
+    /// Where the row is, to point at it when a second row for the same user turns up.
+    line: Option<NonZeroU64>,
     /// Set once a user record with this id was read (whether or not it became an identity).
     claimed: bool,
 }
@@ -60,7 +70,7 @@ pub(super) enum Claim {
 /// The password-hash export, indexed by the `user_id` each row belongs to.
 #[derive(Default)]
 pub(super) struct PasswordIndex {
-    rows: HashMap<String, Row>,
+    rows: HashMap<Box<str>, Row>,
     /// Ids whose row was reported invalid, with where that row is.
     rejected: HashMap<String, Location>,
     /// Rows loaded.
@@ -74,7 +84,8 @@ impl PasswordIndex {
     pub(super) fn claim(&mut self, user_id: &str) -> Claim {
         if let Some(row) = self.rows.get_mut(user_id) {
             row.claimed = true;
-            return Claim::Hash(row.hash.clone());
+            // The bytes passed `bcrypt_bytes`, so they are ASCII and the conversion is exact.
+            return Claim::Hash(Secret::new(String::from_utf8_lossy(&row.hash).into_owned()));
         }
         match self.rejected.get(user_id) {
             Some(location) => Claim::Rejected(location.clone()),
@@ -95,8 +106,6 @@ pub(super) fn load(
     invalid: &mut dyn FnMut(SourceError),
 ) -> Result<PasswordIndex, SourceError> {
     let mut index = PasswordIndex::default();
-    // Where each loaded id's row is, to point at the first row of a duplicate.
-    let mut first_line: HashMap<String, Location> = HashMap::new();
     read_json_records(path, no_id_key, &mut |record: JsonRecord| {
         let location = record.location;
         let row = match record.entries {
@@ -104,24 +113,28 @@ pub(super) fn load(
             Err(message) => Err((None, message)),
         };
         match row {
-            Ok((user_id, hash)) => match index.rows.entry(user_id.clone()) {
+            Ok((user_id, hash)) => match index.rows.entry(user_id.into_boxed_str()) {
                 Entry::Vacant(slot) => {
-                    slot.insert(Row { hash, claimed: false });
-                    first_line.insert(user_id, location);
+                    let line = location.line.and_then(NonZeroU64::new);
+                    slot.insert(Row { hash, line, claimed: false });
                     index.loaded += 1;
                 }
                 Entry::Occupied(slot) => {
                     // The same hash twice is harmless; two different hashes for one user
                     // cannot both be right, and the first one stays.
                     if slot.get().hash != hash {
-                        let first = first_line.get(&user_id).map_or_else(String::new, |l| {
-                            l.line.map_or_else(String::new, |line| format!(" (first at line {line})"))
-                        });
+                        let first = slot
+                            .get()
+                            .line
+                            .map_or_else(String::new, |line| format!(" (first at line {line})"));
                         index.invalid += 1;
                         invalid(SourceError::new(
                             location,
-                            Some(user_id),
-                            format!("a second, different password hash for this user{first}; the first is used"),
+                            Some(slot.key().to_string()),
+                            format!(
+                                "password-hash export: a second, different hash for this user{first}; \
+                                 the first is used"
+                            ),
                         ));
                     }
                 }
@@ -143,7 +156,9 @@ pub(super) fn load(
 }
 
 /// Reads one row into its `user_id` and hash, or the id (when known) and what is wrong.
-fn parse_row(entries: Vec<(String, Value)>) -> Result<(String, Secret), (Option<String>, String)> {
+fn parse_row(
+    entries: Vec<(String, Value)>,
+) -> Result<(String, [u8; BCRYPT_LEN]), (Option<String>, String)> {
     let mut s = Slots::new(entries, RowField::of);
     let id: Field<Value> = s.take(RowField::Id);
     let alt_id: Field<String> = s.take(RowField::AltId);
@@ -158,24 +173,29 @@ fn parse_row(entries: Vec<(String, Value)>) -> Result<(String, Secret), (Option<
     };
     let user_id = match (alt_id, oid) {
         (Field::Present(alt), _) if !alt.is_empty() => format!("auth0|{alt}"),
-        (wrong @ Field::Wrong { .. }, _) => return Err((None, wrong.wrong_type().unwrap_or_default())),
+        (wrong @ Field::Wrong { .. }, _) => {
+            return Err((None, wrong.wrong_type().unwrap_or_default()));
+        }
         (_, Some(oid)) => format!("auth0|{oid}"),
         (_, None) => {
             return Err((
                 None,
-                "row has neither `_id.$oid` nor `alt_id`, so it cannot be matched to a user".to_owned(),
+                "row has neither `_id.$oid` nor `alt_id`, so it cannot be matched to a user"
+                    .to_owned(),
             ));
         }
     };
 
     match hash {
-        Field::Present(hash) if is_bcrypt(&hash) => Ok((user_id, Secret::new(hash))),
-        Field::Present(_) => Err((
-            Some(user_id),
-            "`passwordHash` is not a bcrypt hash (`$2a$`, `$2b$` or `$2y$`, a two-digit cost, \
-             then 53 characters)"
-                .to_owned(),
-        )),
+        Field::Present(hash) => match bcrypt_bytes(&hash) {
+            Some(bytes) => Ok((user_id, bytes)),
+            None => Err((
+                Some(user_id),
+                "`passwordHash` is not a bcrypt hash (`$2a$`, `$2b$` or `$2y$`, a two-digit \
+                 cost, then 53 characters)"
+                    .to_owned(),
+            )),
+        },
         wrong @ Field::Wrong { .. } => Err((Some(user_id), wrong.wrong_type().unwrap_or_default())),
         Field::Absent => Err((Some(user_id), "row has no `passwordHash`".to_owned())),
     }
@@ -194,19 +214,33 @@ fn object_id(value: Value) -> Option<String> {
     (!oid.is_empty()).then_some(oid)
 }
 
+/// The bytes of a bcrypt string, or `None` when `hash` is not one (see [`is_bcrypt`]).
+fn bcrypt_bytes(hash: &str) -> Option<[u8; BCRYPT_LEN]> {
+    if is_bcrypt(hash) {
+        hash.as_bytes().try_into().ok()
+    } else {
+        None
+    }
+}
+
 /// A bcrypt modular-crypt string: `$2a$`/`$2b$`/`$2y$`, a cost of 04–31, `$`, then 22
 /// characters of salt and 31 of hash in bcrypt's base64 alphabet.
 pub(super) fn is_bcrypt(hash: &str) -> bool {
     let bytes = hash.as_bytes();
-    let Some(rest) = ["$2a$", "$2b$", "$2y$"].iter().find_map(|p| hash.strip_prefix(p)) else {
+    let Some(rest) = ["$2a$", "$2b$", "$2y$"]
+        .iter()
+        .find_map(|p| hash.strip_prefix(p))
+    else {
         return false;
     };
     let rest = rest.as_bytes();
-    bytes.len() == 60
+    bytes.len() == BCRYPT_LEN
         && rest[..2].iter().all(u8::is_ascii_digit)
         && (4..=31).contains(&((rest[0] - b'0') * 10 + (rest[1] - b'0')))
         && rest[2] == b'$'
-        && rest[3..].iter().all(|&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/')
+        && rest[3..]
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/')
 }
 
 #[cfg(test)]
@@ -278,13 +312,26 @@ mod tests {
 
     #[test]
     fn a_hash_that_is_not_a_string_or_a_line_that_is_not_an_object() {
-        let text = format!("{{\"_id\":{{\"$oid\":\"n\"}},\"passwordHash\":12}}\n\"{HASH}\"\n{{\"passwordHash\":\"{HASH}\"}}\n");
+        let text = format!(
+            "{{\"_id\":{{\"$oid\":\"n\"}},\"passwordHash\":12}}\n\"{HASH}\"\n{{\"passwordHash\":\"{HASH}\"}}\n"
+        );
         let (_, errors) = load_str(&text);
         let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
         assert_eq!(shown.len(), 3, "{shown:?}");
-        assert!(shown[0].contains("`passwordHash` must be a string, not a number"), "{}", shown[0]);
-        assert!(shown[1].contains(":2 (record 2)") && shown[1].contains("not a JSON object (found a string)"));
-        assert!(shown[2].contains("neither `_id.$oid` nor `alt_id`"), "{}", shown[2]);
+        assert!(
+            shown[0].contains("`passwordHash` must be a string, not a number"),
+            "{}",
+            shown[0]
+        );
+        assert!(
+            shown[1].contains(":2 (record 2)")
+                && shown[1].contains("not a JSON object (found a string)")
+        );
+        assert!(
+            shown[2].contains("neither `_id.$oid` nor `alt_id`"),
+            "{}",
+            shown[2]
+        );
         assert!(shown.iter().all(|s| !s.contains("N9qo8")), "{shown:?}");
     }
 
@@ -298,8 +345,14 @@ mod tests {
         );
         let (mut index, errors) = load_str(&text);
         assert_eq!(errors.len(), 1);
-        assert!(errors[0].to_string().contains("first at line 1"), "{}", errors[0]);
-        let Claim::Hash(hash) = index.claim("auth0|d") else { panic!("expected a hash") };
+        assert!(
+            errors[0].to_string().contains("first at line 1"),
+            "{}",
+            errors[0]
+        );
+        let Claim::Hash(hash) = index.claim("auth0|d") else {
+            panic!("expected a hash")
+        };
         assert_eq!(hash.expose(), HASH);
     }
 

@@ -21,7 +21,9 @@ struct Files {
 
 impl Files {
     fn new() -> Self {
-        Self { dir: tempfile::tempdir().expect("tempdir") }
+        Self {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
     }
 
     fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
@@ -107,7 +109,15 @@ fn ndjson_export_maps_every_field() {
     let users = files.write("users.ndjson", lines(&sample_users()));
     let (stats, out) = read(&users, None);
     assert!(out.invalid.is_empty(), "{:?}", out.messages());
-    assert_eq!((stats.records, stats.identities, stats.skipped, stats.invalid), (4, 3, 1, 0));
+    assert_eq!(
+        (
+            stats.records,
+            stats.identities,
+            stats.skipped,
+            stats.invalid
+        ),
+        (4, 3, 1, 0)
+    );
 
     let ada = out.identity("auth0|5dea9f9c82dd7c0e76e4ec93");
     assert_eq!(ada.email.as_deref(), Some("ada@example.com"));
@@ -115,10 +125,16 @@ fn ndjson_export_maps_every_field() {
     assert_eq!(ada.first_name.as_deref(), Some("Ada"));
     assert_eq!(ada.last_name.as_deref(), Some("Example"));
     assert_eq!(ada.display_name.as_deref(), Some("Ada Example"));
-    assert_eq!(ada.avatar_url.as_deref(), Some("https://example.com/ada.png"));
+    assert_eq!(
+        ada.avatar_url.as_deref(),
+        Some("https://example.com/ada.png")
+    );
     assert!(ada.active);
     assert!(ada.mfa_enrolled);
-    assert!(ada.linked_providers.is_empty(), "a database identity is not a linked provider");
+    assert!(
+        ada.linked_providers.is_empty(),
+        "a database identity is not a linked provider"
+    );
     assert_eq!(ada.traits.get("metadata"), Some(&json!({"theme": "dark"})));
     assert_eq!(ada.admin_metadata.get("plan"), Some(&json!("pro")));
     assert_eq!(ada.admin_metadata.get("roles"), Some(&json!(["admin"])));
@@ -126,14 +142,24 @@ fn ndjson_export_maps_every_field() {
 
     let euclid = out.identity("auth0|euclid");
     assert!(!euclid.active, "blocked users are inactive");
-    assert_eq!(euclid.email_verified, Some(false), "unverified email stays unverified");
-    assert!(euclid.traits.is_empty() && euclid.admin_metadata.is_empty(), "no metadata, no keys");
+    assert_eq!(
+        euclid.email_verified,
+        Some(false),
+        "unverified email stays unverified"
+    );
+    assert!(
+        euclid.traits.is_empty() && euclid.admin_metadata.is_empty(),
+        "no metadata, no keys"
+    );
     assert!(!euclid.mfa_enrolled);
 
     let social = out.identity("google-oauth2|1083");
     assert_eq!(
         social.linked_providers,
-        vec![LinkedProvider { provider: "google-oauth2".into(), subject: "1083".into() }]
+        vec![LinkedProvider {
+            provider: "google-oauth2".into(),
+            subject: "1083".into()
+        }]
     );
     assert!(social.password.is_none());
 
@@ -148,7 +174,8 @@ fn ndjson_export_maps_every_field() {
 fn gzip_and_json_array_read_the_same_as_ndjson() {
     let files = Files::new();
     let mut gz = GzEncoder::new(Vec::new(), Compression::default());
-    gz.write_all(lines(&sample_users()).as_bytes()).expect("gzip");
+    gz.write_all(lines(&sample_users()).as_bytes())
+        .expect("gzip");
     let gz_path = files.write("users.json.gz", gz.finish().expect("gzip"));
     let pretty = serde_json::to_string_pretty(&sample_users()).expect("json");
     let array_path = files.write("users.json", &pretty);
@@ -157,8 +184,18 @@ fn gzip_and_json_array_read_the_same_as_ndjson() {
     let (_, from_ndjson) = read(&ndjson_path, None);
     for path in [&gz_path, &array_path] {
         let (stats, out) = read(path, None);
-        assert_eq!((stats.identities, stats.skipped, stats.invalid), (3, 1, 0), "{}", path.display());
-        let ids = |r: &Read| r.identities.iter().map(|(i, _)| i.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            (stats.identities, stats.skipped, stats.invalid),
+            (3, 1, 0),
+            "{}",
+            path.display()
+        );
+        let ids = |r: &Read| {
+            r.identities
+                .iter()
+                .map(|(i, _)| i.clone())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(ids(&out), ids(&from_ndjson));
     }
     // A pretty-printed array still locates each element on its first line.
@@ -191,14 +228,21 @@ fn title_case_and_case_variant_keys() {
     assert_eq!(tess.email_verified, Some(true));
     assert_eq!(tess.last_name.as_deref(), Some("Title"));
     assert_eq!(tess.display_name.as_deref(), Some("Tess Title"));
-    assert_eq!(tess.avatar_url.as_deref(), Some("https://example.com/t.png"));
+    assert_eq!(
+        tess.avatar_url.as_deref(),
+        Some("https://example.com/t.png")
+    );
     let cass = out.identity("auth0|2");
     assert_eq!(cass.email_verified, Some(false));
     assert_eq!(cass.first_name.as_deref(), Some("Cass"));
     assert!(!cass.active);
     assert_eq!(cass.traits.get("metadata"), Some(&json!({"a": 1})));
     assert_eq!(cass.admin_metadata.get("b"), Some(&json!(2)));
-    assert_eq!(out.identities[1].1.line, Some(3), "CRLF and blank lines keep line numbers");
+    assert_eq!(
+        out.identities[1].1.line,
+        Some(3),
+        "CRLF and blank lines keep line numbers"
+    );
 }
 
 #[test]
@@ -218,15 +262,24 @@ fn passwords_join_by_oid_alt_id_and_capital_id() {
         };
         assert_eq!(hash.expose(), HASH);
     }
-    assert!(out.identity("google-oauth2|1083").password.is_none(), "social-only users have no password");
+    assert!(
+        out.identity("google-oauth2|1083").password.is_none(),
+        "social-only users have no password"
+    );
     let shown = format!("{:?}", out.identity("auth0|euclid"));
-    assert!(!shown.contains("N9qo8"), "Debug must not show the hash: {shown}");
+    assert!(
+        !shown.contains("N9qo8"),
+        "Debug must not show the hash: {shown}"
+    );
 }
 
 #[test]
 fn a_password_row_for_a_user_without_email_is_unused_not_unmatched() {
     let files = Files::new();
-    let users = files.write("users.ndjson", "{\"user_id\":\"auth0|nomail\",\"username\":\"nomail\"}\n");
+    let users = files.write(
+        "users.ndjson",
+        "{\"user_id\":\"auth0|nomail\",\"username\":\"nomail\"}\n",
+    );
     let passwords = files.write(
         "passwords.ndjson",
         format!("{{\"_id\":{{\"$oid\":\"nomail\"}},\"passwordHash\":\"{HASH}\"}}\n"),
@@ -243,14 +296,22 @@ fn a_bad_hash_is_invalid_and_its_user_migrates_without_a_password() {
     let bad = "$2b$10$ThisIsNotAValidHashButItIsSecret";
     let passwords = files.write(
         "passwords.ndjson",
-        format!("{{\"_id\":{{\"$oid\":\"5dea9f9c82dd7c0e76e4ec93\"}},\"passwordHash\":\"{bad}\"}}\n"),
+        format!(
+            "{{\"_id\":{{\"$oid\":\"5dea9f9c82dd7c0e76e4ec93\"}},\"passwordHash\":\"{bad}\"}}\n"
+        ),
     );
     let (stats, out) = read(&users, Some(&passwords));
     let messages = out.messages();
     assert_eq!(messages.len(), 1, "{messages:?}");
     let message = &messages[0];
-    assert!(message.contains("passwords.ndjson:1 (record 1)"), "{message}");
-    assert!(message.contains("external_id `auth0|5dea9f9c82dd7c0e76e4ec93`"), "{message}");
+    assert!(
+        message.contains("passwords.ndjson:1 (record 1)"),
+        "{message}"
+    );
+    assert!(
+        message.contains("external_id `auth0|5dea9f9c82dd7c0e76e4ec93`"),
+        "{message}"
+    );
     assert!(message.contains("not a bcrypt hash"), "{message}");
     assert!(!message.contains("ThisIsNot") && !format!("{:?}", out.invalid).contains("ThisIsNot"));
     assert_eq!(stats.password_rows_invalid, 1);
@@ -258,7 +319,10 @@ fn a_bad_hash_is_invalid_and_its_user_migrates_without_a_password() {
 
     let ada = out.identity("auth0|5dea9f9c82dd7c0e76e4ec93");
     assert!(ada.password.is_none());
-    let why = ada.password_unsupported.as_deref().expect("the report says why");
+    let why = ada
+        .password_unsupported
+        .as_deref()
+        .expect("the report says why");
     assert!(why.contains("passwords.ndjson:1"), "{why}");
     assert!(!why.contains("ThisIsNot"));
 }
@@ -288,24 +352,77 @@ fn bad_records_are_invalid_with_file_line_and_id() {
     assert_eq!(stats.invalid, 11);
     let m = out.messages();
     let at = |line: usize| -> &str { &m[line - 2] };
-    assert!(at(2).ends_with("users.ndjson:2 (record 2): record has no user_id"), "{}", at(2));
-    assert!(at(3).ends_with(":3 (record 3): record has no user_id"), "{}", at(3));
+    assert!(
+        at(2).ends_with("users.ndjson:2 (record 2): record has no user_id"),
+        "{}",
+        at(2)
+    );
+    assert!(
+        at(3).ends_with(":3 (record 3): record has no user_id"),
+        "{}",
+        at(3)
+    );
     assert!(
         at(4).ends_with(":4 (record 4), external_id `auth0|bademail`: `alice.example.com` is not a valid email address"),
         "{}",
         at(4)
     );
-    assert!(at(5).contains("external_id `auth0|badphone`") && at(5).contains("`555-0100` is not an E.164"), "{}", at(5));
-    assert!(at(6).contains("`app_metadata.avnology_migrate` is reserved"), "{}", at(6));
-    assert!(at(7).contains("`email_verified` must be a boolean, not a string"), "{}", at(7));
-    assert!(at(7).contains("`blocked` must be a boolean, not a number"), "{}", at(7));
-    assert!(at(7).contains("`user_metadata` must be a JSON object, not an array"), "{}", at(7));
-    assert!(at(8).contains("`identities[0]` is social but has no `user_id`"), "{}", at(8));
-    assert!(at(8).contains("`identities[1]` must be an object, not a string"), "{}", at(8));
-    assert!(at(9).contains("`user_id` and `Id` are the same field but hold different values"), "{}", at(9));
-    assert!(at(10).contains("`email` must be a string, not a number"), "{}", at(10));
-    assert!(at(11).ends_with(":11 (record 11): `user_id` must be a string, not a number"), "{}", at(11));
-    assert!(at(12).contains("users.ndjson:12 (record 12), external_id `auth0|x`: record is truncated"), "{}", at(12));
+    assert!(
+        at(5).contains("external_id `auth0|badphone`")
+            && at(5).contains("`555-0100` is not an E.164"),
+        "{}",
+        at(5)
+    );
+    assert!(
+        at(6).contains("`app_metadata.avnology_migrate` is reserved"),
+        "{}",
+        at(6)
+    );
+    assert!(
+        at(7).contains("`email_verified` must be a boolean, not a string"),
+        "{}",
+        at(7)
+    );
+    assert!(
+        at(7).contains("`blocked` must be a boolean, not a number"),
+        "{}",
+        at(7)
+    );
+    assert!(
+        at(7).contains("`user_metadata` must be a JSON object, not an array"),
+        "{}",
+        at(7)
+    );
+    assert!(
+        at(8).contains("`identities[0]` is social but has no `user_id`"),
+        "{}",
+        at(8)
+    );
+    assert!(
+        at(8).contains("`identities[1]` must be an object, not a string"),
+        "{}",
+        at(8)
+    );
+    assert!(
+        at(9).contains("`user_id` and `Id` are the same field but hold different values"),
+        "{}",
+        at(9)
+    );
+    assert!(
+        at(10).contains("`email` must be a string, not a number"),
+        "{}",
+        at(10)
+    );
+    assert!(
+        at(11).ends_with(":11 (record 11): `user_id` must be a string, not a number"),
+        "{}",
+        at(11)
+    );
+    assert!(
+        at(12).contains("users.ndjson:12 (record 12), external_id `auth0|x`: record is truncated"),
+        "{}",
+        at(12)
+    );
 }
 
 #[test]
@@ -314,17 +431,28 @@ fn missing_files_are_errors() {
     let missing = files.dir.path().join("nope.ndjson");
     let err = read_users(&missing, None, &mut |_| {}).expect_err("missing users file");
     assert!(err.to_string().contains("nope.ndjson"), "{err}");
-    assert!(err.message.starts_with("cannot open export: No such file or directory"), "{err}");
+    assert!(
+        err.message
+            .starts_with("cannot open export: No such file or directory"),
+        "{err}"
+    );
 
     let users = files.write("users.ndjson", lines(&sample_users()));
     let err = read_users(&users, Some(&missing), &mut |_| {}).expect_err("missing password file");
-    assert!(err.message.starts_with("password-hash export: cannot open export"), "{err}");
+    assert!(
+        err.message
+            .starts_with("password-hash export: cannot open export"),
+        "{err}"
+    );
 }
 
 #[test]
 fn quickstart_example_reads_cleanly_and_its_logins_verify() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart");
-    let (stats, out) = read(&dir.join("auth0_users.ndjson"), Some(&dir.join("auth0_passwords.ndjson")));
+    let (stats, out) = read(
+        &dir.join("auth0_users.ndjson"),
+        Some(&dir.join("auth0_passwords.ndjson")),
+    );
     assert!(out.invalid.is_empty(), "{:?}", out.messages());
     assert_eq!(stats.records, 30);
     assert_eq!(stats.identities, 29);
@@ -334,12 +462,33 @@ fn quickstart_example_reads_cleanly_and_its_logins_verify() {
     assert_eq!(stats.passwords_unmatched, 0);
     assert_eq!(out.skipped[0].reason, SkipReason::NoEmail);
     assert_eq!(out.identities.iter().filter(|(i, _)| !i.active).count(), 1);
-    assert_eq!(out.identities.iter().filter(|(i, _)| i.mfa_enrolled).count(), 1);
-    assert_eq!(out.identities.iter().filter(|(i, _)| i.email_verified == Some(false)).count(), 2);
-    assert_eq!(out.identities.iter().filter(|(i, _)| i.password.is_none()).count(), 2);
+    assert_eq!(
+        out.identities
+            .iter()
+            .filter(|(i, _)| i.mfa_enrolled)
+            .count(),
+        1
+    );
+    assert_eq!(
+        out.identities
+            .iter()
+            .filter(|(i, _)| i.email_verified == Some(false))
+            .count(),
+        2
+    );
+    assert_eq!(
+        out.identities
+            .iter()
+            .filter(|(i, _)| i.password.is_none())
+            .count(),
+        2
+    );
 
     let mut logins = csv::Reader::from_path(dir.join("logins.csv")).expect("logins.csv");
-    assert_eq!(logins.headers().expect("header"), vec!["identifier", "password"]);
+    assert_eq!(
+        logins.headers().expect("header"),
+        vec!["identifier", "password"]
+    );
     let mut checked = 0;
     let mut saw_2a = false;
     for row in logins.records() {
@@ -351,9 +500,14 @@ fn quickstart_example_reads_cleanly_and_its_logins_verify() {
             .find(|(i, _)| i.email.as_deref() == Some(email))
             .unwrap_or_else(|| panic!("no user with email {email}"));
         assert!(user.active, "{email} must be able to log in");
-        let Some(PasswordHash::Bcrypt(hash)) = &user.password else { panic!("{email} has no hash") };
+        let Some(PasswordHash::Bcrypt(hash)) = &user.password else {
+            panic!("{email} has no hash")
+        };
         saw_2a |= hash.expose().starts_with("$2a$");
-        assert!(bcrypt::verify(password, hash.expose()).expect("verifiable"), "{email}");
+        assert!(
+            bcrypt::verify(password, hash.expose()).expect("verifiable"),
+            "{email}"
+        );
         checked += 1;
     }
     assert_eq!(checked, 5);
@@ -363,8 +517,19 @@ fn quickstart_example_reads_cleanly_and_its_logins_verify() {
 /// A record built from known keys (in random spellings) and random values, or plain garbage.
 fn line_strategy() -> impl Strategy<Value = String> {
     let key = prop::sample::select(vec![
-        "user_id", "Id", "EMAIL", "email_verified", "phone_number", "blocked", "identities",
-        "app_metadata", "user_metadata", "multifactor", "Given Name", "picture", "username",
+        "user_id",
+        "Id",
+        "EMAIL",
+        "email_verified",
+        "phone_number",
+        "blocked",
+        "identities",
+        "app_metadata",
+        "user_metadata",
+        "multifactor",
+        "Given Name",
+        "picture",
+        "username",
     ]);
     let value = prop_oneof![
         Just(json!(null)),
@@ -376,8 +541,10 @@ fn line_strategy() -> impl Strategy<Value = String> {
         Just(json!({"avnology_migrate": 1, "k": [1]})),
     ];
     let object = prop::collection::vec((key, value), 0..8).prop_map(|pairs| {
-        let body: Vec<String> =
-            pairs.into_iter().map(|(k, v)| format!("{}:{v}", json!(k))).collect();
+        let body: Vec<String> = pairs
+            .into_iter()
+            .map(|(k, v)| format!("{}:{v}", json!(k)))
+            .collect();
         format!("{{{}}}", body.join(","))
     });
     prop_oneof![object, any::<String>(), "[{}\\[\\]\":,a-z0-9 \\\\]{0,40}"]

@@ -44,8 +44,8 @@ pub enum JsonFormat {
     Array,
 }
 
-/// One record of a JSON export.
-#[derive(Debug)]
+/// One record of a JSON export. Its `Debug` shows keys but no values: a record of a
+/// password export holds a hash.
 pub struct JsonRecord {
     /// Where the record starts.
     pub location: Location,
@@ -55,6 +55,20 @@ pub struct JsonRecord {
     pub entries: Result<Vec<(String, Value)>, String>,
     /// The id captured while parsing (see [`IdKey`]), also when the record then failed.
     pub id_hint: Option<String>,
+}
+
+impl std::fmt::Debug for JsonRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let entries: Result<Vec<&str>, &str> = match &self.entries {
+            Ok(entries) => Ok(entries.iter().map(|(k, _)| k.as_str()).collect()),
+            Err(message) => Err(message),
+        };
+        f.debug_struct("JsonRecord")
+            .field("location", &self.location)
+            .field("keys", &entries)
+            .field("id_hint", &self.id_hint)
+            .finish()
+    }
 }
 
 /// What a whole read saw.

@@ -5,12 +5,12 @@
 
 use std::path::Path;
 
+use serde::de::DeserializeSeed;
 use serde_json::Deserializer;
 
 use super::object::{Capture, RecordSeed, not_an_object};
-use super::{IdKey, JsonRecord, Offset, describe};
+use super::{BOM, IdKey, JsonRecord, Offset, describe};
 use crate::sources::{ExportReader, Location, SourceError};
-use serde::de::DeserializeSeed;
 
 /// Reads every non-blank line of `reader` as one record. `offset` says how many lines (and
 /// columns of the first content line) were consumed before `reader`'s first byte.
@@ -40,7 +40,8 @@ pub(super) fn read(
         }
         line_no += 1;
         let shift = std::mem::take(&mut column_shift);
-        let line = trim_end(&buf);
+        // A BOM can start any line of files that were concatenated (`cat a.ndjson b.ndjson`).
+        let line = trim_end(buf.strip_prefix(BOM).unwrap_or(&buf));
         if line.is_empty() {
             continue;
         }

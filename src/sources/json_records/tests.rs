@@ -33,17 +33,29 @@ fn read_bytes(bytes: &[u8]) -> (Result<JsonSummary, SourceError>, Seen) {
     let path = write(dir.path(), "export.json", bytes);
     let mut seen = Vec::new();
     let result = read_json_records(&path, id_key, &mut |r| {
-        seen.push((r.location.line, r.location.index, r.id_hint, r.entries.map(|e| e.len())));
+        seen.push((
+            r.location.line,
+            r.location.index,
+            r.id_hint,
+            r.entries.map(|e| e.len()),
+        ));
     });
     (result, seen)
 }
 
 #[test]
 fn ndjson_with_bom_crlf_and_blank_lines() {
-    let text = b"\xEF\xBB\xBF{\"id\":\"a\",\"x\":1}\r\n\r\n   \n{\"id\":\"b\"}\r\n\n";
+    // The second BOM is what `cat a.ndjson b.ndjson` leaves mid-file.
+    let text = b"\xEF\xBB\xBF{\"id\":\"a\",\"x\":1}\r\n\r\n   \n\xEF\xBB\xBF{\"id\":\"b\"}\r\n\n";
     let (result, seen) = read_bytes(text);
     let summary = result.expect("readable");
-    assert_eq!(summary, JsonSummary { format: Some(JsonFormat::Ndjson), records: 2 });
+    assert_eq!(
+        summary,
+        JsonSummary {
+            format: Some(JsonFormat::Ndjson),
+            records: 2
+        }
+    );
     assert_eq!(seen[0], (Some(1), 0, Some("a".into()), Ok(2)));
     assert_eq!(seen[1], (Some(4), 1, Some("b".into()), Ok(1)));
 }
@@ -54,7 +66,10 @@ fn ndjson_leading_blank_lines_keep_line_numbers() {
     assert_eq!(seen[0].0, Some(3));
     assert_eq!(seen[1].0, Some(4));
     let message = seen[1].3.clone().expect_err("broken line");
-    assert!(message.starts_with("malformed JSON (expected value) at column 8"), "{message}");
+    assert!(
+        message.starts_with("malformed JSON (expected value) at column 8"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -76,13 +91,21 @@ fn truncated_last_line_keeps_its_id() {
 
 #[test]
 fn non_objects_and_trailing_content_are_record_problems() {
-    let (_, seen) = read_bytes(b"42\n\"secret-ish value\"\n[1,2]\nnull\n{\"id\":\"a\"} {\"id\":\"b\"}\n");
-    let messages: Vec<String> = seen.into_iter().map(|s| s.3.expect_err("not a record")).collect();
+    let (_, seen) =
+        read_bytes(b"42\n\"secret-ish value\"\n[1,2]\nnull\n{\"id\":\"a\"} {\"id\":\"b\"}\n");
+    let messages: Vec<String> = seen
+        .into_iter()
+        .map(|s| s.3.expect_err("not a record"))
+        .collect();
     assert_eq!(messages[0], "record is not a JSON object (found a number)");
     assert_eq!(messages[1], "record is not a JSON object (found a string)");
     assert_eq!(messages[2], "record is not a JSON object (found an array)");
     assert_eq!(messages[3], "record is not a JSON object (found null)");
-    assert!(messages[4].contains("trailing characters"), "{}", messages[4]);
+    assert!(
+        messages[4].contains("trailing characters"),
+        "{}",
+        messages[4]
+    );
     assert!(messages.iter().all(|m| !m.contains("secret-ish")));
 }
 
@@ -90,10 +113,24 @@ fn non_objects_and_trailing_content_are_record_problems() {
 fn array_elements_know_their_lines() {
     let text = b"\xEF\xBB\xBF\n[\r\n  {\"id\": \"a\",\n   \"y\": [1, 2]},\n  {\"id\": \"b\"}, \"str\",\n\n  {}\n]\n";
     let (result, seen) = read_bytes(text);
-    assert_eq!(result.expect("readable"), JsonSummary { format: Some(JsonFormat::Array), records: 4 });
+    assert_eq!(
+        result.expect("readable"),
+        JsonSummary {
+            format: Some(JsonFormat::Array),
+            records: 4
+        }
+    );
     assert_eq!(seen[0], (Some(3), 0, Some("a".into()), Ok(2)));
     assert_eq!(seen[1], (Some(5), 1, Some("b".into()), Ok(1)));
-    assert_eq!(seen[2], (Some(5), 2, None, Err("record is not a JSON object (found a string)".into())));
+    assert_eq!(
+        seen[2],
+        (
+            Some(5),
+            2,
+            None,
+            Err("record is not a JSON object (found a string)".into())
+        )
+    );
     assert_eq!(seen[3], (Some(7), 3, None, Ok(0)));
 }
 
@@ -114,20 +151,35 @@ fn truncated_array_and_trailing_content_are_errors() {
     let (result, seen) = read_bytes(b"[{\"id\":\"a\"},\n");
     assert_eq!(seen.len(), 1);
     let err = result.expect_err("truncated");
-    assert!(err.message.starts_with("record is truncated"), "{}", err.message);
+    assert!(
+        err.message.starts_with("record is truncated"),
+        "{}",
+        err.message
+    );
     assert_eq!(err.location.index, 1);
 
     let (result, seen) = read_bytes(b"[{\"id\":\"a\"}]\n[{\"id\":\"b\"}]\n");
     assert_eq!(seen.len(), 1);
     let err = result.expect_err("two arrays");
-    assert!(err.message.contains("unexpected content after the JSON array at line 2"), "{}", err.message);
+    assert!(
+        err.message
+            .contains("unexpected content after the JSON array at line 2"),
+        "{}",
+        err.message
+    );
 }
 
 #[test]
 fn empty_and_whitespace_files_have_no_records() {
     for text in [&b""[..], b"\xEF\xBB\xBF", b"\n \r\n\t"] {
         let (result, seen) = read_bytes(text);
-        assert_eq!(result.expect("readable"), JsonSummary { format: None, records: 0 });
+        assert_eq!(
+            result.expect("readable"),
+            JsonSummary {
+                format: None,
+                records: 0
+            }
+        );
         assert!(seen.is_empty());
     }
     let (result, seen) = read_bytes(b" [ ] ");
@@ -151,14 +203,46 @@ fn broken_gzip_is_an_error() {
     bytes.truncate(bytes.len() / 2);
     let (result, _) = read_bytes(&bytes);
     let err = result.expect_err("broken gzip");
-    assert!(err.message.starts_with("cannot read export"), "{}", err.message);
+    assert!(
+        err.message.starts_with("cannot read export"),
+        "{}",
+        err.message
+    );
 }
 
 #[test]
 fn missing_file_is_an_error() {
     let mut seen = 0;
-    let err = read_json_records(Path::new("/nonexistent/users.ndjson"), id_key, &mut |_| seen += 1)
-        .expect_err("missing");
-    assert!(err.message.starts_with("cannot open export: No such file or directory"), "{}", err.message);
+    let err = read_json_records(Path::new("/nonexistent/users.ndjson"), id_key, &mut |_| {
+        seen += 1
+    })
+    .expect_err("missing");
+    assert!(
+        err.message
+            .starts_with("cannot open export: No such file or directory"),
+        "{}",
+        err.message
+    );
     assert!(err.to_string().contains("/nonexistent/users.ndjson"));
+}
+
+#[test]
+fn debug_shows_keys_but_no_values() {
+    let record = JsonRecord {
+        location: Location {
+            file: "p.ndjson".into(),
+            line: Some(1),
+            index: 0,
+        },
+        entries: Ok(vec![(
+            "passwordHash".into(),
+            Value::String("$2b$10$secret".into()),
+        )]),
+        id_hint: None,
+    };
+    let shown = format!("{record:?}");
+    assert!(
+        shown.contains("passwordHash") && !shown.contains("secret"),
+        "{shown}"
+    );
 }

@@ -1,0 +1,198 @@
+//! The apply journal: a SQLite file beside the plan (`plan.json.journal`) recording each
+//! change as it starts and finishes, so `apply plan.json` after a crash, `kill -9` or Ctrl-C
+//! resumes where it stopped. Every record is its own committed transaction with
+//! `synchronous = FULL`, so a finished change is on disk before the next one is reported.
+//!
+//! A change that was started but not finished ("in flight" when the process died) is not
+//! trusted either way: the executor looks the object up before retrying it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::plan::Change;
+
+/// Errors of the journal.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// SQLite failed.
+    #[error("apply journal `{}`", path.display())]
+    Sqlite {
+        /// The journal file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The journal belongs to another plan.
+    #[error("apply journal `{}` belongs to plan {other}, not {this}", path.display())]
+    OtherPlan {
+        /// The journal file.
+        path: PathBuf,
+        /// Its plan.
+        other: String,
+        /// This plan.
+        this: String,
+    },
+}
+
+/// What the journal knows about a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JournalState {
+    /// Started; the outcome was not recorded.
+    InFlight,
+    /// Finished successfully; the Avnology id.
+    Done(String),
+    /// Skipped as stale.
+    Stale,
+    /// Failed.
+    Failed(String),
+}
+
+/// The journal of one plan's apply.
+pub struct Journal {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+/// The journal file for a plan file.
+pub fn path_for(plan: &Path) -> PathBuf {
+    let mut name = plan.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".journal");
+    plan.with_file_name(name)
+}
+
+/// The stable id of a change within its plan.
+pub fn change_id(change: &Change) -> String {
+    format!("{:?}:{:?}:{}", change.kind, change.action, change.key)
+}
+
+impl Journal {
+    /// Opens (or creates) the journal at `path` for `plan_id`.
+    pub fn open(path: &Path, plan_id: &str) -> Result<Journal, JournalError> {
+        let err = |source| JournalError::Sqlite { path: path.to_path_buf(), source };
+        let conn = Connection::open(path).map_err(err)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             CREATE TABLE IF NOT EXISTS meta (plan_id TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS changes (
+                 change_id TEXT PRIMARY KEY,
+                 state TEXT NOT NULL,
+                 avnology_id TEXT,
+                 error TEXT,
+                 attempts INTEGER NOT NULL DEFAULT 0,
+                 updated_at TEXT NOT NULL
+             );",
+        )
+        .map_err(err)?;
+        let existing: Option<String> =
+            conn.query_row("SELECT plan_id FROM meta LIMIT 1", [], |r| r.get(0)).optional().map_err(err)?;
+        match existing {
+            Some(other) if other != plan_id => {
+                return Err(JournalError::OtherPlan {
+                    path: path.to_path_buf(),
+                    other,
+                    this: plan_id.to_string(),
+                });
+            }
+            Some(_) => {}
+            None => {
+                conn.execute("INSERT INTO meta (plan_id) VALUES (?1)", params![plan_id]).map_err(err)?;
+            }
+        }
+        Ok(Journal { path: path.to_path_buf(), conn: Mutex::new(conn) })
+    }
+
+    /// The journal file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Every recorded change and its state.
+    pub fn load(&self) -> Result<HashMap<String, JournalState>, JournalError> {
+        let err = |source| JournalError::Sqlite { path: self.path.clone(), source };
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let mut stmt = conn.prepare("SELECT change_id, state, avnology_id, error FROM changes").map_err(err)?;
+        let rows = stmt
+            .query_map([], |r| {
+                let id: String = r.get(0)?;
+                let state: String = r.get(1)?;
+                let avnology_id: Option<String> = r.get(2)?;
+                let error: Option<String> = r.get(3)?;
+                Ok((id, state, avnology_id, error))
+            })
+            .map_err(err)?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let (id, state, avnology_id, error) = row.map_err(err)?;
+            let s = match state.as_str() {
+                "done" => JournalState::Done(avnology_id.unwrap_or_default()),
+                "stale" => JournalState::Stale,
+                "failed" => JournalState::Failed(error.unwrap_or_default()),
+                _ => JournalState::InFlight,
+            };
+            out.insert(id, s);
+        }
+        Ok(out)
+    }
+
+    /// Records that a change is about to be sent.
+    pub fn start(&self, change_id: &str) -> Result<(), JournalError> {
+        self.write(change_id, "in_flight", None, None)
+    }
+
+    /// Records how a change ended.
+    pub fn finish(&self, change_id: &str, state: &JournalState) -> Result<(), JournalError> {
+        match state {
+            JournalState::InFlight => self.write(change_id, "in_flight", None, None),
+            JournalState::Done(id) => self.write(change_id, "done", Some(id), None),
+            JournalState::Stale => self.write(change_id, "stale", None, None),
+            JournalState::Failed(e) => self.write(change_id, "failed", None, Some(e)),
+        }
+    }
+
+    fn write(&self, change_id: &str, state: &str, id: Option<&str>, error: Option<&str>) -> Result<(), JournalError> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        conn.execute(
+            "INSERT INTO changes (change_id, state, avnology_id, error, attempts, updated_at)
+             VALUES (?1, ?2, ?3, ?4, 1, ?5)
+             ON CONFLICT(change_id) DO UPDATE SET state = ?2, avnology_id = ?3, error = ?4,
+                 attempts = attempts + (?2 = 'in_flight'), updated_at = ?5",
+            params![change_id, state, id, error, chrono::Utc::now().to_rfc3339()],
+        )
+        .map_err(|source| JournalError::Sqlite { path: self.path.clone(), source })?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_survive_reopening_and_bind_to_one_plan() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("plan.json.journal");
+        {
+            let j = Journal::open(&p, "plan-a").unwrap();
+            j.start("Identity:Create:a").unwrap();
+            j.finish("Identity:Create:a", &JournalState::Done("usr_1".into())).unwrap();
+            j.start("Identity:Create:b").unwrap();
+        }
+        let j = Journal::open(&p, "plan-a").unwrap();
+        let s = j.load().unwrap();
+        assert_eq!(s["Identity:Create:a"], JournalState::Done("usr_1".into()));
+        assert_eq!(s["Identity:Create:b"], JournalState::InFlight);
+        assert!(matches!(Journal::open(&p, "plan-b"), Err(JournalError::OtherPlan { .. })));
+        assert_eq!(path_for(Path::new("x/plan.json")), Path::new("x/plan.json.journal"));
+    }
+}

@@ -1,0 +1,518 @@
+//! `/v1/identities`: create (with `validate_only`, `Idempotency-Key` and password import),
+//! list (paging and filter), get, PATCH with `update_mask` and `If-Match`, soft and forced
+//! delete, and the `:deactivate` / `:reactivate` custom methods.
+//!
+//! Each handler does its cheap checks and any password hashing first, then all database
+//! work (existence, `If-Match`, uniqueness, the write, the idempotency record) in one
+//! transaction, so concurrent requests cannot interleave between a check and its write.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::body;
+use crate::emulator::AppState;
+use crate::emulator::error::ApiError;
+use crate::emulator::etag;
+use crate::emulator::filter;
+use crate::emulator::paging;
+use crate::emulator::password::Credential;
+use crate::emulator::store::idempotency::{self, Recorded};
+use crate::emulator::store::identities::{self, IdentityRecord};
+use crate::emulator::store::{credentials, now_rfc3339, organizations};
+use crate::emulator::validate;
+use crate::live::wire::{
+    CreateIdentityRequest, Identity, IdentityInput, IdentityState, ListIdentitiesResponse,
+    UpdateIdentityRequest,
+};
+
+/// The idempotency scope of creates.
+const CREATE_ROUTE: &str = "POST /v1/identities";
+
+/// `update_mask` paths that name a whole [`IdentityInput`] field.
+const FIELDS: &[&str] = &[
+    "external_id",
+    "email",
+    "email_verified",
+    "phone",
+    "phone_verified",
+    "username",
+    "first_name",
+    "last_name",
+    "display_name",
+    "avatar_url",
+    "locale",
+    "organization_id",
+    "traits",
+    "admin_metadata",
+    "linked_providers",
+];
+
+fn not_found() -> ApiError {
+    ApiError::NotFound { what: "identity" }
+}
+
+/// What a create transaction produced.
+enum Created {
+    /// A new (or, with `validate_only`, would-be) identity.
+    Fresh(StatusCode, Box<Identity>),
+    /// A stored response replayed for a repeated `Idempotency-Key`.
+    Replay(Recorded),
+}
+
+/// `POST /v1/identities`.
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Result<Response, ApiError> {
+    let idem_key = body::idempotency_key(&headers)?;
+    let req: CreateIdentityRequest = body::parse_json(&raw)?;
+    let validate_only = req.validate_only;
+    let now = now_rfc3339();
+    let mut identity = Identity {
+        id: format!("usr_{}", uuid::Uuid::new_v4()),
+        external_id: None,
+        email: String::new(),
+        email_verified: false,
+        phone: None,
+        phone_verified: false,
+        username: None,
+        first_name: None,
+        last_name: None,
+        display_name: None,
+        avatar_url: None,
+        locale: None,
+        organization_id: None,
+        state: IdentityState::Active,
+        traits: Default::default(),
+        admin_metadata: Default::default(),
+        linked_providers: Vec::new(),
+        has_password: false,
+        create_time: now.clone(),
+        update_time: now,
+        etag: String::new(),
+    };
+    if req.identity.email.as_deref().unwrap_or("").is_empty() {
+        return Err(ApiError::field("email", "email is required"));
+    }
+    for path in FIELDS {
+        apply_field(&mut identity, &req.identity, path)?;
+    }
+    validate::identity(&identity)?;
+
+    let credential = match (req.initial_password, req.password_hash) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::field(
+                "password_hash",
+                "set either initial_password or password_hash, not both",
+            ));
+        }
+        (Some(password), None) => {
+            if password.chars().count() < crate::emulator::password::MIN_PASSWORD_CHARS {
+                return Err(ApiError::field(
+                    "initial_password",
+                    "initial_password must be at least 8 characters",
+                ));
+            }
+            if validate_only {
+                // Nothing is stored, so the (deliberately slow) hash is not computed.
+                identity.has_password = true;
+                None
+            } else {
+                Some(hash_plaintext(password).await?)
+            }
+        }
+        (None, Some(import)) => Some(
+            Credential::from_import(&import).map_err(|e| ApiError::field(e.field, e.message))?,
+        ),
+        (None, None) => None,
+    };
+    identity.has_password |= credential.is_some();
+
+    let fingerprint = body::canonical_sha256(&raw);
+    let outcome = state
+        .store()
+        .write(move |tx| {
+            if !validate_only
+                && let Some(key) = &idem_key
+                && let Some(rec) = idempotency::get(tx, CREATE_ROUTE, key)?
+            {
+                return if rec.request_sha256 == fingerprint {
+                    Ok(Created::Replay(rec))
+                } else {
+                    Err(ApiError::conflict_reason(
+                        "idempotency_key_reused",
+                        "this Idempotency-Key was already used with a different request body",
+                    ))
+                };
+            }
+            check_org(tx, identity.organization_id.as_deref())?;
+            identities::check_unique(tx, &identity)?;
+            let mut rec = IdentityRecord {
+                seq: 0,
+                version: 1,
+                identity,
+            };
+            if validate_only {
+                return Ok(Created::Fresh(StatusCode::OK, Box::new(rec.to_wire())));
+            }
+            rec.seq = identities::insert(tx, &rec)?;
+            if let Some(c) = &credential {
+                credentials::set(tx, &rec.identity.id, c)?;
+            }
+            let wire = rec.to_wire();
+            if let Some(key) = &idem_key {
+                let body = serde_json::to_string(&wire)
+                    .map_err(|e| ApiError::internal(format!("encoding an identity: {e}")))?;
+                idempotency::put(
+                    tx,
+                    CREATE_ROUTE,
+                    key,
+                    &Recorded {
+                        request_sha256: fingerprint,
+                        status: StatusCode::CREATED.as_u16(),
+                        body,
+                        etag: Some(wire.etag.clone()),
+                    },
+                )?;
+            }
+            Ok(Created::Fresh(StatusCode::CREATED, Box::new(wire)))
+        })
+        .await?;
+    Ok(match outcome {
+        Created::Fresh(status, wire) => body::json(status, &*wire, Some(&wire.etag)),
+        Created::Replay(rec) => body::raw_json(
+            StatusCode::from_u16(rec.status).unwrap_or(StatusCode::CREATED),
+            rec.body,
+            rec.etag.as_deref(),
+        ),
+    })
+}
+
+async fn hash_plaintext(password: String) -> Result<Credential, ApiError> {
+    tokio::task::spawn_blocking(move || Credential::from_plaintext(&password))
+        .await
+        .map_err(|e| ApiError::internal(format!("hashing task failed: {e}")))?
+        .map_err(|e| ApiError::field(e.field, e.message))
+}
+
+fn check_org(conn: &rusqlite::Connection, org: Option<&str>) -> Result<(), ApiError> {
+    match org {
+        Some(id) if !organizations::exists(conn, id)? => Err(ApiError::field(
+            "organization_id",
+            "organization_id names no existing organization",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Copies one whole field from the request into the identity (absent means cleared, as
+/// AIP-134 field masks define).
+fn apply_field(target: &mut Identity, src: &IdentityInput, path: &str) -> Result<(), ApiError> {
+    match path {
+        "external_id" => target.external_id = src.external_id.clone(),
+        "email" => {
+            target.email = src
+                .email
+                .clone()
+                .ok_or_else(|| ApiError::field("email", "email cannot be cleared"))?;
+        }
+        "email_verified" => target.email_verified = src.email_verified.unwrap_or(false),
+        "phone" => target.phone = src.phone.clone(),
+        "phone_verified" => target.phone_verified = src.phone_verified.unwrap_or(false),
+        "username" => target.username = src.username.clone(),
+        "first_name" => target.first_name = src.first_name.clone(),
+        "last_name" => target.last_name = src.last_name.clone(),
+        "display_name" => target.display_name = src.display_name.clone(),
+        "avatar_url" => target.avatar_url = src.avatar_url.clone(),
+        "locale" => target.locale = src.locale.clone(),
+        "organization_id" => target.organization_id = src.organization_id.clone(),
+        "traits" => target.traits = src.traits.clone().unwrap_or_default(),
+        "admin_metadata" => target.admin_metadata = src.admin_metadata.clone().unwrap_or_default(),
+        "linked_providers" => {
+            target.linked_providers = src.linked_providers.clone().unwrap_or_default();
+        }
+        other => {
+            return Err(ApiError::field(
+                "update_mask",
+                format!("unknown update_mask path `{other}`"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// One parsed `update_mask` path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum MaskPath {
+    /// A whole field of [`IdentityInput`].
+    Field(String),
+    /// `traits.<key>`.
+    Trait(String),
+    /// `admin_metadata.<key>`.
+    AdminKey(String),
+    /// `password_hash`.
+    PasswordHash,
+}
+
+fn parse_mask(mask: &str) -> Result<Vec<MaskPath>, ApiError> {
+    let paths: Vec<&str> = mask
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    if paths.is_empty() {
+        return Err(ApiError::field("update_mask", "update_mask is required"));
+    }
+    paths
+        .into_iter()
+        .map(|p| {
+            let sub = |prefix: &str| p.strip_prefix(prefix).filter(|k| !k.is_empty());
+            if FIELDS.contains(&p) {
+                Ok(MaskPath::Field(p.to_string()))
+            } else if p == "password_hash" {
+                Ok(MaskPath::PasswordHash)
+            } else if let Some(key) = sub("traits.") {
+                Ok(MaskPath::Trait(key.to_string()))
+            } else if let Some(key) = sub("admin_metadata.") {
+                Ok(MaskPath::AdminKey(key.to_string()))
+            } else {
+                Err(ApiError::field(
+                    "update_mask",
+                    format!("unknown update_mask path `{p}`"),
+                ))
+            }
+        })
+        .collect()
+}
+
+/// Sets or (when the request's map lacks the key) removes one top-level key.
+fn apply_key(
+    target: &mut serde_json::Map<String, serde_json::Value>,
+    src: Option<&serde_json::Map<String, serde_json::Value>>,
+    key: &str,
+) {
+    match src.and_then(|m| m.get(key)) {
+        Some(v) => {
+            target.insert(key.to_string(), v.clone());
+        }
+        None => {
+            target.remove(key);
+        }
+    }
+}
+
+fn check_if_match(if_match: Option<&str>, rec: &IdentityRecord) -> Result<(), ApiError> {
+    match if_match {
+        Some(h) if !etag::if_match_allows(h, &rec.etag()) => Err(ApiError::conflict_reason(
+            "etag_mismatch",
+            "the identity changed since the ETag was read (If-Match does not match)",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `GET /v1/identities`.
+pub async fn list(
+    State(state): State<AppState>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = body::query_map(query)?;
+    let page_size = paging::page_size(q.get("page_size").map(String::as_str))?;
+    let filter_text = q.get("filter").cloned().unwrap_or_default();
+    let filter = filter::parse(&filter_text, identities::FILTER_FIELDS)
+        .map_err(|e| ApiError::field("filter", e.to_string()))?;
+    check_order_by(q.get("order_by"))?;
+    let after = paging::decode_token(q.get("page_token").map(String::as_str), &filter_text)?;
+    let page = state
+        .store()
+        .read(move |c| identities::list(c, &filter, after, page_size))
+        .await?;
+    let resp = ListIdentitiesResponse {
+        identities: page.items.iter().map(IdentityRecord::to_wire).collect(),
+        next_page_token: page
+            .more_after
+            .map(|seq| paging::encode_token(seq, &filter_text)),
+        total_size: Some(page.total),
+    };
+    Ok(body::json(StatusCode::OK, &resp, None))
+}
+
+/// Listings are in creation order (the stable keyset order); any other requested order is
+/// refused rather than silently ignored.
+pub fn check_order_by(order_by: Option<&String>) -> Result<(), ApiError> {
+    match order_by.map(|o| o.trim()) {
+        None | Some("" | "create_time" | "create_time asc") => Ok(()),
+        Some(_) => Err(ApiError::field(
+            "order_by",
+            "the emulator lists in creation order only (order_by=create_time)",
+        )),
+    }
+}
+
+/// `GET /v1/identities/{id}`.
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let rec = state
+        .store()
+        .read(move |c| identities::get(c, &id))
+        .await?
+        .ok_or_else(not_found)?;
+    let wire = rec.to_wire();
+    Ok(body::json(StatusCode::OK, &wire, Some(&wire.etag)))
+}
+
+/// `PATCH /v1/identities/{id}`.
+pub async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Result<Response, ApiError> {
+    let req: UpdateIdentityRequest = body::parse_json(&raw)?;
+    let paths = parse_mask(&req.update_mask)?;
+    let new_credential = if paths.contains(&MaskPath::PasswordHash) {
+        let import = req.password_hash.as_ref().ok_or_else(|| {
+            ApiError::field(
+                "password_hash",
+                "update_mask names password_hash but the request has none",
+            )
+        })?;
+        Some(Credential::from_import(import).map_err(|e| ApiError::field(e.field, e.message))?)
+    } else {
+        None
+    };
+    let if_match = body::if_match(&headers);
+    let wire = state
+        .store()
+        .write(move |tx| {
+            let mut rec = identities::get(tx, &id)?.ok_or_else(not_found)?;
+            check_if_match(if_match.as_deref(), &rec)?;
+            let before = rec.identity.clone();
+            for path in &paths {
+                match path {
+                    MaskPath::Field(f) => apply_field(&mut rec.identity, &req.identity, f)?,
+                    MaskPath::Trait(k) => {
+                        apply_key(&mut rec.identity.traits, req.identity.traits.as_ref(), k);
+                    }
+                    MaskPath::AdminKey(k) => apply_key(
+                        &mut rec.identity.admin_metadata,
+                        req.identity.admin_metadata.as_ref(),
+                        k,
+                    ),
+                    MaskPath::PasswordHash => {}
+                }
+            }
+            validate::identity(&rec.identity)?;
+            if rec.identity.organization_id != before.organization_id {
+                check_org(tx, rec.identity.organization_id.as_deref())?;
+            }
+            identities::check_unique(tx, &rec.identity)?;
+            if rec.identity != before || new_credential.is_some() {
+                rec.version += 1;
+                rec.identity.update_time = now_rfc3339();
+                identities::update(tx, &rec)?;
+                if let Some(c) = &new_credential {
+                    credentials::set(tx, &rec.identity.id, c)?;
+                    rec.identity.has_password = true;
+                }
+            }
+            Ok(rec.to_wire())
+        })
+        .await?;
+    Ok(body::json(StatusCode::OK, &wire, Some(&wire.etag)))
+}
+
+/// `DELETE /v1/identities/{id}[?force=true]`.
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = body::query_map(query)?;
+    let force = body::query_bool(&q, "force")?;
+    let if_match = body::if_match(&headers);
+    state
+        .store()
+        .write(move |tx| {
+            let mut rec = identities::get(tx, &id)?.ok_or_else(not_found)?;
+            check_if_match(if_match.as_deref(), &rec)?;
+            if force {
+                identities::delete(tx, &id)
+            } else if rec.identity.state == IdentityState::ScheduledDeletion {
+                Ok(())
+            } else {
+                rec.identity.state = IdentityState::ScheduledDeletion;
+                rec.version += 1;
+                rec.identity.update_time = now_rfc3339();
+                identities::update(tx, &rec)
+            }
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /v1/identities/{id}:deactivate` and `:reactivate`. axum cannot match a literal
+/// suffix inside a path segment, so the whole segment arrives here and is split on its last
+/// `:`.
+pub async fn custom_method(
+    State(state): State<AppState>,
+    Path(segment): Path<String>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Result<Response, ApiError> {
+    let (id, target) = match segment.rsplit_once(':') {
+        Some((id, "deactivate")) => (id.to_string(), IdentityState::Inactive),
+        Some((id, "reactivate")) => (id.to_string(), IdentityState::Active),
+        _ => return Err(ApiError::NotFound { what: "route" }),
+    };
+    body::optional_object(&raw)?;
+    let if_match = body::if_match(&headers);
+    let wire = state
+        .store()
+        .write(move |tx| {
+            let mut rec = identities::get(tx, &id)?.ok_or_else(not_found)?;
+            check_if_match(if_match.as_deref(), &rec)?;
+            if rec.identity.state != target {
+                rec.identity.state = target;
+                // Leaving scheduled deletion brings the identity back into the uniqueness
+                // scope, where someone may have taken its email meanwhile.
+                identities::check_unique(tx, &rec.identity)?;
+                rec.version += 1;
+                rec.identity.update_time = now_rfc3339();
+                identities::update(tx, &rec)?;
+            }
+            Ok(rec.to_wire())
+        })
+        .await?;
+    Ok(body::json(StatusCode::OK, &wire, Some(&wire.etag)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_parse_known_paths_only() {
+        assert_eq!(
+            parse_mask(" first_name, traits.plan ,admin_metadata.x,password_hash").unwrap(),
+            vec![
+                MaskPath::Field("first_name".into()),
+                MaskPath::Trait("plan".into()),
+                MaskPath::AdminKey("x".into()),
+                MaskPath::PasswordHash,
+            ]
+        );
+        for bad in ["", " , ", "state", "traits.", "id", "first_name,nope"] {
+            assert!(parse_mask(bad).is_err(), "{bad:?}");
+        }
+    }
+}

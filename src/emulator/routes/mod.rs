@@ -1,0 +1,54 @@
+//! The route table, declared in one place, and the layers around it. Admin routes sit behind
+//! the scope check and (inside it) fault injection; login-flow routes need no key and are
+//! subject only to the rate limit, which wraps both.
+
+pub mod body;
+pub mod flows;
+pub mod identities;
+pub mod organizations;
+
+use axum::Router;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
+
+use super::error::{no_route, request_context, wrong_method};
+use super::{AppState, auth, faults};
+
+/// Builds the router with all layers.
+pub fn router(state: AppState) -> Router {
+    // route_layer: applied only to matched routes, so an unknown path is a plain 404 and
+    // never costs a key check. The last layer added runs first: auth, then faults.
+    let admin = Router::new()
+        .route(
+            "/v1/identities",
+            post(identities::create).get(identities::list),
+        )
+        .route(
+            "/v1/identities/{id}",
+            get(identities::get)
+                .patch(identities::update)
+                .delete(identities::delete)
+                .post(identities::custom_method),
+        )
+        .route(
+            "/v1/organizations",
+            post(organizations::create).get(organizations::list),
+        )
+        .route(
+            "/v1/organizations/{id}",
+            get(organizations::get).patch(organizations::update),
+        )
+        .route_layer(from_fn_with_state(state.clone(), faults::inject))
+        .route_layer(from_fn_with_state(state.clone(), auth::require_scope));
+    let login = Router::new()
+        .route("/v1/flows/login", post(flows::create))
+        .route("/v1/flows/login/{flow}", post(flows::submit));
+    Router::new()
+        .merge(admin)
+        .merge(login)
+        .route_layer(from_fn_with_state(state.clone(), faults::rate_limit))
+        .method_not_allowed_fallback(wrong_method)
+        .fallback(no_route)
+        .layer(from_fn_with_state(state.clone(), request_context))
+        .with_state(state)
+}
