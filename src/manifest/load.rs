@@ -1,6 +1,6 @@
 //! Reading a manifest: parse (with positions), interpolate, validate, resolve paths.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
@@ -209,6 +209,7 @@ fn yaml_message(e: &yaml_serde::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
         let p = dir.join(name);
