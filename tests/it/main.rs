@@ -5,6 +5,7 @@
 mod common;
 mod emulator;
 mod live_client;
+mod plans;
 mod quickstart;
 mod schemas;
 
