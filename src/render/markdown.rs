@@ -242,3 +242,88 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod render_tests {
+    use super::*;
+    use crate::render::sample;
+
+    #[test]
+    fn renders_a_pr_comment_with_a_banner_and_masked_pii() {
+        let out = render(&sample::plan(), MarkdownOptions::default());
+        insta::assert_snapshot!(out, @r#"
+## avnology-migrate plan
+
+> [!CAUTION]
+> **This plan deletes 1 and deactivates 1 identities.** Review every entry below before merging.
+
+Target `sandbox:.avnology-sandbox`, organization `acme` · plan `0123456789ab` · manifest `migration.toml`
+
+| create | update | deactivate | reactivate | delete | unchanged | skipped | invalid | not owned |
+|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+| 1 | 1 | 1 | 0 | 1 | 5 | 1 | 0 | 2 |
+
+<details><summary><code>+</code> 1 identity to create</summary>
+
+```diff
++ identity "auth0|new"  (source auth0-prod)
++     email = "a***@e***.com"
++     first_name = "A***"
++     password = (sensitive)
+```
+
+</details>
+
+<details><summary><code>~</code> 1 identity to update</summary>
+
+```diff
+~ identity "auth0|renamed"  (source auth0-prod)
+!     first_name = "B***" -> "R***"
+```
+
+</details>
+
+<details open><summary><code>±</code> 1 identity to deactivate</summary>
+
+```diff
+± identity "auth0|blocked"  (source auth0-prod)
+!     state = "active" -> "inactive"
+```
+
+</details>
+
+<details open><summary><code>-</code> 1 identity to delete</summary>
+
+```diff
+- identity "auth0|gone"  (source auth0-prod)
+```
+
+</details>
+
+<details><summary>1 skipped, 0 invalid records</summary>
+
+- `sms|1` users.ndjson:7 (record 7) — no email address
+
+</details>
+
+| source | bcrypt | firebase-scrypt | must reset | no password | MFA to re-enrol |
+|---|---:|---:|---:|---:|---:|
+| `auth0-prod` | 1 | 0 | 1 | 2 | 1 |
+"#);
+    }
+
+    #[test]
+    fn show_pii_unmasks() {
+        let out = render(&sample::plan(), MarkdownOptions { show_pii: true });
+        assert!(out.contains("ada@example.com"));
+        assert!(!render(&sample::plan(), MarkdownOptions::default()).contains("ada@example.com"));
+    }
+
+    #[test]
+    fn a_hundred_thousand_creates_fit_in_a_comment() {
+        let out = render(&sample::big_plan(100_000), MarkdownOptions::default());
+        assert!(out.len() <= MAX_LEN, "{}", out.len());
+        assert!(out.contains("more not shown"), "{}", &out[out.len() - 300..]);
+        assert!(out.contains("| 100000 |"));
+    }
+}

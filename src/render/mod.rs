@@ -4,6 +4,8 @@
 //! [`Plan`]: crate::plan::Plan
 
 pub mod markdown;
+#[cfg(test)]
+mod sample;
 pub mod progress;
 pub mod style;
 pub mod text;
@@ -25,4 +27,29 @@ pub fn json(plan: &crate::plan::Plan) -> String {
     let mut s = serde_json::to_string_pretty(plan).unwrap_or_default();
     s.push('\n');
     s
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn json_is_the_plan_file_format() {
+        let plan = super::sample::plan();
+        let out = super::json(&plan);
+        let back: crate::plan::Plan = serde_json::from_str(&out).unwrap();
+        assert_eq!(back, plan);
+        insta::assert_snapshot!(out.lines().take(12).collect::<Vec<_>>().join("\n"), @r#"
+{
+  "format_version": 1,
+  "plan_id": "0123456789abcdef",
+  "tool_version": "0.1.0",
+  "created_at": "2026-11-27T00:00:00Z",
+  "destroy": false,
+  "target": {
+    "url": "sandbox:.avnology-sandbox",
+    "organization": "acme"
+  },
+  "manifest": {
+    "path": "migration.toml",
+"#);
+    }
 }

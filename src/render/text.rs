@@ -213,3 +213,67 @@ pub fn summary_line(plan: &Plan, c: bool) -> String {
         s.unowned
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::sample;
+
+    #[test]
+    fn renders_every_kind_of_change() {
+        let out = render(&sample::plan(), TextOptions::default());
+        insta::assert_snapshot!(out, @r#"
+avnology-migrate will perform the following actions:
+
+  # identity "auth0|new" (source auth0-prod) will be created
+  + identity "auth0|new"
+      + email      = "ada@example.com"
+      + first_name = "Ada"
+      + password   = (sensitive bcrypt hash)
+
+  # identity "auth0|renamed" (source auth0-prod) will be updated in place
+  ~ identity "auth0|renamed"
+      ~ first_name = "Bob" -> "Rob"
+
+  # identity "auth0|blocked" (source auth0-prod) will be deactivated
+  ± identity "auth0|blocked"
+      ~ state = "active" -> "inactive"
+
+  # identity "auth0|gone" (source auth0-prod) will be deleted
+  - identity "auth0|gone"
+
+! 1 record(s) skipped:
+  ! users.ndjson:7 (record 7) `sms|1` (auth0-prod): no email address
+
+Passwords (auth0-prod): 1 carry over (bcrypt 1, firebase-scrypt 0), 1 must reset (no hash 1, unsupported hasher 0), 2 without a password; 1 must re-enrol MFA
+
+Plan: 1 to create, 1 to update, 1 to deactivate, 0 to reactivate, 1 to delete. 5 unchanged, 1 skipped, 0 invalid, 2 not owned by this manifest.
+"#);
+    }
+
+    #[test]
+    fn large_sets_collapse_to_counts() {
+        let out = render(&sample::big_plan(100_000), TextOptions::default());
+        assert!(out.contains("… and 99975 more identities to create"), "{}", &out[out.len() - 500..]);
+        assert_eq!(out.matches("+ identity ").count(), 25);
+        assert!(out.len() < 10_000, "{}", out.len());
+    }
+
+    #[test]
+    fn colour_is_decoration_only() {
+        let plain = render(&sample::plan(), TextOptions::default());
+        let coloured = render(&sample::plan(), TextOptions { color: true, ..Default::default() });
+        assert!(coloured.contains("\u{1b}["));
+        let stripped = String::from_utf8(anstream::adapter::strip_bytes(coloured.as_bytes()).into_vec()).unwrap();
+        assert_eq!(stripped, plain);
+    }
+
+    #[test]
+    fn empty_plan_says_no_changes() {
+        let mut p = sample::plan();
+        p.changes.clear();
+        p.summary = Default::default();
+        let out = render(&p, TextOptions::default());
+        assert!(out.starts_with("No changes."), "{out}");
+    }
+}

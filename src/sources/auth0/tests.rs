@@ -63,6 +63,7 @@ fn read(users: &Path, passwords: Option<&Path>) -> (ReadStats, Read) {
         UserItem::Identity(identity, location) => out.identities.push((*identity, location)),
         UserItem::Skipped(skipped) => out.skipped.push(skipped),
         UserItem::Invalid(err) => out.invalid.push(err),
+        UserItem::Warning(w) => panic!("the Auth0 reader emits no warnings: {w}"),
     })
     .expect("readable export");
     (stats, out)

@@ -86,9 +86,9 @@ pub(super) fn read(
 }
 
 /// Passes bytes through and counts the newlines among them.
-struct NewlineCounter<R> {
-    inner: R,
-    newlines: Rc<Cell<u64>>,
+pub(super) struct NewlineCounter<R> {
+    pub(super) inner: R,
+    pub(super) newlines: Rc<Cell<u64>>,
 }
 
 impl<R: Read> Read for NewlineCounter<R> {
@@ -101,25 +101,29 @@ impl<R: Read> Read for NewlineCounter<R> {
 }
 
 /// What the visitor leaves behind for error reporting once serde_json has given up.
-struct State {
+pub(super) struct State {
     /// The index of the next (or failing) element.
-    index: u64,
+    pub(super) index: u64,
     /// What was captured of the element being parsed when parsing failed.
-    failing: Option<Failing>,
+    pub(super) failing: Option<Failing>,
 }
 
+/// The element being parsed when parsing failed.
 #[derive(Default)]
-struct Failing {
-    id: Option<String>,
-    start_line: Option<u64>,
+pub(super) struct Failing {
+    pub(super) id: Option<String>,
+    pub(super) start_line: Option<u64>,
 }
 
-struct ArrayVisitor<'a> {
-    path: &'a Path,
-    id_key: IdKey,
-    newlines: &'a Cell<u64>,
-    sink: &'a mut dyn FnMut(JsonRecord),
-    state: &'a mut State,
+/// Streams the elements of one JSON array of records to the sink. Also used for the arrays
+/// nested in documents (`{"users": [...]}`), with one [`State`] across all of them so indexes
+/// keep counting.
+pub(super) struct ArrayVisitor<'a> {
+    pub(super) path: &'a Path,
+    pub(super) id_key: IdKey,
+    pub(super) newlines: &'a Cell<u64>,
+    pub(super) sink: &'a mut dyn FnMut(JsonRecord),
+    pub(super) state: &'a mut State,
 }
 
 impl<'de> Visitor<'de> for ArrayVisitor<'_> {

@@ -1,0 +1,101 @@
+//! A small fixed plan for renderer tests.
+
+use serde_json::json;
+
+use crate::diff::FieldChange;
+use crate::plan::{
+    Action, Change, FileDigest, ObjectKind, PasswordReport, Plan, PlanTarget, SkippedRecord,
+    Summary,
+};
+
+fn change(action: Action, key: &str, fields: Vec<FieldChange>) -> Change {
+    Change {
+        kind: ObjectKind::Identity,
+        action,
+        key: key.into(),
+        source: Some("auth0-prod".into()),
+        live_id: (action != Action::Create).then(|| "usr_1".into()),
+        etag: (action != Action::Create).then(|| "W/\"1\"".into()),
+        desired_digest: Some("d".into()),
+        fields,
+    }
+}
+
+fn field(path: &str, before: Option<serde_json::Value>, after: Option<serde_json::Value>) -> FieldChange {
+    FieldChange { path: path.into(), before, after, sensitive: path == "password" }
+}
+
+/// A plan with one change of every kind, a skip and a password report.
+pub fn plan() -> Plan {
+    Plan {
+        format_version: 1,
+        plan_id: "0123456789abcdef".into(),
+        tool_version: "0.1.0".into(),
+        created_at: "2026-11-27T00:00:00Z".into(),
+        destroy: false,
+        target: PlanTarget { url: "sandbox:.avnology-sandbox".into(), organization: Some("acme".into()) },
+        manifest: FileDigest { path: "migration.toml".into(), sha256: "m".into() },
+        sources: vec![],
+        changes: vec![
+            change(
+                Action::Create,
+                "auth0|new",
+                vec![
+                    field("email", None, Some(json!("ada@example.com"))),
+                    field("first_name", None, Some(json!("Ada"))),
+                    field("password", None, Some(json!("bcrypt"))),
+                ],
+            ),
+            change(Action::Update, "auth0|renamed", vec![field("first_name", Some(json!("Bob")), Some(json!("Rob")))]),
+            change(Action::Deactivate, "auth0|blocked", vec![field("state", Some(json!("active")), Some(json!("inactive")))]),
+            change(Action::Delete, "auth0|gone", vec![]),
+        ],
+        skipped: vec![SkippedRecord {
+            source: "auth0-prod".into(),
+            location: "users.ndjson:7 (record 7)".into(),
+            external_id: Some("sms|1".into()),
+            reason: "no email address".into(),
+        }],
+        invalid: vec![],
+        passwords: vec![PasswordReport {
+            source: "auth0-prod".into(),
+            bcrypt: 1,
+            reset_no_hash: 1,
+            passwordless: 2,
+            mfa_not_carried: 1,
+            ..Default::default()
+        }],
+        warnings: vec![],
+        summary: Summary {
+            create: 1,
+            update: 1,
+            deactivate: 1,
+            delete: 1,
+            no_op: 5,
+            skipped: 1,
+            unowned: 2,
+            source_records: 10,
+            ..Default::default()
+        },
+    }
+}
+
+/// A plan of `n` creates.
+pub fn big_plan(n: usize) -> Plan {
+    let mut p = plan();
+    p.changes = (0..n)
+        .map(|i| {
+            change(
+                Action::Create,
+                &format!("auth0|user-{i:06}"),
+                vec![
+                    field("email", None, Some(json!(format!("user{i}@example.com")))),
+                    field("first_name", None, Some(json!("Someone"))),
+                    field("password", None, Some(json!("bcrypt"))),
+                ],
+            )
+        })
+        .collect();
+    p.summary = Summary { create: n as u64, source_records: n as u64, ..Default::default() };
+    p
+}
