@@ -68,21 +68,22 @@ pub fn load_with_env(
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let at = |needle: &str| find_position(&text, needle);
 
-    let url = match raw.target.url.as_deref() {
-        Some("sandbox") => TargetUrl::Sandbox {
+    // The manifest's url wins; then AVNOLOGY_API_URL; then the public API. Either may say
+    // `sandbox` or `sandbox:DIR`.
+    let url_text = raw
+        .target
+        .url
+        .clone()
+        .or_else(|| env(env_vars::AVNOLOGY_API_URL).filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| env_vars::DEFAULT_API_URL.to_string());
+    let url = match url_text.as_str() {
+        "sandbox" => TargetUrl::Sandbox {
             dir: dir.join(".avnology-sandbox"),
         },
-        Some(s) if s.starts_with("sandbox:") => TargetUrl::Sandbox {
+        s if s.starts_with("sandbox:") => TargetUrl::Sandbox {
             dir: dir.join(&s["sandbox:".len()..]),
         },
-        Some(s) => TargetUrl::Remote(s.trim_end_matches('/').to_string()),
-        None => TargetUrl::Remote(
-            env(env_vars::AVNOLOGY_API_URL)
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| env_vars::DEFAULT_API_URL.to_string())
-                .trim_end_matches('/')
-                .to_string(),
-        ),
+        s => TargetUrl::Remote(s.trim_end_matches('/').to_string()),
     };
     if let Some(org) = &raw.target.organization {
         let ok = (2..=64).contains(&org.len())

@@ -15,9 +15,7 @@ use std::fmt;
 use std::path::Path;
 use std::rc::Rc;
 
-use serde::de::{
-    DeserializeSeed, Deserializer as _, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor,
-};
+use serde::de::{DeserializeSeed, Deserializer as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Deserializer;
 
 use super::array::{ArrayVisitor, NewlineCounter, State};
@@ -246,10 +244,4 @@ impl<'de> Visitor<'de> for ArraySeed<'_, '_> {
     fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<(), E> {
         self.not_an_array("a number")
     }
-}
-
-// `Error as _` is needed for `E::custom` through the trait bound in generic contexts.
-#[allow(dead_code)]
-fn _assert_error_trait<E: serde::de::Error>() -> E {
-    E::custom("")
 }

@@ -1,6 +1,10 @@
 //! Streaming JSON records out of an export file, one object at a time, whatever the container:
 //! NDJSON (what Auth0's export job writes) or a JSON array of the same objects (what
-//! Auth0's import expects, and what people produce with `jq -s`).
+//! Auth0's import expects, and what people produce with `jq -s`) through
+//! [`read_json_records`]; or the elements of a named array inside one or more top-level
+//! documents (Firebase's `{"users": [...]}`, Clerk's `{"data": [...]}`, Cognito's appended
+//! `{"Users": [...]}` pages) through [`read_json_records_in`]. [`fields`] reads a record's
+//! entries by meaning, whatever the spelling of their keys.
 //!
 //! This module owns the container, not the record: it opens the file (gzip or not), tolerates a
 //! UTF-8 BOM, CRLF and blank lines, finds where each record starts (file, line, index) and hands
@@ -15,6 +19,8 @@
 //! expected and where, and non-object records say what kind of value was found.
 
 mod array;
+mod documents;
+pub mod fields;
 mod ndjson;
 mod object;
 
@@ -42,6 +48,9 @@ pub enum JsonFormat {
     Ndjson,
     /// A single JSON array of records.
     Array,
+    /// One or more top-level objects, each holding the records in a named array
+    /// ([`read_json_records_in`]).
+    Documents,
 }
 
 /// One record of a JSON export. Its `Debug` shows keys but no values: a record of a
@@ -80,12 +89,72 @@ pub struct JsonSummary {
     pub records: u64,
 }
 
-/// Streams every record of `path` to `sink`. See the module docs for what is an `Err`.
-pub fn read_json_records(
+/// What a read of records inside documents saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DocumentsSummary {
+    /// [`JsonFormat::Documents`], or [`JsonFormat::Array`] for a file that is a bare array of
+    /// records (what `jq '.users'` leaves); `None` for a file with nothing but whitespace.
+    pub format: Option<JsonFormat>,
+    /// Top-level documents read (0 for a bare array).
+    pub documents: u64,
+    /// Records handed to the sink.
+    pub records: u64,
+}
+
+/// Streams the elements of the array named `array_key` (matched after
+/// [`fields::normalise_key`], so `users` also finds `Users`) in every top-level object of
+/// `path` to `sink`. The file may hold several such objects one after the other (pages
+/// appended to one file), with or without whitespace between them; a file that is a bare JSON
+/// array is read as the records themselves.
+///
+/// # Errors
+///
+/// As for [`read_json_records`], plus: a top-level object without the named array, or with
+/// something other than an array (or `null`) under it, or a top-level value that is not an
+/// object. All of these mean the file is not what the caller expected, so nothing after them
+/// is read.
+pub fn read_json_records_in(
     path: &Path,
+    array_key: &str,
     id_key: IdKey,
     sink: &mut dyn FnMut(JsonRecord),
-) -> Result<JsonSummary, SourceError> {
+) -> Result<DocumentsSummary, SourceError> {
+    let (reader, first, offset) = open_and_sniff(path)?;
+    Ok(match first {
+        None => DocumentsSummary {
+            format: None,
+            documents: 0,
+            records: 0,
+        },
+        Some(b'[') => DocumentsSummary {
+            format: Some(JsonFormat::Array),
+            documents: 0,
+            records: array::read(path, reader, offset, id_key, sink)?,
+        },
+        Some(_) => {
+            let (documents, records) =
+                documents::read(path, reader, offset, array_key, id_key, sink)?;
+            DocumentsSummary {
+                format: Some(JsonFormat::Documents),
+                documents,
+                records,
+            }
+        }
+    })
+}
+
+/// The first byte of `path`'s content after a UTF-8 BOM and whitespace (decompressed when the
+/// file is gzip), or `None` for an empty file. Readers that accept JSON or CSV use it to tell
+/// them apart by content rather than by file name: `{` or `[` is JSON.
+///
+/// # Errors
+///
+/// When the file cannot be opened or read.
+pub fn first_content_byte(path: &Path) -> Result<Option<u8>, SourceError> {
+    open_and_sniff(path).map(|(_, first, _)| first)
+}
+
+fn open_and_sniff(path: &Path) -> Result<(ExportReader, Option<u8>, Offset), SourceError> {
     let at_start = || Location {
         file: path.to_path_buf(),
         line: None,
@@ -93,8 +162,17 @@ pub fn read_json_records(
     };
     let reader = open_export(path)
         .map_err(|e| SourceError::new(at_start(), None, format!("cannot open export: {e}")))?;
-    let (reader, first, offset) = sniff(reader)
-        .map_err(|e| SourceError::new(at_start(), None, format!("cannot read export: {e}")))?;
+    sniff(reader)
+        .map_err(|e| SourceError::new(at_start(), None, format!("cannot read export: {e}")))
+}
+
+/// Streams every record of `path` to `sink`. See the module docs for what is an `Err`.
+pub fn read_json_records(
+    path: &Path,
+    id_key: IdKey,
+    sink: &mut dyn FnMut(JsonRecord),
+) -> Result<JsonSummary, SourceError> {
+    let (reader, first, offset) = open_and_sniff(path)?;
     let (format, records) = match first {
         None => (None, 0),
         Some(b'[') => (
