@@ -2,9 +2,10 @@
 //!
 //! Two limits adapt to the server. Concurrency follows AIMD: it halves when the server
 //! answers 429 and grows by about one per round of successes, up to `--concurrency`. The
-//! start rate is paced: `--max-rps` caps it, and once the server throttles, the tool paces
-//! at just under the limit the server advertises (`X-RateLimit-Limit`), or at half the rate
-//! it was achieving when no limit is advertised, then creeps back up. Pacing is what keeps
+//! start rate is paced: `--max-rps` caps it. At the first 429 the tool measures for a second
+//! what the server admits (a throttling server admits exactly its limit) and paces at 95% of
+//! it; each later 429 cuts the pace by 5%, and the pace grows again — gently at first,
+//! faster the longer the server accepts it. Pacing is what keeps
 //! a fast link from spending its time in `Retry-After` waits, and keeps the tool from
 //! throttling the tenant's real users during a migration.
 
@@ -33,7 +34,22 @@ struct State {
     window_start: Instant,
     window_count: u32,
     achieved: f64,
+    /// When the pace last grew.
+    last_growth: Instant,
+    /// When the pace was last cut.
+    last_cut: Instant,
+    /// Set from the first 429 until the server's limit has been measured.
+    calibrating_since: Option<Instant>,
+    /// Completions since calibration started.
+    calibration_count: u32,
 }
+
+/// How long the tool runs unpaced after the first 429 to measure the server's limit.
+const CALIBRATION: Duration = Duration::from_secs(1);
+
+/// How far behind its schedule the pacer may fall and catch up in a burst: timers are
+/// coarser than the interval between starts at high rates, and servers allow small bursts.
+const PACING_CREDIT: Duration = Duration::from_millis(20);
 
 /// Hands out slots for changes.
 #[derive(Debug)]
@@ -73,6 +89,10 @@ impl RateController {
                 window_start: now,
                 window_count: 0,
                 achieved: 0.0,
+                last_growth: now,
+                last_cut: now,
+                calibrating_since: None,
+                calibration_count: 0,
             }),
             client,
             notify: Notify::new(),
@@ -81,6 +101,11 @@ impl RateController {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The fewest slots the adaptive limit shrinks to.
+    fn floor(&self) -> f64 {
+        (self.max as f64 / 4.0).clamp(1.0, 2.0).min(self.max as f64)
     }
 
     /// The current concurrency limit (for progress output).
@@ -103,7 +128,7 @@ impl RateController {
                         s.in_flight += 1;
                         if let Some(rate) = s.rate {
                             let interval = Duration::from_secs_f64(1.0 / rate.max(0.1));
-                            s.next_start = s.next_start.max(now - interval) + interval;
+                            s.next_start = s.next_start.max(now - PACING_CREDIT.max(interval)) + interval;
                         }
                         return OwnedSlot { controller: self.clone() };
                     }
@@ -129,42 +154,61 @@ impl RateController {
 
     /// Adapts the limits after one attempt.
     pub(crate) fn record(&self, _attempt: &Attempt, _elapsed: Duration) {
-        let stats = self.client.stats();
-        let hint = self.client.rate_limit_hint();
+        let throttled = self.client.stats().throttled;
         let mut s = self.lock();
         let now = Instant::now();
         s.window_count += 1;
         let window = now.duration_since(s.window_start);
         if window >= Duration::from_secs(1) {
-            s.achieved = f64::from(s.window_count) / window.as_secs_f64();
+            let rate = f64::from(s.window_count) / window.as_secs_f64();
+            // Smooth over windows so one slow second does not halve the pace.
+            s.achieved = if s.achieved > 0.0 { 0.5 * s.achieved + 0.5 * rate } else { rate };
             s.window_start = now;
             s.window_count = 0;
         }
-        if stats.throttled > s.throttled_seen {
-            s.throttled_seen = stats.throttled;
-            s.limit = (s.limit / 2.0).max(1.0);
-            let advertised = hint.and_then(|h| h.limit).map(|l| l as f64);
-            let target = match advertised {
-                Some(l) => l * 0.97,
-                None if s.achieved > 0.0 => s.achieved / 2.0,
-                None => s.rate.unwrap_or(10.0) / 2.0,
-            };
-            s.rate = Some(match s.rate {
-                Some(r) => r.min(target),
-                None => target,
-            });
+        if let Some(since) = s.calibrating_since {
+            // Unpaced since the first 429: the server admits exactly its limit, so what got
+            // through in this time measures it.
+            let elapsed = now.duration_since(since);
+            s.calibration_count += 1;
+            if elapsed >= CALIBRATION {
+                let measured = f64::from(s.calibration_count) / elapsed.as_secs_f64();
+                s.rate = Some((measured * 0.95).max(1.0));
+                s.calibrating_since = None;
+                s.throttled_seen = throttled;
+                s.last_cut = now;
+                s.last_growth = now;
+            }
+        } else if throttled > s.throttled_seen {
+            s.throttled_seen = throttled;
+            if s.rate.is_none() {
+                s.calibrating_since = Some(now);
+                s.calibration_count = 0;
+            } else if now.duration_since(s.last_cut) >= Duration::from_millis(500) {
+                // Several requests in flight are throttled together; that is one signal.
+                // Keep a few slots: a request waiting out its Retry-After holds one.
+                s.limit = (s.limit / 2.0).max(self.floor());
+                // Pace just under the rate that met the limit. The `X-RateLimit-*` headers
+                // are not used for this: Avnology documents none, and their meaning (window
+                // or bucket) differs between servers.
+                s.rate = s.rate.map(|r| (r * 0.95).max(1.0));
+                s.last_cut = now;
+                s.last_growth = now;
+            }
         } else {
             s.limit = (s.limit + 1.0 / s.limit).min(self.max as f64);
-            // Creep back up slowly, but never above an advertised limit or --max-rps.
+            // Grow the pace in time, gently right after a throttle and faster the longer the
+            // server accepts it (2% a second, plus 2% for every second without a 429), so it
+            // probes the limit carefully yet recovers quickly from an underestimate.
             if let Some(r) = s.rate {
-                let mut grown = r * 1.002;
-                if let Some(l) = hint.and_then(|h| h.limit) {
-                    grown = grown.min(l as f64 * 0.97);
-                }
+                let dt = now.duration_since(s.last_growth).as_secs_f64();
+                let calm = now.duration_since(s.last_cut).as_secs_f64();
+                s.last_growth = now;
+                let mut grown = r * (1.0 + 0.02 * (1.0 + calm) * dt);
                 if let Some(m) = self.max_rps {
                     grown = grown.min(m);
                 }
-                s.rate = Some(grown.max(r.min(grown)));
+                s.rate = Some(grown);
             }
         }
         drop(s);

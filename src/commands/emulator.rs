@@ -12,6 +12,7 @@ use anyhow::Context;
 
 use crate::emulator::{self, DbLocation, EmulatorConfig, FaultConfig, KeyGrant, RateLimit};
 use crate::error::Exit;
+use crate::model::Secret;
 
 /// Run a local Avnology ID admin API (SQLite-backed) for rehearsals and tests.
 #[derive(Debug, clap::Args)]
@@ -24,8 +25,8 @@ pub struct EmulatorArgs {
     pub db: String,
     /// The admin key to accept, with every scope. Without it a key is generated and printed
     /// on stderr. This is the local emulator's own key, never a tenant's.
-    #[arg(long, value_name = "KEY")]
-    pub api_key: Option<String>,
+    #[arg(long, value_name = "KEY", value_parser = parse_secret)]
+    pub api_key: Option<Secret>,
     /// An extra key with only the listed scopes, as KEY=scope,scope (repeatable). Scopes:
     /// admin:users:read, admin:users:write, admin:orgs:read, admin:orgs:write.
     #[arg(long = "key", value_name = "KEY=SCOPES", value_parser = parse_key_grant)]
@@ -87,6 +88,11 @@ fn parse_key_grant(value: &str) -> Result<ScopedKey, String> {
     }))
 }
 
+/// `--api-key`: kept as a [`Secret`] so `Debug` of the parsed command line never shows it.
+fn parse_secret(value: &str) -> Result<Secret, String> {
+    Ok(Secret::new(value))
+}
+
 fn parse_probability(value: &str) -> Result<f64, String> {
     let p: f64 = value
         .parse()
@@ -110,7 +116,11 @@ impl EmulatorArgs {
     /// needed.
     fn config(&self) -> (EmulatorConfig, Option<String>) {
         let generated = self.api_key.is_none().then(emulator::generate_api_key);
-        let admin = self.api_key.clone().or_else(|| generated.clone());
+        let admin = self
+            .api_key
+            .as_ref()
+            .map(|k| k.expose().to_string())
+            .or_else(|| generated.clone());
         let mut api_keys: Vec<KeyGrant> = admin.into_iter().map(KeyGrant::admin).collect();
         api_keys.extend(self.keys.iter().map(|k| k.0.clone()));
         let rate_limit = self.rate_limit.map(|rps| RateLimit {
@@ -143,6 +153,7 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<Exit> {
         .await
         .with_context(|| format!("cannot listen on `{}`", args.listen))?;
     let probabilistic = config.faults.is_probabilistic();
+    let signal = ShutdownSignal::install()?;
     let running = emulator::start(config, listener).await?;
     if let Some(key) = generated {
         eprintln!("admin API key (all scopes; the emulator's own, stored hashed): {key}");
@@ -160,7 +171,7 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<Exit> {
         );
     }
     eprintln!("listening on {}", running.url());
-    shutdown_signal().await;
+    signal.recv().await;
     eprintln!("shutting down");
     running.shutdown().await?;
     Ok(Exit::Success)
@@ -170,28 +181,46 @@ fn is_loopback(addr: SocketAddr) -> bool {
     addr.ip().is_loopback()
 }
 
-/// Resolves on Ctrl-C or (on Unix) SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        // If the handler cannot be installed, only SIGTERM (or a kill) stops the emulator.
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// Ctrl-C and SIGTERM, registered before `listening on` is printed: a signal that arrives
+/// as soon as a supervisor sees that line must reach this handler, not the default action
+/// (which would kill the process without a graceful shutdown).
+struct ShutdownSignal {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignal {
+    fn install() -> anyhow::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt())
+                    .context("cannot install the Ctrl-C handler")?,
+                terminate: signal(SignalKind::terminate())
+                    .context("cannot install the SIGTERM handler")?,
+            })
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+        #[cfg(not(unix))]
+        {
+            Ok(Self {})
+        }
+    }
+
+    /// Resolves on the first Ctrl-C or SIGTERM.
+    async fn recv(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {},
+            _ = self.terminate.recv() => {},
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = &mut self;
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
@@ -205,6 +234,8 @@ mod tests {
         assert_eq!(k.0.key, "ak_test_abcdefgh");
         assert_eq!(k.0.scopes, vec!["admin:users:read", "admin:orgs:read"]);
         assert!(!format!("{k:?}").contains("abcdefgh"));
+        let s = parse_secret("ak_test_topsecret").unwrap();
+        assert!(!format!("{s:?}").contains("topsecret"));
         for bad in ["nokey", "=admin:users:read", "ak_test_x="] {
             assert!(parse_key_grant(bad).is_err(), "{bad}");
         }

@@ -10,7 +10,7 @@
 
 use std::time::Instant;
 
-use axum::Json;
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
@@ -231,7 +231,12 @@ pub async fn request_context(State(state): State<AppState>, req: Request, next: 
     let path = req.uri().path().to_string();
     let request_id = new_request_id();
     let mut resp = next.run(req).await;
-    if let Some(PendingError(err)) = resp.extensions_mut().remove::<PendingError>() {
+    let pending = resp
+        .extensions_mut()
+        .remove::<PendingError>()
+        .map(|PendingError(err)| err)
+        .or_else(|| framework_rejection(&resp));
+    if let Some(err) = pending {
         if let ApiError::Internal { context } = &err {
             eprintln!("emulator: internal error in {request_id}: {context}");
         }
@@ -243,19 +248,16 @@ pub async fn request_context(State(state): State<AppState>, req: Request, next: 
                 details: err.details(),
             },
         };
+        // The status and headers (Retry-After, rate-limit headers) stay; the body is
+        // replaced by the envelope.
         let (mut parts, _) = resp.into_parts();
-        let body = Json(envelope).into_response();
-        let (body_parts, body) = body.into_parts();
         parts.headers.insert(
             header::CONTENT_TYPE,
-            body_parts
-                .headers
-                .get(header::CONTENT_TYPE)
-                .cloned()
-                .unwrap_or(HeaderValue::from_static("application/json")),
+            HeaderValue::from_static("application/json"),
         );
         parts.headers.remove(header::CONTENT_LENGTH);
-        resp = Response::from_parts(parts, body);
+        let body = serde_json::to_vec(&envelope).unwrap_or_default();
+        resp = Response::from_parts(parts, Body::from(body));
     }
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert(REQUEST_ID_HEADER, v);
@@ -268,6 +270,22 @@ pub async fn request_context(State(state): State<AppState>, req: Request, next: 
         );
     }
     resp
+}
+
+/// An error response axum produced itself (an extractor rejection such as a body over the
+/// size limit, or a path that does not decode), which would otherwise leave as plain text.
+/// Its text is not passed on: some rejections quote the request.
+fn framework_rejection(resp: &Response) -> Option<ApiError> {
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return None;
+    }
+    let reason = status.canonical_reason().unwrap_or("error");
+    Some(if status.is_server_error() {
+        ApiError::internal(format!("framework answered {status}"))
+    } else {
+        ApiError::invalid(format!("the request was rejected: {reason}"))
+    })
 }
 
 /// Router fallback: an unknown route is a 404 in the envelope.

@@ -31,7 +31,7 @@ mod tests {
         let b = compute("usr_1", 2);
         assert_ne!(a, b);
         assert!(
-            a.starts_with("W/\"") && a.ends_with('"') && a.len() == 21,
+            a.starts_with("W/\"") && a.ends_with('"') && a.len() == 20,
             "{a}"
         );
         assert!(if_match_allows(&a, &a));

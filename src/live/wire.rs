@@ -216,8 +216,8 @@ pub struct IdentityInput {
     pub linked_providers: Option<Vec<LinkedProvider>>,
 }
 
-/// `POST /v1/identities` body.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// `POST /v1/identities` body. `Debug` hides `initial_password` (a plaintext password).
+#[derive(Clone, Default, Serialize, Deserialize)]
 pub struct CreateIdentityRequest {
     /// The identity.
     pub identity: IdentityInput,
@@ -231,6 +231,20 @@ pub struct CreateIdentityRequest {
     /// Validate without creating (documented).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub validate_only: bool,
+}
+
+impl fmt::Debug for CreateIdentityRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CreateIdentityRequest")
+            .field("identity", &self.identity)
+            .field(
+                "initial_password",
+                &self.initial_password.as_ref().map(|_| "(sensitive)"),
+            )
+            .field("password_hash", &self.password_hash)
+            .field("validate_only", &self.validate_only)
+            .finish()
+    }
 }
 
 /// `PATCH /v1/identities/{id}` body. `update_mask` is a comma-separated list of field paths;

@@ -1,8 +1,9 @@
-//! Reading a manifest's `[[users]]` source with the reader for its provider.
+//! Reading a manifest's `[[users]]` source with the reader for its provider, and folding each
+//! reader's own counts into the [`ReadStats`] every caller understands.
 
 use crate::manifest::{Provider, UserSource};
 
-use super::{Location, SourceError, UserItem};
+use super::{SourceError, UserItem};
 
 /// What reading one source found, beyond the items themselves.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -29,17 +30,32 @@ pub fn read_user_source(
                 passwords_unmatched: s.passwords_unmatched,
             })
         }
-        other => Err(SourceError::new(
-            Location {
-                file: source.path.clone(),
-                line: None,
-                index: 0,
-            },
-            None,
-            format!(
-                "provider `{}` is not supported by this version",
-                other.as_str()
-            ),
-        )),
+        // Clerk and Firebase carry each user's hash in the user's own record, so there is
+        // nothing to join and nothing left unmatched: "matched" counts the users with a hash.
+        Provider::Firebase => {
+            let s = super::firebase::read_users(&source.path, source.firebase_hash.as_ref(), sink)?;
+            Ok(ReadStats {
+                records: s.records,
+                passwords_matched: s.password_hashes,
+                passwords_unmatched: 0,
+            })
+        }
+        Provider::Clerk => {
+            let s = super::clerk::read_users(&source.path, sink)?;
+            Ok(ReadStats {
+                records: s.records,
+                passwords_matched: s.bcrypt + s.firebase_scrypt,
+                passwords_unmatched: 0,
+            })
+        }
+        // Cognito exports no hashes at all.
+        Provider::Cognito => {
+            let s = super::cognito::read_users(&source.path, sink)?;
+            Ok(ReadStats {
+                records: s.records,
+                passwords_matched: 0,
+                passwords_unmatched: 0,
+            })
+        }
     }
 }

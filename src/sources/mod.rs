@@ -11,7 +11,10 @@
 //! [`model`]: crate::model
 
 pub mod auth0;
+pub mod clerk;
+pub mod cognito;
 mod dispatch;
+pub mod firebase;
 pub mod json_records;
 mod location;
 mod open;

@@ -108,22 +108,25 @@ impl Manual {
                 }
             }
         });
-        let mut lines = Vec::new();
+        // Owned by the guard from here on, so a failed start still kills and reaps it.
+        let mut m = Manual {
+            child,
+            stderr_lines: Vec::new(),
+            url: String::new(),
+            rest: rx,
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let line = rx
+            let line = m
+                .rest
                 .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("emulator did not start: {lines:?}"));
+                .unwrap_or_else(|_| panic!("emulator did not start: {:?}", m.stderr_lines));
             let url = line.strip_prefix("listening on ").map(str::to_string);
-            lines.push(line);
+            m.stderr_lines.push(line);
             if let Some(url) = url {
-                return Manual {
-                    child,
-                    stderr_lines: lines,
-                    url,
-                    rest: rx,
-                };
+                m.url = url;
+                return m;
             }
         }
     }
@@ -371,6 +374,18 @@ fn every_response_has_a_request_id_and_errors_use_the_envelope() {
     let (status, body) = emu.call("PUT", "/v1/identities", Some(json!({})));
     assert_eq!(status, 405);
     assert_eq!(error_code(&body), "AVNOLOGY_AUTH_902");
+    // So do axum's own rejections (here: a body over the 2 MB limit).
+    let big =
+        json!({"identity": {"email": "big@example.com", "traits": {"x": "y".repeat(3_000_000)}}});
+    let (status, body) = emu.call("POST", "/v1/identities", Some(big));
+    assert_eq!(status, 413);
+    assert_eq!(error_code(&body), "AVNOLOGY_AUTH_902");
+    assert!(
+        body["error"]["request_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("req_")
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1083,6 +1098,10 @@ fn login_verifies_bcrypt_argon2id_and_firebase_scrypt_without_an_api_key() {
     let (s, ok) = login(&emu, "fb@example.com", FB_PASSWORD);
     assert_eq!(s, 200, "{ok}");
     assert_eq!(ok["identity_id"], fb["id"]);
+    // Each scheme also refuses a wrong password.
+    assert_eq!(login(&emu, "bc@example.com", "hunter2-bcrypX").0, 401);
+    assert_eq!(login(&emu, "ar@example.com", "argon-secret-2").0, 401);
+    assert_eq!(login(&emu, "fb@example.com", "user1passwore").0, 401);
     assert_eq!(count(&emu, "SELECT COUNT(*) FROM sessions"), 4);
     let log = emu.stderr.lock().unwrap().clone();
     common::assert_no_secrets(

@@ -7,6 +7,7 @@ mod emulator;
 mod live_client;
 mod plans;
 mod quickstart;
+mod reliability;
 mod schemas;
 
 #[test]

@@ -227,34 +227,27 @@ pub fn check_unique(conn: &Connection, candidate: &Identity) -> Result<(), ApiEr
     if candidate.state == IdentityState::ScheduledDeletion {
         return Ok(());
     }
-    let live = "state != 'scheduled_deletion' AND id != ?1";
-    let taken = |sql: &str, value: &dyn rusqlite::ToSql, extra: Option<&dyn rusqlite::ToSql>| {
-        let found: Option<i64> = match extra {
-            None => conn
-                .query_row(sql, params![candidate.id, value], |r| r.get(0))
-                .optional()?,
-            Some(extra) => conn
-                .query_row(sql, params![candidate.id, value, extra], |r| r.get(0))
-                .optional()?,
-        };
-        Ok::<bool, ApiError>(found.is_some())
+    // Another live identity (`?1` is the candidate's own id) matching the condition.
+    let taken = |condition: &str, params: &[&dyn rusqlite::ToSql]| -> Result<bool, ApiError> {
+        let sql = format!(
+            "SELECT 1 FROM identities \
+             WHERE state != 'scheduled_deletion' AND id != ?1 AND {condition} LIMIT 1"
+        );
+        let mut all: Vec<&dyn rusqlite::ToSql> = vec![&candidate.id];
+        all.extend_from_slice(params);
+        Ok(conn
+            .query_row(&sql, all.as_slice(), |_| Ok(()))
+            .optional()?
+            .is_some())
     };
-    if taken(
-        &format!("SELECT 1 FROM identities WHERE {live} AND email_lower = ?2"),
-        &candidate.email.to_lowercase(),
-        None,
-    )? {
+    if taken("email_lower = ?2", &[&candidate.email.to_lowercase()])? {
         return Err(ApiError::duplicate(
             "email",
             "an identity with this email already exists",
         ));
     }
     if let Some(username) = &candidate.username
-        && taken(
-            &format!("SELECT 1 FROM identities WHERE {live} AND username_lower = ?2"),
-            &username.to_lowercase(),
-            None,
-        )?
+        && taken("username_lower = ?2", &[&username.to_lowercase()])?
     {
         return Err(ApiError::duplicate(
             "username",
@@ -264,12 +257,8 @@ pub fn check_unique(conn: &Connection, candidate: &Identity) -> Result<(), ApiEr
     if let Some(external_id) = &candidate.external_id {
         let org = candidate.organization_id.clone().unwrap_or_default();
         if taken(
-            &format!(
-                "SELECT 1 FROM identities WHERE {live} AND external_id = ?2 \
-                 AND ifnull(organization_id, '') = ?3"
-            ),
-            external_id,
-            Some(&org),
+            "external_id = ?2 AND ifnull(organization_id, '') = ?3",
+            &[external_id, &org],
         )? {
             return Err(ApiError::duplicate(
                 "external_id",

@@ -286,7 +286,11 @@ mod tests {
 
     #[test]
     fn agreeing_keys_pass_and_disagreeing_keys_conflict() {
-        assert!(slots(json!({"localId": "a", "local_id": "a"})).conflicts.is_empty());
+        assert!(
+            slots(json!({"localId": "a", "local_id": "a"}))
+                .conflicts
+                .is_empty()
+        );
         let s = slots(json!({"localId": "a", "id": "b"}));
         assert_eq!(s.conflicts.len(), 1);
         assert!(Slots::of_object(json!([1]), field_of).is_err());

@@ -19,6 +19,7 @@
 //! expected and where, and non-object records say what kind of value was found.
 
 mod array;
+mod csv_rows;
 mod documents;
 pub mod fields;
 mod ndjson;
@@ -28,6 +29,8 @@ use std::io::{self, BufRead, Cursor, Read};
 use std::path::Path;
 
 use serde_json::Value;
+
+pub use csv_rows::{CsvRow, CsvRows, MAX_ROW_BYTES};
 
 use super::{ExportReader, Location, SourceError, open_export};
 
@@ -154,6 +157,25 @@ pub fn first_content_byte(path: &Path) -> Result<Option<u8>, SourceError> {
     open_and_sniff(path).map(|(_, first, _)| first)
 }
 
+/// Opens `path` like [`open_export`] and drops a leading UTF-8 BOM, for readers of other
+/// line formats (CSV) that want the file's bytes otherwise untouched, so their line numbers
+/// stay right.
+///
+/// # Errors
+///
+/// When the file cannot be opened or its first bytes cannot be read.
+pub fn open_without_bom(path: &Path) -> Result<ExportReader, SourceError> {
+    let at_start = || Location {
+        file: path.to_path_buf(),
+        line: None,
+        index: 0,
+    };
+    let reader = open_export(path)
+        .map_err(|e| SourceError::new(at_start(), None, format!("cannot open export: {e}")))?;
+    strip_bom(reader)
+        .map_err(|e| SourceError::new(at_start(), None, format!("cannot read export: {e}")))
+}
+
 fn open_and_sniff(path: &Path) -> Result<(ExportReader, Option<u8>, Offset), SourceError> {
     let at_start = || Location {
         file: path.to_path_buf(),
@@ -201,23 +223,8 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Drops a UTF-8 BOM, consumes leading whitespace and peeks at the first content byte, which
 /// decides the container: `[` is a JSON array, anything else is read as NDJSON.
-fn sniff(mut reader: ExportReader) -> io::Result<(ExportReader, Option<u8>, Offset)> {
-    // Read the first three bytes by hand: a gzip decoder may hand them over one at a time, so
-    // `fill_buf` alone cannot be trusted to show a whole BOM.
-    let mut head = Vec::with_capacity(BOM.len());
-    while head.len() < BOM.len() {
-        let mut byte = [0u8];
-        match reader.read(&mut byte) {
-            Ok(0) => break,
-            Ok(_) => head.push(byte[0]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    if head == BOM {
-        head.clear();
-    }
-    let mut reader: ExportReader = Box::new(Cursor::new(head).chain(reader));
+fn sniff(reader: ExportReader) -> io::Result<(ExportReader, Option<u8>, Offset)> {
+    let mut reader = strip_bom(reader)?;
 
     let mut offset = Offset::default();
     loop {
@@ -243,6 +250,26 @@ fn sniff(mut reader: ExportReader) -> io::Result<(ExportReader, Option<u8>, Offs
             return Ok((reader, Some(first), offset));
         }
     }
+}
+
+/// Drops a UTF-8 BOM at the start of `reader`.
+fn strip_bom(mut reader: ExportReader) -> io::Result<ExportReader> {
+    // Read the first three bytes by hand: a gzip decoder may hand them over one at a time, so
+    // `fill_buf` alone cannot be trusted to show a whole BOM.
+    let mut head = Vec::with_capacity(BOM.len());
+    while head.len() < BOM.len() {
+        let mut byte = [0u8];
+        match reader.read(&mut byte) {
+            Ok(0) => break,
+            Ok(_) => head.push(byte[0]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if head == BOM {
+        head.clear();
+    }
+    Ok(Box::new(Cursor::new(head).chain(reader)))
 }
 
 /// A serde_json error's message without its " at line L column C" suffix, so callers can

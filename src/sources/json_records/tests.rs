@@ -246,3 +246,148 @@ fn debug_shows_keys_but_no_values() {
         "{shown}"
     );
 }
+
+/// Reads `bytes` with [`read_json_records_in`] under `key`.
+fn read_in(bytes: &[u8], key: &str) -> (Result<DocumentsSummary, SourceError>, Seen) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(dir.path(), "export.json", bytes);
+    let mut seen = Vec::new();
+    let result = read_json_records_in(&path, key, id_key, &mut |r| {
+        seen.push((
+            r.location.line,
+            r.location.index,
+            r.id_hint,
+            r.entries.map(|e| e.len()),
+        ));
+    });
+    (result, seen)
+}
+
+#[test]
+fn documents_stream_the_named_array_with_lines() {
+    // The shape `firebase auth:export` writes: `{"users": [` then pretty-printed users.
+    let text =
+        b"\xEF\xBB\xBF{\"users\": [\n{\n  \"id\": \"a\",\n  \"x\": 1\n},\n{\n  \"id\": \"b\"\n}]}";
+    let (result, seen) = read_in(text, "users");
+    assert_eq!(
+        result.expect("readable"),
+        DocumentsSummary {
+            format: Some(JsonFormat::Documents),
+            documents: 1,
+            records: 2
+        }
+    );
+    assert_eq!(seen[0], (Some(2), 0, Some("a".into()), Ok(2)));
+    assert_eq!(seen[1], (Some(6), 1, Some("b".into()), Ok(1)));
+}
+
+#[test]
+fn concatenated_documents_blank_lines_and_other_keys() {
+    let text = b"{\"NextToken\": {\"deep\": [1]}, \"Users\": [{\"id\": \"a\"}]}\n\n\n{\"Users\": [],\"PaginationToken\":\"t\"}{\"Users\":\n[{\"id\":\"b\"}, 7]}\n";
+    let (result, seen) = read_in(text, "users");
+    assert_eq!(
+        result.expect("readable"),
+        DocumentsSummary {
+            format: Some(JsonFormat::Documents),
+            documents: 3,
+            records: 3
+        }
+    );
+    assert_eq!(seen[0], (Some(1), 0, Some("a".into()), Ok(1)));
+    assert_eq!(seen[1], (Some(5), 1, Some("b".into()), Ok(1)));
+    assert_eq!(
+        seen[2],
+        (
+            Some(5),
+            2,
+            None,
+            Err("record is not a JSON object (found a number)".into())
+        )
+    );
+}
+
+#[test]
+fn documents_accept_a_bare_array_and_null() {
+    let (result, seen) = read_in(b"[{\"id\":\"a\"}]", "users");
+    assert_eq!(result.expect("readable").format, Some(JsonFormat::Array));
+    assert_eq!(seen.len(), 1);
+    let (result, seen) = read_in(b"{\"users\": null}", "users");
+    assert_eq!(result.expect("readable").records, 0);
+    assert!(seen.is_empty());
+    let (result, _) = read_in(b"  \n", "users");
+    assert_eq!(result.expect("readable").format, None);
+}
+
+#[test]
+fn documents_without_the_array_or_with_the_wrong_shape_are_errors() {
+    let (result, _) = read_in(b"{\"users\": []}\n\n{\"id\": \"a\"}\n", "users");
+    let err = result.expect_err("second document has no array");
+    assert_eq!(err.location.line, Some(3));
+    assert!(
+        err.message
+            .contains("starting at line 3 has no `users` array"),
+        "{}",
+        err.message
+    );
+
+    let (result, _) = read_in(b"{\"users\": \"s3cret\"}", "users");
+    let err = result.expect_err("not an array");
+    assert!(
+        err.message
+            .starts_with("`users` must be an array of records, not a string"),
+        "{}",
+        err.message
+    );
+    assert!(!err.message.contains("s3cret"));
+
+    let (result, _) = read_in(b"{\"users\": []} 42", "users");
+    let err = result.expect_err("not an object");
+    assert!(
+        err.message
+            .starts_with("expected a JSON object holding a `users` array at line 1"),
+        "{}",
+        err.message
+    );
+}
+
+#[test]
+fn a_document_cut_off_in_an_element_names_the_record() {
+    let text = b"{\"users\": [\n  {\"id\": \"a\"},\n  {\"id\": \"b\",\n   \"email\": \"b@exa";
+    let (result, seen) = read_in(text, "users");
+    assert_eq!(seen.len(), 1);
+    let err = result.expect_err("truncated");
+    assert_eq!(err.location.line, Some(3));
+    assert_eq!(err.location.index, 1);
+    assert_eq!(err.external_id.as_deref(), Some("b"));
+    assert!(
+        err.message.starts_with("record is truncated"),
+        "{}",
+        err.message
+    );
+    assert!(err.message.contains("cannot be read"), "{}", err.message);
+
+    // Cut off between elements, or before the closing brace.
+    let (result, _) = read_in(b"{\"users\": [{\"id\": \"a\"},\n", "users");
+    assert!(result.is_err());
+    let (result, seen) = read_in(b"{\"users\": [{\"id\": \"a\"}]\n", "users");
+    assert_eq!(seen.len(), 1);
+    let err = result.expect_err("no closing brace");
+    assert!(
+        err.message
+            .starts_with("the document starting at line 1 is truncated"),
+        "{}",
+        err.message
+    );
+}
+
+#[test]
+fn first_content_byte_skips_bom_whitespace_and_gzip() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plain = write(dir.path(), "a.csv", b"\xEF\xBB\xBF\n id,x\n");
+    assert_eq!(first_content_byte(&plain).expect("readable"), Some(b'i'));
+    let zipped = write(dir.path(), "b.json.gz", &gzip(b"  {\"users\":[]}"));
+    assert_eq!(first_content_byte(&zipped).expect("readable"), Some(b'{'));
+    let empty = write(dir.path(), "c.json", b"");
+    assert_eq!(first_content_byte(&empty).expect("readable"), None);
+    assert!(first_content_byte(Path::new("/nonexistent/x.json")).is_err());
+}

@@ -1,0 +1,171 @@
+//! Issue 5's checks: apply under injected faults and rate limits creates every user exactly
+//! once; `kill -9` and Ctrl-C mid-apply lose and double nothing; the NDJSON log and the
+//! summary agree with the emulator's database.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::common::{bin, output_text, Emulator, Workdir};
+
+const USERS: usize = 5_000;
+
+/// A workdir with a synthetic export of `n` users and a manifest targeting the emulator.
+fn bulk(n: usize) -> Workdir {
+    let w = Workdir::new();
+    let mut export = String::with_capacity(n * 160);
+    for i in 0..n {
+        export.push_str(&format!(
+            "{{\"user_id\":\"auth0|bulk-{i:06}\",\"email\":\"bulk{i:06}@example.com\",\"email_verified\":true,\"given_name\":\"Bulk\",\"family_name\":\"User {i}\"{}}}\n",
+            if i % 50 == 0 { ",\"blocked\":true" } else { "" }
+        ));
+    }
+    w.write("users.ndjson", &export);
+    w.write(
+        "migration.toml",
+        "[target]\norganization = \"bulk\"\n\n[[users]]\nname = \"bulk\"\nprovider = \"auth0\"\npath = \"users.ndjson\"\n",
+    );
+    w
+}
+
+/// (identities, distinct external ids) in the emulator, soft-deleted excluded.
+fn counts(emu: &Emulator) -> (i64, i64) {
+    emu.db()
+        .query_row(
+            "SELECT COUNT(*), COUNT(DISTINCT external_id) FROM identities WHERE state != 'scheduled_deletion'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+}
+
+fn inactive(emu: &Emulator) -> i64 {
+    emu.db().query_row("SELECT COUNT(*) FROM identities WHERE state = 'inactive'", [], |r| r.get(0)).unwrap()
+}
+
+fn spawn_apply(w: &Workdir, emu: &Emulator, args: &[&str]) -> Child {
+    Command::new(bin())
+        .current_dir(w.dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("NO_COLOR", "1")
+        .env("AVNOLOGY_API_URL", &emu.url)
+        .env("AVNOLOGY_SECRET_KEY", &emu.api_key)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn assert_plan_empty(w: &Workdir, emu: &Emulator) {
+    let out = w.cmd(Some(emu)).args(["plan", "-m", "migration.toml", "--detailed-exitcode"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", &output_text(&out)[..2000.min(output_text(&out).len())]);
+}
+
+#[test]
+fn faults_and_a_rate_limit_create_every_user_exactly_once() {
+    let emu = Emulator::start(&[
+        "--fault-5xx", "0.1", "--fault-commit-fail", "0.1", "--rate-limit", "400", "--burst", "4", "--seed", "7",
+    ]);
+    let w = bulk(USERS);
+    let out = w
+        .cmd(Some(&emu))
+        .args(["plan", "-m", "migration.toml", "--out", "plan.json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+    let out = w
+        .cmd(Some(&emu))
+        .args(["apply", "plan.json", "--log", "apply.ndjson", "--concurrency", "8"])
+        .output()
+        .unwrap();
+    let text = output_text(&out);
+    assert!(out.status.success(), "{}", &text[text.len().saturating_sub(3000)..]);
+    assert!(text.contains(" 0 failed"), "{text}");
+    assert_eq!(counts(&emu), (USERS as i64, USERS as i64));
+    assert_eq!(inactive(&emu), (USERS / 50) as i64);
+
+    // The log has one line per change and agrees with the database.
+    let log = std::fs::read_to_string(w.path("apply.ndjson")).unwrap();
+    let lines: Vec<Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), USERS + 1, "every identity plus the organization");
+    let identity_lines: Vec<&Value> = lines.iter().filter(|l| l["kind"] == "identity").collect();
+    assert_eq!(identity_lines.len(), USERS);
+    assert!(identity_lines.iter().all(|l| l["outcome"] == "applied" || l["outcome"] == "already_applied"));
+    let mut ids: Vec<&str> = identity_lines.iter().map(|l| l["avnology_id"].as_str().unwrap()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), USERS, "each change names its own identity");
+    let db_ids: i64 = emu.db().query_row("SELECT COUNT(*) FROM identities", [], |r| r.get(0)).unwrap();
+    assert_eq!(db_ids, USERS as i64);
+    assert!(text.contains(&format!("{} planned, {} applied", USERS + 1, USERS + 1)), "{text}");
+    assert_plan_empty(&w, &emu);
+}
+
+#[test]
+fn sigkill_at_random_points_then_resume_loses_and_doubles_nothing() {
+    let emu = Emulator::start(&["--latency-ms", "2", "--fault-commit-fail", "0.02", "--seed", "11"]);
+    let w = bulk(USERS);
+    assert!(w.cmd(Some(&emu)).args(["plan", "-m", "migration.toml", "--out", "plan.json"]).output().unwrap().status.success());
+    // Deterministic "random" points, spread over the run.
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut kills = 0;
+    for _ in 0..4 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let after = Duration::from_millis(300 + seed % 1200);
+        let mut child = spawn_apply(&w, &emu, &["apply", "plan.json"]);
+        std::thread::sleep(after);
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        let _ = child.wait();
+    }
+    assert!(kills >= 1, "the apply finished before any kill; the test did not test anything");
+    let (n, distinct) = counts(&emu);
+    assert_eq!(n, distinct, "a kill must never leave duplicates");
+    let out = w.cmd(Some(&emu)).args(["apply", "plan.json"]).output().unwrap();
+    let text = output_text(&out);
+    assert!(out.status.success(), "{}", &text[text.len().saturating_sub(3000)..]);
+    assert_eq!(counts(&emu), (USERS as i64, USERS as i64));
+    assert_eq!(inactive(&emu), (USERS / 50) as i64);
+    assert_plan_empty(&w, &emu);
+}
+
+#[test]
+fn ctrl_c_stops_within_seconds_with_a_resume_hint_and_resume_completes() {
+    let emu = Emulator::start(&["--latency-ms", "5"]);
+    let w = bulk(USERS);
+    assert!(w.cmd(Some(&emu)).args(["plan", "-m", "migration.toml", "--out", "plan.json"]).output().unwrap().status.success());
+    let child = spawn_apply(&w, &emu, &["apply", "plan.json", "--concurrency", "4"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let sent = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(sent.elapsed() < Duration::from_secs(10), "took {:?} to stop", sent.elapsed());
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("hint: resume with `avnology-migrate apply plan.json`"), "{text}");
+    let (done, distinct) = counts(&emu);
+    assert_eq!(done, distinct);
+    assert!(done > 0 && done < USERS as i64, "interrupted mid-way: {done}");
+    // The journal holds exactly what the tenant holds.
+    let journal = rusqlite::Connection::open(w.path("plan.json.journal")).unwrap();
+    let journaled: i64 = journal
+        .query_row("SELECT COUNT(*) FROM changes WHERE state = 'done' AND change_id LIKE 'Identity:%'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(journaled, done, "journal and tenant agree");
+    let out = w.cmd(Some(&emu)).args(["apply", "plan.json"]).output().unwrap();
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("Resuming plan"), "{text}");
+    assert!(text.contains(&format!("{done} applied by an earlier run")) || text.contains("applied by an earlier run"), "{text}");
+    assert_eq!(counts(&emu), (USERS as i64, USERS as i64));
+    assert_plan_empty(&w, &emu);
+}
