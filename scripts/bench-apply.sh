@@ -55,3 +55,17 @@ awk -v c="$created" -v s="$start" -v e="$end" -v r="$rps" -v f="$failed" -v d="$
   printf "rate limit %d rps (burst %d): %d/%d users created in %.1f s = %.1f creates/s = %.1f%% of the limit; %d failed; %d distinct in the emulator\n", r, b, c, u, t, rate, 100 * rate / r, f, d
 }'
 grep -o '[0-9]* retries' apply.err | tail -n1 | sed 's/^/client retries: /'
+# Sustained rate: creates per second after the first 10 s (ramp-up excluded), from the
+# NDJSON log's timestamps.
+python3 - "$rps" <<'PY'
+import json, sys, datetime
+rps = float(sys.argv[1])
+times = sorted(datetime.datetime.fromisoformat(json.loads(l)["time"].replace("Z", "+00:00")).timestamp()
+               for l in open("apply.ndjson") if '"kind":"identity"' in l)
+if len(times) > 2:
+    start = times[0] + 10
+    steady = [t for t in times if t >= start]
+    if len(steady) > 1 and steady[-1] > steady[0]:
+        rate = (len(steady) - 1) / (steady[-1] - steady[0])
+        print(f"sustained after the first 10 s: {rate:.1f} creates/s = {100 * rate / rps:.1f}% of the limit")
+PY

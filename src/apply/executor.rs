@@ -34,11 +34,20 @@ pub struct ApplyOptions {
     pub cancel: Arc<AtomicBool>,
     /// Called with every outcome.
     pub observer: Option<Observer>,
+    /// Report rate-control decisions on stderr.
+    pub verbose: bool,
 }
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        Self { concurrency: 8, max_rps: None, journal: None, cancel: Arc::default(), observer: None }
+        Self {
+            concurrency: 8,
+            max_rps: None,
+            journal: None,
+            cancel: Arc::default(),
+            observer: None,
+            verbose: false,
+        }
     }
 }
 
@@ -143,7 +152,12 @@ pub async fn execute(
     let done = |c: &Change| matches!(journaled.get(&change_id(c)), Some(JournalState::Done(_)));
 
     let org_id = resolve_organization(client, plan, &mut report, options, &journaled).await?;
-    let controller = Arc::new(RateController::new(options.concurrency.max(1), options.max_rps, client.clone()));
+    let controller = Arc::new(RateController::new(
+        options.concurrency.max(1),
+        options.max_rps,
+        client.clone(),
+        options.verbose,
+    ));
     let plan_id: Arc<str> = plan.plan_id.clone().into();
 
     // Identities first, deletes last (a delete and a create never race for one email).

@@ -1,15 +1,22 @@
-//! Rate control for apply: how many changes may be in flight and how fast new ones start.
+//! Rate control for apply: how many changes may be in flight, and how fast requests go.
 //!
-//! Two limits adapt to the server. Concurrency follows AIMD: it halves when the server
-//! answers 429 and grows by about one per round of successes, up to `--concurrency`. The
-//! start rate is paced: `--max-rps` caps it. At the first 429 the tool measures for a second
-//! what the server admits (a throttling server admits exactly its limit) and paces at 95% of
-//! it; each later 429 cuts the pace by 5%, and the pace grows again — gently at first,
-//! faster the longer the server accepts it. Pacing is what keeps
-//! a fast link from spending its time in `Retry-After` waits, and keeps the tool from
-//! throttling the tenant's real users during a migration.
+//! Concurrency follows AIMD: the limit halves when the server answers 429 and grows by
+//! about one per round of successes, up to `--concurrency`; requests asleep waiting out a
+//! `Retry-After` do not count against it. The request rate is paced through the client's
+//! [`Pacer`], which every attempt — retries included — waits on: `--max-rps` caps it; at
+//! the first 429 pacing starts at the rate that was getting through; every burst of 429s
+//! cuts the pace by 5% per 429 (at most 30% at once), and the pace grows back in time —
+//! 5% a second right after a cut, doubling with every calm second — but never beyond twice
+//! what is actually completing, so it cannot run away from reality. Pacing is what keeps a
+//! fast link from spending its time in `Retry-After` waits, and keeps a migration from
+//! throttling the tenant's real users.
+//!
+//! The `X-RateLimit-*` headers are not used: Avnology documents none, and their meaning
+//! (a window or a token bucket) differs between servers.
+//!
+//! [`Pacer`]: crate::live::pace::Pacer
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
@@ -17,43 +24,41 @@ use tokio::sync::Notify;
 use super::executor::Attempt;
 use crate::live::Client;
 
-/// Shared rate state.
+/// The window over which the completion rate is measured.
+const WINDOW: Duration = Duration::from_secs(1);
+
+/// How many changes may sit waiting out a `Retry-After` or backoff at once.
+const MAX_SLEEPING: usize = 512;
+
+/// Throttles closer together than this are one signal (a burst of 429s).
+const CUT_INTERVAL: Duration = Duration::from_millis(500);
+
 #[derive(Debug)]
 struct State {
     /// Adaptive concurrency limit (fractional so it can grow by 1/limit per success).
     limit: f64,
     /// Changes in flight.
     in_flight: usize,
-    /// Adaptive start rate, per second; `None` = unpaced.
-    rate: Option<f64>,
-    /// When the next change may start.
-    next_start: Instant,
-    /// Client 429 count seen so far.
+    /// Client 429 count already accounted for.
     throttled_seen: u64,
-    /// Completions in the current one-second window, for estimating the achieved rate.
+    /// 429s since the last cut.
+    pending_throttles: u64,
+    /// Start of the current measuring window.
     window_start: Instant,
+    /// Completions in it.
     window_count: u32,
+    /// Completions per second, smoothed over windows.
     achieved: f64,
-    /// When the pace last grew.
-    last_growth: Instant,
     /// When the pace was last cut.
     last_cut: Instant,
-    /// Set from the first 429 until the server's limit has been measured.
-    calibrating_since: Option<Instant>,
-    /// Completions since calibration started.
-    calibration_count: u32,
+    /// When the pace last grew.
+    last_growth: Instant,
 }
 
-/// How long the tool runs unpaced after the first 429 to measure the server's limit.
-const CALIBRATION: Duration = Duration::from_secs(1);
-
-/// How far behind its schedule the pacer may fall and catch up in a burst: timers are
-/// coarser than the interval between starts at high rates, and servers allow small bursts.
-const PACING_CREDIT: Duration = Duration::from_millis(20);
-
-/// Hands out slots for changes.
+/// Hands out slots for changes and steers the client's pacer.
 #[derive(Debug)]
 pub struct RateController {
+    verbose: bool,
     max: usize,
     max_rps: Option<f64>,
     client: Client,
@@ -61,10 +66,10 @@ pub struct RateController {
     notify: Notify,
 }
 
-/// An owned slot that can move into a task.
+/// A slot for one change; dropping it frees the slot.
 #[derive(Debug)]
 pub struct OwnedSlot {
-    controller: std::sync::Arc<RateController>,
+    controller: Arc<RateController>,
 }
 
 impl Drop for OwnedSlot {
@@ -74,25 +79,25 @@ impl Drop for OwnedSlot {
 }
 
 impl RateController {
-    /// A controller allowing up to `max` in flight and at most `max_rps` starts per second.
-    pub fn new(max: usize, max_rps: Option<f64>, client: Client) -> Self {
+    /// A controller allowing up to `max` in flight and at most `max_rps` requests a second.
+    pub fn new(max: usize, max_rps: Option<f64>, client: Client, verbose: bool) -> Self {
         let now = Instant::now();
+        let max_rps = max_rps.filter(|r| *r > 0.0);
+        client.pacer().set_rate(max_rps);
         Self {
+            verbose,
             max,
-            max_rps: max_rps.filter(|r| *r > 0.0),
+            max_rps,
             state: Mutex::new(State {
                 limit: max as f64,
                 in_flight: 0,
-                rate: max_rps.filter(|r| *r > 0.0),
-                next_start: now,
                 throttled_seen: client.stats().throttled,
+                pending_throttles: 0,
                 window_start: now,
                 window_count: 0,
                 achieved: 0.0,
-                last_growth: now,
                 last_cut: now,
-                calibrating_since: None,
-                calibration_count: 0,
+                last_growth: now,
             }),
             client,
             notify: Notify::new(),
@@ -103,44 +108,37 @@ impl RateController {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn trace(&self, args: std::fmt::Arguments<'_>) {
+        if self.verbose {
+            eprintln!("apply: {args}");
+        }
+    }
+
     /// The fewest slots the adaptive limit shrinks to.
     fn floor(&self) -> f64 {
         (self.max as f64 / 4.0).clamp(1.0, 2.0).min(self.max as f64)
     }
 
-    /// The current concurrency limit (for progress output).
-    pub fn limit(&self) -> usize {
-        (self.lock().limit.floor() as usize).max(1)
-    }
-
     /// Waits for a slot.
-    pub async fn acquire(self: &std::sync::Arc<Self>) -> OwnedSlot {
+    pub async fn acquire(self: &Arc<Self>) -> OwnedSlot {
         loop {
             let notified = self.notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let wait = {
+            let waiting = usize::try_from(self.client.stats().waiting).unwrap_or(usize::MAX);
+            {
                 let mut s = self.lock();
                 let limit = (s.limit.floor() as usize).clamp(1, self.max);
-                if s.in_flight < limit {
-                    let now = Instant::now();
-                    if now >= s.next_start {
-                        s.in_flight += 1;
-                        if let Some(rate) = s.rate {
-                            let interval = Duration::from_secs_f64(1.0 / rate.max(0.1));
-                            s.next_start = s.next_start.max(now - PACING_CREDIT.max(interval)) + interval;
-                        }
-                        return OwnedSlot { controller: self.clone() };
-                    }
-                    Some(s.next_start - now)
-                } else {
-                    None
+                // Sleeping requests will send again (paced), so they are bounded too, but
+                // loosely: a burst of 429s must not stall dispatch for a whole Retry-After.
+                if s.in_flight.saturating_sub(waiting) < limit && s.in_flight < MAX_SLEEPING + self.max {
+                    s.in_flight += 1;
+                    return OwnedSlot { controller: self.clone() };
                 }
-            };
-            match wait {
-                Some(d) => tokio::time::sleep(d).await,
-                None => notified.await,
             }
+            // Re-check at least every few milliseconds: the client's waiting count changes
+            // without a notification.
+            let _ = tokio::time::timeout(Duration::from_millis(5), notified).await;
         }
     }
 
@@ -152,66 +150,71 @@ impl RateController {
         self.notify.notify_waiters();
     }
 
-    /// Adapts the limits after one attempt.
+    /// Adapts concurrency and pace after one attempt.
     pub(crate) fn record(&self, _attempt: &Attempt, _elapsed: Duration) {
         let throttled = self.client.stats().throttled;
-        let mut s = self.lock();
+        let pacer = self.client.pacer();
         let now = Instant::now();
+        let mut s = self.lock();
         s.window_count += 1;
         let window = now.duration_since(s.window_start);
-        if window >= Duration::from_secs(1) {
+        if window >= WINDOW {
             let rate = f64::from(s.window_count) / window.as_secs_f64();
-            // Smooth over windows so one slow second does not halve the pace.
-            s.achieved = if s.achieved > 0.0 { 0.5 * s.achieved + 0.5 * rate } else { rate };
+            s.achieved = if s.achieved > 0.0 { 0.5 * (s.achieved + rate) } else { rate };
             s.window_start = now;
             s.window_count = 0;
         }
-        if let Some(since) = s.calibrating_since {
-            // Unpaced since the first 429: the server admits exactly its limit, so what got
-            // through in this time measures it.
-            let elapsed = now.duration_since(since);
-            s.calibration_count += 1;
-            if elapsed >= CALIBRATION {
-                let measured = f64::from(s.calibration_count) / elapsed.as_secs_f64();
-                s.rate = Some((measured * 0.95).max(1.0));
-                s.calibrating_since = None;
-                s.throttled_seen = throttled;
-                s.last_cut = now;
-                s.last_growth = now;
-            }
-        } else if throttled > s.throttled_seen {
+        if throttled > s.throttled_seen {
+            s.pending_throttles += throttled - s.throttled_seen;
             s.throttled_seen = throttled;
-            if s.rate.is_none() {
-                s.calibrating_since = Some(now);
-                s.calibration_count = 0;
-            } else if now.duration_since(s.last_cut) >= Duration::from_millis(500) {
-                // Several requests in flight are throttled together; that is one signal.
-                // Keep a few slots: a request waiting out its Retry-After holds one.
-                s.limit = (s.limit / 2.0).max(self.floor());
-                // Pace just under the rate that met the limit. The `X-RateLimit-*` headers
-                // are not used for this: Avnology documents none, and their meaning (window
-                // or bucket) differs between servers.
-                s.rate = s.rate.map(|r| (r * 0.95).max(1.0));
-                s.last_cut = now;
-                s.last_growth = now;
+            match pacer.rate() {
+                None => {
+                    // Pacing starts at what was getting through (the current window, as the
+                    // first 429 can come before a full window has passed).
+                    let current = f64::from(s.window_count) / window.as_secs_f64().max(0.05);
+                    let rate = self.cap(s.achieved.max(current).max(1.0));
+                    pacer.set_rate(Some(rate));
+                    self.trace(format_args!("first 429: pacing at {rate:.1}/s"));
+                    s.pending_throttles = 0;
+                    s.last_cut = now;
+                    s.last_growth = now;
+                }
+                Some(rate) if now.duration_since(s.last_cut) >= CUT_INTERVAL => {
+                    let factor = 0.95f64.powi(i32::try_from(s.pending_throttles.min(7)).unwrap_or(7));
+                    let rate = (rate * factor).max(1.0);
+                    pacer.set_rate(Some(rate));
+                    s.limit = (s.limit / 2.0).max(self.floor());
+                    self.trace(format_args!(
+                        "{} × 429: pace {rate:.1}/s, concurrency {:.0}",
+                        s.pending_throttles, s.limit
+                    ));
+                    s.pending_throttles = 0;
+                    s.last_cut = now;
+                    s.last_growth = now;
+                }
+                Some(_) => {}
             }
         } else {
             s.limit = (s.limit + 1.0 / s.limit).min(self.max as f64);
-            // Grow the pace in time, gently right after a throttle and faster the longer the
-            // server accepts it (2% a second, plus 2% for every second without a 429), so it
-            // probes the limit carefully yet recovers quickly from an underestimate.
-            if let Some(r) = s.rate {
+            if let Some(rate) = pacer.rate() {
                 let dt = now.duration_since(s.last_growth).as_secs_f64();
-                let calm = now.duration_since(s.last_cut).as_secs_f64();
+                let calm = now.duration_since(s.last_cut).as_secs_f64().min(5.0);
                 s.last_growth = now;
-                let mut grown = r * (1.0 + 0.02 * (1.0 + calm) * dt);
-                if let Some(m) = self.max_rps {
-                    grown = grown.min(m);
+                let mut grown = rate * (1.0 + 0.05 * 2f64.powf(calm) * dt);
+                // Growth stops at twice what is completing (once that has been measured),
+                // but the ceiling never lowers the pace by itself.
+                if s.achieved > 0.0 {
+                    grown = grown.min((2.0 * s.achieved + 5.0).max(rate));
                 }
-                s.rate = Some(grown);
+                let grown = self.cap(grown);
+                pacer.set_rate(Some(grown));
             }
         }
         drop(s);
         self.notify.notify_waiters();
+    }
+
+    fn cap(&self, rate: f64) -> f64 {
+        self.max_rps.map_or(rate, |m| rate.min(m))
     }
 }

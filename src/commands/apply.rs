@@ -63,7 +63,7 @@ async fn apply_fresh(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Ex
         output::status("Apply cancelled.");
         return Ok(Exit::Failure);
     }
-    let exit = run_plan(args, &conn.client, &plan, desired, None).await?;
+    let exit = run_plan(args, &conn.client, &plan, desired, None, global.verbose).await?;
     if let Some(s) = conn.sandbox {
         let _ = s.shutdown().await;
     }
@@ -115,7 +115,7 @@ async fn apply_saved(args: &ApplyArgs, plan_path: &Path, global: &GlobalArgs) ->
             plan.changes.len()
         ));
     }
-    let exit = run_plan(args, &conn.client, &plan, desired, Some((journal, plan_path))).await?;
+    let exit = run_plan(args, &conn.client, &plan, desired, Some((journal, plan_path)), global.verbose).await?;
     if let Some(s) = conn.sandbox {
         let _ = s.shutdown().await;
     }
@@ -133,6 +133,7 @@ async fn run_plan(
     plan: &Plan,
     desired: plan::DesiredSet,
     journal: Option<(Arc<Journal>, &Path)>,
+    verbose: bool,
 ) -> anyhow::Result<Exit> {
     let cancel = Arc::new(AtomicBool::new(false));
     {
@@ -176,6 +177,7 @@ async fn run_plan(
         journal: journal.as_ref().map(|(j, _)| j.clone()),
         cancel: cancel.clone(),
         observer: Some(observer),
+        verbose,
     };
     let report = apply::execute(client, plan, Arc::new(desired), &options).await;
     progress.finish();

@@ -43,7 +43,7 @@ pub fn connect_remote(url: &str, verbose: bool) -> anyhow::Result<Client> {
 /// Connects to the manifest's target, starting the sandbox if that is the target.
 pub async fn connect(manifest: &Manifest, verbose: bool) -> anyhow::Result<Connection> {
     match &manifest.target.url {
-        TargetUrl::Remote(url) => Ok(Connection { client: connect_remote(url, verbose)?, sandbox: None }),
+        TargetUrl::Remote(url) => Ok(Connection { client: connect_remote(url.as_str(), verbose)?, sandbox: None }),
         TargetUrl::Sandbox { dir } => {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create the sandbox directory `{}`", dir.display()))?;

@@ -1,7 +1,9 @@
 //! API-key authentication for the admin routes: `Authorization: Bearer <key>`, looked up by
 //! its SHA-256 digest, and the scope each operation needs (reads need `…:read`, every other
-//! method `…:write`, of the users or orgs family by path). The key is never logged and
-//! never part of an error.
+//! method `…:write`, of the users, orgs, OAuth-clients or service-accounts family by path).
+//! A key is either one the emulator was started with or one minted for a service account
+//! through the API (unexpired, its account not deleted). The key is never logged and never
+//! part of an error.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, header};
@@ -10,19 +12,29 @@ use axum::response::Response;
 
 use super::AppState;
 use super::error::ApiError;
-use super::store::api_keys;
-use crate::live::wire::scopes;
+use super::store::{api_keys, service_accounts};
+use crate::live::wire::{client_scopes, scopes};
 
 /// The scope an admin request needs.
 pub fn required_scope(method: &Method, path: &str) -> &'static str {
     let read = method == Method::GET || method == Method::HEAD;
-    let orgs = path.starts_with("/v1/organizations");
-    match (orgs, read) {
-        (true, true) => scopes::ORGS_READ,
-        (true, false) => scopes::ORGS_WRITE,
-        (false, true) => scopes::USERS_READ,
-        (false, false) => scopes::USERS_WRITE,
-    }
+    let under = |prefix: &str| {
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    };
+    let (read_scope, write_scope) = if under("/v1/organizations") {
+        (scopes::ORGS_READ, scopes::ORGS_WRITE)
+    } else if under("/v1/oauth-clients") {
+        (client_scopes::CLIENTS_READ, client_scopes::CLIENTS_WRITE)
+    } else if under("/v1/service-accounts") {
+        (
+            client_scopes::SERVICE_ACCOUNTS_READ,
+            client_scopes::SERVICE_ACCOUNTS_WRITE,
+        )
+    } else {
+        (scopes::USERS_READ, scopes::USERS_WRITE)
+    };
+    if read { read_scope } else { write_scope }
 }
 
 /// The bearer token, if the header has one.
@@ -44,7 +56,10 @@ pub async fn require_scope(
     let key = bearer(req.headers()).ok_or(ApiError::Unauthenticated)?;
     let granted = state
         .store()
-        .read(move |c| api_keys::scopes_of(c, &key))
+        .read(move |c| match api_keys::scopes_of(c, &key)? {
+            Some(granted) => Ok(Some(granted)),
+            None => service_accounts::key_scopes(c, &key),
+        })
         .await?
         .ok_or(ApiError::Unauthenticated)?;
     if !granted.iter().any(|s| s == scope) {
@@ -75,6 +90,22 @@ mod tests {
         assert_eq!(
             required_scope(&Method::GET, "/v1/organizations"),
             scopes::ORGS_READ
+        );
+        assert_eq!(
+            required_scope(&Method::GET, "/v1/oauth-clients/cli_1"),
+            client_scopes::CLIENTS_READ
+        );
+        assert_eq!(
+            required_scope(&Method::DELETE, "/v1/oauth-clients/cli_1"),
+            client_scopes::CLIENTS_WRITE
+        );
+        assert_eq!(
+            required_scope(&Method::GET, "/v1/service-accounts/sa_1/keys"),
+            client_scopes::SERVICE_ACCOUNTS_READ
+        );
+        assert_eq!(
+            required_scope(&Method::POST, "/v1/service-accounts"),
+            client_scopes::SERVICE_ACCOUNTS_WRITE
         );
     }
 

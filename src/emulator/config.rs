@@ -243,12 +243,17 @@ fn validate_key(key: &str) -> Result<(), ConfigError> {
 /// A fresh admin key in Avnology's test-key shape: `ak_test_` and 64 alphanumerics from the
 /// operating system's RNG.
 pub fn generate_api_key() -> String {
-    let suffix: String = rand::rng()
+    format!("ak_test_{}", random_alphanumeric(64))
+}
+
+/// `len` ASCII letters and digits from the operating system's RNG: the random part of every
+/// key, client id and secret the emulator mints.
+pub fn random_alphanumeric(len: usize) -> String {
+    rand::rng()
         .sample_iter(Alphanumeric)
-        .take(64)
+        .take(len)
         .map(char::from)
-        .collect();
-    format!("ak_test_{suffix}")
+        .collect()
 }
 
 #[cfg(test)]

@@ -9,6 +9,12 @@
 //! - `POST /v1/identities/{id}:deactivate`, `POST /v1/identities/{id}:reactivate`
 //! - `POST /v1/organizations`, `GET /v1/organizations` (`admin:orgs:write` / `admin:orgs:read`)
 //! - `GET`, `PATCH /v1/organizations/{id}`
+//! - `POST /v1/oauth-clients`, `GET /v1/oauth-clients` (`admin:oauth-clients:write` /
+//!   `admin:oauth-clients:read`, assumed resource), `GET`, `PATCH`, `DELETE
+//!   /v1/oauth-clients/{client_id}`
+//! - `POST /v1/service-accounts`, `GET /v1/service-accounts` (`admin:service-accounts:write`
+//!   / `…:read`), `GET`, `PATCH`, `DELETE /v1/service-accounts/{id}`, and
+//!   `POST`, `GET /v1/service-accounts/{id}/keys`, `DELETE …/keys/{key_id}`
 //! - `POST /v1/flows/login`, `POST /v1/flows/login/{flow_id}:submit` (no key: end users)
 //!
 //! Module map: [`config`] (what it starts with), [`store`] (SQLite), [`routes`] (handlers),

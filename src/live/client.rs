@@ -6,8 +6,15 @@
 //! [`wire`] type shared with the emulator. Bodies, headers, the API key and passwords are never
 //! logged; the trace and the errors name only the method and the path (never the query, which
 //! can carry filter values).
+//!
+//! Resources: identities, organizations, the login flow, OAuth clients (an assumed
+//! resource) and service accounts with their API keys. Client secrets and API keys minted
+//! through this client are shown to the caller once, in the create result, and are also
+//! remembered (up to [`MAX_REMEMBERED_SECRETS`]) so that any later trace line or error
+//! message that would contain one is masked; their responses are decoded without quoting
+//! the body on failure.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +30,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::error::{self, Error};
+use super::pace::Pacer;
 use super::{Result, filter, retry, wire};
 
 /// The `User-Agent` of every request.
@@ -30,6 +38,14 @@ pub const USER_AGENT: &str = concat!("avnology-migrate/", env!("CARGO_PKG_VERSIO
 
 /// The largest `page_size` the API accepts for identities (documented).
 pub const MAX_PAGE_SIZE: u32 = 100;
+
+/// How many minted secrets (client secrets, API keys) a client remembers for masking; the
+/// oldest are forgotten first. Bounds memory on migrations that create many clients.
+pub const MAX_REMEMBERED_SECRETS: usize = 4096;
+
+/// How the secrets a trace line could hold begin: API keys (`ak_…`, `sk_…`) and client
+/// secrets (`cs_…`).
+const SECRET_PREFIXES: &[&str] = &["ak_", "sk_", "cs_"];
 
 const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -71,6 +87,8 @@ pub struct ClientStats {
     pub retries: u64,
     /// 429 responses received.
     pub throttled: u64,
+    /// Requests asleep between attempts right now (backoff or Retry-After).
+    pub waiting: u64,
 }
 
 /// The latest `X-RateLimit-*` headers seen (their names are a guess: Avnology documents none).
@@ -137,7 +155,11 @@ struct Inner {
     requests: AtomicU64,
     retries: AtomicU64,
     throttled: AtomicU64,
+    waiting: AtomicU64,
+    pacer: Arc<Pacer>,
     rate_limit: Mutex<Option<RateLimitHint>>,
+    /// Secrets this client received from creates, masked wherever text could show them.
+    minted: Mutex<VecDeque<String>>,
     /// The verbose lines, kept for unit tests to inspect.
     #[cfg(test)]
     traced: Mutex<Vec<String>>,
@@ -208,7 +230,10 @@ impl Client {
                 requests: AtomicU64::new(0),
                 retries: AtomicU64::new(0),
                 throttled: AtomicU64::new(0),
+                waiting: AtomicU64::new(0),
+                pacer: Arc::default(),
                 rate_limit: Mutex::new(None),
+                minted: Mutex::new(VecDeque::new()),
                 #[cfg(test)]
                 traced: Mutex::new(Vec::new()),
             }),
@@ -226,7 +251,13 @@ impl Client {
             requests: self.inner.requests.load(Ordering::Relaxed),
             retries: self.inner.retries.load(Ordering::Relaxed),
             throttled: self.inner.throttled.load(Ordering::Relaxed),
+            waiting: self.inner.waiting.load(Ordering::Relaxed),
         }
+    }
+
+    /// The pacer every attempt waits on; the apply executor sets its rate.
+    pub fn pacer(&self) -> &Arc<Pacer> {
+        &self.inner.pacer
     }
 
     /// The latest `X-RateLimit-*` values seen, if the server sends them.
@@ -451,6 +482,289 @@ impl Client {
         self.decode(&method, &path, &reply)
     }
 
+    // ----- OAuth clients (assumed resource) ---------------------------------------------
+
+    /// One page of OAuth clients (`GET /v1/oauth-clients`). `filter` is an AIP-160 string
+    /// over `external_id`, `client_name`, `client_type`, `organization_id`.
+    pub async fn list_oauth_clients(
+        &self,
+        filter: Option<&str>,
+        page_size: u32,
+        page_token: Option<&str>,
+    ) -> Result<wire::ListOAuthClientsResponse> {
+        let url = self.list_url(&["v1", "oauth-clients"], filter, page_size, page_token);
+        let (mut page, _): (wire::ListOAuthClientsResponse, _) =
+            self.fetch(self.call(Method::GET, url)).await?;
+        page.next_page_token = page.next_page_token.filter(|t| !t.is_empty());
+        Ok(page)
+    }
+
+    /// Calls `f` for every OAuth client matching `filter`, page by page, and returns how
+    /// many there were.
+    pub async fn for_each_oauth_client(
+        &self,
+        filter: Option<&str>,
+        mut f: impl FnMut(wire::OAuthClient),
+    ) -> Result<u64> {
+        let mut token: Option<String> = None;
+        let mut seen = HashSet::new();
+        let mut count = 0u64;
+        loop {
+            let page = self
+                .list_oauth_clients(filter, MAX_PAGE_SIZE, token.as_deref())
+                .await?;
+            for client in page.oauth_clients {
+                count += 1;
+                f(client);
+            }
+            match next_page(&mut seen, page.next_page_token, "/v1/oauth-clients")? {
+                None => return Ok(count),
+                Some(next) => token = Some(next),
+            }
+        }
+    }
+
+    /// One OAuth client (`GET /v1/oauth-clients/{client_id}`), with its `etag`. Never
+    /// carries the secret.
+    pub async fn get_oauth_client(&self, client_id: &str) -> Result<wire::OAuthClient> {
+        let url = self.url(&["v1", "oauth-clients", id_segment(client_id)?]);
+        let (mut client, headers): (wire::OAuthClient, _) =
+            self.fetch(self.call(Method::GET, url)).await?;
+        fill_etag(&mut client.etag, &headers);
+        Ok(client)
+    }
+
+    /// The OAuth client whose `external_id` is `external_id`, in `organization_id` if given;
+    /// without one, a client outside any organization is preferred, then the first match.
+    pub async fn find_oauth_client_by_external_id(
+        &self,
+        organization_id: Option<&str>,
+        external_id: &str,
+    ) -> Result<Option<wire::OAuthClient>> {
+        let filter = external_id_filter(organization_id, external_id);
+        let page = self
+            .list_oauth_clients(Some(&filter), MAX_PAGE_SIZE, None)
+            .await?;
+        // Checked again here: a server that ignored part of the filter must not make us act
+        // on the wrong client.
+        Ok(pick_by_external_id(
+            page.oauth_clients,
+            organization_id,
+            external_id,
+            |c| (c.external_id.as_deref(), c.organization_id.as_deref()),
+        ))
+    }
+
+    /// Creates an OAuth client (`POST /v1/oauth-clients`, 201). A confidential client's
+    /// `client_secret` is in the result and nowhere else, ever: the caller must store it.
+    /// With an `idempotency_key`, a retry (here or by a re-run) replays the first answer,
+    /// secret included, instead of creating a second client.
+    pub async fn create_oauth_client(
+        &self,
+        req: &wire::CreateOAuthClientRequest,
+        idempotency_key: Option<&str>,
+    ) -> Result<wire::CreatedOAuthClient> {
+        let url = self.url(&["v1", "oauth-clients"]);
+        let mut call = self.call(Method::POST, url).json(req)?;
+        call.idempotency_key = idempotency_key;
+        let method = call.method.clone();
+        let path = call.url.path().to_string();
+        let reply = self.send(call).await?;
+        let mut created: wire::CreatedOAuthClient =
+            self.decode_secret_bearing(&method, &path, &reply)?;
+        if let Some(secret) = &created.client_secret {
+            self.remember_secret(secret);
+        }
+        fill_etag(&mut created.client.etag, &reply.headers);
+        Ok(created)
+    }
+
+    /// Updates the fields named in `req.update_mask` (`PATCH /v1/oauth-clients/{client_id}`).
+    /// With `if_match`, a 409 ([`Error::is_conflict`], [`Error::reason`] `etag_mismatch`)
+    /// means the client changed since that ETag was read.
+    pub async fn update_oauth_client(
+        &self,
+        client_id: &str,
+        req: &wire::UpdateOAuthClientRequest,
+        if_match: Option<&str>,
+    ) -> Result<wire::OAuthClient> {
+        let url = self.url(&["v1", "oauth-clients", id_segment(client_id)?]);
+        let mut call = self.call(Method::PATCH, url).json(req)?;
+        call.if_match = if_match;
+        let (mut client, headers): (wire::OAuthClient, _) = self.fetch(call).await?;
+        fill_etag(&mut client.etag, &headers);
+        Ok(client)
+    }
+
+    /// Deletes an OAuth client (`DELETE /v1/oauth-clients/{client_id}`, 204).
+    pub async fn delete_oauth_client(&self, client_id: &str, if_match: Option<&str>) -> Result<()> {
+        let url = self.url(&["v1", "oauth-clients", id_segment(client_id)?]);
+        let mut call = self.call(Method::DELETE, url);
+        call.if_match = if_match;
+        self.send(call).await.map(drop)
+    }
+
+    // ----- service accounts and API keys ------------------------------------------------
+
+    /// One page of service accounts (`GET /v1/service-accounts`). `filter` is an AIP-160
+    /// string over `external_id`, `name`, `owner_id`, `organization_id` (assumed).
+    pub async fn list_service_accounts(
+        &self,
+        filter: Option<&str>,
+        page_size: u32,
+        page_token: Option<&str>,
+    ) -> Result<wire::ListServiceAccountsResponse> {
+        let url = self.list_url(&["v1", "service-accounts"], filter, page_size, page_token);
+        let (mut page, _): (wire::ListServiceAccountsResponse, _) =
+            self.fetch(self.call(Method::GET, url)).await?;
+        page.next_page_token = page.next_page_token.filter(|t| !t.is_empty());
+        Ok(page)
+    }
+
+    /// Calls `f` for every service account matching `filter`, page by page, and returns how
+    /// many there were.
+    pub async fn for_each_service_account(
+        &self,
+        filter: Option<&str>,
+        mut f: impl FnMut(wire::ServiceAccount),
+    ) -> Result<u64> {
+        let mut token: Option<String> = None;
+        let mut seen = HashSet::new();
+        let mut count = 0u64;
+        loop {
+            let page = self
+                .list_service_accounts(filter, MAX_PAGE_SIZE, token.as_deref())
+                .await?;
+            for account in page.service_accounts {
+                count += 1;
+                f(account);
+            }
+            match next_page(&mut seen, page.next_page_token, "/v1/service-accounts")? {
+                None => return Ok(count),
+                Some(next) => token = Some(next),
+            }
+        }
+    }
+
+    /// One service account (`GET /v1/service-accounts/{id}`), with its `etag`.
+    pub async fn get_service_account(&self, id: &str) -> Result<wire::ServiceAccount> {
+        let url = self.url(&["v1", "service-accounts", id_segment(id)?]);
+        let (mut account, headers): (wire::ServiceAccount, _) =
+            self.fetch(self.call(Method::GET, url)).await?;
+        fill_etag(&mut account.etag, &headers);
+        Ok(account)
+    }
+
+    /// The service account whose `external_id` is `external_id`, in `organization_id` if
+    /// given; without one, an account outside any organization is preferred.
+    pub async fn find_service_account_by_external_id(
+        &self,
+        organization_id: Option<&str>,
+        external_id: &str,
+    ) -> Result<Option<wire::ServiceAccount>> {
+        let filter = external_id_filter(organization_id, external_id);
+        let page = self
+            .list_service_accounts(Some(&filter), MAX_PAGE_SIZE, None)
+            .await?;
+        Ok(pick_by_external_id(
+            page.service_accounts,
+            organization_id,
+            external_id,
+            |a| (a.external_id.as_deref(), a.organization_id.as_deref()),
+        ))
+    }
+
+    /// Creates a service account (`POST /v1/service-accounts`, 201). `owner_id` must name a
+    /// live identity.
+    pub async fn create_service_account(
+        &self,
+        req: &wire::CreateServiceAccountRequest,
+        idempotency_key: Option<&str>,
+    ) -> Result<wire::ServiceAccount> {
+        let url = self.url(&["v1", "service-accounts"]);
+        let mut call = self.call(Method::POST, url).json(req)?;
+        call.idempotency_key = idempotency_key;
+        let (mut account, headers): (wire::ServiceAccount, _) = self.fetch(call).await?;
+        fill_etag(&mut account.etag, &headers);
+        Ok(account)
+    }
+
+    /// Updates the fields named in `req.update_mask` (`PATCH /v1/service-accounts/{id}`,
+    /// assumed): `name`, `description`, `metadata`, `metadata.<key>`.
+    pub async fn update_service_account(
+        &self,
+        id: &str,
+        req: &wire::UpdateServiceAccountRequest,
+        if_match: Option<&str>,
+    ) -> Result<wire::ServiceAccount> {
+        let url = self.url(&["v1", "service-accounts", id_segment(id)?]);
+        let mut call = self.call(Method::PATCH, url).json(req)?;
+        call.if_match = if_match;
+        let (mut account, headers): (wire::ServiceAccount, _) = self.fetch(call).await?;
+        fill_etag(&mut account.etag, &headers);
+        Ok(account)
+    }
+
+    /// Deletes a service account (`DELETE /v1/service-accounts/{id}`, 204), revoking every
+    /// key it has.
+    pub async fn delete_service_account(&self, id: &str, if_match: Option<&str>) -> Result<()> {
+        let url = self.url(&["v1", "service-accounts", id_segment(id)?]);
+        let mut call = self.call(Method::DELETE, url);
+        call.if_match = if_match;
+        self.send(call).await.map(drop)
+    }
+
+    /// Mints an API key for a service account (`POST /v1/service-accounts/{id}/keys`, 201).
+    /// The full key is in the result and nowhere else, ever; empty `scopes` means all. With
+    /// an `idempotency_key`, a retry replays the same key instead of minting another.
+    pub async fn create_api_key(
+        &self,
+        service_account_id: &str,
+        req: &wire::CreateApiKeyRequest,
+        idempotency_key: Option<&str>,
+    ) -> Result<wire::CreatedApiKey> {
+        let url = self.url(&[
+            "v1",
+            "service-accounts",
+            id_segment(service_account_id)?,
+            "keys",
+        ]);
+        let mut call = self.call(Method::POST, url).json(req)?;
+        call.idempotency_key = idempotency_key;
+        let method = call.method.clone();
+        let path = call.url.path().to_string();
+        let reply = self.send(call).await?;
+        let created: wire::CreatedApiKey = self.decode_secret_bearing(&method, &path, &reply)?;
+        self.remember_secret(&created.key);
+        Ok(created)
+    }
+
+    /// The keys of a service account (`GET /v1/service-accounts/{id}/keys`): records with a
+    /// prefix, never the keys.
+    pub async fn list_api_keys(&self, service_account_id: &str) -> Result<Vec<wire::ApiKeyRecord>> {
+        let url = self.url(&[
+            "v1",
+            "service-accounts",
+            id_segment(service_account_id)?,
+            "keys",
+        ]);
+        let (list, _): (wire::ListApiKeysResponse, _) =
+            self.fetch(self.call(Method::GET, url)).await?;
+        Ok(list.keys)
+    }
+
+    /// Revokes one key at once (`DELETE /v1/service-accounts/{id}/keys/{key_id}`, 204).
+    pub async fn delete_api_key(&self, service_account_id: &str, key_id: &str) -> Result<()> {
+        let url = self.url(&[
+            "v1",
+            "service-accounts",
+            id_segment(service_account_id)?,
+            "keys",
+            id_segment(key_id)?,
+        ]);
+        self.send(self.call(Method::DELETE, url)).await.map(drop)
+    }
+
     // ----- login flow -------------------------------------------------------------------
 
     /// Tries `identifier` + `password` through the embedded login flow, as an end user would
@@ -507,6 +821,28 @@ impl Client {
         url
     }
 
+    /// A list URL: `segments` plus `page_size`, `page_token` and `filter` query parameters.
+    fn list_url(
+        &self,
+        segments: &[&str],
+        filter: Option<&str>,
+        page_size: u32,
+        page_token: Option<&str>,
+    ) -> Url {
+        let mut url = self.url(segments);
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("page_size", &page_size.to_string());
+            if let Some(token) = page_token {
+                q.append_pair("page_token", token);
+            }
+            if let Some(filter) = filter {
+                q.append_pair("filter", filter);
+            }
+        }
+        url
+    }
+
     fn call(&self, method: Method, url: Url) -> Call<'static> {
         Call {
             method,
@@ -537,8 +873,61 @@ impl Client {
         serde_json::from_slice(&reply.body).map_err(|e| Error::Decode {
             method: method.to_string(),
             path: path.to_string(),
-            message: error::mask(&e.to_string(), &[self.inner.key.expose()]),
+            message: self.with_secrets(None, |known| error::mask(&e.to_string(), known)),
         })
+    }
+
+    /// Decodes a response that carries a secret shown once (a client secret, an API key).
+    /// serde's messages can quote the offending value, and here that value could be the
+    /// secret itself, which is not known yet and so cannot be masked: the error keeps only
+    /// the position.
+    fn decode_secret_bearing<T: DeserializeOwned>(
+        &self,
+        method: &Method,
+        path: &str,
+        reply: &Reply,
+    ) -> Result<T> {
+        serde_json::from_slice(&reply.body).map_err(|e| Error::Decode {
+            method: method.to_string(),
+            path: path.to_string(),
+            message: format!(
+                "the response does not have the expected shape (line {}, column {}; the \
+                 details are withheld because the response carries a secret)",
+                e.line(),
+                e.column()
+            ),
+        })
+    }
+
+    /// Sends a call and decodes its 2xx body as `T`, returning the headers too.
+    async fn fetch<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<(T, HeaderMap)> {
+        let method = call.method.clone();
+        let path = call.url.path().to_string();
+        let reply = self.send(call).await?;
+        let value = self.decode(&method, &path, &reply)?;
+        Ok((value, reply.headers))
+    }
+
+    /// Remembers a secret received from a create, so later text can mask it.
+    fn remember_secret(&self, secret: &str) {
+        let mut minted = self.inner.minted.lock().unwrap_or_else(|p| p.into_inner());
+        if minted.len() >= MAX_REMEMBERED_SECRETS {
+            minted.pop_front();
+        }
+        minted.push_back(secret.to_string());
+    }
+
+    /// Runs `f` with every secret this client knows: the API key, `extra` (a call's own
+    /// secret, e.g. a login password) and the secrets it received from creates. Used only
+    /// when text is about to be shown; the lock is held just while `f` runs, never across
+    /// I/O, and nothing is copied.
+    fn with_secrets<R>(&self, extra: Option<&str>, f: impl FnOnce(&[&str]) -> R) -> R {
+        let minted = self.inner.minted.lock().unwrap_or_else(|p| p.into_inner());
+        let mut all: Vec<&str> = Vec::with_capacity(minted.len() + 2);
+        all.push(self.inner.key.expose());
+        all.extend(extra);
+        all.extend(minted.iter().map(String::as_str));
+        f(&all)
     }
 
     /// Sends `call`, retrying transient failures per [`retry`]. Returns the 2xx reply, or the
@@ -549,10 +938,6 @@ impl Client {
         let path = call.url.path().to_string();
         let headers = self.headers(&call)?;
         let replay_safe = call.method == Method::GET || call.idempotency_key.is_some();
-        let secrets: Vec<&str> = [Some(inner.key.expose()), call.secret]
-            .into_iter()
-            .flatten()
-            .collect();
         let mut backoff = inner.policy.backoff();
         let mut attempt = 0u32;
         loop {
@@ -564,6 +949,8 @@ impl Client {
             if let Some(body) = &call.body {
                 request = request.body(body.clone());
             }
+            // First tries and retries alike wait for the pacer, so the caller's rate holds.
+            inner.pacer.wait().await;
             inner.requests.fetch_add(1, Ordering::Relaxed);
             let started = Instant::now();
             let outcome = async {
@@ -590,9 +977,9 @@ impl Client {
                         inner.throttled.fetch_add(1, Ordering::Relaxed);
                     }
                     let request_id = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok());
-                    let err = error::decode_api_error(
-                        &method, &path, status, &body, request_id, &secrets,
-                    );
+                    let err = self.with_secrets(call.secret, |known| {
+                        error::decode_api_error(&method, &path, status, &body, request_id, known)
+                    });
                     if !retry::status_is_retryable(status, replay_safe) {
                         self.trace(format_args!(
                             "{method} {path} → {status} (attempt {attempt}, {elapsed} ms)"
@@ -644,7 +1031,11 @@ impl Client {
                 wait.as_millis()
             ));
             inner.retries.fetch_add(1, Ordering::Relaxed);
+            // Counted while asleep, so a caller's concurrency control can tell a request
+            // waiting out a Retry-After from one the server is working on.
+            inner.waiting.fetch_add(1, Ordering::Relaxed);
             tokio::time::sleep(wait).await;
+            inner.waiting.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
@@ -703,7 +1094,14 @@ impl Client {
 
     fn trace(&self, line: fmt::Arguments<'_>) {
         if self.inner.options.verbose {
-            let line = format!("avnology: {line}");
+            let mut line = format!("avnology: {line}");
+            // Lines are built from the method, our own URL path and timings, never from a
+            // server's text, so a secret could only arrive through an id in the path. Masking
+            // is a second line of defence, done only when a key or secret prefix is present
+            // so that verbose runs stay cheap with thousands of remembered secrets.
+            if SECRET_PREFIXES.iter().any(|p| line.contains(p)) {
+                line = self.with_secrets(None, |known| error::mask(&line, known));
+            }
             #[cfg(test)]
             self.inner.traced.lock().unwrap().push(line.clone());
             eprintln!("{line}");
@@ -721,6 +1119,65 @@ impl Call<'_> {
         })?;
         self.body = Some(bytes);
         Ok(self)
+    }
+}
+
+/// `external_id = "…"`, and `organization_id = "…"` when one is given.
+fn external_id_filter(organization_id: Option<&str>, external_id: &str) -> String {
+    match organization_id {
+        Some(org) => filter::all_equal(&[("external_id", external_id), ("organization_id", org)]),
+        None => filter::all_equal(&[("external_id", external_id)]),
+    }
+}
+
+/// The object among `items` with this `external_id` (and organization, if given); without
+/// an organization, one outside any organization wins over the first match. `key` reads an
+/// object's `(external_id, organization_id)`.
+fn pick_by_external_id<T>(
+    items: Vec<T>,
+    organization_id: Option<&str>,
+    external_id: &str,
+    key: impl Fn(&T) -> (Option<&str>, Option<&str>),
+) -> Option<T> {
+    let mut matches: Vec<T> = items
+        .into_iter()
+        .filter(|item| {
+            let (ext, org) = key(item);
+            ext == Some(external_id) && organization_id.is_none_or(|want| org == Some(want))
+        })
+        .collect();
+    if organization_id.is_none()
+        && let Some(pos) = matches.iter().position(|item| key(item).1.is_none())
+    {
+        return Some(matches.swap_remove(pos));
+    }
+    matches.into_iter().next()
+}
+
+/// Fills an empty body `etag` from the `ETag` header.
+fn fill_etag(etag: &mut String, headers: &HeaderMap) {
+    if etag.is_empty()
+        && let Some(tag) = headers.get(ETAG).and_then(|v| v.to_str().ok())
+    {
+        *etag = tag.to_string();
+    }
+}
+
+/// The token of the next page, `None` at the end; a token seen before is an error, because
+/// a server that hands one back twice would make the listing loop forever.
+fn next_page(
+    seen: &mut HashSet<String>,
+    next: Option<String>,
+    path: &str,
+) -> Result<Option<String>> {
+    match next.filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(token) if seen.insert(token.clone()) => Ok(Some(token)),
+        Some(_) => Err(Error::Decode {
+            method: "GET".into(),
+            path: path.into(),
+            message: "the server repeated a page token; stopping the listing".into(),
+        }),
     }
 }
 
@@ -1035,7 +1492,8 @@ mod tests {
             ClientStats {
                 requests: 3,
                 retries: 2,
-                throttled: 0
+                throttled: 0,
+                waiting: 0,
             }
         );
         assert_eq!(script.lock().unwrap().seen.len(), 3);
@@ -1147,7 +1605,8 @@ mod tests {
             ClientStats {
                 requests: 2,
                 retries: 1,
-                throttled: 1
+                throttled: 1,
+                waiting: 0,
             }
         );
         let hint = c.rate_limit_hint().unwrap();
@@ -1359,5 +1818,203 @@ mod tests {
         let quiet = fast(&url);
         quiet.get_identity("usr_1").await.unwrap();
         assert!(quiet.inner.traced.lock().unwrap().is_empty());
+    }
+
+    // ----- OAuth clients, service accounts, API keys ------------------------------------
+
+    const SECRET: &str = "cs_0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL";
+
+    fn created_client_json() -> String {
+        serde_json::json!({
+            "client": {
+                "client_id": "cli_1", "client_name": "n", "client_type": "confidential",
+                "token_endpoint_auth_method": "client_secret_post", "etag": ""
+            },
+            "client_secret": SECRET,
+        })
+        .to_string()
+    }
+
+    #[tokio::test]
+    async fn minted_secrets_are_masked_in_later_errors_and_traces() {
+        let mut created_headers = json_header();
+        created_headers.push(("etag", "W/\"c1\"".into()));
+        let echo = format!(
+            r#"{{"error":{{"code":"AVNOLOGY_AUTH_902","message":"bad {SECRET}","request_id":"r","details":{{"field":"{SECRET}"}}}}}}"#
+        );
+        let (url, script) = fake(vec![
+            (201, created_headers, created_client_json()),
+            (400, json_header(), echo),
+        ])
+        .await;
+        let options = ClientOptions {
+            verbose: true,
+            fast_retry: true,
+            ..Default::default()
+        };
+        let c = Client::new(&url, key(), options).unwrap();
+        let created = c
+            .create_oauth_client(&wire::CreateOAuthClientRequest::default(), Some("idem"))
+            .await
+            .unwrap();
+        assert_eq!(created.client_secret.as_deref(), Some(SECRET));
+        assert_eq!(created.client.etag, "W/\"c1\"", "filled from the header");
+        assert!(!format!("{created:?}").contains(SECRET));
+        let err = c.get_oauth_client("cli_1").await.unwrap_err();
+        let shown = format!("{err} {err:?} {:?}", err.field());
+        assert!(!shown.contains(SECRET), "{shown}");
+        assert!(shown.contains("(sensitive)"), "{shown}");
+        // Even a secret passed where an id belongs stays out of the trace and the error.
+        let err = c.get_oauth_client(SECRET).await.unwrap_err();
+        assert!(!format!("{err} {err:?}").contains(SECRET), "{err}");
+        let lines = c.inner.traced.lock().unwrap().join("\n");
+        assert!(!lines.contains(SECRET), "{lines}");
+        assert!(
+            lines.contains("GET /v1/oauth-clients/(sensitive) → 400"),
+            "{lines}"
+        );
+        let seen = script.lock().unwrap().seen.clone();
+        assert_eq!(
+            (seen[0].method.as_str(), seen[0].path.as_str()),
+            ("POST", "/v1/oauth-clients")
+        );
+        assert_eq!(seen[0].headers["idempotency-key"], "idem");
+        assert_eq!(seen[1].path, "/v1/oauth-clients/cli_1");
+    }
+
+    #[tokio::test]
+    async fn a_malformed_secret_bearing_response_is_never_quoted() {
+        let leak = "cs_LEAKEDSECRETVALUE";
+        let body = format!(r#"{{"client": "{leak}"}}"#);
+        let (url, _s) = fake(vec![(201, json_header(), body)]).await;
+        let err = fast(&url)
+            .create_oauth_client(&wire::CreateOAuthClientRequest::default(), None)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Decode { .. }), "{err:?}");
+        assert!(!format!("{err} {err:?}").contains(leak), "{err}");
+        assert!(err.to_string().contains("withheld"), "{err}");
+
+        let key_body = r#"{"id":"key_1","prefix":"ak_test_abcd...","name":"n","key":7}"#;
+        let (url, _s) = fake(vec![(201, json_header(), key_body.into())]).await;
+        let err = fast(&url)
+            .create_api_key("sa_1", &wire::CreateApiKeyRequest::default(), None)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Decode { .. }), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn service_account_and_key_calls_use_the_documented_paths() {
+        let key_json = serde_json::json!({
+            "id": "key_1", "prefix": "ak_test_abcd...", "name": "ci", "scopes": [],
+            "active": true, "create_time": "t",
+            "key": "ak_test_mintedkeyvalue0000000000000000000000000000000000000000000000"
+        })
+        .to_string();
+        let (url, script) = fake(vec![
+            (201, json_header(), key_json),
+            (200, json_header(), r#"{"keys":[]}"#.into()),
+            (204, vec![], String::new()),
+            (200, json_header(), r#"{"service_accounts":[]}"#.into()),
+        ])
+        .await;
+        let c = fast(&url);
+        let minted = c
+            .create_api_key("sa_1", &wire::CreateApiKeyRequest::default(), Some("k1"))
+            .await
+            .unwrap();
+        assert!(!format!("{minted:?}").contains("mintedkeyvalue"));
+        assert!(
+            c.with_secrets(None, |known| known.contains(&minted.key.as_str())),
+            "a minted key is remembered for masking"
+        );
+        assert!(c.list_api_keys("sa_1").await.unwrap().is_empty());
+        c.delete_api_key("sa_1", "key_1").await.unwrap();
+        let found = c
+            .find_service_account_by_external_id(Some("org_1"), "auth0|m2m")
+            .await
+            .unwrap();
+        assert!(found.is_none());
+        assert!(
+            c.delete_api_key("sa_1", "").await.is_err(),
+            "empty ids are refused"
+        );
+        let seen = script.lock().unwrap().seen.clone();
+        let calls: Vec<(&str, String)> = seen
+            .iter()
+            .map(|s| {
+                (
+                    s.method.as_str(),
+                    s.path.split('?').next().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            calls,
+            [
+                ("POST", "/v1/service-accounts/sa_1/keys".to_string()),
+                ("GET", "/v1/service-accounts/sa_1/keys".into()),
+                ("DELETE", "/v1/service-accounts/sa_1/keys/key_1".into()),
+                ("GET", "/v1/service-accounts".into()),
+            ]
+        );
+        assert_eq!(seen[0].headers["idempotency-key"], "k1");
+        let q: Vec<(String, String)> = Url::parse(&format!("http://x{}", seen[3].path))
+            .unwrap()
+            .query_pairs()
+            .into_owned()
+            .collect();
+        assert!(
+            q.contains(&(
+                "filter".into(),
+                r#"external_id = "auth0|m2m" AND organization_id = "org_1""#.into()
+            )),
+            "{q:?}"
+        );
+    }
+
+    #[test]
+    fn remembered_secrets_are_bounded() {
+        let c = client("https://api-id.avnology.net").unwrap();
+        for n in 0..MAX_REMEMBERED_SECRETS + 5 {
+            c.remember_secret(&format!("cs_{n:08}"));
+        }
+        let known: Vec<String> =
+            c.with_secrets(Some("pw"), |k| k.iter().map(|s| s.to_string()).collect());
+        assert_eq!(known.len(), MAX_REMEMBERED_SECRETS + 2);
+        assert_eq!(known[0], "ak_test_supersecretvalue");
+        assert_eq!(known[1], "pw");
+        assert!(
+            !known.contains(&"cs_00000000".to_string()),
+            "oldest forgotten"
+        );
+        assert!(known.contains(&format!("cs_{:08}", MAX_REMEMBERED_SECRETS + 4)));
+    }
+
+    #[test]
+    fn external_id_matches_prefer_no_organization_without_one() {
+        let items = vec![
+            ("auth0|1", Some("org_a")),
+            ("auth0|2", None),
+            ("auth0|1", None),
+        ];
+        type Item = (&'static str, Option<&'static str>);
+        fn key(i: &Item) -> (Option<&str>, Option<&str>) {
+            (Some(i.0), i.1)
+        }
+        assert_eq!(
+            pick_by_external_id(items.clone(), None, "auth0|1", key),
+            Some(("auth0|1", None))
+        );
+        assert_eq!(
+            pick_by_external_id(items.clone(), Some("org_a"), "auth0|1", key),
+            Some(("auth0|1", Some("org_a")))
+        );
+        assert_eq!(
+            pick_by_external_id(items.clone(), Some("org_b"), "auth0|1", key),
+            None
+        );
+        assert_eq!(pick_by_external_id(items, None, "auth0|3", key), None);
     }
 }

@@ -38,7 +38,12 @@ pub enum Error {
         /// The server's message, or the status reason plus a body snippet.
         message: String,
         /// `req_…` from the body or the `X-Request-Id` header; empty if neither had one.
-        request_id: String,
+        /// (A `Box<str>`, not a `String`, to keep [`Error`] within clippy's size limit for
+        /// error types now that `details` is here too.)
+        request_id: Box<str>,
+        /// `details.field` and `details.reason`, when the server sent either; read them
+        /// through [`Error::field`] and [`Error::reason`]. Boxed: most errors have none.
+        details: Option<Box<ApiErrorDetails>>,
     },
     /// The request could not be completed (timeout, refused, reset, TLS, DNS), after any
     /// retries were exhausted.
@@ -96,6 +101,17 @@ pub enum Error {
     Setup(#[source] reqwest::Error),
 }
 
+/// The structured `details` of an API error that the tool acts on.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ApiErrorDetails {
+    /// `details.field`: the request field a validation error or a duplicate is about (e.g.
+    /// `redirect_uris`, `external_id`).
+    pub field: Option<String>,
+    /// `details.reason`: why a conflict happened (`already_exists`, `etag_mismatch`,
+    /// `idempotency_key_reused`).
+    pub reason: Option<String>,
+}
+
 impl Error {
     /// The HTTP status of an API error.
     pub fn status(&self) -> Option<u16> {
@@ -109,6 +125,27 @@ impl Error {
     pub fn code(&self) -> Option<&str> {
         match self {
             Self::Api { code, .. } if !code.is_empty() => Some(code),
+            _ => None,
+        }
+    }
+
+    /// `details.field` of an API error: the request field it is about, e.g. the
+    /// `redirect_uris` of a refused OAuth client or the `external_id` of a duplicate.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::Api {
+                details: Some(d), ..
+            } => d.field.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// `details.reason` of an API error, e.g. `etag_mismatch` or `already_exists` on a 409.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Self::Api {
+                details: Some(d), ..
+            } => d.reason.as_deref(),
             _ => None,
         }
     }
@@ -148,7 +185,8 @@ impl Error {
             }
             Self::Api { status: 403, .. } => Some(
                 "the API key lacks a scope this operation needs (admin:users:read/write, \
-                 admin:orgs:read/write)",
+                 admin:orgs:read/write, admin:oauth-clients:read/write, \
+                 admin:service-accounts:read/write)",
             ),
             Self::InsecureUrl { .. } => Some("use the tenant's https:// API URL"),
             Self::InvalidApiKey => Some("check AVNOLOGY_SECRET_KEY for stray quotes or newlines"),
@@ -206,14 +244,41 @@ pub(crate) fn decode_api_error(
     } else {
         request_id
     };
+    let (field, reason) = parse_details(body);
     Error::Api {
         method: method.to_string(),
-        path: path.to_string(),
+        // Our own path, but masked too: an id argument is caller data.
+        path: mask(path, secrets),
         status,
         code: mask(&code, secrets),
         message: mask(&message, secrets),
-        request_id: mask(&request_id, secrets),
+        request_id: mask(&request_id, secrets).into(),
+        details: (field.is_some() || reason.is_some()).then(|| {
+            Box::new(ApiErrorDetails {
+                field: field.map(|f| mask(&f, secrets)),
+                reason: reason.map(|r| mask(&r, secrets)),
+            })
+        }),
     }
+}
+
+/// `details.field` and `details.reason` of an error body (enveloped or flat), when they are
+/// strings.
+fn parse_details(body: &[u8]) -> (Option<String>, Option<String>) {
+    let Ok(serde_json::Value::Object(obj)) = serde_json::from_slice(body) else {
+        return (None, None);
+    };
+    let details = match obj.get("error") {
+        Some(serde_json::Value::Object(inner)) => inner.get("details"),
+        _ => obj.get("details"),
+    };
+    let text = |key: &str| {
+        details
+            .and_then(|d| d.get(key))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    (text("field"), text("reason"))
 }
 
 /// Returns (code, message, request_id) from an error body in any shape.
@@ -322,6 +387,27 @@ mod tests {
             "Avnology API answered 409 AVNOLOGY_AUTH_903 to PATCH /v1/identities/usr_1: \
              etag mismatch (request req_7)"
         );
+    }
+
+    #[test]
+    fn decodes_details_field_and_reason() {
+        let e = decode(
+            400,
+            r#"{"error":{"code":"AVNOLOGY_AUTH_902","message":"redirect_uris[0] has a fragment","request_id":"r","details":{"field":"redirect_uris"}}}"#,
+        );
+        assert_eq!(e.field(), Some("redirect_uris"));
+        assert_eq!(e.reason(), None);
+        let e = decode(
+            409,
+            r#"{"code":"AVNOLOGY_AUTH_903","message":"m","details":{"field":"external_id","reason":"already_exists"}}"#,
+        );
+        assert_eq!(
+            (e.field(), e.reason()),
+            (Some("external_id"), Some("already_exists"))
+        );
+        let e = decode(409, r#"{"error":{"details":{"reason":"ak_x"}}}"#);
+        assert_eq!(e.reason(), Some("(sensitive)"), "details are masked too");
+        assert_eq!(decode(502, "<html>").field(), None);
     }
 
     #[test]

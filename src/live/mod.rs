@@ -4,18 +4,22 @@
 //! headers Avnology expects, retries with exponential backoff and jitter on transient failures
 //! ([`retry`]), and errors that name the call but never a secret ([`Error`]). Every body it
 //! sends or reads is a [`wire`] type shared with the emulator, so the two cannot drift; every
-//! assumption about the undocumented parts of the API lives in `wire` and here.
+//! assumption about the undocumented parts of the API lives in `wire` and here. Secrets the
+//! API shows once (OAuth client secrets, minted API keys) reach the caller in the create
+//! result and are masked everywhere else.
 
 mod client;
 mod error;
 pub mod filter;
+pub mod pace;
 pub mod retry;
 pub mod wire;
 
 pub use client::{
-    Client, ClientOptions, ClientStats, LoginOutcome, MAX_PAGE_SIZE, RateLimitHint, USER_AGENT,
+    Client, ClientOptions, ClientStats, LoginOutcome, MAX_PAGE_SIZE, MAX_REMEMBERED_SECRETS,
+    RateLimitHint, USER_AGENT,
 };
-pub use error::Error;
+pub use error::{ApiErrorDetails, Error};
 
 /// The result of a [`Client`] call.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -448,6 +448,305 @@ pub mod scopes {
     pub const ORGS_READ: &str = "admin:orgs:read";
     /// Create and update organizations.
     pub const ORGS_WRITE: &str = "admin:orgs:write";
-    /// Every scope the emulator knows.
-    pub const ALL: &[&str] = &[USERS_READ, USERS_WRITE, ORGS_READ, ORGS_WRITE];
+    /// Every scope the emulator knows: these four, plus the OAuth-client and
+    /// service-account scopes of [`super::client_scopes`] (added so the admin key and the
+    /// sandbox key can manage clients too).
+    pub const ALL: &[&str] = &[
+        USERS_READ,
+        USERS_WRITE,
+        ORGS_READ,
+        ORGS_WRITE,
+        super::client_scopes::CLIENTS_READ,
+        super::client_scopes::CLIENTS_WRITE,
+        super::client_scopes::SERVICE_ACCOUNTS_READ,
+        super::client_scopes::SERVICE_ACCOUNTS_WRITE,
+    ];
+}
+
+/// An OAuth client (assumed resource: `/v1/oauth-clients`, RFC 7591-style fields). Its
+/// secret is returned only once, by create (see [`CreatedOAuthClient`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OAuthClient {
+    /// `cli_<id>`: the public client identifier and the resource's id in paths.
+    pub client_id: String,
+    /// The source's id of the client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// Display name.
+    pub client_name: String,
+    /// `confidential` or `public`.
+    pub client_type: String,
+    /// Exact-match redirect URIs, ordered.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Post-logout redirect URIs, ordered.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// CORS origins, ordered.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// Grant types.
+    #[serde(default)]
+    pub grant_types: Vec<String>,
+    /// Scopes.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// `client_secret_post` or `none`.
+    #[serde(default)]
+    pub token_endpoint_auth_method: String,
+    /// Free-form metadata; holds the owner marker.
+    #[serde(default)]
+    pub metadata: Map<String, Value>,
+    /// Organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<String>,
+    /// Creation time.
+    #[serde(default)]
+    pub create_time: String,
+    /// Last update.
+    #[serde(default)]
+    pub update_time: String,
+    /// ETag.
+    #[serde(default)]
+    pub etag: String,
+}
+
+/// Writable fields of an OAuth client.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OAuthClientInput {
+    /// The source's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_name: Option<String>,
+    /// `confidential` or `public`; fixed after create.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_type: Option<String>,
+    /// Redirect URIs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_uris: Option<Vec<String>>,
+    /// Post-logout redirect URIs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// CORS origins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_origins: Option<Vec<String>>,
+    /// Grant types.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_types: Option<Vec<String>>,
+    /// Scopes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    /// `client_secret_post` or `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_method: Option<String>,
+    /// Metadata (top-level keys replaced individually through `metadata.<key>` masks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Map<String, Value>>,
+    /// Organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<String>,
+}
+
+/// `POST /v1/oauth-clients` body.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CreateOAuthClientRequest {
+    /// The client.
+    pub client: OAuthClientInput,
+}
+
+/// `POST /v1/oauth-clients` response: the client and, for confidential clients, its secret
+/// (`cs_…`), shown only this once. `Debug` hides the secret.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct CreatedOAuthClient {
+    /// The client.
+    pub client: OAuthClient,
+    /// The secret, for confidential clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+}
+
+impl fmt::Debug for CreatedOAuthClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CreatedOAuthClient")
+            .field("client", &self.client)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "(sensitive)"))
+            .finish()
+    }
+}
+
+/// `PATCH /v1/oauth-clients/{client_id}` body (`If-Match` honoured).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct UpdateOAuthClientRequest {
+    /// New values of the masked fields.
+    pub client: OAuthClientInput,
+    /// Comma-separated field paths.
+    pub update_mask: String,
+}
+
+/// `GET /v1/oauth-clients` response.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ListOAuthClientsResponse {
+    /// This page.
+    #[serde(default)]
+    pub oauth_clients: Vec<OAuthClient>,
+    /// Cursor of the next page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+/// A service account (documented: `sa_…`, name, description, owner_id, organization_id,
+/// active, create_time; assumed: external_id, metadata, etag).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceAccount {
+    /// `sa_<uuid>`.
+    pub id: String,
+    /// 1–256 characters.
+    pub name: String,
+    /// Description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The human identity responsible for it (documented as required).
+    pub owner_id: String,
+    /// Organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<String>,
+    /// Active.
+    #[serde(default)]
+    pub active: bool,
+    /// The source's id (assumed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// Metadata with the owner marker (assumed).
+    #[serde(default)]
+    pub metadata: Map<String, Value>,
+    /// Creation time.
+    #[serde(default)]
+    pub create_time: String,
+    /// ETag (assumed).
+    #[serde(default)]
+    pub etag: String,
+}
+
+/// `POST /v1/service-accounts` body.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CreateServiceAccountRequest {
+    /// Required, 1–256.
+    pub name: String,
+    /// Description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Required: an identity id.
+    pub owner_id: String,
+    /// Organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<String>,
+    /// The source's id (assumed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// Metadata (assumed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Map<String, Value>>,
+}
+
+/// `PATCH /v1/service-accounts/{id}` body (assumed; `If-Match` honoured): `name`,
+/// `description` and `metadata.<key>` paths.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct UpdateServiceAccountRequest {
+    /// New name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// New description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Map<String, Value>>,
+    /// Comma-separated field paths.
+    pub update_mask: String,
+}
+
+/// `GET /v1/service-accounts` response.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ListServiceAccountsResponse {
+    /// This page.
+    #[serde(default)]
+    pub service_accounts: Vec<ServiceAccount>,
+    /// Cursor of the next page (assumed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+/// `POST /v1/service-accounts/{id}/keys` body.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CreateApiKeyRequest {
+    /// Required name.
+    pub name: String,
+    /// Scopes; empty means all.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// ISO 8601 expiry; absent means never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expire_time: Option<String>,
+}
+
+/// An API key record (never the secret).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiKeyRecord {
+    /// `key_<id>`.
+    pub id: String,
+    /// First characters, e.g. `ak_live_a1b2...`.
+    pub prefix: String,
+    /// Name.
+    pub name: String,
+    /// Scopes.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Expiry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expire_time: Option<String>,
+    /// Active.
+    #[serde(default)]
+    pub active: bool,
+    /// Creation time.
+    #[serde(default)]
+    pub create_time: String,
+}
+
+/// `POST /v1/service-accounts/{id}/keys` response: the record plus the full key, shown only
+/// this once. `Debug` hides the key.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct CreatedApiKey {
+    /// The record fields.
+    #[serde(flatten)]
+    pub record: ApiKeyRecord,
+    /// The full key.
+    pub key: String,
+}
+
+impl fmt::Debug for CreatedApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CreatedApiKey").field("record", &self.record).field("key", &"(sensitive)").finish()
+    }
+}
+
+/// `GET /v1/service-accounts/{id}/keys` response.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ListApiKeysResponse {
+    /// The keys (never the secrets).
+    #[serde(default)]
+    pub keys: Vec<ApiKeyRecord>,
+}
+
+/// Scopes for the client resources.
+pub mod client_scopes {
+    /// OAuth clients, read (assumed name).
+    pub const CLIENTS_READ: &str = "admin:oauth-clients:read";
+    /// OAuth clients, write (assumed name).
+    pub const CLIENTS_WRITE: &str = "admin:oauth-clients:write";
+    /// Service accounts and keys, read (documented).
+    pub const SERVICE_ACCOUNTS_READ: &str = "admin:service-accounts:read";
+    /// Service accounts and keys, write (documented).
+    pub const SERVICE_ACCOUNTS_WRITE: &str = "admin:service-accounts:write";
 }

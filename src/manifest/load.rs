@@ -7,9 +7,12 @@ use sha2::{Digest, Sha256};
 use super::error::{find_position, line_col};
 use super::interpolate::interpolate_value;
 use super::raw::{Provider, RawManifest};
-use super::{Manifest, ManifestError, Policy, Target, TargetUrl, UserSource};
+use super::{
+    ClientSource, MANIFEST_CLIENTS, Manifest, ManifestError, Policy, Rewrite, Target, TargetUrl,
+    UserSource,
+};
 use crate::env_vars;
-use crate::model::{FirebaseHashParams, Secret};
+use crate::model::{ExternalId, FirebaseHashParams, OAuthClient, Secret};
 
 /// Loads `path` with the process environment.
 pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
@@ -180,14 +183,73 @@ pub fn load_with_env(
         }
     }
 
+    let mut clients: Vec<OAuthClient> = Vec::new();
+    for c in &raw.clients {
+        let (l, col) = at(&format!("\"{}\"", c.key));
+        if c.key.trim().is_empty() {
+            return Err(invalid(l, col, "a [[clients]] entry has an empty `key`".into()));
+        }
+        if clients.iter().any(|o| o.external_id.as_str() == c.key) {
+            return Err(invalid(l, col, format!("two [[clients]] entries have the key `{}`", c.key)));
+        }
+        clients.push(OAuthClient {
+            external_id: ExternalId::new(c.key.clone()),
+            name: c.name.clone(),
+            client_type: c.client_type,
+            redirect_uris: c.redirect_uris.clone(),
+            post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+            allowed_origins: c.allowed_origins.clone(),
+            grant_types: c.grant_types.clone().unwrap_or_else(|| {
+                vec!["authorization_code".into(), "refresh_token".into()]
+            }),
+            scopes: c
+                .scopes
+                .clone()
+                .unwrap_or_else(|| vec!["openid".into(), "profile".into(), "email".into()]),
+        });
+    }
+    let mut client_sources: Vec<ClientSource> = Vec::new();
+    for c in &raw.client_sources {
+        let name = c.name.clone().unwrap_or_else(|| c.provider.as_str().to_string());
+        let (l, col) = at(&format!("\"{}\"", c.path));
+        if client_sources.iter().any(|o| o.name == name) || name == MANIFEST_CLIENTS {
+            return Err(invalid(
+                l,
+                col,
+                format!("two client sources are named `{name}`; give each a distinct `name`"),
+            ));
+        }
+        if c.provider == Provider::Firebase {
+            return Err(invalid(
+                l,
+                col,
+                "Firebase has no OAuth client registry to read clients from; declare them in [[clients]]".into(),
+            ));
+        }
+        client_sources.push(ClientSource {
+            name,
+            provider: c.provider,
+            path: dir.join(&c.path),
+            vars: c.vars.clone(),
+            rewrite: c
+                .rewrite
+                .iter()
+                .map(|r| Rewrite { from: r.from.clone(), to: r.to.clone() })
+                .collect(),
+        });
+    }
+
     Ok(Manifest {
         path: path.to_path_buf(),
         dir,
         target: Target {
             url,
             organization: raw.target.organization.clone(),
+            service_account_owner: raw.target.service_account_owner.clone(),
         },
         users,
+        clients,
+        client_sources,
         policy: Policy {
             prune: raw.policy.prune,
             max_deletes: raw.policy.max_deletes,

@@ -37,6 +37,8 @@ pub struct Target {
     pub url: TargetUrl,
     /// The organization users are placed in; created if missing.
     pub organization: Option<String>,
+    /// Email of the identity that owns migrated service accounts.
+    pub service_account_owner: Option<String>,
 }
 
 /// One `[[users]]` source.
@@ -52,6 +54,33 @@ pub struct UserSource {
     pub passwords: Option<PathBuf>,
     /// Firebase's project hash parameters.
     pub firebase_hash: Option<FirebaseHashParams>,
+}
+
+/// The source name of clients declared in `[[clients]]`.
+pub const MANIFEST_CLIENTS: &str = "manifest";
+
+/// A URL prefix rewrite of a client source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rewrite {
+    /// Prefix to replace.
+    pub from: String,
+    /// Replacement.
+    pub to: String,
+}
+
+/// One `[[client_sources]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientSource {
+    /// Source name (default: the provider), stored in the owner marker.
+    pub name: String,
+    /// Which provider's export format.
+    pub provider: Provider,
+    /// The export file or directory, resolved against the manifest directory.
+    pub path: PathBuf,
+    /// deploy-cli placeholder values.
+    pub vars: std::collections::BTreeMap<String, String>,
+    /// Redirect rewrites, applied in order.
+    pub rewrite: Vec<Rewrite>,
 }
 
 /// `[policy]`.
@@ -79,6 +108,10 @@ pub struct Manifest {
     pub target: Target,
     /// `[[users]]`.
     pub users: Vec<UserSource>,
+    /// `[[clients]]`, as model values (source name `manifest`).
+    pub clients: Vec<crate::model::OAuthClient>,
+    /// `[[client_sources]]`.
+    pub client_sources: Vec<ClientSource>,
     /// `[policy]`.
     pub policy: Policy,
     /// SHA-256 (hex) of the interpolated manifest in canonical JSON form.

@@ -15,6 +15,12 @@ pub struct RawManifest {
     /// User sources: provider exports.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub users: Vec<RawUserSource>,
+    /// OAuth clients declared by hand.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clients: Vec<RawClient>,
+    /// OAuth clients read from provider exports.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub client_sources: Vec<RawClientSource>,
     /// Safety and scoping rules.
     #[serde(default)]
     pub policy: RawPolicy,
@@ -31,6 +37,10 @@ pub struct RawTarget {
     /// Organization the users are placed in (its URL-safe `name`); created if missing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<String>,
+    /// Email of the identity that owns the service accounts made for machine-to-machine
+    /// clients (Avnology requires an owner); needed only when a source has such clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account_owner: Option<String>,
 }
 
 /// Export formats the tool reads.
@@ -89,6 +99,64 @@ pub struct RawFirebaseHash {
     pub rounds: u32,
     /// `mem_cost`, 1–14.
     pub mem_cost: u32,
+}
+
+/// `[[clients]]`: a client declared in the manifest.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawClient {
+    /// Its external_id; unique among clients.
+    pub key: String,
+    /// Display name.
+    pub name: String,
+    /// `confidential` (has a secret) or `public` (PKCE only).
+    #[serde(rename = "type")]
+    pub client_type: crate::model::ClientType,
+    /// Exact-match redirect URIs; order is kept and diffed.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Post-logout redirect URIs.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// CORS origins.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// Grant types; default `authorization_code`, `refresh_token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_types: Option<Vec<String>>,
+    /// Scopes; default `openid`, `profile`, `email`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+}
+
+/// `[[client_sources]]`: clients read from a provider export.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawClientSource {
+    /// Source name (default: the provider), stored in each client's owner marker. Unique.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `auth0` (Management API JSON, or deploy-cli YAML / directory), `cognito`
+    /// (`describe-user-pool-client` output) or `clerk` (`/oauth_applications` output).
+    pub provider: Provider,
+    /// The export file or directory, relative to the manifest.
+    pub path: String,
+    /// Values for auth0-deploy-cli `##KEY##` / `@@KEY@@` placeholders.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub vars: std::collections::BTreeMap<String, String>,
+    /// Redirect URL rewrites, applied in order to redirect URIs, post-logout URIs and origins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rewrite: Vec<RawRewrite>,
+}
+
+/// `[[client_sources.rewrite]]`: replace a URL prefix.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRewrite {
+    /// The prefix to replace, e.g. `https://acme.us.auth0.com`.
+    pub from: String,
+    /// Its replacement, e.g. `https://auth.acme.com`.
+    pub to: String,
 }
 
 /// What an invalid source record does.

@@ -4,12 +4,14 @@
 //! Anything secret (password hashes, client secrets) lives in [`Secret`] or [`PasswordHash`],
 //! whose `Debug` and `Display` never show the value.
 
+mod client;
 mod identity;
 mod ids;
 mod password_hash;
 mod secret;
 pub mod validate;
 
+pub use client::{ClientDecl, ClientType, OAuthClient, ServiceAccount};
 pub use identity::{Identity, LinkedProvider};
 pub use ids::ExternalId;
 pub use password_hash::{FirebaseHashParams, PasswordHash};

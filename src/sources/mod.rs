@@ -12,6 +12,7 @@
 
 pub mod auth0;
 pub mod clerk;
+pub mod clients;
 pub mod cognito;
 mod dispatch;
 pub mod firebase;
@@ -32,6 +33,12 @@ pub enum SkipReason {
     NoEmail,
     /// Anonymous users have nothing to log in with.
     Anonymous,
+    /// Auth0's global "All Applications" pseudo-client (`global: true`): tenant-wide
+    /// settings, not an application.
+    GlobalClient,
+    /// An Auth0 `app_type` that is not an OAuth client application (a resource server,
+    /// Express Configuration, an SSO integration); holds the type.
+    ClientAppType(&'static str),
 }
 
 impl SkipReason {
@@ -40,6 +47,11 @@ impl SkipReason {
         match self {
             Self::NoEmail => "no email address (Avnology requires one to create an identity)",
             Self::Anonymous => "anonymous user (Avnology has no anonymous identities)",
+            Self::GlobalClient => {
+                "Auth0's global \"All Applications\" pseudo-client (tenant settings, not an \
+                 application)"
+            }
+            Self::ClientAppType(app_type) => clients::describe_skipped_app_type(app_type),
         }
     }
 }

@@ -4,7 +4,9 @@
 
 mod common;
 mod emulator;
+mod emulator_clients;
 mod live_client;
+mod live_clients;
 mod plans;
 mod quickstart;
 mod reliability;

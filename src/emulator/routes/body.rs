@@ -101,6 +101,20 @@ pub fn if_match(headers: &HeaderMap) -> Option<String> {
         .map(str::to_string)
 }
 
+/// 409 `AVNOLOGY_AUTH_903` (`details.reason = "etag_mismatch"`) when an `If-Match` header
+/// was sent and does not match `current`, the ETag of the `what` being changed.
+pub fn check_if_match(if_match: Option<&str>, current: &str, what: &str) -> Result<(), ApiError> {
+    match if_match {
+        Some(h) if !crate::emulator::etag::if_match_allows(h, current) => {
+            Err(ApiError::conflict_reason(
+                "etag_mismatch",
+                format!("the {what} changed since the ETag was read (If-Match does not match)"),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Query parameters as a map; a malformed query string is a 400.
 pub fn query_map(
     query: Result<Query<HashMap<String, String>>, QueryRejection>,

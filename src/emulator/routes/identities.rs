@@ -201,7 +201,9 @@ async fn hash_plaintext(password: String) -> Result<Credential, ApiError> {
         .map_err(|e| ApiError::field(e.field, e.message))
 }
 
-fn check_org(conn: &rusqlite::Connection, org: Option<&str>) -> Result<(), ApiError> {
+/// 400 `AVNOLOGY_AUTH_902` on `organization_id` unless `org` is absent or names an existing
+/// organization (shared by every resource that can belong to one).
+pub fn check_org(conn: &rusqlite::Connection, org: Option<&str>) -> Result<(), ApiError> {
     match org {
         Some(id) if !organizations::exists(conn, id)? => Err(ApiError::field(
             "organization_id",

@@ -5,11 +5,13 @@
 pub mod body;
 pub mod flows;
 pub mod identities;
+pub mod oauth_clients;
 pub mod organizations;
+pub mod service_accounts;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
 use super::error::{no_route, request_context, wrong_method};
 use super::{AppState, auth, faults};
@@ -37,6 +39,34 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/organizations/{id}",
             get(organizations::get).patch(organizations::update),
+        )
+        .route(
+            "/v1/oauth-clients",
+            post(oauth_clients::create).get(oauth_clients::list),
+        )
+        .route(
+            "/v1/oauth-clients/{client_id}",
+            get(oauth_clients::get)
+                .patch(oauth_clients::update)
+                .delete(oauth_clients::delete),
+        )
+        .route(
+            "/v1/service-accounts",
+            post(service_accounts::create).get(service_accounts::list),
+        )
+        .route(
+            "/v1/service-accounts/{id}",
+            get(service_accounts::get)
+                .patch(service_accounts::update)
+                .delete(service_accounts::delete),
+        )
+        .route(
+            "/v1/service-accounts/{id}/keys",
+            post(service_accounts::create_key).get(service_accounts::list_keys),
+        )
+        .route(
+            "/v1/service-accounts/{id}/keys/{key_id}",
+            delete(service_accounts::delete_key),
         )
         .route_layer(from_fn_with_state(state.clone(), faults::inject))
         .route_layer(from_fn_with_state(state.clone(), auth::require_scope));

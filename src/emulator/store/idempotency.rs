@@ -57,3 +57,22 @@ pub fn put(conn: &Connection, route: &str, key: &str, rec: &Recorded) -> Result<
     )?;
     Ok(())
 }
+
+/// Forgets the records of `route` created before `cutoff` (RFC 3339 in the form of
+/// [`now_rfc3339`], which compares as a string). Used for routes whose recorded response
+/// holds a secret shown once (a client secret, a minted API key): replaying it is what lets
+/// a retried create recover the secret, so it must be stored, but only for as long as a
+/// retry is plausible.
+pub fn purge_before(conn: &Connection, route: &str, cutoff: &str) -> Result<(), ApiError> {
+    conn.execute(
+        "DELETE FROM idempotency_keys WHERE route = ?1 AND create_time < ?2",
+        params![route, cutoff],
+    )?;
+    Ok(())
+}
+
+/// Forgets every record of `route` (e.g. the key creates of a deleted service account).
+pub fn delete_route(conn: &Connection, route: &str) -> Result<(), ApiError> {
+    conn.execute("DELETE FROM idempotency_keys WHERE route = ?1", [route])?;
+    Ok(())
+}

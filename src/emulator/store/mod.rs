@@ -9,14 +9,18 @@
 //!
 //! The submodules own one table each: [`identities`] (with [`credentials`] for password
 //! material, kept out of the identity JSON), [`organizations`], [`api_keys`] (SHA-256
-//! digests, never keys), [`idempotency`] and [`flows`] (login flows and sessions).
+//! digests, never keys), [`idempotency`], [`flows`] (login flows and sessions),
+//! [`oauth_clients`] (secrets as SHA-256 digests) and [`service_accounts`] (with their
+//! minted API keys, also digests only).
 
 pub mod api_keys;
 pub mod credentials;
 pub mod flows;
 pub mod idempotency;
 pub mod identities;
+pub mod oauth_clients;
 pub mod organizations;
+pub mod service_accounts;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -97,6 +101,50 @@ CREATE TABLE IF NOT EXISTS sessions (
     identity_id TEXT NOT NULL,
     create_time TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS oauth_clients (
+    seq                  INTEGER PRIMARY KEY AUTOINCREMENT,
+    client_id            TEXT NOT NULL UNIQUE,
+    external_id          TEXT,
+    client_name          TEXT NOT NULL,
+    client_type          TEXT NOT NULL,
+    organization_id      TEXT,
+    client_secret_sha256 TEXT,
+    version              INTEGER NOT NULL,
+    data                 TEXT NOT NULL,
+    create_time          TEXT NOT NULL,
+    update_time          TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS oauth_clients_external_id
+    ON oauth_clients (ifnull(organization_id, ''), external_id)
+    WHERE external_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS service_accounts (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    id              TEXT NOT NULL UNIQUE,
+    external_id     TEXT,
+    name            TEXT NOT NULL,
+    owner_id        TEXT NOT NULL,
+    organization_id TEXT,
+    version         INTEGER NOT NULL,
+    data            TEXT NOT NULL,
+    create_time     TEXT NOT NULL,
+    update_time     TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS service_accounts_external_id
+    ON service_accounts (ifnull(organization_id, ''), external_id)
+    WHERE external_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS service_account_keys (
+    seq                INTEGER PRIMARY KEY AUTOINCREMENT,
+    id                 TEXT NOT NULL UNIQUE,
+    service_account_id TEXT NOT NULL REFERENCES service_accounts (id) ON DELETE CASCADE,
+    key_sha256         TEXT NOT NULL UNIQUE,
+    prefix             TEXT NOT NULL,
+    name               TEXT NOT NULL,
+    scopes             TEXT NOT NULL,
+    expire_time        TEXT,
+    create_time        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS service_account_keys_owner
+    ON service_account_keys (service_account_id);
 "#;
 
 /// Why the database could not be opened.
@@ -256,4 +304,21 @@ pub fn filter_where(
         w.push(format!("{col} {op} ?"), [Value::Text(value)]);
     }
     Ok(w)
+}
+
+/// Splits a keyset query's rows (fetched with `LIMIT limit + 1`) into the page and, when
+/// another page follows, the `seq` of the page's last row.
+pub fn split_page<T>(
+    mut rows: Vec<T>,
+    limit: u32,
+    seq: impl Fn(&T) -> i64,
+) -> (Vec<T>, Option<i64>) {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    if rows.len() > limit {
+        rows.truncate(limit);
+        let last = rows.last().map(seq);
+        (rows, last)
+    } else {
+        (rows, None)
+    }
 }

@@ -8,6 +8,7 @@
 //! `passwords` (the hash export and its join rule); the container (NDJSON or JSON array, gzip,
 //! BOM, line numbers) is [`json_records`](super::json_records)' business.
 
+pub mod clients;
 mod convert;
 mod export;
 mod passwords;

@@ -7,6 +7,7 @@
 //! way for every shape) and `convert` (draft → identity, DESIGN.md section 4, including the
 //! password hashers); the JSON container is [`json_records`](super::json_records)' business.
 
+pub mod clients;
 mod convert;
 mod csv_file;
 mod draft;

@@ -8,6 +8,7 @@
 //! never exports password hashes: every identity comes without a password, so the plan's
 //! password-hash report counts the users that must reset (everyone without a linked provider).
 
+pub mod clients;
 mod convert;
 
 #[cfg(test)]

@@ -194,6 +194,8 @@ fn handle_record(
             match reason {
                 SkipReason::Anonymous => stats.anonymous += 1,
                 SkipReason::NoEmail => stats.no_email += 1,
+                // Client reasons: the Firebase users reader never produces them.
+                SkipReason::GlobalClient | SkipReason::ClientAppType(_) => {}
             }
             sink(UserItem::Skipped(Skipped {
                 location,

@@ -1,0 +1,506 @@
+//! `/v1/service-accounts` and their API keys (documented, reference §7): create (owner must
+//! be a live identity), list (paging, filter), get, PATCH (assumed: `update_mask` over
+//! `name`, `description`, `metadata`, `metadata.<key>`, with `If-Match`), delete (revokes
+//! every key), and `/keys`: mint (the key is shown once), list (records only), revoke.
+//!
+//! A minted key is `ak_test_` + 64 alphanumerics, stored as its SHA-256 digest, and works
+//! against this emulator's admin API with the scopes it was minted with (none means all) as
+//! soon as the create commits; revoking it, or deleting its service account, stops it at
+//! once. As with OAuth client secrets, a key create with an `Idempotency-Key` records its
+//! 201, key included, so that a retry recovers the key instead of minting a second one; the
+//! record is purged after [`super::oauth_clients::SECRET_REPLAY_HOURS`] and when the service
+//! account is deleted.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
+
+use super::body;
+use super::identities::{check_order_by, check_org};
+use super::oauth_clients::SECRET_REPLAY_HOURS;
+use crate::emulator::AppState;
+use crate::emulator::config::{generate_api_key, random_alphanumeric};
+use crate::emulator::error::ApiError;
+use crate::emulator::filter;
+use crate::emulator::paging;
+use crate::emulator::store::idempotency::{self, Recorded};
+use crate::emulator::store::service_accounts::{self, ServiceAccountRecord};
+use crate::emulator::store::{identities, now_rfc3339};
+use crate::emulator::validate;
+use crate::live::wire::{
+    ApiKeyRecord, CreateApiKeyRequest, CreateServiceAccountRequest, CreatedApiKey, IdentityState,
+    ListApiKeysResponse, ListServiceAccountsResponse, ServiceAccount, UpdateServiceAccountRequest,
+    scopes,
+};
+
+/// The idempotency scope of service-account creates.
+const CREATE_ROUTE: &str = "POST /v1/service-accounts";
+
+/// The idempotency scope of key creates: per service account, so the same key and body
+/// sent for another account is a new request, not a replay of this account's key.
+fn key_route(service_account_id: &str) -> String {
+    format!("POST /v1/service-accounts/{service_account_id}/keys")
+}
+
+/// How many characters of a key its `prefix` shows: `ak_test_` and four more.
+const PREFIX_CHARS: usize = 12;
+
+fn not_found() -> ApiError {
+    ApiError::NotFound {
+        what: "service account",
+    }
+}
+
+fn key_not_found() -> ApiError {
+    ApiError::NotFound { what: "API key" }
+}
+
+enum Created<T> {
+    Fresh(Box<T>),
+    Replay(Recorded),
+}
+
+fn idempotent_replay(
+    tx: &rusqlite::Connection,
+    route: &str,
+    key: &str,
+    fingerprint: &str,
+) -> Result<Option<Recorded>, ApiError> {
+    match idempotency::get(tx, route, key)? {
+        Some(rec) if rec.request_sha256 == fingerprint => Ok(Some(rec)),
+        Some(_) => Err(ApiError::conflict_reason(
+            "idempotency_key_reused",
+            "this Idempotency-Key was already used with a different request body",
+        )),
+        None => Ok(None),
+    }
+}
+
+fn respond<T: serde::Serialize>(
+    outcome: Created<T>,
+    etag: impl Fn(&T) -> Option<String>,
+) -> Response {
+    match outcome {
+        Created::Fresh(value) => {
+            let tag = etag(&value);
+            body::json(StatusCode::CREATED, &*value, tag.as_deref())
+        }
+        Created::Replay(rec) => body::raw_json(
+            StatusCode::from_u16(rec.status).unwrap_or(StatusCode::CREATED),
+            rec.body,
+            rec.etag.as_deref(),
+        ),
+    }
+}
+
+/// 400 on `owner_id` unless it names an identity that is not soft-deleted (documented: the
+/// owner is the human identity responsible for the account).
+fn check_owner(conn: &rusqlite::Connection, owner_id: &str) -> Result<(), ApiError> {
+    match identities::get(conn, owner_id)? {
+        Some(rec) if rec.identity.state != IdentityState::ScheduledDeletion => Ok(()),
+        _ => Err(ApiError::field(
+            "owner_id",
+            "owner_id must name an existing identity that is not deleted",
+        )),
+    }
+}
+
+/// `POST /v1/service-accounts`.
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Result<Response, ApiError> {
+    let idem_key = body::idempotency_key(&headers)?;
+    let req: CreateServiceAccountRequest = body::parse_json(&raw)?;
+    validate::name("name", &req.name)?;
+    if req.owner_id.is_empty() {
+        return Err(ApiError::field("owner_id", "owner_id is required"));
+    }
+    validate::external_id(req.external_id.as_deref())?;
+    if req.organization_id.as_deref() == Some("") {
+        return Err(ApiError::field(
+            "organization_id",
+            "organization_id must not be empty",
+        ));
+    }
+    let now = now_rfc3339();
+    let account = ServiceAccount {
+        id: format!("sa_{}", uuid::Uuid::new_v4()),
+        name: req.name,
+        description: req.description,
+        owner_id: req.owner_id,
+        organization_id: req.organization_id,
+        active: true,
+        external_id: req.external_id,
+        metadata: req.metadata.unwrap_or_default(),
+        create_time: now.clone(),
+        etag: String::new(),
+    };
+    let fingerprint = body::canonical_sha256(&raw);
+    let outcome = state
+        .store()
+        .write(move |tx| {
+            if let Some(key) = &idem_key
+                && let Some(rec) = idempotent_replay(tx, CREATE_ROUTE, key, &fingerprint)?
+            {
+                return Ok(Created::Replay(rec));
+            }
+            check_owner(tx, &account.owner_id)?;
+            check_org(tx, account.organization_id.as_deref())?;
+            service_accounts::check_unique(tx, &account)?;
+            let mut rec = ServiceAccountRecord {
+                seq: 0,
+                version: 1,
+                update_time: now,
+                account,
+            };
+            rec.seq = service_accounts::insert(tx, &rec)?;
+            let wire = rec.to_wire();
+            if let Some(key) = &idem_key {
+                let body = serde_json::to_string(&wire)
+                    .map_err(|e| ApiError::internal(format!("encoding a service account: {e}")))?;
+                idempotency::put(
+                    tx,
+                    CREATE_ROUTE,
+                    key,
+                    &Recorded {
+                        request_sha256: fingerprint,
+                        status: StatusCode::CREATED.as_u16(),
+                        body,
+                        etag: Some(wire.etag.clone()),
+                    },
+                )?;
+            }
+            Ok(Created::Fresh(Box::new(wire)))
+        })
+        .await?;
+    Ok(respond(outcome, |a: &ServiceAccount| Some(a.etag.clone())))
+}
+
+/// `GET /v1/service-accounts`.
+pub async fn list(
+    State(state): State<AppState>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = body::query_map(query)?;
+    let page_size = paging::page_size(q.get("page_size").map(String::as_str))?;
+    let filter_text = q.get("filter").cloned().unwrap_or_default();
+    let filter = filter::parse(&filter_text, service_accounts::FILTER_FIELDS)
+        .map_err(|e| ApiError::field("filter", e.to_string()))?;
+    check_order_by(q.get("order_by"))?;
+    let after = paging::decode_token(q.get("page_token").map(String::as_str), &filter_text)?;
+    let (items, more) = state
+        .store()
+        .read(move |c| service_accounts::list(c, &filter, after, page_size))
+        .await?;
+    let resp = ListServiceAccountsResponse {
+        service_accounts: items.iter().map(ServiceAccountRecord::to_wire).collect(),
+        next_page_token: more.map(|seq| paging::encode_token(seq, &filter_text)),
+    };
+    Ok(body::json(StatusCode::OK, &resp, None))
+}
+
+/// `GET /v1/service-accounts/{id}`.
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let rec = state
+        .store()
+        .read(move |c| service_accounts::get(c, &id))
+        .await?
+        .ok_or_else(not_found)?;
+    let wire = rec.to_wire();
+    Ok(body::json(StatusCode::OK, &wire, Some(&wire.etag)))
+}
+
+/// One parsed `update_mask` path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum MaskPath {
+    Name,
+    Description,
+    Metadata,
+    MetadataKey(String),
+}
+
+fn parse_mask(mask: &str) -> Result<Vec<MaskPath>, ApiError> {
+    let paths: Vec<&str> = mask
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    if paths.is_empty() {
+        return Err(ApiError::field("update_mask", "update_mask is required"));
+    }
+    paths
+        .into_iter()
+        .map(|p| match p {
+            "name" => Ok(MaskPath::Name),
+            "description" => Ok(MaskPath::Description),
+            "metadata" => Ok(MaskPath::Metadata),
+            _ => match p.strip_prefix("metadata.").filter(|k| !k.is_empty()) {
+                Some(key) => Ok(MaskPath::MetadataKey(key.to_string())),
+                None => Err(ApiError::field(
+                    "update_mask",
+                    format!("unknown update_mask path `{p}`"),
+                )),
+            },
+        })
+        .collect()
+}
+
+fn apply_metadata_key(
+    target: &mut Map<String, Value>,
+    src: Option<&Map<String, Value>>,
+    key: &str,
+) {
+    match src.and_then(|m| m.get(key)) {
+        Some(v) => {
+            target.insert(key.to_string(), v.clone());
+        }
+        None => {
+            target.remove(key);
+        }
+    }
+}
+
+/// `PATCH /v1/service-accounts/{id}` (assumed: the documented API shows no update).
+pub async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Result<Response, ApiError> {
+    let req: UpdateServiceAccountRequest = body::parse_json(&raw)?;
+    let paths = parse_mask(&req.update_mask)?;
+    let if_match = body::if_match(&headers);
+    let wire = state
+        .store()
+        .write(move |tx| {
+            let mut rec = service_accounts::get(tx, &id)?.ok_or_else(not_found)?;
+            body::check_if_match(if_match.as_deref(), &rec.etag(), "service account")?;
+            let before = rec.account.clone();
+            let a = &mut rec.account;
+            for path in &paths {
+                match path {
+                    // Absent means cleared (AIP-134); a cleared name fails validation below.
+                    MaskPath::Name => a.name = req.name.clone().unwrap_or_default(),
+                    MaskPath::Description => a.description = req.description.clone(),
+                    MaskPath::Metadata => a.metadata = req.metadata.clone().unwrap_or_default(),
+                    MaskPath::MetadataKey(k) => {
+                        apply_metadata_key(&mut a.metadata, req.metadata.as_ref(), k);
+                    }
+                }
+            }
+            validate::name("name", &rec.account.name)?;
+            if rec.account != before {
+                rec.version += 1;
+                rec.update_time = now_rfc3339();
+                service_accounts::update(tx, &rec)?;
+            }
+            Ok(rec.to_wire())
+        })
+        .await?;
+    Ok(body::json(StatusCode::OK, &wire, Some(&wire.etag)))
+}
+
+/// `DELETE /v1/service-accounts/{id}`: removes the account and revokes all its keys.
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let if_match = body::if_match(&headers);
+    state
+        .store()
+        .write(move |tx| {
+            let rec = service_accounts::get(tx, &id)?.ok_or_else(not_found)?;
+            body::check_if_match(if_match.as_deref(), &rec.etag(), "service account")?;
+            service_accounts::delete(tx, &id)?;
+            // The recorded key creates hold keys that no longer work; drop them with the
+            // account rather than keep dead secrets around.
+            idempotency::delete_route(tx, &key_route(&id))
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Checks a key request; returns the expiry in the stored, normalised form.
+fn check_key_request(req: &CreateApiKeyRequest) -> Result<Option<String>, ApiError> {
+    validate::name("name", &req.name)?;
+    for (i, s) in req.scopes.iter().enumerate() {
+        if !scopes::ALL.contains(&s.as_str()) {
+            return Err(ApiError::field(
+                "scopes",
+                format!(
+                    "scopes[{i}] is not a known scope (known: {})",
+                    scopes::ALL.join(", ")
+                ),
+            ));
+        }
+    }
+    let Some(raw) = &req.expire_time else {
+        return Ok(None);
+    };
+    let at = chrono::DateTime::parse_from_rfc3339(raw)
+        .map_err(|_| ApiError::field("expire_time", "expire_time must be an RFC 3339 time"))?
+        .with_timezone(&chrono::Utc);
+    if at <= chrono::Utc::now() {
+        return Err(ApiError::field(
+            "expire_time",
+            "expire_time must be in the future",
+        ));
+    }
+    // Normalised to the form of `now_rfc3339`, so expiry checks compare strings.
+    Ok(Some(
+        at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    ))
+}
+
+/// `POST /v1/service-accounts/{id}/keys`.
+pub async fn create_key(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Result<Response, ApiError> {
+    let idem_key = body::idempotency_key(&headers)?;
+    let req: CreateApiKeyRequest = body::parse_json(&raw)?;
+    let expire_time = check_key_request(&req)?;
+    let key = generate_api_key();
+    let record = ApiKeyRecord {
+        id: format!("key_{}", random_alphanumeric(16)),
+        prefix: format!("{}...", key.get(..PREFIX_CHARS).unwrap_or_default()),
+        name: req.name,
+        scopes: req.scopes,
+        expire_time,
+        active: true,
+        create_time: now_rfc3339(),
+    };
+    let fingerprint = body::canonical_sha256(&raw);
+    let route = key_route(&id);
+    let outcome = state
+        .store()
+        .write(move |tx| {
+            // An unknown account is a 404 even for a key that was used before.
+            service_accounts::get(tx, &id)?.ok_or_else(not_found)?;
+            if let Some(idem) = &idem_key {
+                let cutoff = (chrono::Utc::now() - chrono::Duration::hours(SECRET_REPLAY_HOURS))
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+                idempotency::purge_before(tx, &route, &cutoff)?;
+                if let Some(rec) = idempotent_replay(tx, &route, idem, &fingerprint)? {
+                    return Ok(Created::Replay(rec));
+                }
+            }
+            service_accounts::insert_key(tx, &id, &record, &key)?;
+            let created = CreatedApiKey { record, key };
+            if let Some(idem) = &idem_key {
+                // Recorded with the key, so a retried create can still deliver it.
+                let body = serde_json::to_string(&created)
+                    .map_err(|e| ApiError::internal(format!("encoding an API key: {e}")))?;
+                idempotency::put(
+                    tx,
+                    &route,
+                    idem,
+                    &Recorded {
+                        request_sha256: fingerprint,
+                        status: StatusCode::CREATED.as_u16(),
+                        body,
+                        etag: None,
+                    },
+                )?;
+            }
+            Ok(Created::Fresh(Box::new(created)))
+        })
+        .await?;
+    Ok(respond(outcome, |_: &CreatedApiKey| None))
+}
+
+/// `GET /v1/service-accounts/{id}/keys`: the records, never the keys.
+pub async fn list_keys(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let keys = state
+        .store()
+        .read(move |c| {
+            service_accounts::get(c, &id)?.ok_or_else(not_found)?;
+            service_accounts::list_keys(c, &id)
+        })
+        .await?;
+    Ok(body::json(
+        StatusCode::OK,
+        &ListApiKeysResponse { keys },
+        None,
+    ))
+}
+
+/// `DELETE /v1/service-accounts/{id}/keys/{key_id}`: immediate revocation.
+pub async fn delete_key(
+    State(state): State<AppState>,
+    Path((id, key_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    state
+        .store()
+        .write(move |tx| {
+            service_accounts::get(tx, &id)?.ok_or_else(not_found)?;
+            if service_accounts::delete_key(tx, &id, &key_id)? {
+                Ok(())
+            } else {
+                Err(key_not_found())
+            }
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_parse_known_paths_only() {
+        assert_eq!(
+            parse_mask("name, description,metadata.k").unwrap(),
+            vec![
+                MaskPath::Name,
+                MaskPath::Description,
+                MaskPath::MetadataKey("k".into())
+            ]
+        );
+        for bad in ["", "owner_id", "metadata.", "external_id"] {
+            assert!(parse_mask(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn key_requests_are_checked() {
+        let ok = CreateApiKeyRequest {
+            name: "ci".into(),
+            scopes: vec!["admin:users:read".into()],
+            expire_time: Some("2999-01-01T00:00:00+02:00".into()),
+        };
+        assert_eq!(
+            check_key_request(&ok).unwrap().as_deref(),
+            Some("2998-12-31T22:00:00.000Z")
+        );
+        let mut bad = ok.clone();
+        bad.scopes = vec!["admin:everything".into()];
+        assert!(check_key_request(&bad).is_err());
+        let mut bad = ok.clone();
+        bad.expire_time = Some("2000-01-01T00:00:00Z".into());
+        assert!(check_key_request(&bad).is_err());
+        let mut bad = ok.clone();
+        bad.expire_time = Some("tomorrow".into());
+        assert!(check_key_request(&bad).is_err());
+        let mut bad = ok;
+        bad.name = String::new();
+        assert!(check_key_request(&bad).is_err());
+    }
+}
