@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 use super::journal::{change_id, Journal, JournalState};
+use super::clients;
 use super::rate::RateController;
+use super::secrets::SecretsFile;
 use super::request::{create_request, idempotency_key, update_request};
 use crate::diff::{self, IdentityAction};
 use crate::live::{wire, Client};
@@ -36,6 +38,10 @@ pub struct ApplyOptions {
     pub observer: Option<Observer>,
     /// Report rate-control decisions on stderr.
     pub verbose: bool,
+    /// Where minted client secrets and API keys go.
+    pub secrets: Option<Arc<SecretsFile>>,
+    /// Email of the identity that owns new service accounts.
+    pub service_account_owner: Option<String>,
 }
 
 impl Default for ApplyOptions {
@@ -47,6 +53,8 @@ impl Default for ApplyOptions {
             cancel: Arc::default(),
             observer: None,
             verbose: false,
+            secrets: None,
+            service_account_owner: None,
         }
     }
 }
@@ -161,12 +169,15 @@ pub async fn execute(
     let plan_id: Arc<str> = plan.plan_id.clone().into();
 
     // Identities first, deletes last (a delete and a create never race for one email).
-    for deletes in [false, true] {
+    // The owner of new service accounts, looked up once (it may be created by this plan's
+    // identity phase, so only just before the service-account phase).
+    let mut owner_id: Option<Arc<str>> = None;
+    for phase in Phase::ALL {
+        if phase == Phase::ServiceAccounts && plan.changes.iter().any(|c| phase.contains(c) && c.action == Action::Create) {
+            owner_id = resolve_owner(client, options.service_account_owner.as_deref()).await?.map(Into::into);
+        }
         let mut tasks = JoinSet::new();
-        for change in plan.changes.iter().filter(|c| c.kind == ObjectKind::Identity) {
-            if (change.action == Action::Delete) != deletes {
-                continue;
-            }
+        for change in plan.changes.iter().filter(|c| phase.contains(c)) {
             if done(change) {
                 report.resumed += 1;
                 continue;
@@ -192,17 +203,44 @@ pub async fn execute(
             if let Some(j) = &options.journal {
                 j.start(&id)?;
             }
-            let (client, change, desired, plan_id, org_id, controller) =
-                (client.clone(), change.clone(), desired.clone(), plan_id.clone(), org_id.clone(), controller.clone());
+            let (client, change, desired, plan_id, org_id, controller, owner_id, secrets) = (
+                client.clone(),
+                change.clone(),
+                desired.clone(),
+                plan_id.clone(),
+                org_id.clone(),
+                controller.clone(),
+                owner_id.clone(),
+                options.secrets.clone(),
+            );
             let resuming = journaled.contains_key(&id);
             tasks.spawn(async move {
                 let mut attempts = 0;
                 let outcome = loop {
                     attempts += 1;
                     let started = Instant::now();
-                    let outcome =
-                        apply_identity(&client, &plan_id, &change, &desired, org_id.as_deref(), resuming || attempts > 1)
-                            .await;
+                    let look_first = resuming || attempts > 1;
+                    let org = org_id.as_deref();
+                    let outcome = match change.kind {
+                        ObjectKind::OAuthClient => {
+                            clients::apply_oauth_client(&client, &plan_id, &change, &desired, org, secrets.as_deref(), look_first)
+                                .await
+                        }
+                        ObjectKind::ServiceAccount => {
+                            clients::apply_service_account(
+                                &client,
+                                &plan_id,
+                                &change,
+                                &desired,
+                                org,
+                                owner_id.as_deref(),
+                                secrets.as_deref(),
+                                look_first,
+                            )
+                            .await
+                        }
+                        _ => apply_identity(&client, &plan_id, &change, &desired, org, look_first).await,
+                    };
                     controller.record(&outcome, started.elapsed());
                     match outcome {
                         Attempt::Final(o) => break o,
@@ -224,6 +262,50 @@ pub async fn execute(
     }
     report.cancelled = options.cancel.load(Ordering::SeqCst);
     Ok(report)
+}
+
+/// The phases of an apply, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// OAuth client creates and updates.
+    Clients,
+    /// Identity creates, updates and state changes.
+    Identities,
+    /// Service accounts (their documented create needs an existing owner identity).
+    ServiceAccounts,
+    /// Every delete, last, so a delete and a create never race for one email.
+    Deletes,
+}
+
+impl Phase {
+    const ALL: [Phase; 4] = [Phase::Clients, Phase::Identities, Phase::ServiceAccounts, Phase::Deletes];
+
+    fn contains(self, c: &Change) -> bool {
+        if c.kind == ObjectKind::Organization {
+            return false;
+        }
+        match self {
+            Phase::Deletes => c.action == Action::Delete,
+            _ if c.action == Action::Delete => false,
+            Phase::Clients => c.kind == ObjectKind::OAuthClient,
+            Phase::Identities => c.kind == ObjectKind::Identity,
+            Phase::ServiceAccounts => c.kind == ObjectKind::ServiceAccount,
+        }
+    }
+}
+
+/// Finds the identity that owns new service accounts, by email.
+async fn resolve_owner(client: &Client, email: Option<&str>) -> anyhow::Result<Option<String>> {
+    let Some(email) = email else { return Ok(None) };
+    let filter = crate::live::filter::all_equal(&[("email", email)]);
+    let page = client.list_identities(Some(&filter), 1, None).await?;
+    match page.identities.into_iter().next() {
+        Some(i) => Ok(Some(i.id)),
+        None => Err(crate::error::with_hint(
+            anyhow::anyhow!("service_account_owner `{email}` is not an identity in the tenant"),
+            "set [target] service_account_owner to the email of an existing (or migrated) user",
+        )),
+    }
 }
 
 /// Journals, reports and records one outcome.

@@ -8,10 +8,12 @@
 //! overwriting someone's edit. [`journal`] records finished changes so an interrupted apply
 //! resumes; [`rate`] adapts concurrency and pace to the server.
 
+mod clients;
 mod executor;
 pub mod journal;
 pub mod rate;
 mod request;
+pub mod secrets;
 
 pub use executor::{execute, ApplyOptions, ApplyReport, ChangeOutcome, Observer, OutcomeKind};
 pub use request::{create_request, idempotency_key, password_input, update_request};

@@ -12,6 +12,8 @@ use super::{output, target};
 use crate::apply::journal::{self, Journal, JournalState};
 use crate::apply::{self, ApplyOptions, ApplyReport, ChangeOutcome, Observer, OutcomeKind};
 use crate::live::Client;
+use crate::apply::secrets::SecretsFile;
+use crate::plan::{Action, ObjectKind};
 use crate::render::progress::Progress;
 use crate::cli::GlobalArgs;
 use crate::error::{with_hint, Exit};
@@ -39,6 +41,11 @@ pub struct ApplyArgs {
     /// Write one NDJSON line per finished change (key, action, outcome, attempts, id, error).
     #[arg(long)]
     pub log: Option<PathBuf>,
+    /// Where newly minted client secrets and API keys are written (NDJSON, mode 0600). Required
+    /// when the plan creates a confidential client or a service account; secrets go nowhere
+    /// else.
+    #[arg(long, value_name = "FILE")]
+    pub secrets_out: Option<PathBuf>,
 }
 
 /// Runs `apply`.
@@ -63,7 +70,16 @@ async fn apply_fresh(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Ex
         output::status("Apply cancelled.");
         return Ok(Exit::Failure);
     }
-    let exit = run_plan(args, &conn.client, &plan, desired, None, global.verbose).await?;
+    let exit = run_plan(
+        args,
+        &conn.client,
+        &plan,
+        desired,
+        None,
+        global.verbose,
+        &manifest.target.service_account_owner,
+    )
+    .await?;
     if let Some(s) = conn.sandbox {
         let _ = s.shutdown().await;
     }
@@ -82,14 +98,29 @@ async fn apply_saved(args: &ApplyArgs, plan_path: &Path, global: &GlobalArgs) ->
     let keys: HashSet<String> = plan.changes.iter().map(|c| c.key.clone()).collect();
     let desired = plan::collect_desired(&manifest, &keys)?;
     for change in &plan.changes {
-        if let (Some(want), Some(d)) = (&change.desired_digest, desired.identities.get(&change.key)) {
-            if &d.digest != want {
-                anyhow::bail!(
-                    "the record `{}` of source `{}` no longer matches the plan",
-                    change.key,
-                    d.source
-                );
-            }
+        let Some(want) = &change.desired_digest else { continue };
+        let (now, source) = match change.kind {
+            ObjectKind::Identity => match desired.identities.get(&change.key) {
+                Some(d) => (Some(&d.digest), d.source.as_str()),
+                None => (None, ""),
+            },
+            kind => match desired.clients.get(&(kind, change.key.clone())) {
+                Some(d) => (Some(&d.digest), d.source.as_str()),
+                None => (None, ""),
+            },
+        };
+        match now {
+            Some(now) if now == want => {}
+            Some(_) => anyhow::bail!(
+                "the {} `{}` of source `{source}` no longer matches the plan",
+                change.kind.noun(),
+                change.key
+            ),
+            None => anyhow::bail!(
+                "the {} `{}` is no longer declared by any source",
+                change.kind.noun(),
+                change.key
+            ),
         }
     }
     let journal = Arc::new(Journal::open(&journal::path_for(plan_path), &plan.plan_id)?);
@@ -115,11 +146,46 @@ async fn apply_saved(args: &ApplyArgs, plan_path: &Path, global: &GlobalArgs) ->
             plan.changes.len()
         ));
     }
-    let exit = run_plan(args, &conn.client, &plan, desired, Some((journal, plan_path)), global.verbose).await?;
+    let exit = run_plan(
+        args,
+        &conn.client,
+        &plan,
+        desired,
+        Some((journal, plan_path)),
+        global.verbose,
+        &manifest.target.service_account_owner,
+    )
+    .await?;
     if let Some(s) = conn.sandbox {
         let _ = s.shutdown().await;
     }
     Ok(exit)
+}
+
+/// Whether applying `plan` mints secrets (confidential clients, service account keys).
+fn mints_secrets(plan: &Plan) -> bool {
+    plan.changes.iter().any(|c| {
+        c.action == Action::Create
+            && (c.kind == ObjectKind::ServiceAccount
+                || (c.kind == ObjectKind::OAuthClient
+                    && c.fields.iter().any(|f| {
+                        f.path == "client_type" && f.after.as_ref().and_then(|v| v.as_str()) == Some("confidential")
+                    })))
+    })
+}
+
+/// Opens `--secrets-out`, refusing to start a plan that mints secrets without one.
+fn open_secrets(args: &ApplyArgs, plan: &Plan) -> anyhow::Result<Option<Arc<SecretsFile>>> {
+    match &args.secrets_out {
+        Some(path) => Ok(Some(Arc::new(
+            SecretsFile::open(path).with_context(|| format!("cannot open the secrets file `{}`", path.display()))?,
+        ))),
+        None if mints_secrets(plan) => Err(crate::error::with_hint(
+            anyhow::anyhow!("this plan creates clients or service accounts whose secrets Avnology shows only once; nothing was applied"),
+            "pass --secrets-out FILE (created with mode 0600) to keep them",
+        )),
+        None => Ok(None),
+    }
 }
 
 fn short(id: &str) -> &str {
@@ -134,6 +200,7 @@ async fn run_plan(
     desired: plan::DesiredSet,
     journal: Option<(Arc<Journal>, &Path)>,
     verbose: bool,
+    service_account_owner: &Option<String>,
 ) -> anyhow::Result<Exit> {
     let cancel = Arc::new(AtomicBool::new(false));
     {
@@ -171,7 +238,10 @@ async fn run_plan(
             }
         })
     };
+    let secrets = open_secrets(args, plan)?;
     let options = ApplyOptions {
+        secrets,
+        service_account_owner: service_account_owner.clone(),
         concurrency: args.concurrency,
         max_rps: args.max_rps,
         journal: journal.as_ref().map(|(j, _)| j.clone()),
@@ -237,7 +307,7 @@ fn check_current(plan: &Plan, manifest: &Manifest) -> anyhow::Result<()> {
     for source in &plan.sources {
         for file in &source.files {
             let path = manifest.dir.join(&file.path);
-            let now = plan::file::sha256_file(&path).unwrap_or_default();
+            let now = plan::file::sha256_path(&path).unwrap_or_default();
             if now != file.sha256 {
                 return Err(stale(format!("source file `{}` (source `{}`)", path.display(), source.name)));
             }

@@ -98,9 +98,29 @@ pub async fn read_live(client: &Client, organization: Option<&str>) -> anyhow::R
         })
         .await
         .map_err(unauthenticated_hint)?;
+    let mut oauth_clients = HashMap::new();
+    client
+        .for_each_oauth_client(filter.as_deref(), |c| {
+            if let Some(id) = c.external_id.clone().filter(|i| !i.is_empty()) {
+                oauth_clients.insert(id, c);
+            }
+        })
+        .await
+        .map_err(unauthenticated_hint)?;
+    let mut service_accounts = HashMap::new();
+    client
+        .for_each_service_account(filter.as_deref(), |a| {
+            if let Some(id) = a.external_id.clone().filter(|i| !i.is_empty()) {
+                service_accounts.insert(id, a);
+            }
+        })
+        .await
+        .map_err(unauthenticated_hint)?;
     live.organization = org;
     live.identities = identities;
     live.without_external_id = without;
+    live.oauth_clients = oauth_clients;
+    live.service_accounts = service_accounts;
     Ok(live)
 }
 

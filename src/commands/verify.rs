@@ -32,7 +32,13 @@ pub async fn run(args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
     let mut ok = true;
     let mut lines = Vec::new();
 
-    let declared = plan.summary.no_op + plan.summary.changes() - plan.summary.delete;
+    // Identities only: clients have no logins and are checked by the empty plan.
+    let identity_changes = plan
+        .changes
+        .iter()
+        .filter(|c| c.kind == crate::plan::ObjectKind::Identity && c.action != crate::plan::Action::Delete)
+        .count() as u64;
+    let declared = plan.summary.no_op - plan.summary.clients.no_op + identity_changes;
     let names: Vec<&str> = manifest.users.iter().map(|u| u.name.as_str()).collect();
     let owned = live
         .identities

@@ -5,6 +5,7 @@
 //! provides are compared — a field the source does not carry is left alone — and `traits`
 //! and `admin_metadata` compare by the top-level keys the source sets.
 
+pub mod client;
 mod identity;
 
 pub use identity::{

@@ -10,6 +10,7 @@ use super::{
     Action, Change, FORMAT_VERSION, FileDigest, ObjectKind, PasswordReport, Plan, PlanTarget,
     SkippedRecord, SourceDigest, Summary,
 };
+use super::clients::{DesiredClient, plan_clients, unowned};
 use crate::diff::{self, IdentityAction};
 use crate::live::wire;
 use crate::manifest::{Manifest, OnInvalid, TargetUrl};
@@ -25,6 +26,10 @@ pub struct LiveState {
     pub identities: HashMap<String, wire::Identity>,
     /// Live identities in the organization without an external_id (never ours).
     pub without_external_id: u64,
+    /// Live OAuth clients in the organization, by external_id.
+    pub oauth_clients: HashMap<String, wire::OAuthClient>,
+    /// Live service accounts in the organization, by external_id.
+    pub service_accounts: HashMap<String, wire::ServiceAccount>,
 }
 
 /// Options for [`build`].
@@ -53,6 +58,8 @@ pub struct DesiredIdentity {
 pub struct DesiredSet {
     /// By external_id.
     pub identities: HashMap<String, DesiredIdentity>,
+    /// Clients and service accounts by kind and key.
+    pub clients: HashMap<(ObjectKind, String), DesiredClient>,
 }
 
 /// Why no plan could be made.
@@ -261,6 +268,28 @@ pub fn build(
         passwords.push(report);
     }
 
+    let digest = |p: &std::path::Path| file_digest(manifest, p);
+    let client_plan = plan_clients(
+        manifest,
+        &live.oauth_clients,
+        &live.service_accounts,
+        options.destroy,
+        &digest,
+    )?;
+    skipped.extend(client_plan.skipped);
+    invalid.extend(client_plan.invalid);
+    warnings.extend(client_plan.warnings);
+    source_digests.extend(client_plan.sources);
+    summary.no_op += client_plan.no_op;
+    summary.clients.no_op = client_plan.no_op;
+    summary.source_records += client_plan.records;
+    desired_set.clients = client_plan.desired;
+    // Apply order: the organization, OAuth clients, identities, then service accounts
+    // (whose documented create call needs an existing owner identity), then deletes.
+    let at = usize::from(changes.first().is_some_and(|c| c.kind == ObjectKind::Organization));
+    changes.splice(at..at, client_plan.clients);
+    changes.extend(client_plan.service_accounts);
+
     if !invalid.is_empty() && manifest.policy.on_invalid == OnInvalid::Fail {
         let total = invalid.len() as u64;
         let errors = invalid
@@ -283,9 +312,10 @@ pub fn build(
         })
         .collect();
     deletes.sort_by(|a, b| a.external_id.cmp(&b.external_id));
-    if !options.destroy && deletes.len() as u64 > manifest.policy.max_deletes {
+    let total_deletes = (deletes.len() + client_plan.deletes.len()) as u64;
+    if !options.destroy && total_deletes > manifest.policy.max_deletes {
         return Err(PlanError::TooManyDeletes {
-            deletes: deletes.len() as u64,
+            deletes: total_deletes,
             max: manifest.policy.max_deletes,
         });
     }
@@ -307,14 +337,23 @@ pub fn build(
             fields: Vec::new(),
         });
     }
+    changes.extend(client_plan.deletes);
     summary.unowned = live.without_external_id
         + live
             .identities
             .values()
             .filter(|l| !diff::is_owned(l))
-            .count() as u64;
+            .count() as u64
+        + unowned(&live.oauth_clients, &live.service_accounts);
 
-    for c in changes.iter().filter(|c| c.kind == ObjectKind::Identity) {
+    for c in changes.iter().filter(|c| matches!(c.kind, ObjectKind::OAuthClient | ObjectKind::ServiceAccount)) {
+        match c.action {
+            Action::Create => summary.clients.create += 1,
+            Action::Delete => summary.clients.delete += 1,
+            _ => summary.clients.update += 1,
+        }
+    }
+    for c in changes.iter().filter(|c| c.kind != ObjectKind::Organization) {
         match c.action {
             Action::Create => summary.create += 1,
             Action::Update => summary.update += 1,
@@ -382,6 +421,10 @@ pub fn collect_desired(
             }
         })?;
     }
+    let no_clients = HashMap::new();
+    let no_accounts = HashMap::new();
+    let digest = |p: &std::path::Path| file_digest(manifest, p);
+    set.clients = plan_clients(manifest, &no_clients, &no_accounts, false, &digest)?.desired;
     Ok(set)
 }
 
@@ -413,7 +456,7 @@ fn display_rel(manifest: &Manifest, path: &std::path::Path) -> String {
 }
 
 fn file_digest(manifest: &Manifest, path: &std::path::Path) -> Result<FileDigest, PlanError> {
-    let sha256 = super::file::sha256_file(path).map_err(|source| PlanError::Io {
+    let sha256 = super::file::sha256_path(path).map_err(|source| PlanError::Io {
         path: path.display().to_string(),
         source,
     })?;

@@ -51,6 +51,36 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     Ok(hex::encode(hasher.finalize()))
 }
 
+/// SHA-256 of a file, or of a directory's files (an auth0-deploy-cli export): each file's
+/// relative path and digest, in path order.
+pub fn sha256_path(path: &Path) -> std::io::Result<String> {
+    if !path.is_dir() {
+        return sha256_file(path);
+    }
+    let mut files = Vec::new();
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                stack.push(entry.path());
+            } else {
+                files.push(entry.path());
+            }
+        }
+    }
+    files.sort();
+    let mut hasher = Sha256::new();
+    for f in files {
+        let rel = f.strip_prefix(path).unwrap_or(&f);
+        hasher.update(rel.to_string_lossy().as_bytes());
+        hasher.update([0]);
+        hasher.update(sha256_file(&f)?.as_bytes());
+        hasher.update([0]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
 /// Writes `plan` to `path` atomically (temp file + rename), so a crash never leaves half a
 /// plan that could be applied.
 pub fn save(plan: &Plan, path: &Path) -> Result<(), PlanFileError> {

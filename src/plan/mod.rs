@@ -10,6 +10,7 @@
 //! loads plan files.
 
 mod build;
+mod clients;
 pub mod file;
 
 use schemars::JsonSchema;
@@ -18,6 +19,8 @@ use serde::{Deserialize, Serialize};
 pub use build::{
     BuildOptions, DesiredIdentity, DesiredSet, LiveState, PlanError, build, collect_desired,
 };
+
+pub use clients::DesiredClient;
 
 use crate::diff::FieldChange;
 
@@ -30,8 +33,12 @@ pub const FORMAT_VERSION: u32 = 1;
 pub enum ObjectKind {
     /// The target organization.
     Organization,
+    /// An OAuth client application.
+    OAuthClient,
     /// A user.
     Identity,
+    /// A service account with an API key (machine-to-machine clients).
+    ServiceAccount,
 }
 
 impl ObjectKind {
@@ -39,7 +46,9 @@ impl ObjectKind {
     pub fn noun(self) -> &'static str {
         match self {
             Self::Organization => "organization",
+            Self::OAuthClient => "oauth_client",
             Self::Identity => "identity",
+            Self::ServiceAccount => "service_account",
         }
     }
 
@@ -47,7 +56,9 @@ impl ObjectKind {
     pub fn plural(self) -> &'static str {
         match self {
             Self::Organization => "organizations",
+            Self::OAuthClient => "oauth_clients",
             Self::Identity => "identities",
+            Self::ServiceAccount => "service_accounts",
         }
     }
 }
@@ -192,7 +203,20 @@ pub struct PasswordReport {
     pub mfa_not_carried: u64,
 }
 
-/// Counts for the summary line.
+/// The client part of the summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ClientCounts {
+    /// OAuth clients and service accounts to create (each mints a secret or key).
+    pub create: u64,
+    /// To update.
+    pub update: u64,
+    /// To delete.
+    pub delete: u64,
+    /// Already as declared.
+    pub no_op: u64,
+}
+
+/// Counts for the summary line (all kinds together; `clients` breaks out the client part).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Summary {
     /// Creates.
@@ -207,11 +231,15 @@ pub struct Summary {
     pub delete: u64,
     /// Records already as declared.
     pub no_op: u64,
+    /// OAuth clients and service accounts among the counts above.
+    #[serde(default)]
+    pub clients: ClientCounts,
     /// Records skipped on purpose (no email, anonymous).
     pub skipped: u64,
     /// Invalid records left out (`on_invalid = "skip"`).
     pub invalid: u64,
-    /// Live identities in the organization this manifest does not own; never touched.
+    /// Live identities, clients and service accounts in the organization this manifest does
+    /// not own; never touched.
     pub unowned: u64,
     /// Source records read.
     pub source_records: u64,

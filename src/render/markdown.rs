@@ -55,7 +55,12 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
         out.push_str("**No changes.** The tenant matches the manifest.\n");
     }
 
-    for kind in [ObjectKind::Organization, ObjectKind::Identity] {
+    for kind in [
+            ObjectKind::Organization,
+            ObjectKind::OAuthClient,
+            ObjectKind::Identity,
+            ObjectKind::ServiceAccount,
+        ] {
         for action in Action::ALL {
             let group: Vec<&Change> =
                 plan.changes.iter().filter(|c| c.kind == kind && c.action == action).collect();

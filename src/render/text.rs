@@ -36,7 +36,12 @@ pub fn render(plan: &Plan, options: TextOptions) -> String {
         out.push_str(" The tenant matches the manifest.\n");
     } else {
         out.push_str("avnology-migrate will perform the following actions:\n");
-        for kind in [ObjectKind::Organization, ObjectKind::Identity] {
+        for kind in [
+            ObjectKind::Organization,
+            ObjectKind::OAuthClient,
+            ObjectKind::Identity,
+            ObjectKind::ServiceAccount,
+        ] {
             for action in Action::ALL {
                 let group: Vec<&Change> = plan
                     .changes

@@ -1,0 +1,242 @@
+//! The client half of a plan: OAuth clients and service accounts from `[[clients]]` and
+//! `[[client_sources]]`, compared with the live tenant.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::Value;
+
+use super::{Action, Change, ObjectKind, SkippedRecord, SourceDigest};
+use crate::diff::client::{
+    desired_client_fields, desired_service_account_fields, diff_client, diff_service_account,
+    ClientDiff,
+};
+use crate::diff::{self, OWNER_KEY};
+use crate::live::wire;
+use crate::manifest::{Manifest, MANIFEST_CLIENTS};
+use crate::model::ClientDecl;
+use crate::sources::clients::{self, ClientItem};
+use crate::sources::SourceError;
+
+/// A desired client kept for apply.
+#[derive(Debug, Clone)]
+pub struct DesiredClient {
+    /// The declaration.
+    pub decl: ClientDecl,
+    /// Its source name.
+    pub source: String,
+    /// Its field projection.
+    pub fields: BTreeMap<String, Value>,
+    /// Digest of `fields`.
+    pub digest: String,
+}
+
+/// What the client half contributes to a plan.
+#[derive(Debug, Default)]
+pub(crate) struct ClientPlan {
+    /// OAuth client creates and updates.
+    pub clients: Vec<Change>,
+    /// Service account creates and updates.
+    pub service_accounts: Vec<Change>,
+    /// Deletes (prune or destroy).
+    pub deletes: Vec<Change>,
+    /// Desired records by kind and key.
+    pub desired: HashMap<(ObjectKind, String), DesiredClient>,
+    /// Skipped records.
+    pub skipped: Vec<SkippedRecord>,
+    /// Invalid records.
+    pub invalid: Vec<SkippedRecord>,
+    /// Warnings.
+    pub warnings: Vec<String>,
+    /// Source files read.
+    pub sources: Vec<SourceDigest>,
+    /// Records already as declared.
+    pub no_op: u64,
+    /// Records read.
+    pub records: u64,
+}
+
+fn owner_source(metadata: &serde_json::Map<String, Value>) -> Option<String> {
+    metadata.get(OWNER_KEY)?.get("source")?.as_str().map(str::to_string)
+}
+
+/// Plans the clients of `manifest` against the live clients.
+pub(crate) fn plan_clients(
+    manifest: &Manifest,
+    live_clients: &HashMap<String, wire::OAuthClient>,
+    live_accounts: &HashMap<String, wire::ServiceAccount>,
+    destroy: bool,
+    digest_path: &dyn Fn(&std::path::Path) -> Result<super::FileDigest, super::PlanError>,
+) -> Result<ClientPlan, super::PlanError> {
+    let mut out = ClientPlan::default();
+    let mut seen: HashMap<(ObjectKind, String), String> = HashMap::new();
+
+    let mut accept = |out: &mut ClientPlan, decl: ClientDecl, source: &str, location: String| {
+        let kind = match decl {
+            ClientDecl::OAuth(_) => ObjectKind::OAuthClient,
+            ClientDecl::ServiceAccount(_) => ObjectKind::ServiceAccount,
+        };
+        let key = decl.external_id().to_string();
+        if let Some(first) = seen.get(&(kind, key.clone())) {
+            out.invalid.push(SkippedRecord {
+                source: source.to_string(),
+                location,
+                external_id: Some(key),
+                reason: format!("duplicate {} key, first declared at {first}", kind.noun()),
+            });
+            return;
+        }
+        seen.insert((kind, key.clone()), location);
+        if destroy {
+            return;
+        }
+        let (fields, d) = match &decl {
+            ClientDecl::OAuth(c) => {
+                let f = desired_client_fields(c, source);
+                let d = diff_client(&f, live_clients.get(&key));
+                (f, d)
+            }
+            ClientDecl::ServiceAccount(s) => {
+                let f = desired_service_account_fields(s, source);
+                let d = diff_service_account(&f, live_accounts.get(&key));
+                (f, d)
+            }
+        };
+        let (live_id, etag) = match kind {
+            ObjectKind::OAuthClient => live_clients.get(&key).map(|l| (l.client_id.clone(), l.etag.clone())),
+            _ => live_accounts.get(&key).map(|l| (l.id.clone(), l.etag.clone())),
+        }
+        .unzip();
+        let (action, changes) = match d {
+            ClientDiff::NoOp => {
+                out.no_op += 1;
+                return;
+            }
+            ClientDiff::Unowned => {
+                out.warnings.push(format!(
+                    "{} `{key}` exists in the tenant but was not created by avnology-migrate; it is left untouched",
+                    kind.noun()
+                ));
+                return;
+            }
+            ClientDiff::TypeChanged { live, desired } => {
+                out.warnings.push(format!(
+                    "oauth_client `{key}` is `{live}` in the tenant but declared `{desired}`; Avnology cannot change a client's type in place (delete it in Avnology, then apply again)"
+                ));
+                return;
+            }
+            ClientDiff::Create(c) => (Action::Create, c),
+            ClientDiff::Update(c) => (Action::Update, c),
+        };
+        let digest = diff::desired_digest(&fields);
+        let change = Change {
+            kind,
+            action,
+            key: key.clone(),
+            source: Some(source.to_string()),
+            live_id,
+            etag,
+            desired_digest: Some(digest.clone()),
+            fields: changes,
+        };
+        match kind {
+            ObjectKind::OAuthClient => out.clients.push(change),
+            _ => out.service_accounts.push(change),
+        }
+        out.desired.insert((kind, key), DesiredClient { decl, source: source.to_string(), fields, digest });
+    };
+
+    // [[clients]] in the manifest.
+    for (i, c) in manifest.clients.iter().enumerate() {
+        out.records += 1;
+        let decl = ClientDecl::OAuth(c.clone());
+        let location = format!("{} ([[clients]] entry {})", manifest.path.display(), i + 1);
+        if let Err(message) = clients::validate(&decl) {
+            out.invalid.push(SkippedRecord {
+                source: MANIFEST_CLIENTS.into(),
+                location,
+                external_id: Some(c.external_id.to_string()),
+                reason: message,
+            });
+            continue;
+        }
+        accept(&mut out, decl, MANIFEST_CLIENTS, location);
+    }
+
+    // [[client_sources]].
+    for source in &manifest.client_sources {
+        out.sources.push(SourceDigest {
+            name: source.name.clone(),
+            provider: source.provider.as_str().to_string(),
+            files: vec![digest_path(&source.path)?],
+        });
+        let mut items = Vec::new();
+        let stats = clients::read_client_source(source, &mut |item| items.push(item))
+            .map_err(super::PlanError::Source)?;
+        out.records += stats.records;
+        for item in items {
+            match item {
+                ClientItem::Client(decl, location) => accept(&mut out, *decl, &source.name, location.to_string()),
+                ClientItem::Skipped(s) => out.skipped.push(SkippedRecord {
+                    source: source.name.clone(),
+                    location: s.location.to_string(),
+                    external_id: s.external_id,
+                    reason: s.reason.describe().to_string(),
+                }),
+                ClientItem::Invalid(e) => out.invalid.push(invalid_record(&source.name, &e)),
+                ClientItem::Warning(w) => out.warnings.push(format!("source `{}`: {w}", source.name)),
+            }
+        }
+    }
+
+    // Deletes: owned clients no source declares (prune), or every owned one (destroy).
+    let prune = manifest.policy.prune;
+    let declared = |kind: ObjectKind, key: &str| seen.contains_key(&(kind, key.to_string()));
+    let mut deletes: Vec<Change> = Vec::new();
+    for l in live_clients.values() {
+        let key = l.external_id.clone().unwrap_or_default();
+        if owner_source(&l.metadata).is_some() && (destroy || (prune && !declared(ObjectKind::OAuthClient, &key))) {
+            deletes.push(delete(ObjectKind::OAuthClient, key, owner_source(&l.metadata), &l.client_id, &l.etag));
+        }
+    }
+    for l in live_accounts.values() {
+        let key = l.external_id.clone().unwrap_or_default();
+        if owner_source(&l.metadata).is_some() && (destroy || (prune && !declared(ObjectKind::ServiceAccount, &key))) {
+            deletes.push(delete(ObjectKind::ServiceAccount, key, owner_source(&l.metadata), &l.id, &l.etag));
+        }
+    }
+    deletes.sort_by(|a, b| (a.kind.noun(), &a.key).cmp(&(b.kind.noun(), &b.key)));
+    out.deletes = deletes;
+    Ok(out)
+}
+
+fn delete(kind: ObjectKind, key: String, source: Option<String>, id: &str, etag: &str) -> Change {
+    Change {
+        kind,
+        action: Action::Delete,
+        key,
+        source,
+        live_id: Some(id.to_string()),
+        etag: Some(etag.to_string()),
+        desired_digest: None,
+        fields: Vec::new(),
+    }
+}
+
+fn invalid_record(source: &str, e: &SourceError) -> SkippedRecord {
+    SkippedRecord {
+        source: source.to_string(),
+        location: e.location.to_string(),
+        external_id: e.external_id.clone(),
+        reason: e.message.clone(),
+    }
+}
+
+/// Unowned live clients and service accounts (counted in the summary, never touched).
+pub(crate) fn unowned(
+    live_clients: &HashMap<String, wire::OAuthClient>,
+    live_accounts: &HashMap<String, wire::ServiceAccount>,
+) -> u64 {
+    (live_clients.values().filter(|l| owner_source(&l.metadata).is_none()).count()
+        + live_accounts.values().filter(|l| owner_source(&l.metadata).is_none()).count()) as u64
+}
+
