@@ -56,4 +56,12 @@ pub enum Command {
     Verify(commands::verify::VerifyArgs),
     /// Run a local Avnology admin API for rehearsals and tests.
     Emulator(commands::emulator::EmulatorArgs),
+    /// Import an Auth0 users export (Avnology's guide command shape).
+    Auth0(commands::provider::Auth0Args),
+    /// Import a Clerk users export (Avnology's guide command shape).
+    Clerk(commands::provider::ClerkArgs),
+    /// Import a Firebase Auth export (Avnology's guide command shape).
+    FirebaseAuth(commands::provider::FirebaseArgs),
+    /// Import `aws cognito-idp list-users` output.
+    Cognito(commands::provider::CognitoArgs),
 }

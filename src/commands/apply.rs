@@ -22,7 +22,7 @@ use crate::plan::{self, BuildOptions, Plan};
 use crate::render::text::{self, TextOptions};
 
 /// Apply the changes: a saved plan exactly, or a fresh plan after confirmation.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct ApplyArgs {
     /// A plan file from `plan --out`. Without it, a fresh plan is made and shown first.
     pub plan: Option<PathBuf>,
@@ -33,7 +33,7 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub auto_approve: bool,
     /// The most requests in flight at once (the tool adapts below this to the server).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = DEFAULT_CONCURRENCY)]
     pub concurrency: usize,
     /// Never start more than this many changes per second.
     #[arg(long)]
@@ -48,6 +48,9 @@ pub struct ApplyArgs {
     pub secrets_out: Option<PathBuf>,
 }
 
+/// Requests in flight at once unless `--concurrency` says otherwise.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+
 /// Runs `apply`.
 pub async fn run(args: ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
     match &args.plan {
@@ -59,6 +62,12 @@ pub async fn run(args: ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
 async fn apply_fresh(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
     let manifest_path = args.manifest.clone().unwrap_or_else(|| PathBuf::from("migration.toml"));
     let manifest = crate::manifest::load(&manifest_path)?;
+    apply_manifest(args, &manifest, global).await
+}
+
+/// Plans `manifest`, shows the plan, asks (unless `--auto-approve`) and applies it.
+pub async fn apply_manifest(args: &ApplyArgs, manifest: &Manifest, global: &GlobalArgs) -> anyhow::Result<Exit> {
+    let manifest = manifest.clone();
     let conn = target::connect(&manifest, global.verbose).await?;
     let live = target::read_live(&conn.client, manifest.target.organization.as_deref()).await?;
     let (plan, desired) = plan::build(&manifest, &live, BuildOptions::default())?;

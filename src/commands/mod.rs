@@ -4,6 +4,7 @@ pub mod apply;
 pub mod emulator;
 mod output;
 pub mod plan;
+pub mod provider;
 pub mod show;
 mod target;
 pub mod validate;
@@ -23,5 +24,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Show(args) => show::run(args, &global).await,
         Command::Verify(args) => verify::run(args, &global).await,
         Command::Emulator(args) => emulator::run(args).await,
+        Command::Auth0(args) => provider::run(provider::ProviderCommand::Auth0(args), &global).await,
+        Command::Clerk(args) => provider::run(provider::ProviderCommand::Clerk(args), &global).await,
+        Command::FirebaseAuth(args) => provider::run(provider::ProviderCommand::Firebase(args), &global).await,
+        Command::Cognito(args) => provider::run(provider::ProviderCommand::Cognito(args), &global).await,
     }
 }

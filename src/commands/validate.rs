@@ -31,6 +31,25 @@ pub async fn run(args: ValidateArgs, _global: &GlobalArgs) -> anyhow::Result<Exi
             source.provider.as_str()
         ));
     }
+    for source in &manifest.client_sources {
+        let (mut clients, mut accounts) = (0, 0);
+        for d in desired.clients.values().filter(|d| d.source == source.name) {
+            match d.decl {
+                crate::model::ClientDecl::OAuth(_) => clients += 1,
+                crate::model::ClientDecl::ServiceAccount(_) => accounts += 1,
+            }
+        }
+        let skipped = plan.skipped.iter().filter(|s| s.source == source.name).count();
+        let invalid = plan.invalid.iter().filter(|s| s.source == source.name).count();
+        text.push_str(&format!(
+            "  client source `{}` ({}): {clients} OAuth clients, {accounts} service accounts, {skipped} skipped, {invalid} invalid\n",
+            source.name,
+            source.provider.as_str()
+        ));
+    }
+    if !manifest.clients.is_empty() {
+        text.push_str(&format!("  [[clients]]: {} OAuth clients\n", manifest.clients.len()));
+    }
     let rendered = crate::render::text::render(&plan, Default::default());
     // The per-source password report and warnings, without the create listing.
     for line in rendered.lines().filter(|l| l.starts_with("Passwords") || l.starts_with("warning:") || l.starts_with("  ! ") || l.starts_with("! ")) {

@@ -28,6 +28,18 @@ pub fn load_with_env(
         path: path.to_path_buf(),
         source,
     })?;
+    parse(path, &text, env)
+}
+
+/// Builds a manifest from TOML (or YAML, by `path`'s extension) text; relative paths in it
+/// resolve against `path`'s directory. The provider commands use this to turn their flags
+/// into a one-source manifest.
+pub fn parse(
+    path: &Path,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Manifest, ManifestError> {
+    let text = text.to_string();
     let invalid =
         |line: Option<usize>, column: Option<usize>, message: String| ManifestError::Invalid {
             path: path.to_path_buf(),
@@ -155,6 +167,18 @@ pub fn load_with_env(
                         ),
                     ));
                 }
+                for (field, value) in [("signer_key", &h.signer_key), ("salt_separator", &h.salt_separator)] {
+                    if !is_base64(value) {
+                        return Err(invalid(
+                            l,
+                            c,
+                            format!(
+                                "source `{}`: firebase_hash.{field} is not base64 (copy it from the console's \"Password hash parameters\" dialog)",
+                                source.name
+                            ),
+                        ));
+                    }
+                }
                 Some(FirebaseHashParams {
                     signer_key: Secret::new(h.signer_key.clone()),
                     salt_separator: h.salt_separator.clone(),
@@ -258,6 +282,17 @@ pub fn load_with_env(
         },
         sha256,
     })
+}
+
+/// Whether `value` is base64 in the standard or URL-safe alphabet, padded or not.
+fn is_base64(value: &str) -> bool {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let v = value.trim();
+    !v.is_empty()
+        && [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+            .iter()
+            .any(|e| e.decode(v).is_ok())
 }
 
 /// yaml_serde's message without its trailing "at line X column Y" (we print our own).

@@ -265,6 +265,12 @@ pub fn build(
                 source.name, stats.passwords_unmatched
             ));
         }
+        if source.firebase_hash.is_some() && report.firebase_scrypt > 0 {
+            warnings.push(format!(
+                "source `{}`: the Firebase hash parameters ([users.firebase_hash]) cannot be checked against the hashes before users log in; wrong parameters make all {} imported passwords fail — check a few with `avnology-migrate verify --logins FILE` after apply",
+                source.name, report.firebase_scrypt
+            ));
+        }
         passwords.push(report);
     }
 

@@ -1,0 +1,177 @@
+//! `avnology-migrate auth0|clerk|firebase-auth|cognito --import FILE [--dry-run]`: the command
+//! shape of Avnology's own migration guides. The flags become a one-source manifest in
+//! memory (target from `AVNOLOGY_API_URL` or `--url`), which is then planned (`--dry-run`)
+//! or planned and applied, exactly as `plan` and `apply --auto-approve` would.
+
+use std::path::PathBuf;
+
+use super::apply::{self, ApplyArgs, DEFAULT_CONCURRENCY};
+use super::{output, target};
+use crate::cli::GlobalArgs;
+use crate::error::Exit;
+use crate::manifest::raw::{Provider, RawFirebaseHash, RawManifest, RawTarget, RawUserSource};
+use crate::plan::{self, BuildOptions};
+use crate::render::text::{self, TextOptions};
+
+/// The environment variable the Firebase signer key is read from when `--hash-key` is not
+/// given (it keeps the key out of shell history and process lists).
+pub const FIREBASE_SIGNER_KEY: &str = "FIREBASE_SIGNER_KEY";
+
+/// Flags every provider command takes.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The users export to import.
+    #[arg(long = "import", value_name = "FILE")]
+    pub import: PathBuf,
+    /// Show what would change; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The organization to place users in (created if missing).
+    #[arg(long)]
+    pub organization: Option<String>,
+    /// The Avnology API URL, or `sandbox` (default: AVNOLOGY_API_URL, then the public API).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Where minted secrets go (not needed for users-only imports).
+    #[arg(long, value_name = "FILE")]
+    pub secrets_out: Option<PathBuf>,
+    /// The most requests in flight at once.
+    #[arg(long, default_value_t = DEFAULT_CONCURRENCY)]
+    pub concurrency: usize,
+    /// Never send more than this many requests per second.
+    #[arg(long)]
+    pub max_rps: Option<f64>,
+    /// One NDJSON line per finished change.
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+}
+
+/// `auth0`: import an Auth0 users export (NDJSON or JSON array, optionally gzipped).
+#[derive(Debug, clap::Args)]
+pub struct Auth0Args {
+    /// Common flags.
+    #[command(flatten)]
+    pub import: ImportArgs,
+    /// The support-ticket password-hash export (NDJSON) to join to the users.
+    #[arg(long)]
+    pub passwords: Option<PathBuf>,
+}
+
+/// `clerk`: import a Clerk users export (dashboard CSV or JSON).
+#[derive(Debug, clap::Args)]
+pub struct ClerkArgs {
+    /// Common flags.
+    #[command(flatten)]
+    pub import: ImportArgs,
+}
+
+/// `cognito`: import `aws cognito-idp list-users` output.
+#[derive(Debug, clap::Args)]
+pub struct CognitoArgs {
+    /// Common flags.
+    #[command(flatten)]
+    pub import: ImportArgs,
+}
+
+/// `firebase-auth`: import a `firebase auth:export` file (JSON or CSV) with the project's
+/// password hash parameters.
+#[derive(Debug, clap::Args)]
+pub struct FirebaseArgs {
+    /// Common flags.
+    #[command(flatten)]
+    pub import: ImportArgs,
+    /// `base64_signer_key` (default: the FIREBASE_SIGNER_KEY environment variable). Without
+    /// it, password hashes are not imported and those users must reset.
+    #[arg(long)]
+    pub hash_key: Option<String>,
+    /// `base64_salt_separator`.
+    #[arg(long, default_value = "Bw==")]
+    pub salt_separator: String,
+    /// `rounds`.
+    #[arg(long, default_value_t = 8)]
+    pub rounds: u32,
+    /// `mem_cost`.
+    #[arg(long, default_value_t = 14)]
+    pub mem_cost: u32,
+}
+
+/// Which provider command ran.
+#[derive(Debug)]
+pub enum ProviderCommand {
+    /// `auth0`.
+    Auth0(Auth0Args),
+    /// `clerk`.
+    Clerk(ClerkArgs),
+    /// `firebase-auth`.
+    Firebase(FirebaseArgs),
+    /// `cognito`.
+    Cognito(CognitoArgs),
+}
+
+/// The placeholder the signer key travels through, so it never appears in manifest text.
+const SIGNER_KEY_VAR: &str = "AVNOLOGY_MIGRATE_IMPORT_SIGNER_KEY";
+
+/// Runs a provider command.
+pub async fn run(command: ProviderCommand, global: &GlobalArgs) -> anyhow::Result<Exit> {
+    let (provider, name, common, passwords, firebase) = match &command {
+        ProviderCommand::Auth0(a) => (Provider::Auth0, "auth0", &a.import, a.passwords.clone(), None),
+        ProviderCommand::Clerk(a) => (Provider::Clerk, "clerk", &a.import, None, None),
+        ProviderCommand::Cognito(a) => (Provider::Cognito, "cognito", &a.import, None, None),
+        ProviderCommand::Firebase(a) => {
+            let key = a.hash_key.clone().or_else(|| std::env::var(FIREBASE_SIGNER_KEY).ok()).filter(|k| !k.is_empty());
+            let hash = key.map(|k| {
+                (
+                    k,
+                    RawFirebaseHash {
+                        signer_key: format!("${{env:{SIGNER_KEY_VAR}}}"),
+                        salt_separator: a.salt_separator.clone(),
+                        rounds: a.rounds,
+                        mem_cost: a.mem_cost,
+                    },
+                )
+            });
+            (Provider::Firebase, "firebase", &a.import, None, hash)
+        }
+    };
+    let signer_key = firebase.as_ref().map(|(k, _)| k.clone());
+    let raw = RawManifest {
+        target: RawTarget {
+            url: common.url.clone(),
+            organization: common.organization.clone(),
+            service_account_owner: None,
+        },
+        users: vec![RawUserSource {
+            name: name.to_string(),
+            provider,
+            path: common.import.display().to_string(),
+            passwords: passwords.map(|p| p.display().to_string()),
+            firebase_hash: firebase.map(|(_, h)| h),
+        }],
+        ..RawManifest::default()
+    };
+    let text = toml::to_string(&raw)?;
+    let env = |n: &str| {
+        if n == SIGNER_KEY_VAR { signer_key.clone() } else { std::env::var(n).ok() }
+    };
+    let manifest = crate::manifest::parse(std::path::Path::new("(command line)"), &text, &env)?;
+    if common.dry_run {
+        let conn = target::connect(&manifest, global.verbose).await?;
+        let live = target::read_live(&conn.client, manifest.target.organization.as_deref()).await?;
+        let (plan, _) = plan::build(&manifest, &live, BuildOptions::default())?;
+        output::stdout(&text::render(&plan, TextOptions { color: true, ..Default::default() }))?;
+        output::status("Dry run: nothing was changed.");
+        if let Some(s) = conn.sandbox {
+            let _ = s.shutdown().await;
+        }
+        return Ok(Exit::Success);
+    }
+    let args = ApplyArgs {
+        auto_approve: true,
+        concurrency: common.concurrency,
+        max_rps: common.max_rps,
+        log: common.log.clone(),
+        secrets_out: common.secrets_out.clone(),
+        ..ApplyArgs::default()
+    };
+    apply::apply_manifest(&args, &manifest, global).await
+}
