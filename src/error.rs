@@ -52,7 +52,10 @@ impl std::error::Error for Hinted {
 
 /// Attaches a hint to an error.
 pub fn with_hint(err: impl Into<anyhow::Error>, hint: impl Into<String>) -> anyhow::Error {
-    anyhow::Error::new(Hinted { hint: hint.into(), source: err.into() })
+    anyhow::Error::new(Hinted {
+        hint: hint.into(),
+        source: err.into(),
+    })
 }
 
 /// Extension to attach a hint to a `Result`'s error.

@@ -7,9 +7,9 @@ use serde_json::{Map, Value};
 use super::executor::{Attempt, OutcomeKind};
 use super::request::idempotency_key;
 use super::secrets::{Minted, SecretsFile};
-use crate::diff::client::{diff_client, diff_service_account, mask_path, ClientDiff};
 use crate::diff::OWNER_KEY;
-use crate::live::{wire, Client, Error};
+use crate::diff::client::{ClientDiff, diff_client, diff_service_account, mask_path};
+use crate::live::{Client, Error, wire};
 use crate::model::ClientDecl;
 use crate::plan::{Action, Change, DesiredClient, DesiredSet};
 
@@ -18,7 +18,9 @@ fn uncertain(e: &Error) -> bool {
 }
 
 fn failed(e: &dyn std::fmt::Display) -> Attempt {
-    Attempt::Final(OutcomeKind::Failed { error: e.to_string() })
+    Attempt::Final(OutcomeKind::Failed {
+        error: e.to_string(),
+    })
 }
 
 fn metadata(d: &DesiredClient) -> Map<String, Value> {
@@ -29,21 +31,36 @@ fn metadata(d: &DesiredClient) -> Map<String, Value> {
     m
 }
 
-fn client_input(d: &DesiredClient, org_id: Option<&str>, paths: Option<&[&str]>) -> wire::OAuthClientInput {
-    let ClientDecl::OAuth(c) = &d.decl else { return wire::OAuthClientInput::default() };
+fn client_input(
+    d: &DesiredClient,
+    org_id: Option<&str>,
+    paths: Option<&[&str]>,
+) -> wire::OAuthClientInput {
+    let ClientDecl::OAuth(c) = &d.decl else {
+        return wire::OAuthClientInput::default();
+    };
     let want = |p: &str| paths.is_none_or(|ps| ps.contains(&p));
     wire::OAuthClientInput {
         external_id: paths.is_none().then(|| c.external_id.to_string()),
         client_name: want("client_name").then(|| c.name.clone()),
         client_type: paths.is_none().then(|| c.client_type.as_str().to_string()),
         redirect_uris: want("redirect_uris").then(|| c.redirect_uris.clone()),
-        post_logout_redirect_uris: want("post_logout_redirect_uris").then(|| c.post_logout_redirect_uris.clone()),
+        post_logout_redirect_uris: want("post_logout_redirect_uris")
+            .then(|| c.post_logout_redirect_uris.clone()),
         allowed_origins: want("allowed_origins").then(|| c.allowed_origins.clone()),
         grant_types: want("grant_types").then(|| c.grant_types.clone()),
         scopes: want("scopes").then(|| c.scopes.clone()),
-        token_endpoint_auth_method: paths.is_none().then(|| c.client_type.token_endpoint_auth_method().to_string()),
-        metadata: paths.is_none_or(|ps| ps.iter().any(|p| p.starts_with("metadata"))).then(|| metadata(d)),
-        organization_id: if paths.is_none() { org_id.map(str::to_string) } else { None },
+        token_endpoint_auth_method: paths
+            .is_none()
+            .then(|| c.client_type.token_endpoint_auth_method().to_string()),
+        metadata: paths
+            .is_none_or(|ps| ps.iter().any(|p| p.starts_with("metadata")))
+            .then(|| metadata(d)),
+        organization_id: if paths.is_none() {
+            org_id.map(str::to_string)
+        } else {
+            None
+        },
     }
 }
 
@@ -67,21 +84,33 @@ pub(crate) async fn apply_oauth_client(
     let d = desired.clients.get(&(change.kind, change.key.clone()));
     match change.action {
         Action::Create => {
-            let Some(d) = d else { return failed(&"the desired client is missing from the sources") };
+            let Some(d) = d else {
+                return failed(&"the desired client is missing from the sources");
+            };
             if look_first {
-                match client.find_oauth_client_by_external_id(org_id, &change.key).await {
+                match client
+                    .find_oauth_client_by_external_id(org_id, &change.key)
+                    .await
+                {
                     Ok(Some(existing)) => return Attempt::Final(settle_client(d, &existing)),
                     Ok(None) => {}
                     Err(e) if uncertain(&e) => return Attempt::Uncertain(e.to_string()),
                     Err(e) => return failed(&e),
                 }
             }
-            let req = wire::CreateOAuthClientRequest { client: client_input(d, org_id, None) };
-            match client.create_oauth_client(&req, Some(&idempotency_key(plan_id, change))).await {
+            let req = wire::CreateOAuthClientRequest {
+                client: client_input(d, org_id, None),
+            };
+            match client
+                .create_oauth_client(&req, Some(&idempotency_key(plan_id, change)))
+                .await
+            {
                 Ok(created) => {
                     if let Some(secret) = &created.client_secret {
                         let Some(file) = secrets else {
-                            return failed(&"a client secret was minted but no --secrets-out file is open");
+                            return failed(
+                                &"a client secret was minted but no --secrets-out file is open",
+                            );
                         };
                         if let Err(e) = file.write(Minted::ClientSecret {
                             key: &change.key,
@@ -95,9 +124,14 @@ pub(crate) async fn apply_oauth_client(
                             ));
                         }
                     }
-                    Attempt::Final(OutcomeKind::Applied { id: created.client.client_id })
+                    Attempt::Final(OutcomeKind::Applied {
+                        id: created.client.client_id,
+                    })
                 }
-                Err(e) if e.is_conflict() => match client.find_oauth_client_by_external_id(org_id, &change.key).await {
+                Err(e) if e.is_conflict() => match client
+                    .find_oauth_client_by_external_id(org_id, &change.key)
+                    .await
+                {
                     Ok(Some(existing)) => Attempt::Final(settle_client(d, &existing)),
                     Ok(None) => failed(&e),
                     Err(e) => failed(&e),
@@ -115,7 +149,10 @@ pub(crate) async fn apply_oauth_client(
                 client: client_input(d, org_id, Some(&paths)),
                 update_mask: paths.join(","),
             };
-            match client.update_oauth_client(id, &req, change.etag.as_deref()).await {
+            match client
+                .update_oauth_client(id, &req, change.etag.as_deref())
+                .await
+            {
                 Ok(_) => Attempt::Final(OutcomeKind::Applied { id: id.to_string() }),
                 Err(e) if e.is_conflict() => match client.get_oauth_client(id).await {
                     Ok(live) => Attempt::Final(match settle_client(d, &live) {
@@ -129,10 +166,14 @@ pub(crate) async fn apply_oauth_client(
             }
         }
         Action::Delete => {
-            let Some(id) = change.live_id.as_deref() else { return failed(&"the plan has no live id") };
+            let Some(id) = change.live_id.as_deref() else {
+                return failed(&"the plan has no live id");
+            };
             match client.delete_oauth_client(id, change.etag.as_deref()).await {
                 Ok(()) => Attempt::Final(OutcomeKind::Applied { id: id.to_string() }),
-                Err(e) if e.is_not_found() => Attempt::Final(OutcomeKind::AlreadyApplied { id: id.to_string() }),
+                Err(e) if e.is_not_found() => {
+                    Attempt::Final(OutcomeKind::AlreadyApplied { id: id.to_string() })
+                }
                 Err(e) if e.is_conflict() => Attempt::Final(OutcomeKind::Stale),
                 Err(e) if uncertain(&e) => Attempt::Uncertain(e.to_string()),
                 Err(e) => failed(&e),
@@ -144,7 +185,9 @@ pub(crate) async fn apply_oauth_client(
 
 fn settle_client(d: &DesiredClient, existing: &wire::OAuthClient) -> OutcomeKind {
     match diff_client(&d.fields, Some(existing)) {
-        ClientDiff::NoOp => OutcomeKind::AlreadyApplied { id: existing.client_id.clone() },
+        ClientDiff::NoOp => OutcomeKind::AlreadyApplied {
+            id: existing.client_id.clone(),
+        },
         _ => OutcomeKind::Failed {
             error: format!(
                 "an OAuth client with this external_id exists ({}) with different content; re-plan",
@@ -169,14 +212,23 @@ pub(crate) async fn apply_service_account(
     let d = desired.clients.get(&(change.kind, change.key.clone()));
     match change.action {
         Action::Create => {
-            let Some(d) = d else { return failed(&"the desired service account is missing from the sources") };
-            let ClientDecl::ServiceAccount(sa) = &d.decl else { return failed(&"not a service account") };
+            let Some(d) = d else {
+                return failed(&"the desired service account is missing from the sources");
+            };
+            let ClientDecl::ServiceAccount(sa) = &d.decl else {
+                return failed(&"not a service account");
+            };
             let Some(owner_id) = owner_id else {
-                return failed(&"service accounts need an owner: set [target] service_account_owner to the email of an identity in the tenant");
+                return failed(
+                    &"service accounts need an owner: set [target] service_account_owner to the email of an identity in the tenant",
+                );
             };
             let mut existing = None;
             if look_first {
-                match client.find_service_account_by_external_id(org_id, &change.key).await {
+                match client
+                    .find_service_account_by_external_id(org_id, &change.key)
+                    .await
+                {
                     Ok(found) => existing = found,
                     Err(e) if uncertain(&e) => return Attempt::Uncertain(e.to_string()),
                     Err(e) => return failed(&e),
@@ -193,10 +245,16 @@ pub(crate) async fn apply_service_account(
                         external_id: Some(sa.external_id.to_string()),
                         metadata: Some(metadata(d)),
                     };
-                    match client.create_service_account(&req, Some(&idempotency_key(plan_id, change))).await {
+                    match client
+                        .create_service_account(&req, Some(&idempotency_key(plan_id, change)))
+                        .await
+                    {
                         Ok(a) => a,
                         Err(e) if e.is_conflict() => {
-                            match client.find_service_account_by_external_id(org_id, &change.key).await {
+                            match client
+                                .find_service_account_by_external_id(org_id, &change.key)
+                                .await
+                            {
                                 Ok(Some(a)) => a,
                                 _ => return failed(&e),
                             }
@@ -216,14 +274,25 @@ pub(crate) async fn apply_service_account(
                 Err(e) if uncertain(&e) => return Attempt::Uncertain(e.to_string()),
                 Err(e) => return failed(&e),
             }
-            let key_req = wire::CreateApiKeyRequest { name: "avnology-migrate".into(), scopes: sa.scopes.clone(), expire_time: None };
+            let key_req = wire::CreateApiKeyRequest {
+                name: "avnology-migrate".into(),
+                scopes: sa.scopes.clone(),
+                expire_time: None,
+            };
             let key_idem = format!("{}-key", idempotency_key(plan_id, change));
-            match client.create_api_key(&account.id, &key_req, Some(&key_idem)).await {
+            match client
+                .create_api_key(&account.id, &key_req, Some(&key_idem))
+                .await
+            {
                 Ok(minted) => {
                     let Some(file) = secrets else {
                         return failed(&"an API key was minted but no --secrets-out file is open");
                     };
-                    match file.write(Minted::ApiKey { key: &change.key, service_account_id: &account.id, api_key: &minted.key }) {
+                    match file.write(Minted::ApiKey {
+                        key: &change.key,
+                        service_account_id: &account.id,
+                        api_key: &minted.key,
+                    }) {
                         Ok(()) => Attempt::Final(OutcomeKind::Applied { id: account.id }),
                         Err(e) => failed(&format!(
                             "service account {} was created but its API key could not be written to `{}`: {e}; revoke key {} in Avnology",
@@ -241,18 +310,31 @@ pub(crate) async fn apply_service_account(
             let (Some(d), Some(id)) = (d, change.live_id.as_deref()) else {
                 return failed(&"the plan has no live id or desired record for this change");
             };
-            let ClientDecl::ServiceAccount(sa) = &d.decl else { return failed(&"not a service account") };
+            let ClientDecl::ServiceAccount(sa) = &d.decl else {
+                return failed(&"not a service account");
+            };
             let paths = mask(change);
             let req = wire::UpdateServiceAccountRequest {
                 name: paths.contains(&"name").then(|| sa.name.clone()),
-                description: paths.contains(&"description").then(|| sa.description.clone()).flatten(),
-                metadata: paths.iter().any(|p| p.starts_with("metadata")).then(|| metadata(d)),
+                description: paths
+                    .contains(&"description")
+                    .then(|| sa.description.clone())
+                    .flatten(),
+                metadata: paths
+                    .iter()
+                    .any(|p| p.starts_with("metadata"))
+                    .then(|| metadata(d)),
                 update_mask: paths.join(","),
             };
-            match client.update_service_account(id, &req, change.etag.as_deref()).await {
+            match client
+                .update_service_account(id, &req, change.etag.as_deref())
+                .await
+            {
                 Ok(_) => Attempt::Final(OutcomeKind::Applied { id: id.to_string() }),
                 Err(e) if e.is_conflict() => match client.get_service_account(id).await {
-                    Ok(live) if diff_service_account(&d.fields, Some(&live)) == ClientDiff::NoOp => {
+                    Ok(live)
+                        if diff_service_account(&d.fields, Some(&live)) == ClientDiff::NoOp =>
+                    {
                         Attempt::Final(OutcomeKind::AlreadyApplied { id: id.to_string() })
                     }
                     _ => Attempt::Final(OutcomeKind::Stale),
@@ -262,10 +344,17 @@ pub(crate) async fn apply_service_account(
             }
         }
         Action::Delete => {
-            let Some(id) = change.live_id.as_deref() else { return failed(&"the plan has no live id") };
-            match client.delete_service_account(id, change.etag.as_deref()).await {
+            let Some(id) = change.live_id.as_deref() else {
+                return failed(&"the plan has no live id");
+            };
+            match client
+                .delete_service_account(id, change.etag.as_deref())
+                .await
+            {
                 Ok(()) => Attempt::Final(OutcomeKind::Applied { id: id.to_string() }),
-                Err(e) if e.is_not_found() => Attempt::Final(OutcomeKind::AlreadyApplied { id: id.to_string() }),
+                Err(e) if e.is_not_found() => {
+                    Attempt::Final(OutcomeKind::AlreadyApplied { id: id.to_string() })
+                }
                 Err(e) if e.is_conflict() => Attempt::Final(OutcomeKind::Stale),
                 Err(e) if uncertain(&e) => Attempt::Uncertain(e.to_string()),
                 Err(e) => failed(&e),

@@ -4,19 +4,19 @@
 //! Dispatch stops when the cancel flag is raised (Ctrl-C); requests in flight finish and are
 //! journaled, so the next `apply plan.json` resumes with nothing lost or doubled.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 
-use super::journal::{change_id, Journal, JournalState};
 use super::clients;
+use super::journal::{Journal, JournalState, change_id};
 use super::rate::RateController;
-use super::secrets::SecretsFile;
 use super::request::{create_request, idempotency_key, update_request};
+use super::secrets::SecretsFile;
 use crate::diff::{self, IdentityAction};
-use crate::live::{wire, Client};
+use crate::live::{Client, wire};
 use crate::plan::{Action, Change, DesiredIdentity, DesiredSet, ObjectKind, Plan};
 
 /// Called with every finished change (progress bars, the NDJSON log).
@@ -126,18 +126,29 @@ impl ApplyReport {
     pub fn applied(&self) -> usize {
         self.outcomes
             .iter()
-            .filter(|o| matches!(o.outcome, OutcomeKind::Applied { .. } | OutcomeKind::AlreadyApplied { .. }))
+            .filter(|o| {
+                matches!(
+                    o.outcome,
+                    OutcomeKind::Applied { .. } | OutcomeKind::AlreadyApplied { .. }
+                )
+            })
             .count()
     }
 
     /// Changes skipped as stale.
     pub fn stale(&self) -> usize {
-        self.outcomes.iter().filter(|o| o.outcome == OutcomeKind::Stale).count()
+        self.outcomes
+            .iter()
+            .filter(|o| o.outcome == OutcomeKind::Stale)
+            .count()
     }
 
     /// Changes that failed.
     pub fn failed(&self) -> usize {
-        self.outcomes.iter().filter(|o| matches!(o.outcome, OutcomeKind::Failed { .. })).count()
+        self.outcomes
+            .iter()
+            .filter(|o| matches!(o.outcome, OutcomeKind::Failed { .. }))
+            .count()
     }
 }
 
@@ -173,8 +184,15 @@ pub async fn execute(
     // identity phase, so only just before the service-account phase).
     let mut owner_id: Option<Arc<str>> = None;
     for phase in Phase::ALL {
-        if phase == Phase::ServiceAccounts && plan.changes.iter().any(|c| phase.contains(c) && c.action == Action::Create) {
-            owner_id = resolve_owner(client, options.service_account_owner.as_deref()).await?.map(Into::into);
+        if phase == Phase::ServiceAccounts
+            && plan
+                .changes
+                .iter()
+                .any(|c| phase.contains(c) && c.action == Action::Create)
+        {
+            owner_id = resolve_owner(client, options.service_account_owner.as_deref())
+                .await?
+                .map(Into::into);
         }
         let mut tasks = JoinSet::new();
         for change in plan.changes.iter().filter(|c| phase.contains(c)) {
@@ -223,8 +241,16 @@ pub async fn execute(
                     let org = org_id.as_deref();
                     let outcome = match change.kind {
                         ObjectKind::OAuthClient => {
-                            clients::apply_oauth_client(&client, &plan_id, &change, &desired, org, secrets.as_deref(), look_first)
-                                .await
+                            clients::apply_oauth_client(
+                                &client,
+                                &plan_id,
+                                &change,
+                                &desired,
+                                org,
+                                secrets.as_deref(),
+                                look_first,
+                            )
+                            .await
                         }
                         ObjectKind::ServiceAccount => {
                             clients::apply_service_account(
@@ -239,7 +265,10 @@ pub async fn execute(
                             )
                             .await
                         }
-                        _ => apply_identity(&client, &plan_id, &change, &desired, org, look_first).await,
+                        _ => {
+                            apply_identity(&client, &plan_id, &change, &desired, org, look_first)
+                                .await
+                        }
                     };
                     controller.record(&outcome, started.elapsed());
                     match outcome {
@@ -248,12 +277,19 @@ pub async fn execute(
                             break OutcomeKind::Failed { error: e };
                         }
                         Attempt::Uncertain(_) => {
-                            tokio::time::sleep(Duration::from_millis(50 * u64::from(attempts))).await;
+                            tokio::time::sleep(Duration::from_millis(50 * u64::from(attempts)))
+                                .await;
                         }
                     }
                 };
                 drop(permit);
-                ChangeOutcome { key: change.key, kind: change.kind, action: change.action, outcome, attempts }
+                ChangeOutcome {
+                    key: change.key,
+                    kind: change.kind,
+                    action: change.action,
+                    outcome,
+                    attempts,
+                }
             });
         }
         while let Some(done) = tasks.join_next().await {
@@ -278,7 +314,12 @@ enum Phase {
 }
 
 impl Phase {
-    const ALL: [Phase; 4] = [Phase::Clients, Phase::Identities, Phase::ServiceAccounts, Phase::Deletes];
+    const ALL: [Phase; 4] = [
+        Phase::Clients,
+        Phase::Identities,
+        Phase::ServiceAccounts,
+        Phase::Deletes,
+    ];
 
     fn contains(self, c: &Change) -> bool {
         if c.kind == ObjectKind::Organization {
@@ -312,7 +353,9 @@ async fn resolve_owner(client: &Client, email: Option<&str>) -> anyhow::Result<O
 fn finish(report: &mut ApplyReport, options: &ApplyOptions, outcome: ChangeOutcome) {
     if let Some(j) = &options.journal {
         let state = match &outcome.outcome {
-            OutcomeKind::Applied { id } | OutcomeKind::AlreadyApplied { id } => JournalState::Done(id.clone()),
+            OutcomeKind::Applied { id } | OutcomeKind::AlreadyApplied { id } => {
+                JournalState::Done(id.clone())
+            }
             OutcomeKind::Stale => JournalState::Stale,
             OutcomeKind::Failed { error } => JournalState::Failed(error.clone()),
         };
@@ -340,7 +383,11 @@ async fn resolve_organization(
     let Some(name) = plan.target.organization.as_deref() else {
         return Ok(None);
     };
-    if let Some(change) = plan.changes.iter().find(|c| c.kind == ObjectKind::Organization) {
+    if let Some(change) = plan
+        .changes
+        .iter()
+        .find(|c| c.kind == ObjectKind::Organization)
+    {
         if let Some(JournalState::Done(id)) = journaled.get(&change_id(change)) {
             report.resumed += 1;
             return Ok(Some(id.clone()));
@@ -405,7 +452,11 @@ async fn apply_identity(
     org_id: Option<&str>,
     look_first: bool,
 ) -> Attempt {
-    let failed = |e: &dyn std::fmt::Display| Attempt::Final(OutcomeKind::Failed { error: e.to_string() });
+    let failed = |e: &dyn std::fmt::Display| {
+        Attempt::Final(OutcomeKind::Failed {
+            error: e.to_string(),
+        })
+    };
     match change.action {
         Action::Create => {
             let Some(d) = desired.identities.get(&change.key) else {
@@ -414,8 +465,13 @@ async fn apply_identity(
             if look_first {
                 // In flight when an earlier run stopped, or retried after an uncertain
                 // failure: look it up by external_id before creating it again.
-                match client.find_identity_by_external_id(org_id, &change.key).await {
-                    Ok(Some(existing)) => return Attempt::Final(settle_existing(client, d, existing).await),
+                match client
+                    .find_identity_by_external_id(org_id, &change.key)
+                    .await
+                {
+                    Ok(Some(existing)) => {
+                        return Attempt::Final(settle_existing(client, d, existing).await);
+                    }
                     Ok(None) => {}
                     Err(e) if uncertain(&e) => return Attempt::Uncertain(e.to_string()),
                     Err(e) => return failed(&e),
@@ -425,7 +481,9 @@ async fn apply_identity(
             let key = idempotency_key(plan_id, change);
             let created = match client.create_identity(&req, Some(&key)).await {
                 Ok(created) => created,
-                Err(e) if e.is_conflict() => return Attempt::Final(reconcile_create(client, change, d, org_id).await),
+                Err(e) if e.is_conflict() => {
+                    return Attempt::Final(reconcile_create(client, change, d, org_id).await);
+                }
                 Err(e) if uncertain(&e) => return Attempt::Uncertain(e.to_string()),
                 Err(e) => return failed(&e),
             };
@@ -435,7 +493,10 @@ async fn apply_identity(
             match client.deactivate_identity(&created.id, None).await {
                 Ok(_) => Attempt::Final(OutcomeKind::Applied { id: created.id }),
                 Err(e) if uncertain(&e) => Attempt::Uncertain(e.to_string()),
-                Err(e) => failed(&format!("created as {} but not deactivated: {e}", created.id)),
+                Err(e) => failed(&format!(
+                    "created as {} but not deactivated: {e}",
+                    created.id
+                )),
             }
         }
         Action::Update | Action::Deactivate | Action::Reactivate => {
@@ -451,7 +512,9 @@ async fn apply_identity(
                     Ok(live) => {
                         let diff = diff::diff_identity(&d.fields, Some(&live), &[]);
                         if diff.action == IdentityAction::NoOp {
-                            return Attempt::Final(OutcomeKind::AlreadyApplied { id: id.to_string() });
+                            return Attempt::Final(OutcomeKind::AlreadyApplied {
+                                id: id.to_string(),
+                            });
                         }
                         // Only continue where this plan left off (a PATCH done, a state
                         // change pending); any other difference is someone else's edit.
@@ -469,7 +532,9 @@ async fn apply_identity(
                 if patch_needed {
                     match client.update_identity(id, &req, etag.as_deref()).await {
                         Ok(updated) => etag = Some(updated.etag),
-                        Err(e) if e.is_conflict() => return Attempt::Final(settle_conflict(client, id, d).await),
+                        Err(e) if e.is_conflict() => {
+                            return Attempt::Final(settle_conflict(client, id, d).await);
+                        }
                         Err(e) if uncertain(&e) => return Attempt::Uncertain(e.to_string()),
                         Err(e) => return failed(&e),
                     }
@@ -506,7 +571,9 @@ async fn apply_identity(
             }
             match client.delete_identity(id, change.etag.as_deref()).await {
                 Ok(()) => Attempt::Final(OutcomeKind::Applied { id: id.to_string() }),
-                Err(e) if e.is_not_found() => Attempt::Final(OutcomeKind::AlreadyApplied { id: id.to_string() }),
+                Err(e) if e.is_not_found() => {
+                    Attempt::Final(OutcomeKind::AlreadyApplied { id: id.to_string() })
+                }
                 Err(e) if e.is_conflict() => Attempt::Final(OutcomeKind::Stale),
                 Err(e) if uncertain(&e) => Attempt::Uncertain(e.to_string()),
                 Err(e) => failed(&e),
@@ -523,7 +590,9 @@ fn only_state_differs(diff: &diff::IdentityDiff) -> bool {
 /// this very change), otherwise someone else changed it: stale.
 async fn settle_conflict(client: &Client, id: &str, d: &DesiredIdentity) -> OutcomeKind {
     match client.get_identity(id).await {
-        Ok(live) if diff::diff_identity(&d.fields, Some(&live), &[]).action == IdentityAction::NoOp => {
+        Ok(live)
+            if diff::diff_identity(&d.fields, Some(&live), &[]).action == IdentityAction::NoOp =>
+        {
             OutcomeKind::AlreadyApplied { id: id.to_string() }
         }
         _ => OutcomeKind::Stale,
@@ -533,7 +602,12 @@ async fn settle_conflict(client: &Client, id: &str, d: &DesiredIdentity) -> Outc
 /// A create answered 409: look the identity up by external_id. If it is ours and as
 /// declared (an earlier attempt's response was lost), the change is done; otherwise it is
 /// reported, never duplicated or overwritten.
-async fn reconcile_create(client: &Client, change: &Change, d: &DesiredIdentity, org_id: Option<&str>) -> OutcomeKind {
+async fn reconcile_create(
+    client: &Client,
+    change: &Change,
+    d: &DesiredIdentity,
+    org_id: Option<&str>,
+) -> OutcomeKind {
     match client.find_identity_by_external_id(org_id, &change.key).await {
         Ok(Some(existing)) => settle_existing(client, d, existing).await,
         Ok(None) => OutcomeKind::Failed {
@@ -544,15 +618,24 @@ async fn reconcile_create(client: &Client, change: &Change, d: &DesiredIdentity,
 }
 
 /// An identity with the change's external_id exists: decide whether the create is done.
-async fn settle_existing(client: &Client, d: &DesiredIdentity, existing: wire::Identity) -> OutcomeKind {
+async fn settle_existing(
+    client: &Client,
+    d: &DesiredIdentity,
+    existing: wire::Identity,
+) -> OutcomeKind {
     let diff = diff::diff_identity(&d.fields, Some(&existing), &[]);
     match diff.action {
         IdentityAction::NoOp => OutcomeKind::AlreadyApplied { id: existing.id },
         // Created by an attempt that stopped before deactivating it.
         IdentityAction::Deactivate if only_state_differs(&diff) => {
-            match client.deactivate_identity(&existing.id, Some(&existing.etag)).await {
+            match client
+                .deactivate_identity(&existing.id, Some(&existing.etag))
+                .await
+            {
                 Ok(_) => OutcomeKind::AlreadyApplied { id: existing.id },
-                Err(e) => OutcomeKind::Failed { error: e.to_string() },
+                Err(e) => OutcomeKind::Failed {
+                    error: e.to_string(),
+                },
             }
         }
         IdentityAction::Unowned => OutcomeKind::Failed {
@@ -562,7 +645,10 @@ async fn settle_existing(client: &Client, d: &DesiredIdentity, existing: wire::I
             ),
         },
         _ => OutcomeKind::Failed {
-            error: format!("an identity with this external_id exists ({}) with different content; re-plan", existing.id),
+            error: format!(
+                "an identity with this external_id exists ({}) with different content; re-plan",
+                existing.id
+            ),
         },
     }
 }

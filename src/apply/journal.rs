@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::plan::Change;
 
@@ -62,13 +62,18 @@ pub struct Journal {
 
 impl std::fmt::Debug for Journal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Journal").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("Journal")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
 /// The journal file for a plan file.
 pub fn path_for(plan: &Path) -> PathBuf {
-    let mut name = plan.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = plan
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(".journal");
     plan.with_file_name(name)
 }
@@ -81,7 +86,10 @@ pub fn change_id(change: &Change) -> String {
 impl Journal {
     /// Opens (or creates) the journal at `path` for `plan_id`.
     pub fn open(path: &Path, plan_id: &str) -> Result<Journal, JournalError> {
-        let err = |source| JournalError::Sqlite { path: path.to_path_buf(), source };
+        let err = |source| JournalError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
         let conn = Connection::open(path).map_err(err)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
@@ -97,8 +105,10 @@ impl Journal {
              );",
         )
         .map_err(err)?;
-        let existing: Option<String> =
-            conn.query_row("SELECT plan_id FROM meta LIMIT 1", [], |r| r.get(0)).optional().map_err(err)?;
+        let existing: Option<String> = conn
+            .query_row("SELECT plan_id FROM meta LIMIT 1", [], |r| r.get(0))
+            .optional()
+            .map_err(err)?;
         match existing {
             Some(other) if other != plan_id => {
                 return Err(JournalError::OtherPlan {
@@ -109,10 +119,14 @@ impl Journal {
             }
             Some(_) => {}
             None => {
-                conn.execute("INSERT INTO meta (plan_id) VALUES (?1)", params![plan_id]).map_err(err)?;
+                conn.execute("INSERT INTO meta (plan_id) VALUES (?1)", params![plan_id])
+                    .map_err(err)?;
             }
         }
-        Ok(Journal { path: path.to_path_buf(), conn: Mutex::new(conn) })
+        Ok(Journal {
+            path: path.to_path_buf(),
+            conn: Mutex::new(conn),
+        })
     }
 
     /// The journal file.
@@ -122,9 +136,14 @@ impl Journal {
 
     /// Every recorded change and its state.
     pub fn load(&self) -> Result<HashMap<String, JournalState>, JournalError> {
-        let err = |source| JournalError::Sqlite { path: self.path.clone(), source };
+        let err = |source| JournalError::Sqlite {
+            path: self.path.clone(),
+            source,
+        };
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let mut stmt = conn.prepare("SELECT change_id, state, avnology_id, error FROM changes").map_err(err)?;
+        let mut stmt = conn
+            .prepare("SELECT change_id, state, avnology_id, error FROM changes")
+            .map_err(err)?;
         let rows = stmt
             .query_map([], |r| {
                 let id: String = r.get(0)?;
@@ -163,7 +182,13 @@ impl Journal {
         }
     }
 
-    fn write(&self, change_id: &str, state: &str, id: Option<&str>, error: Option<&str>) -> Result<(), JournalError> {
+    fn write(
+        &self,
+        change_id: &str,
+        state: &str,
+        id: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<(), JournalError> {
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         conn.execute(
             "INSERT INTO changes (change_id, state, avnology_id, error, attempts, updated_at)
@@ -172,7 +197,10 @@ impl Journal {
                  attempts = attempts + (?2 = 'in_flight'), updated_at = ?5",
             params![change_id, state, id, error, chrono::Utc::now().to_rfc3339()],
         )
-        .map_err(|source| JournalError::Sqlite { path: self.path.clone(), source })?;
+        .map_err(|source| JournalError::Sqlite {
+            path: self.path.clone(),
+            source,
+        })?;
         Ok(())
     }
 }
@@ -188,14 +216,21 @@ mod tests {
         {
             let j = Journal::open(&p, "plan-a").unwrap();
             j.start("Identity:Create:a").unwrap();
-            j.finish("Identity:Create:a", &JournalState::Done("usr_1".into())).unwrap();
+            j.finish("Identity:Create:a", &JournalState::Done("usr_1".into()))
+                .unwrap();
             j.start("Identity:Create:b").unwrap();
         }
         let j = Journal::open(&p, "plan-a").unwrap();
         let s = j.load().unwrap();
         assert_eq!(s["Identity:Create:a"], JournalState::Done("usr_1".into()));
         assert_eq!(s["Identity:Create:b"], JournalState::InFlight);
-        assert!(matches!(Journal::open(&p, "plan-b"), Err(JournalError::OtherPlan { .. })));
-        assert_eq!(path_for(Path::new("x/plan.json")), Path::new("x/plan.json.journal"));
+        assert!(matches!(
+            Journal::open(&p, "plan-b"),
+            Err(JournalError::OtherPlan { .. })
+        ));
+        assert_eq!(
+            path_for(Path::new("x/plan.json")),
+            Path::new("x/plan.json.journal")
+        );
     }
 }

@@ -15,5 +15,5 @@ pub mod rate;
 mod request;
 pub mod secrets;
 
-pub use executor::{execute, ApplyOptions, ApplyReport, ChangeOutcome, Observer, OutcomeKind};
+pub use executor::{ApplyOptions, ApplyReport, ChangeOutcome, Observer, OutcomeKind, execute};
 pub use request::{create_request, idempotency_key, password_input, update_request};

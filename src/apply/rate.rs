@@ -131,9 +131,13 @@ impl RateController {
                 let limit = (s.limit.floor() as usize).clamp(1, self.max);
                 // Sleeping requests will send again (paced), so they are bounded too, but
                 // loosely: a burst of 429s must not stall dispatch for a whole Retry-After.
-                if s.in_flight.saturating_sub(waiting) < limit && s.in_flight < MAX_SLEEPING + self.max {
+                if s.in_flight.saturating_sub(waiting) < limit
+                    && s.in_flight < MAX_SLEEPING + self.max
+                {
                     s.in_flight += 1;
-                    return OwnedSlot { controller: self.clone() };
+                    return OwnedSlot {
+                        controller: self.clone(),
+                    };
                 }
             }
             // Re-check at least every few milliseconds: the client's waiting count changes
@@ -160,7 +164,11 @@ impl RateController {
         let window = now.duration_since(s.window_start);
         if window >= WINDOW {
             let rate = f64::from(s.window_count) / window.as_secs_f64();
-            s.achieved = if s.achieved > 0.0 { 0.5 * (s.achieved + rate) } else { rate };
+            s.achieved = if s.achieved > 0.0 {
+                0.5 * (s.achieved + rate)
+            } else {
+                rate
+            };
             s.window_start = now;
             s.window_count = 0;
         }
@@ -180,7 +188,8 @@ impl RateController {
                     s.last_growth = now;
                 }
                 Some(rate) if now.duration_since(s.last_cut) >= CUT_INTERVAL => {
-                    let factor = 0.95f64.powi(i32::try_from(s.pending_throttles.min(7)).unwrap_or(7));
+                    let factor =
+                        0.95f64.powi(i32::try_from(s.pending_throttles.min(7)).unwrap_or(7));
                     let rate = (rate * factor).max(1.0);
                     pacer.set_rate(Some(rate));
                     s.limit = (s.limit / 2.0).max(self.floor());

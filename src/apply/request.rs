@@ -11,7 +11,11 @@ use crate::plan::{Change, DesiredIdentity, DesiredSet};
 /// resumed run of the same plan sends the same one.
 pub fn idempotency_key(plan_id: &str, change: &Change) -> String {
     let digest = crate::plan::file::sha256_hex(
-        format!("{plan_id}\0{:?}\0{:?}\0{}", change.kind, change.action, change.key).as_bytes(),
+        format!(
+            "{plan_id}\0{:?}\0{:?}\0{}",
+            change.kind, change.action, change.key
+        )
+        .as_bytes(),
     );
     format!("avm-{}", &digest[..40])
 }
@@ -67,19 +71,25 @@ fn set_path(input: &mut wire::IdentityInput, d: &DesiredIdentity, path: &str) {
                 d.identity
                     .linked_providers
                     .iter()
-                    .map(|l| wire::LinkedProvider { provider: l.provider.clone(), subject: l.subject.clone() })
+                    .map(|l| wire::LinkedProvider {
+                        provider: l.provider.clone(),
+                        subject: l.subject.clone(),
+                    })
                     .collect(),
             );
         }
         _ => {
+            let Some(v) = f.get(path) else { return };
             if let Some(key) = path.strip_prefix("traits.") {
-                if let Some(v) = f.get(path) {
-                    input.traits.get_or_insert_with(Map::new).insert(key.to_string(), v.clone());
-                }
+                input
+                    .traits
+                    .get_or_insert_with(Map::new)
+                    .insert(key.to_string(), v.clone());
             } else if let Some(key) = path.strip_prefix("admin_metadata.") {
-                if let Some(v) = f.get(path) {
-                    input.admin_metadata.get_or_insert_with(Map::new).insert(key.to_string(), v.clone());
-                }
+                input
+                    .admin_metadata
+                    .get_or_insert_with(Map::new)
+                    .insert(key.to_string(), v.clone());
             }
         }
     }
@@ -113,7 +123,10 @@ pub fn create_request(d: &DesiredIdentity, org_id: Option<&str>) -> wire::Create
 
 /// The PATCH for a change's field updates (state changes go through `:deactivate` /
 /// `:reactivate`), or `None` when only the state changes.
-pub fn update_request(change: &Change, desired: &DesiredSet) -> Option<wire::UpdateIdentityRequest> {
+pub fn update_request(
+    change: &Change,
+    desired: &DesiredSet,
+) -> Option<wire::UpdateIdentityRequest> {
     let d = desired.identities.get(&change.key)?;
     let mut mask = Vec::new();
     let mut req = wire::UpdateIdentityRequest::default();

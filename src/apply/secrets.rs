@@ -39,7 +39,9 @@ pub struct SecretsFile {
 
 impl std::fmt::Debug for SecretsFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecretsFile").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("SecretsFile")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -63,20 +65,27 @@ impl SecretsFile {
             if mode & 0o077 != 0 {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::PermissionDenied,
-                    format!("`{}` is readable by others (mode {:o}); use a new file or chmod 600 it", path.display(), mode & 0o777),
+                    format!(
+                        "`{}` is readable by others (mode {:o}); use a new file or chmod 600 it",
+                        path.display(),
+                        mode & 0o777
+                    ),
                 ));
             }
         }
         let mut seen = HashSet::new();
         for line in BufReader::new(File::open(path)?).lines() {
             let line = line?;
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
-                if let (Some(kind), Some(key)) = (v["kind"].as_str(), v["key"].as_str()) {
-                    seen.insert(format!("{kind}\0{key}"));
-                }
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+                && let (Some(kind), Some(key)) = (v["kind"].as_str(), v["key"].as_str())
+            {
+                seen.insert(format!("{kind}\0{key}"));
             }
         }
-        Ok(SecretsFile { path: path.to_path_buf(), inner: Mutex::new((file, seen)) })
+        Ok(SecretsFile {
+            path: path.to_path_buf(),
+            inner: Mutex::new((file, seen)),
+        })
     }
 
     /// The file.
@@ -87,12 +96,20 @@ impl SecretsFile {
     /// Appends a minted secret (once per object) and syncs it to disk.
     pub fn write(&self, minted: Minted<'_>) -> std::io::Result<()> {
         let (kind, key, line) = match minted {
-            Minted::ClientSecret { key, client_id, secret } => (
+            Minted::ClientSecret {
+                key,
+                client_id,
+                secret,
+            } => (
                 "oauth_client",
                 key,
                 serde_json::json!({"kind": "oauth_client", "key": key, "client_id": client_id, "client_secret": secret}),
             ),
-            Minted::ApiKey { key, service_account_id, api_key } => (
+            Minted::ApiKey {
+                key,
+                service_account_id,
+                api_key,
+            } => (
                 "service_account",
                 key,
                 serde_json::json!({"kind": "service_account", "key": key, "service_account_id": service_account_id, "api_key": api_key}),
@@ -116,16 +133,37 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("secrets.ndjson");
         let f = SecretsFile::open(&p).unwrap();
-        f.write(Minted::ClientSecret { key: "web", client_id: "cli_1", secret: "cs_x" }).unwrap();
-        f.write(Minted::ClientSecret { key: "web", client_id: "cli_1", secret: "cs_x" }).unwrap();
+        f.write(Minted::ClientSecret {
+            key: "web",
+            client_id: "cli_1",
+            secret: "cs_x",
+        })
+        .unwrap();
+        f.write(Minted::ClientSecret {
+            key: "web",
+            client_id: "cli_1",
+            secret: "cs_x",
+        })
+        .unwrap();
         drop(f);
         let f = SecretsFile::open(&p).unwrap();
-        f.write(Minted::ClientSecret { key: "web", client_id: "cli_1", secret: "cs_x" }).unwrap();
-        assert_eq!(std::fs::read_to_string(&p).unwrap().matches("cs_x").count(), 1);
+        f.write(Minted::ClientSecret {
+            key: "web",
+            client_id: "cli_1",
+            secret: "cs_x",
+        })
+        .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap().matches("cs_x").count(),
+            1
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
             assert!(SecretsFile::open(&p).is_err());
         }

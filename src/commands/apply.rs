@@ -10,15 +10,15 @@ use anyhow::Context as _;
 
 use super::{output, target};
 use crate::apply::journal::{self, Journal, JournalState};
-use crate::apply::{self, ApplyOptions, ApplyReport, ChangeOutcome, Observer, OutcomeKind};
-use crate::live::Client;
 use crate::apply::secrets::SecretsFile;
-use crate::plan::{Action, ObjectKind};
-use crate::render::progress::Progress;
+use crate::apply::{self, ApplyOptions, ApplyReport, ChangeOutcome, Observer, OutcomeKind};
 use crate::cli::GlobalArgs;
-use crate::error::{with_hint, Exit};
+use crate::error::{Exit, with_hint};
+use crate::live::Client;
 use crate::manifest::Manifest;
 use crate::plan::{self, BuildOptions, Plan};
+use crate::plan::{Action, ObjectKind};
+use crate::render::progress::Progress;
 use crate::render::text::{self, TextOptions};
 
 /// Apply the changes: a saved plan exactly, or a fresh plan after confirmation.
@@ -60,18 +60,31 @@ pub async fn run(args: ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
 }
 
 async fn apply_fresh(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
-    let manifest_path = args.manifest.clone().unwrap_or_else(|| PathBuf::from("migration.toml"));
+    let manifest_path = args
+        .manifest
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("migration.toml"));
     let manifest = crate::manifest::load(&manifest_path)?;
     apply_manifest(args, &manifest, global).await
 }
 
 /// Plans `manifest`, shows the plan, asks (unless `--auto-approve`) and applies it.
-pub async fn apply_manifest(args: &ApplyArgs, manifest: &Manifest, global: &GlobalArgs) -> anyhow::Result<Exit> {
+pub async fn apply_manifest(
+    args: &ApplyArgs,
+    manifest: &Manifest,
+    global: &GlobalArgs,
+) -> anyhow::Result<Exit> {
     let manifest = manifest.clone();
     let conn = target::connect(&manifest, global.verbose).await?;
     let live = target::read_live(&conn.client, manifest.target.organization.as_deref()).await?;
     let (plan, desired) = plan::build(&manifest, &live, BuildOptions::default())?;
-    output::stdout(&text::render(&plan, TextOptions { color: true, ..Default::default() }))?;
+    output::stdout(&text::render(
+        &plan,
+        TextOptions {
+            color: true,
+            ..Default::default()
+        },
+    ))?;
     if plan.is_empty() {
         return Ok(Exit::Success);
     }
@@ -95,9 +108,16 @@ pub async fn apply_manifest(args: &ApplyArgs, manifest: &Manifest, global: &Glob
     Ok(exit)
 }
 
-async fn apply_saved(args: &ApplyArgs, plan_path: &Path, global: &GlobalArgs) -> anyhow::Result<Exit> {
+async fn apply_saved(
+    args: &ApplyArgs,
+    plan_path: &Path,
+    global: &GlobalArgs,
+) -> anyhow::Result<Exit> {
     let plan = plan::file::load(plan_path)?;
-    let manifest_path = args.manifest.clone().unwrap_or_else(|| PathBuf::from(&plan.manifest.path));
+    let manifest_path = args
+        .manifest
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&plan.manifest.path));
     let manifest = crate::manifest::load(&manifest_path)?;
     check_current(&plan, &manifest)?;
     if plan.is_empty() {
@@ -107,7 +127,9 @@ async fn apply_saved(args: &ApplyArgs, plan_path: &Path, global: &GlobalArgs) ->
     let keys: HashSet<String> = plan.changes.iter().map(|c| c.key.clone()).collect();
     let desired = plan::collect_desired(&manifest, &keys)?;
     for change in &plan.changes {
-        let Some(want) = &change.desired_digest else { continue };
+        let Some(want) = &change.desired_digest else {
+            continue;
+        };
         let (now, source) = match change.kind {
             ObjectKind::Identity => match desired.identities.get(&change.key) {
                 Some(d) => (Some(&d.digest), d.source.as_str()),
@@ -135,7 +157,12 @@ async fn apply_saved(args: &ApplyArgs, plan_path: &Path, global: &GlobalArgs) ->
     let journal = Arc::new(Journal::open(&journal::path_for(plan_path), &plan.plan_id)?);
     let journaled = journal.load()?;
     if !journaled.is_empty()
-        && plan.changes.iter().all(|c| matches!(journaled.get(&journal::change_id(c)), Some(JournalState::Done(_))))
+        && plan.changes.iter().all(|c| {
+            matches!(
+                journaled.get(&journal::change_id(c)),
+                Some(JournalState::Done(_))
+            )
+        })
     {
         output::status(&format!(
             "Plan {} was already applied in full (journal {}): nothing to do.",
@@ -146,7 +173,11 @@ async fn apply_saved(args: &ApplyArgs, plan_path: &Path, global: &GlobalArgs) ->
     }
     let conn = target::connect(&manifest, global.verbose).await?;
     if journaled.is_empty() {
-        output::status(&format!("Applying plan {} ({} changes).", short(&plan.plan_id), plan.changes.len()));
+        output::status(&format!(
+            "Applying plan {} ({} changes).",
+            short(&plan.plan_id),
+            plan.changes.len()
+        ));
     } else {
         output::status(&format!(
             "Resuming plan {} from its journal ({} of {} changes recorded).",
@@ -178,7 +209,8 @@ fn mints_secrets(plan: &Plan) -> bool {
             && (c.kind == ObjectKind::ServiceAccount
                 || (c.kind == ObjectKind::OAuthClient
                     && c.fields.iter().any(|f| {
-                        f.path == "client_type" && f.after.as_ref().and_then(|v| v.as_str()) == Some("confidential")
+                        f.path == "client_type"
+                            && f.after.as_ref().and_then(|v| v.as_str()) == Some("confidential")
                     })))
     })
 }
@@ -186,11 +218,13 @@ fn mints_secrets(plan: &Plan) -> bool {
 /// Opens `--secrets-out`, refusing to start a plan that mints secrets without one.
 fn open_secrets(args: &ApplyArgs, plan: &Plan) -> anyhow::Result<Option<Arc<SecretsFile>>> {
     match &args.secrets_out {
-        Some(path) => Ok(Some(Arc::new(
-            SecretsFile::open(path).with_context(|| format!("cannot open the secrets file `{}`", path.display()))?,
-        ))),
+        Some(path) => Ok(Some(Arc::new(SecretsFile::open(path).with_context(
+            || format!("cannot open the secrets file `{}`", path.display()),
+        )?))),
         None if mints_secrets(plan) => Err(crate::error::with_hint(
-            anyhow::anyhow!("this plan creates clients or service accounts whose secrets Avnology shows only once; nothing was applied"),
+            anyhow::anyhow!(
+                "this plan creates clients or service accounts whose secrets Avnology shows only once; nothing was applied"
+            ),
             "pass --secrets-out FILE (created with mode 0600) to keep them",
         )),
         None => Ok(None),
@@ -217,13 +251,19 @@ async fn run_plan(
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 cancel.store(true, Ordering::SeqCst);
-                eprintln!("\nInterrupted: no new changes will start; waiting for requests in flight…");
+                eprintln!(
+                    "\nInterrupted: no new changes will start; waiting for requests in flight…"
+                );
             }
         });
     }
     let progress = {
         let c = client.clone();
-        Progress::new(plan.changes.len() as u64, std::io::stderr().is_terminal(), move || c.stats().retries)
+        Progress::new(
+            plan.changes.len() as u64,
+            std::io::stderr().is_terminal(),
+            move || c.stats().retries,
+        )
     };
     progress.spawn_plain_ticker();
     let log = match &args.log {
@@ -306,7 +346,9 @@ fn log_line(o: &ChangeOutcome) -> String {
 fn check_current(plan: &Plan, manifest: &Manifest) -> anyhow::Result<()> {
     let stale = |what: String| {
         with_hint(
-            anyhow::anyhow!("the plan is stale: {what} changed since the plan was made; nothing was applied"),
+            anyhow::anyhow!(
+                "the plan is stale: {what} changed since the plan was made; nothing was applied"
+            ),
             "run `avnology-migrate plan --out PLAN` again and review the new plan",
         )
     };
@@ -318,7 +360,11 @@ fn check_current(plan: &Plan, manifest: &Manifest) -> anyhow::Result<()> {
             let path = manifest.dir.join(&file.path);
             let now = plan::file::sha256_path(&path).unwrap_or_default();
             if now != file.sha256 {
-                return Err(stale(format!("source file `{}` (source `{}`)", path.display(), source.name)));
+                return Err(stale(format!(
+                    "source file `{}` (source `{}`)",
+                    path.display(),
+                    source.name
+                )));
             }
         }
     }
@@ -344,10 +390,18 @@ fn finish(plan: &Plan, report: &ApplyReport, retries: u64) -> Exit {
         }
     }
     let (applied, stale, failed) = (report.applied(), report.stale(), report.failed());
-    let already = report.outcomes.iter().filter(|o| matches!(o.outcome, OutcomeKind::AlreadyApplied { .. })).count();
+    let already = report
+        .outcomes
+        .iter()
+        .filter(|o| matches!(o.outcome, OutcomeKind::AlreadyApplied { .. }))
+        .count();
     output::status(&format!(
         "\nApply {}: {} planned, {applied} applied ({already} found already applied), {} applied by an earlier run, {stale} stale, {failed} failed, {} not started; {retries} retries. Source records: {}, skipped: {}.",
-        if report.cancelled { "interrupted" } else { "complete" },
+        if report.cancelled {
+            "interrupted"
+        } else {
+            "complete"
+        },
         plan.changes.len(),
         report.resumed,
         report.not_started,

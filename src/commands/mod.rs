@@ -24,9 +24,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Show(args) => show::run(args, &global).await,
         Command::Verify(args) => verify::run(args, &global).await,
         Command::Emulator(args) => emulator::run(args).await,
-        Command::Auth0(args) => provider::run(provider::ProviderCommand::Auth0(args), &global).await,
-        Command::Clerk(args) => provider::run(provider::ProviderCommand::Clerk(args), &global).await,
-        Command::FirebaseAuth(args) => provider::run(provider::ProviderCommand::Firebase(args), &global).await,
-        Command::Cognito(args) => provider::run(provider::ProviderCommand::Cognito(args), &global).await,
+        Command::Auth0(args) => {
+            provider::run(provider::ProviderCommand::Auth0(args), &global).await
+        }
+        Command::Clerk(args) => {
+            provider::run(provider::ProviderCommand::Clerk(args), &global).await
+        }
+        Command::FirebaseAuth(args) => {
+            provider::run(provider::ProviderCommand::Firebase(args), &global).await
+        }
+        Command::Cognito(args) => {
+            provider::run(provider::ProviderCommand::Cognito(args), &global).await
+        }
     }
 }

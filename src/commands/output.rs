@@ -32,11 +32,15 @@ pub fn status(text: &str) {
 pub fn confirm(question: &str) -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
         return Err(crate::error::with_hint(
-            anyhow::anyhow!("refusing to apply without confirmation: standard input is not a terminal"),
+            anyhow::anyhow!(
+                "refusing to apply without confirmation: standard input is not a terminal"
+            ),
             "review the plan and pass --auto-approve, or apply a saved plan file",
         ));
     }
-    status(&format!("\n{question}\n  Only 'yes' will be accepted to approve.\n"));
+    status(&format!(
+        "\n{question}\n  Only 'yes' will be accepted to approve.\n"
+    ));
     eprint!("  Enter a value: ");
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;

@@ -6,7 +6,7 @@ use super::{output, target};
 use crate::cli::GlobalArgs;
 use crate::error::Exit;
 use crate::plan::{self, BuildOptions};
-use crate::render::{self, text::TextOptions, Format};
+use crate::render::{self, Format, text::TextOptions};
 
 /// Show what apply would change, without changing anything.
 #[derive(Debug, clap::Args)]
@@ -36,13 +36,27 @@ pub async fn run(args: PlanArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
     let manifest = crate::manifest::load(&args.manifest)?;
     let conn = target::connect(&manifest, global.verbose).await?;
     let live = target::read_live(&conn.client, manifest.target.organization.as_deref()).await?;
-    let (plan, _) = plan::build(&manifest, &live, BuildOptions { destroy: args.destroy })?;
+    let (plan, _) = plan::build(
+        &manifest,
+        &live,
+        BuildOptions {
+            destroy: args.destroy,
+        },
+    )?;
     match args.format {
-        Format::Text => output::stdout(&render::text::render(&plan, TextOptions { color: true, ..Default::default() }))?,
+        Format::Text => output::stdout(&render::text::render(
+            &plan,
+            TextOptions {
+                color: true,
+                ..Default::default()
+            },
+        ))?,
         Format::Json => output::stdout(&render::json(&plan))?,
         Format::Markdown => output::stdout(&render::markdown::render(
             &plan,
-            render::markdown::MarkdownOptions { show_pii: args.show_pii },
+            render::markdown::MarkdownOptions {
+                show_pii: args.show_pii,
+            },
         ))?,
     }
     if let Some(out) = &args.out {
@@ -56,5 +70,9 @@ pub async fn run(args: PlanArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
     if let Some(s) = conn.sandbox {
         let _ = s.shutdown().await;
     }
-    Ok(if args.detailed_exitcode && !plan.is_empty() { Exit::Changes } else { Exit::Success })
+    Ok(if args.detailed_exitcode && !plan.is_empty() {
+        Exit::Changes
+    } else {
+        Exit::Success
+    })
 }

@@ -114,11 +114,21 @@ const SIGNER_KEY_VAR: &str = "AVNOLOGY_MIGRATE_IMPORT_SIGNER_KEY";
 /// Runs a provider command.
 pub async fn run(command: ProviderCommand, global: &GlobalArgs) -> anyhow::Result<Exit> {
     let (provider, name, common, passwords, firebase) = match &command {
-        ProviderCommand::Auth0(a) => (Provider::Auth0, "auth0", &a.import, a.passwords.clone(), None),
+        ProviderCommand::Auth0(a) => (
+            Provider::Auth0,
+            "auth0",
+            &a.import,
+            a.passwords.clone(),
+            None,
+        ),
         ProviderCommand::Clerk(a) => (Provider::Clerk, "clerk", &a.import, None, None),
         ProviderCommand::Cognito(a) => (Provider::Cognito, "cognito", &a.import, None, None),
         ProviderCommand::Firebase(a) => {
-            let key = a.hash_key.clone().or_else(|| std::env::var(FIREBASE_SIGNER_KEY).ok()).filter(|k| !k.is_empty());
+            let key = a
+                .hash_key
+                .clone()
+                .or_else(|| std::env::var(FIREBASE_SIGNER_KEY).ok())
+                .filter(|k| !k.is_empty());
             let hash = key.map(|k| {
                 (
                     k,
@@ -151,14 +161,24 @@ pub async fn run(command: ProviderCommand, global: &GlobalArgs) -> anyhow::Resul
     };
     let text = toml::to_string(&raw)?;
     let env = |n: &str| {
-        if n == SIGNER_KEY_VAR { signer_key.clone() } else { std::env::var(n).ok() }
+        if n == SIGNER_KEY_VAR {
+            signer_key.clone()
+        } else {
+            std::env::var(n).ok()
+        }
     };
     let manifest = crate::manifest::parse(std::path::Path::new("(command line)"), &text, &env)?;
     if common.dry_run {
         let conn = target::connect(&manifest, global.verbose).await?;
         let live = target::read_live(&conn.client, manifest.target.organization.as_deref()).await?;
         let (plan, _) = plan::build(&manifest, &live, BuildOptions::default())?;
-        output::stdout(&text::render(&plan, TextOptions { color: true, ..Default::default() }))?;
+        output::stdout(&text::render(
+            &plan,
+            TextOptions {
+                color: true,
+                ..Default::default()
+            },
+        ))?;
         output::status("Dry run: nothing was changed.");
         if let Some(s) = conn.sandbox {
             let _ = s.shutdown().await;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use super::output;
 use crate::cli::GlobalArgs;
 use crate::error::Exit;
-use crate::render::{self, text::TextOptions, Format};
+use crate::render::{self, Format, text::TextOptions};
 
 /// Render a saved plan file.
 #[derive(Debug, clap::Args)]
@@ -24,11 +24,19 @@ pub struct ShowArgs {
 pub async fn run(args: ShowArgs, _global: &GlobalArgs) -> anyhow::Result<Exit> {
     let plan = crate::plan::file::load(&args.plan)?;
     match args.format {
-        Format::Text => output::stdout(&render::text::render(&plan, TextOptions { color: true, ..Default::default() }))?,
+        Format::Text => output::stdout(&render::text::render(
+            &plan,
+            TextOptions {
+                color: true,
+                ..Default::default()
+            },
+        ))?,
         Format::Json => output::stdout(&render::json(&plan))?,
         Format::Markdown => output::stdout(&render::markdown::render(
             &plan,
-            render::markdown::MarkdownOptions { show_pii: args.show_pii },
+            render::markdown::MarkdownOptions {
+                show_pii: args.show_pii,
+            },
         ))?,
     }
     Ok(Exit::Success)

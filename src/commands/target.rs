@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use crate::emulator::{self, DbLocation, EmulatorConfig, KeyGrant, RunningEmulator};
 use crate::env_vars;
 use crate::error::WithHint;
-use crate::live::{wire, Client, ClientOptions};
+use crate::live::{Client, ClientOptions, wire};
 use crate::manifest::{Manifest, TargetUrl};
 use crate::plan::LiveState;
 
@@ -37,16 +37,24 @@ pub fn connect_remote(url: &str, verbose: bool) -> anyhow::Result<Client> {
         .filter(|k| !k.trim().is_empty())
         .context("AVNOLOGY_SECRET_KEY is not set")
         .hint("export the tenant's admin API key as AVNOLOGY_SECRET_KEY (or put it in .env); it is never read from the command line or the manifest")?;
-    Ok(Client::new(url, wire::ApiKey::new(key.trim()), client_options(verbose))?)
+    Ok(Client::new(
+        url,
+        wire::ApiKey::new(key.trim()),
+        client_options(verbose),
+    )?)
 }
 
 /// Connects to the manifest's target, starting the sandbox if that is the target.
 pub async fn connect(manifest: &Manifest, verbose: bool) -> anyhow::Result<Connection> {
     match &manifest.target.url {
-        TargetUrl::Remote(url) => Ok(Connection { client: connect_remote(url.as_str(), verbose)?, sandbox: None }),
+        TargetUrl::Remote(url) => Ok(Connection {
+            client: connect_remote(url.as_str(), verbose)?,
+            sandbox: None,
+        }),
         TargetUrl::Sandbox { dir } => {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create the sandbox directory `{}`", dir.display()))?;
+            std::fs::create_dir_all(dir).with_context(|| {
+                format!("cannot create the sandbox directory `{}`", dir.display())
+            })?;
             let db = dir.join("sandbox.db");
             // A fresh key per run: the sandbox is only reachable from this process's
             // lifetime on a random loopback port, and the key never leaves memory.
@@ -67,7 +75,10 @@ pub async fn connect(manifest: &Manifest, verbose: bool) -> anyhow::Result<Conne
                 db.display()
             );
             let client = Client::new(&url, wire::ApiKey::new(key), client_options(verbose))?;
-            Ok(Connection { client, sandbox: Some(running) })
+            Ok(Connection {
+                client,
+                sandbox: Some(running),
+            })
         }
     }
 }
@@ -86,15 +97,19 @@ pub async fn read_live(client: &Client, organization: Option<&str>) -> anyhow::R
         // The organization will be created: nothing of ours can exist in it yet.
         return Ok(live);
     }
-    let filter = org.as_ref().map(|o| format!("organization_id = \"{}\"", o.id));
+    let filter = org
+        .as_ref()
+        .map(|o| format!("organization_id = \"{}\"", o.id));
     let mut identities = HashMap::new();
     let mut without = 0;
     client
-        .for_each_identity(filter.as_deref(), |identity| match identity.external_id.clone() {
-            Some(id) if !id.is_empty() => {
-                identities.insert(id, identity);
+        .for_each_identity(filter.as_deref(), |identity| {
+            match identity.external_id.clone() {
+                Some(id) if !id.is_empty() => {
+                    identities.insert(id, identity);
+                }
+                _ => without += 1,
             }
-            _ => without += 1,
         })
         .await
         .map_err(unauthenticated_hint)?;

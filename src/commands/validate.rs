@@ -22,9 +22,21 @@ pub async fn run(args: ValidateArgs, _global: &GlobalArgs) -> anyhow::Result<Exi
     let (plan, desired) = plan::build(&manifest, &LiveState::default(), BuildOptions::default())?;
     let mut text = format!("Manifest {} is valid.\n", manifest.path.display());
     for source in &manifest.users {
-        let n = desired.identities.values().filter(|d| d.source == source.name).count();
-        let skipped = plan.skipped.iter().filter(|s| s.source == source.name).count();
-        let invalid = plan.invalid.iter().filter(|s| s.source == source.name).count();
+        let n = desired
+            .identities
+            .values()
+            .filter(|d| d.source == source.name)
+            .count();
+        let skipped = plan
+            .skipped
+            .iter()
+            .filter(|s| s.source == source.name)
+            .count();
+        let invalid = plan
+            .invalid
+            .iter()
+            .filter(|s| s.source == source.name)
+            .count();
         text.push_str(&format!(
             "  source `{}` ({}): {n} identities, {skipped} skipped, {invalid} invalid\n",
             source.name,
@@ -39,8 +51,16 @@ pub async fn run(args: ValidateArgs, _global: &GlobalArgs) -> anyhow::Result<Exi
                 crate::model::ClientDecl::ServiceAccount(_) => accounts += 1,
             }
         }
-        let skipped = plan.skipped.iter().filter(|s| s.source == source.name).count();
-        let invalid = plan.invalid.iter().filter(|s| s.source == source.name).count();
+        let skipped = plan
+            .skipped
+            .iter()
+            .filter(|s| s.source == source.name)
+            .count();
+        let invalid = plan
+            .invalid
+            .iter()
+            .filter(|s| s.source == source.name)
+            .count();
         text.push_str(&format!(
             "  client source `{}` ({}): {clients} OAuth clients, {accounts} service accounts, {skipped} skipped, {invalid} invalid\n",
             source.name,
@@ -48,11 +68,19 @@ pub async fn run(args: ValidateArgs, _global: &GlobalArgs) -> anyhow::Result<Exi
         ));
     }
     if !manifest.clients.is_empty() {
-        text.push_str(&format!("  [[clients]]: {} OAuth clients\n", manifest.clients.len()));
+        text.push_str(&format!(
+            "  [[clients]]: {} OAuth clients\n",
+            manifest.clients.len()
+        ));
     }
     let rendered = crate::render::text::render(&plan, Default::default());
     // The per-source password report and warnings, without the create listing.
-    for line in rendered.lines().filter(|l| l.starts_with("Passwords") || l.starts_with("warning:") || l.starts_with("  ! ") || l.starts_with("! ")) {
+    for line in rendered.lines().filter(|l| {
+        l.starts_with("Passwords")
+            || l.starts_with("warning:")
+            || l.starts_with("  ! ")
+            || l.starts_with("! ")
+    }) {
         text.push_str(line);
         text.push('\n');
     }

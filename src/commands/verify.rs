@@ -36,7 +36,9 @@ pub async fn run(args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
     let identity_changes = plan
         .changes
         .iter()
-        .filter(|c| c.kind == crate::plan::ObjectKind::Identity && c.action != crate::plan::Action::Delete)
+        .filter(|c| {
+            c.kind == crate::plan::ObjectKind::Identity && c.action != crate::plan::Action::Delete
+        })
         .count() as u64;
     let declared = plan.summary.no_op - plan.summary.clients.no_op + identity_changes;
     let names: Vec<&str> = manifest.users.iter().map(|u| u.name.as_str()).collect();
@@ -64,7 +66,11 @@ pub async fn run(args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
     lines.push(format!(
         "{} plan: {}",
         mark(plan.is_empty()),
-        if plan.is_empty() { "no changes".to_string() } else { format!("{} change(s) pending", plan.changes.len()) }
+        if plan.is_empty() {
+            "no changes".to_string()
+        } else {
+            format!("{} change(s) pending", plan.changes.len())
+        }
     ));
 
     if let Some(path) = &args.logins {
@@ -72,7 +78,10 @@ pub async fn run(args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
             .with_context(|| format!("cannot read logins file `{}`", path.display()))?;
         let headers = reader.headers()?.clone();
         if headers.iter().collect::<Vec<_>>() != ["identifier", "password"] {
-            anyhow::bail!("{}: the header must be `identifier,password`", path.display());
+            anyhow::bail!(
+                "{}: the header must be `identifier,password`",
+                path.display()
+            );
         }
         let (mut passed, mut total) = (0, 0);
         for (i, row) in reader.records().enumerate() {
@@ -83,11 +92,19 @@ pub async fn run(args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
                 LoginOutcome::Success { .. } => passed += 1,
                 LoginOutcome::Rejected { code, message } => {
                     ok = false;
-                    lines.push(format!("{} login `{identifier}` ({}:{}): {code} {message}", mark(false), path.display(), i + 2));
+                    lines.push(format!(
+                        "{} login `{identifier}` ({}:{}): {code} {message}",
+                        mark(false),
+                        path.display(),
+                        i + 2
+                    ));
                 }
             }
         }
-        lines.push(format!("{} logins: {passed} of {total} succeeded", mark(passed == total)));
+        lines.push(format!(
+            "{} logins: {passed} of {total} succeeded",
+            mark(passed == total)
+        ));
     }
     output::stdout(&(lines.join("\n") + "\n"))?;
     if let Some(s) = conn.sandbox {

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::{FieldChange, OWNER_KEY};
 use crate::live::wire;
@@ -41,7 +41,10 @@ pub fn desired_client_fields(c: &OAuthClient, source: &str) -> BTreeMap<String, 
     f.insert("client_name".into(), json!(c.name));
     f.insert("client_type".into(), json!(c.client_type.as_str()));
     f.insert("redirect_uris".into(), json!(c.redirect_uris));
-    f.insert("post_logout_redirect_uris".into(), json!(c.post_logout_redirect_uris));
+    f.insert(
+        "post_logout_redirect_uris".into(),
+        json!(c.post_logout_redirect_uris),
+    );
     f.insert("allowed_origins".into(), json!(c.allowed_origins));
     f.insert("grant_types".into(), json!(c.grant_types));
     f.insert("scopes".into(), json!(c.scopes));
@@ -70,7 +73,11 @@ fn live_client_value(l: &wire::OAuthClient, path: &str) -> Option<Value> {
         "allowed_origins" => json!(l.allowed_origins),
         "grant_types" => json!(l.grant_types),
         "scopes" => json!(l.scopes),
-        _ => return path.strip_prefix("metadata.").and_then(|k| l.metadata.get(k).cloned()),
+        _ => {
+            return path
+                .strip_prefix("metadata.")
+                .and_then(|k| l.metadata.get(k).cloned());
+        }
     })
 }
 
@@ -80,12 +87,18 @@ fn live_service_account_value(l: &wire::ServiceAccount, path: &str) -> Option<Va
         "description" => l.description.as_ref().map(|d| json!(d)),
         // Key scopes are set when the key is minted and not read back.
         "key_scopes" => None,
-        _ => path.strip_prefix("metadata.").and_then(|k| l.metadata.get(k).cloned()),
+        _ => path
+            .strip_prefix("metadata.")
+            .and_then(|k| l.metadata.get(k).cloned()),
     }
 }
 
 /// Field changes between a desired projection and a live lookup, lists entry by entry.
-fn compare(desired: &BTreeMap<String, Value>, live: impl Fn(&str) -> Option<Value>, skip: &[&str]) -> Vec<FieldChange> {
+fn compare(
+    desired: &BTreeMap<String, Value>,
+    live: impl Fn(&str) -> Option<Value>,
+    skip: &[&str],
+) -> Vec<FieldChange> {
     let mut changes = Vec::new();
     for (path, want) in desired {
         if skip.contains(&path.as_str()) {
@@ -108,7 +121,12 @@ fn compare(desired: &BTreeMap<String, Value>, live: impl Fn(&str) -> Option<Valu
                     }
                 }
             }
-            _ => changes.push(FieldChange { path: path.clone(), before: have, after: Some(want.clone()), sensitive: false }),
+            _ => changes.push(FieldChange {
+                path: path.clone(),
+                before: have,
+                after: Some(want.clone()),
+                sensitive: false,
+            }),
         }
     }
     changes
@@ -117,7 +135,12 @@ fn compare(desired: &BTreeMap<String, Value>, live: impl Fn(&str) -> Option<Valu
 fn creates(desired: &BTreeMap<String, Value>) -> Vec<FieldChange> {
     desired
         .iter()
-        .map(|(p, v)| FieldChange { path: p.clone(), before: None, after: Some(v.clone()), sensitive: false })
+        .map(|(p, v)| FieldChange {
+            path: p.clone(),
+            before: None,
+            after: Some(v.clone()),
+            sensitive: false,
+        })
         .collect()
 }
 
@@ -126,33 +149,62 @@ fn owned(metadata: &serde_json::Map<String, Value>) -> bool {
 }
 
 /// Compares a desired OAuth client with its live counterpart.
-pub fn diff_client(desired: &BTreeMap<String, Value>, live: Option<&wire::OAuthClient>) -> ClientDiff {
+pub fn diff_client(
+    desired: &BTreeMap<String, Value>,
+    live: Option<&wire::OAuthClient>,
+) -> ClientDiff {
     let Some(live) = live else {
         return ClientDiff::Create(creates(desired));
     };
     if !owned(&live.metadata) {
         return ClientDiff::Unowned;
     }
-    let want_type = desired.get("client_type").and_then(Value::as_str).unwrap_or_default();
+    let want_type = desired
+        .get("client_type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if want_type != live.client_type {
-        return ClientDiff::TypeChanged { live: live.client_type.clone(), desired: want_type.to_string() };
+        return ClientDiff::TypeChanged {
+            live: live.client_type.clone(),
+            desired: want_type.to_string(),
+        };
     }
     let changes = compare(desired, |p| live_client_value(live, p), &[]);
-    if changes.is_empty() { ClientDiff::NoOp } else { ClientDiff::Update(changes) }
+    if changes.is_empty() {
+        ClientDiff::NoOp
+    } else {
+        ClientDiff::Update(changes)
+    }
 }
 
 /// Compares a desired service account with its live counterpart.
-pub fn diff_service_account(desired: &BTreeMap<String, Value>, live: Option<&wire::ServiceAccount>) -> ClientDiff {
+pub fn diff_service_account(
+    desired: &BTreeMap<String, Value>,
+    live: Option<&wire::ServiceAccount>,
+) -> ClientDiff {
     let Some(live) = live else {
         let mut c = creates(desired);
-        c.push(FieldChange { path: "api_key".into(), before: None, after: Some(json!("minted")), sensitive: true });
+        c.push(FieldChange {
+            path: "api_key".into(),
+            before: None,
+            after: Some(json!("minted")),
+            sensitive: true,
+        });
         return ClientDiff::Create(c);
     };
     if !owned(&live.metadata) {
         return ClientDiff::Unowned;
     }
-    let changes = compare(desired, |p| live_service_account_value(live, p), &["key_scopes"]);
-    if changes.is_empty() { ClientDiff::NoOp } else { ClientDiff::Update(changes) }
+    let changes = compare(
+        desired,
+        |p| live_service_account_value(live, p),
+        &["key_scopes"],
+    );
+    if changes.is_empty() {
+        ClientDiff::NoOp
+    } else {
+        ClientDiff::Update(changes)
+    }
 }
 
 /// The top-level field a (possibly indexed) change path belongs to: `redirect_uris[1]` →
@@ -171,7 +223,10 @@ mod tests {
             external_id: ExternalId::new("web"),
             name: "Web".into(),
             client_type: ClientType::Confidential,
-            redirect_uris: vec!["https://a.example.com/cb".into(), "https://b.example.com/cb".into()],
+            redirect_uris: vec![
+                "https://a.example.com/cb".into(),
+                "https://b.example.com/cb".into(),
+            ],
             post_logout_redirect_uris: vec![],
             allowed_origins: vec![],
             grant_types: vec!["authorization_code".into()],
@@ -205,15 +260,25 @@ mod tests {
     fn one_rewritten_uri_is_one_entry_update_and_order_matters() {
         let c = client();
         let l = live(&c);
-        assert_eq!(diff_client(&desired_client_fields(&c, "src"), Some(&l)), ClientDiff::NoOp);
+        assert_eq!(
+            diff_client(&desired_client_fields(&c, "src"), Some(&l)),
+            ClientDiff::NoOp
+        );
         let mut rewritten = c.clone();
         rewritten.redirect_uris[1] = "https://auth.example.com/cb".into();
-        let ClientDiff::Update(ch) = diff_client(&desired_client_fields(&rewritten, "src"), Some(&l)) else { panic!() };
+        let ClientDiff::Update(ch) =
+            diff_client(&desired_client_fields(&rewritten, "src"), Some(&l))
+        else {
+            panic!()
+        };
         assert_eq!(ch.len(), 1);
         assert_eq!(ch[0].path, "redirect_uris[1]");
         let mut swapped = c.clone();
         swapped.redirect_uris.reverse();
-        let ClientDiff::Update(ch) = diff_client(&desired_client_fields(&swapped, "src"), Some(&l)) else { panic!() };
+        let ClientDiff::Update(ch) = diff_client(&desired_client_fields(&swapped, "src"), Some(&l))
+        else {
+            panic!()
+        };
         assert_eq!(ch.len(), 2);
         assert_eq!(mask_path(&ch[0].path), "redirect_uris");
     }
@@ -224,8 +289,14 @@ mod tests {
         let mut l = live(&c);
         let mut public = c.clone();
         public.client_type = ClientType::Public;
-        assert!(matches!(diff_client(&desired_client_fields(&public, "src"), Some(&l)), ClientDiff::TypeChanged { .. }));
+        assert!(matches!(
+            diff_client(&desired_client_fields(&public, "src"), Some(&l)),
+            ClientDiff::TypeChanged { .. }
+        ));
         l.metadata.clear();
-        assert_eq!(diff_client(&desired_client_fields(&c, "src"), Some(&l)), ClientDiff::Unowned);
+        assert_eq!(
+            diff_client(&desired_client_fields(&c, "src"), Some(&l)),
+            ClientDiff::Unowned
+        );
     }
 }

@@ -23,7 +23,12 @@ pub struct Pacer {
 
 impl Default for Pacer {
     fn default() -> Self {
-        Self { state: Mutex::new(State { rate: None, next: Instant::now() }) }
+        Self {
+            state: Mutex::new(State {
+                rate: None,
+                next: Instant::now(),
+            }),
+        }
     }
 }
 
@@ -70,13 +75,20 @@ mod tests {
         for _ in 0..20 {
             p.wait().await;
         }
-        assert!(start.elapsed() < Duration::from_millis(50), "unpaced by default");
+        assert!(
+            start.elapsed() < Duration::from_millis(50),
+            "unpaced by default"
+        );
         p.set_rate(Some(200.0));
         let start = Instant::now();
         for _ in 0..40 {
             p.wait().await;
         }
         // 40 at 200/s is 200 ms, less the catch-up credit.
-        assert!(start.elapsed() >= Duration::from_millis(150), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() >= Duration::from_millis(150),
+            "{:?}",
+            start.elapsed()
+        );
     }
 }

@@ -571,7 +571,10 @@ impl fmt::Debug for CreatedOAuthClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CreatedOAuthClient")
             .field("client", &self.client)
-            .field("client_secret", &self.client_secret.as_ref().map(|_| "(sensitive)"))
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "(sensitive)"),
+            )
             .finish()
     }
 }
@@ -727,7 +730,10 @@ pub struct CreatedApiKey {
 
 impl fmt::Debug for CreatedApiKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CreatedApiKey").field("record", &self.record).field("key", &"(sensitive)").finish()
+        f.debug_struct("CreatedApiKey")
+            .field("record", &self.record)
+            .field("key", &"(sensitive)")
+            .finish()
     }
 }
 

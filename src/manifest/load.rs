@@ -167,7 +167,10 @@ pub fn parse(
                         ),
                     ));
                 }
-                for (field, value) in [("signer_key", &h.signer_key), ("salt_separator", &h.salt_separator)] {
+                for (field, value) in [
+                    ("signer_key", &h.signer_key),
+                    ("salt_separator", &h.salt_separator),
+                ] {
                     if !is_base64(value) {
                         return Err(invalid(
                             l,
@@ -211,10 +214,18 @@ pub fn parse(
     for c in &raw.clients {
         let (l, col) = at(&format!("\"{}\"", c.key));
         if c.key.trim().is_empty() {
-            return Err(invalid(l, col, "a [[clients]] entry has an empty `key`".into()));
+            return Err(invalid(
+                l,
+                col,
+                "a [[clients]] entry has an empty `key`".into(),
+            ));
         }
         if clients.iter().any(|o| o.external_id.as_str() == c.key) {
-            return Err(invalid(l, col, format!("two [[clients]] entries have the key `{}`", c.key)));
+            return Err(invalid(
+                l,
+                col,
+                format!("two [[clients]] entries have the key `{}`", c.key),
+            ));
         }
         clients.push(OAuthClient {
             external_id: ExternalId::new(c.key.clone()),
@@ -223,9 +234,10 @@ pub fn parse(
             redirect_uris: c.redirect_uris.clone(),
             post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
             allowed_origins: c.allowed_origins.clone(),
-            grant_types: c.grant_types.clone().unwrap_or_else(|| {
-                vec!["authorization_code".into(), "refresh_token".into()]
-            }),
+            grant_types: c
+                .grant_types
+                .clone()
+                .unwrap_or_else(|| vec!["authorization_code".into(), "refresh_token".into()]),
             scopes: c
                 .scopes
                 .clone()
@@ -234,7 +246,10 @@ pub fn parse(
     }
     let mut client_sources: Vec<ClientSource> = Vec::new();
     for c in &raw.client_sources {
-        let name = c.name.clone().unwrap_or_else(|| c.provider.as_str().to_string());
+        let name = c
+            .name
+            .clone()
+            .unwrap_or_else(|| c.provider.as_str().to_string());
         let (l, col) = at(&format!("\"{}\"", c.path));
         if client_sources.iter().any(|o| o.name == name) || name == MANIFEST_CLIENTS {
             return Err(invalid(
@@ -258,7 +273,10 @@ pub fn parse(
             rewrite: c
                 .rewrite
                 .iter()
-                .map(|r| Rewrite { from: r.from.clone(), to: r.to.clone() })
+                .map(|r| Rewrite {
+                    from: r.from.clone(),
+                    to: r.to.clone(),
+                })
                 .collect(),
         });
     }

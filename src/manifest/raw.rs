@@ -193,7 +193,10 @@ pub struct RawPolicy {
 pub fn json_schema() -> String {
     let mut schema = serde_json::to_value(schemars::schema_for!(RawManifest)).unwrap_or_default();
     if let Some(obj) = schema.as_object_mut() {
-        obj.insert("title".into(), "avnology-migrate manifest (migration.toml)".into());
+        obj.insert(
+            "title".into(),
+            "avnology-migrate manifest (migration.toml)".into(),
+        );
     }
     let mut s = serde_json::to_string_pretty(&schema).unwrap_or_default();
     s.push('\n');

@@ -20,7 +20,10 @@ pub fn email(value: &str) -> Result<(), Problem> {
     let labels: Vec<&str> = domain.split('.').collect();
     if labels.len() < 2
         || labels.iter().any(|l| {
-            l.is_empty() || l.starts_with('-') || l.ends_with('-') || !l.chars().all(|c| c.is_alphanumeric() || c == '-')
+            l.is_empty()
+                || l.starts_with('-')
+                || l.ends_with('-')
+                || !l.chars().all(|c| c.is_alphanumeric() || c == '-')
         })
     {
         return bad();
@@ -44,7 +47,9 @@ pub fn phone(value: &str) -> Result<(), Problem> {
 /// Avnology usernames: 3–64 characters of `[A-Za-z0-9_-]`.
 pub fn username(value: &str) -> Result<(), Problem> {
     let ok = (3..=64).contains(&value.len())
-        && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if ok {
         Ok(())
     } else {
@@ -60,10 +65,23 @@ mod tests {
 
     #[test]
     fn emails() {
-        for ok in ["a@example.com", "first.last+tag@sub.example.co.uk", "x@xn--bcher-kva.de"] {
+        for ok in [
+            "a@example.com",
+            "first.last+tag@sub.example.co.uk",
+            "x@xn--bcher-kva.de",
+        ] {
             assert!(email(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "alice.example.com", "bob@", "@example.com", "a b@example.com", "a@b", "a@@b.com", "a@-b.com"] {
+        for bad in [
+            "",
+            "alice.example.com",
+            "bob@",
+            "@example.com",
+            "a b@example.com",
+            "a@b",
+            "a@@b.com",
+            "a@-b.com",
+        ] {
             assert!(email(bad).is_err(), "{bad}");
         }
     }
@@ -71,7 +89,13 @@ mod tests {
     #[test]
     fn phones() {
         assert!(phone("+14155551234").is_ok());
-        for bad in ["14155551234", "+0123", "+1", "+1415555abcd", "+1234567890123456"] {
+        for bad in [
+            "14155551234",
+            "+0123",
+            "+1",
+            "+1415555abcd",
+            "+1234567890123456",
+        ] {
             assert!(phone(bad).is_err(), "{bad}");
         }
     }

@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::Value;
 
+use super::clients::{DesiredClient, plan_clients, unowned};
 use super::{
     Action, Change, FORMAT_VERSION, FileDigest, ObjectKind, PasswordReport, Plan, PlanTarget,
     SkippedRecord, SourceDigest, Summary,
 };
-use super::clients::{DesiredClient, plan_clients, unowned};
 use crate::diff::{self, IdentityAction};
 use crate::live::wire;
 use crate::manifest::{Manifest, OnInvalid, TargetUrl};
@@ -292,7 +292,11 @@ pub fn build(
     desired_set.clients = client_plan.desired;
     // Apply order: the organization, OAuth clients, identities, then service accounts
     // (whose documented create call needs an existing owner identity), then deletes.
-    let at = usize::from(changes.first().is_some_and(|c| c.kind == ObjectKind::Organization));
+    let at = usize::from(
+        changes
+            .first()
+            .is_some_and(|c| c.kind == ObjectKind::Organization),
+    );
     changes.splice(at..at, client_plan.clients);
     changes.extend(client_plan.service_accounts);
 
@@ -352,14 +356,20 @@ pub fn build(
             .count() as u64
         + unowned(&live.oauth_clients, &live.service_accounts);
 
-    for c in changes.iter().filter(|c| matches!(c.kind, ObjectKind::OAuthClient | ObjectKind::ServiceAccount)) {
+    for c in changes
+        .iter()
+        .filter(|c| matches!(c.kind, ObjectKind::OAuthClient | ObjectKind::ServiceAccount))
+    {
         match c.action {
             Action::Create => summary.clients.create += 1,
             Action::Delete => summary.clients.delete += 1,
             _ => summary.clients.update += 1,
         }
     }
-    for c in changes.iter().filter(|c| c.kind != ObjectKind::Organization) {
+    for c in changes
+        .iter()
+        .filter(|c| c.kind != ObjectKind::Organization)
+    {
         match c.action {
             Action::Create => summary.create += 1,
             Action::Update => summary.update += 1,

@@ -7,15 +7,15 @@ use serde_json::Value;
 
 use super::{Action, Change, ObjectKind, SkippedRecord, SourceDigest};
 use crate::diff::client::{
-    desired_client_fields, desired_service_account_fields, diff_client, diff_service_account,
-    ClientDiff,
+    ClientDiff, desired_client_fields, desired_service_account_fields, diff_client,
+    diff_service_account,
 };
 use crate::diff::{self, OWNER_KEY};
 use crate::live::wire;
-use crate::manifest::{Manifest, MANIFEST_CLIENTS};
+use crate::manifest::{MANIFEST_CLIENTS, Manifest};
 use crate::model::ClientDecl;
-use crate::sources::clients::{self, ClientItem};
 use crate::sources::SourceError;
+use crate::sources::clients::{self, ClientItem};
 
 /// A desired client kept for apply.
 #[derive(Debug, Clone)]
@@ -56,7 +56,11 @@ pub(crate) struct ClientPlan {
 }
 
 fn owner_source(metadata: &serde_json::Map<String, Value>) -> Option<String> {
-    metadata.get(OWNER_KEY)?.get("source")?.as_str().map(str::to_string)
+    metadata
+        .get(OWNER_KEY)?
+        .get("source")?
+        .as_str()
+        .map(str::to_string)
 }
 
 /// Plans the clients of `manifest` against the live clients.
@@ -102,8 +106,12 @@ pub(crate) fn plan_clients(
             }
         };
         let (live_id, etag) = match kind {
-            ObjectKind::OAuthClient => live_clients.get(&key).map(|l| (l.client_id.clone(), l.etag.clone())),
-            _ => live_accounts.get(&key).map(|l| (l.id.clone(), l.etag.clone())),
+            ObjectKind::OAuthClient => live_clients
+                .get(&key)
+                .map(|l| (l.client_id.clone(), l.etag.clone())),
+            _ => live_accounts
+                .get(&key)
+                .map(|l| (l.id.clone(), l.etag.clone())),
         }
         .unzip();
         let (action, changes) = match d {
@@ -142,7 +150,15 @@ pub(crate) fn plan_clients(
             ObjectKind::OAuthClient => out.clients.push(change),
             _ => out.service_accounts.push(change),
         }
-        out.desired.insert((kind, key), DesiredClient { decl, source: source.to_string(), fields, digest });
+        out.desired.insert(
+            (kind, key),
+            DesiredClient {
+                decl,
+                source: source.to_string(),
+                fields,
+                digest,
+            },
+        );
     };
 
     // [[clients]] in the manifest.
@@ -175,7 +191,9 @@ pub(crate) fn plan_clients(
         out.records += stats.records;
         for item in items {
             match item {
-                ClientItem::Client(decl, location) => accept(&mut out, *decl, &source.name, location.to_string()),
+                ClientItem::Client(decl, location) => {
+                    accept(&mut out, *decl, &source.name, location.to_string())
+                }
                 ClientItem::Skipped(s) => out.skipped.push(SkippedRecord {
                     source: source.name.clone(),
                     location: s.location.to_string(),
@@ -183,7 +201,9 @@ pub(crate) fn plan_clients(
                     reason: s.reason.describe().to_string(),
                 }),
                 ClientItem::Invalid(e) => out.invalid.push(invalid_record(&source.name, &e)),
-                ClientItem::Warning(w) => out.warnings.push(format!("source `{}`: {w}", source.name)),
+                ClientItem::Warning(w) => {
+                    out.warnings.push(format!("source `{}`: {w}", source.name))
+                }
             }
         }
     }
@@ -194,14 +214,30 @@ pub(crate) fn plan_clients(
     let mut deletes: Vec<Change> = Vec::new();
     for l in live_clients.values() {
         let key = l.external_id.clone().unwrap_or_default();
-        if owner_source(&l.metadata).is_some() && (destroy || (prune && !declared(ObjectKind::OAuthClient, &key))) {
-            deletes.push(delete(ObjectKind::OAuthClient, key, owner_source(&l.metadata), &l.client_id, &l.etag));
+        if owner_source(&l.metadata).is_some()
+            && (destroy || (prune && !declared(ObjectKind::OAuthClient, &key)))
+        {
+            deletes.push(delete(
+                ObjectKind::OAuthClient,
+                key,
+                owner_source(&l.metadata),
+                &l.client_id,
+                &l.etag,
+            ));
         }
     }
     for l in live_accounts.values() {
         let key = l.external_id.clone().unwrap_or_default();
-        if owner_source(&l.metadata).is_some() && (destroy || (prune && !declared(ObjectKind::ServiceAccount, &key))) {
-            deletes.push(delete(ObjectKind::ServiceAccount, key, owner_source(&l.metadata), &l.id, &l.etag));
+        if owner_source(&l.metadata).is_some()
+            && (destroy || (prune && !declared(ObjectKind::ServiceAccount, &key)))
+        {
+            deletes.push(delete(
+                ObjectKind::ServiceAccount,
+                key,
+                owner_source(&l.metadata),
+                &l.id,
+                &l.etag,
+            ));
         }
     }
     deletes.sort_by(|a, b| (a.kind.noun(), &a.key).cmp(&(b.kind.noun(), &b.key)));
@@ -236,7 +272,12 @@ pub(crate) fn unowned(
     live_clients: &HashMap<String, wire::OAuthClient>,
     live_accounts: &HashMap<String, wire::ServiceAccount>,
 ) -> u64 {
-    (live_clients.values().filter(|l| owner_source(&l.metadata).is_none()).count()
-        + live_accounts.values().filter(|l| owner_source(&l.metadata).is_none()).count()) as u64
+    (live_clients
+        .values()
+        .filter(|l| owner_source(&l.metadata).is_none())
+        .count()
+        + live_accounts
+            .values()
+            .filter(|l| owner_source(&l.metadata).is_none())
+            .count()) as u64
 }
-

@@ -27,7 +27,11 @@ pub struct MarkdownOptions {
 pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
     let s = &plan.summary;
     let mut out = String::new();
-    let _ = writeln!(out, "## avnology-migrate plan{}\n", if plan.destroy { " (destroy)" } else { "" });
+    let _ = writeln!(
+        out,
+        "## avnology-migrate plan{}\n",
+        if plan.destroy { " (destroy)" } else { "" }
+    );
     let destructive = s.delete + s.deactivate;
     if destructive > 0 {
         let _ = writeln!(
@@ -40,7 +44,11 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
         out,
         "Target `{}`{} · plan `{}` · manifest `{}`\n",
         plan.target.url,
-        plan.target.organization.as_deref().map(|o| format!(", organization `{o}`")).unwrap_or_default(),
+        plan.target
+            .organization
+            .as_deref()
+            .map(|o| format!(", organization `{o}`"))
+            .unwrap_or_default(),
         short(&plan.plan_id),
         plan.manifest.path
     );
@@ -49,29 +57,48 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
     let _ = writeln!(
         out,
         "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-        s.create, s.update, s.deactivate, s.reactivate, s.delete, s.no_op, s.skipped, s.invalid, s.unowned
+        s.create,
+        s.update,
+        s.deactivate,
+        s.reactivate,
+        s.delete,
+        s.no_op,
+        s.skipped,
+        s.invalid,
+        s.unowned
     );
     if plan.is_empty() {
         out.push_str("**No changes.** The tenant matches the manifest.\n");
     }
 
     for kind in [
-            ObjectKind::Organization,
-            ObjectKind::OAuthClient,
-            ObjectKind::Identity,
-            ObjectKind::ServiceAccount,
-        ] {
+        ObjectKind::Organization,
+        ObjectKind::OAuthClient,
+        ObjectKind::Identity,
+        ObjectKind::ServiceAccount,
+    ] {
         for action in Action::ALL {
-            let group: Vec<&Change> =
-                plan.changes.iter().filter(|c| c.kind == kind && c.action == action).collect();
+            let group: Vec<&Change> = plan
+                .changes
+                .iter()
+                .filter(|c| c.kind == kind && c.action == action)
+                .collect();
             if group.is_empty() {
                 continue;
             }
-            let noun = if group.len() == 1 { kind.noun() } else { kind.plural() };
+            let noun = if group.len() == 1 {
+                kind.noun()
+            } else {
+                kind.plural()
+            };
             let _ = writeln!(
                 out,
                 "<details{}><summary><code>{}</code> {} {noun} to {}</summary>\n",
-                if matches!(action, Action::Delete | Action::Deactivate) { " open" } else { "" },
+                if matches!(action, Action::Delete | Action::Deactivate) {
+                    " open"
+                } else {
+                    ""
+                },
                 action.symbol(),
                 group.len(),
                 action.infinitive()
@@ -88,7 +115,11 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
             }
             out.push_str("```\n");
             if shown < group.len() {
-                let _ = writeln!(out, "\n… and {} more not shown (the plan file has them all).", group.len() - shown);
+                let _ = writeln!(
+                    out,
+                    "\n… and {} more not shown (the plan file has them all).",
+                    group.len() - shown
+                );
             }
             out.push_str("\n</details>\n\n");
         }
@@ -151,7 +182,12 @@ fn short(id: &str) -> &str {
 }
 
 fn entry(change: &Change, options: MarkdownOptions) -> String {
-    let mut s = format!("{} {} \"{}\"", change.action.symbol(), change.kind.noun(), change.key);
+    let mut s = format!(
+        "{} {} \"{}\"",
+        change.action.symbol(),
+        change.kind.noun(),
+        change.key
+    );
     if let Some(src) = &change.source {
         let _ = write!(s, "  (source {src})");
     }
@@ -176,8 +212,16 @@ fn entry(change: &Change, options: MarkdownOptions) -> String {
 fn is_pii(path: &str) -> bool {
     matches!(
         path,
-        "email" | "phone" | "username" | "first_name" | "last_name" | "display_name" | "avatar_url" | "linked_providers"
-    ) || (path.starts_with("traits.") || path.starts_with("admin_metadata.")) && path != "admin_metadata.avnology_migrate"
+        "email"
+            | "phone"
+            | "username"
+            | "first_name"
+            | "last_name"
+            | "display_name"
+            | "avatar_url"
+            | "linked_providers"
+    ) || (path.starts_with("traits.") || path.starts_with("admin_metadata."))
+        && path != "admin_metadata.avnology_migrate"
 }
 
 fn show(f: &FieldChange, v: &Value, options: MarkdownOptions) -> String {
@@ -200,7 +244,11 @@ pub fn mask_email(email: &str) -> String {
     match email.split_once('@') {
         Some((local, domain)) => {
             let (host, tld) = domain.rsplit_once('.').unwrap_or((domain, ""));
-            let tld = if tld.is_empty() { String::new() } else { format!(".{tld}") };
+            let tld = if tld.is_empty() {
+                String::new()
+            } else {
+                format!(".{tld}")
+            };
             format!("{}@{}{tld}", mask_word(local), mask_word(host))
         }
         None => mask_word(email),
@@ -222,7 +270,8 @@ fn mask_text(text: &str, options: MarkdownOptions) -> String {
     }
     text.split(' ')
         .map(|w| {
-            let bare = w.trim_matches(|c: char| c == '`' || c == ',' || c == '.' || c == '(' || c == ')');
+            let bare =
+                w.trim_matches(|c: char| c == '`' || c == ',' || c == '.' || c == '(' || c == ')');
             if bare.contains('@') && bare.contains('.') {
                 w.replace(bare, &mask_email(bare))
             } else {
@@ -242,7 +291,10 @@ mod tests {
         assert_eq!(mask_email("ada.lovelace@example.com"), "a***@e***.com");
         assert_eq!(mask_word("Lovelace"), "L***");
         assert_eq!(
-            mask_text("email `ada@example.com` is also used", MarkdownOptions::default()),
+            mask_text(
+                "email `ada@example.com` is also used",
+                MarkdownOptions::default()
+            ),
             "email `a***@e***.com` is also used"
         );
     }
@@ -328,7 +380,11 @@ Target `sandbox:.avnology-sandbox`, organization `acme` · plan `0123456789ab` �
     fn a_hundred_thousand_creates_fit_in_a_comment() {
         let out = render(&sample::big_plan(100_000), MarkdownOptions::default());
         assert!(out.len() <= MAX_LEN, "{}", out.len());
-        assert!(out.contains("more not shown"), "{}", &out[out.len() - 300..]);
+        assert!(
+            out.contains("more not shown"),
+            "{}",
+            &out[out.len() - 300..]
+        );
         assert!(out.contains("| 100000 |"));
     }
 }

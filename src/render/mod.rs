@@ -4,9 +4,9 @@
 //! [`Plan`]: crate::plan::Plan
 
 pub mod markdown;
+pub mod progress;
 #[cfg(test)]
 mod sample;
-pub mod progress;
 pub mod style;
 pub mod text;
 

@@ -2,8 +2,8 @@
 //! a terminal, and a plain line every few seconds elsewhere, so CI logs show progress
 //! without control characters.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -20,7 +20,9 @@ pub struct Progress {
 
 impl std::fmt::Debug for Progress {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Progress").field("total", &self.total).finish_non_exhaustive()
+        f.debug_struct("Progress")
+            .field("total", &self.total)
+            .finish_non_exhaustive()
     }
 }
 
@@ -30,7 +32,11 @@ pub const PLAIN_INTERVAL: Duration = Duration::from_secs(5);
 impl Progress {
     /// Progress over `total` changes; a bar when `terminal`, plain lines otherwise.
     /// `retries` reads the client's retry count.
-    pub fn new(total: u64, terminal: bool, retries: impl Fn() -> u64 + Send + Sync + 'static) -> Arc<Self> {
+    pub fn new(
+        total: u64,
+        terminal: bool,
+        retries: impl Fn() -> u64 + Send + Sync + 'static,
+    ) -> Arc<Self> {
         let bar = terminal.then(|| {
             let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
             bar.set_style(
@@ -65,11 +71,19 @@ impl Progress {
         let done = self.done.load(Ordering::Relaxed);
         let secs = self.started.elapsed().as_secs_f64().max(0.001);
         let rate = done as f64 / secs;
-        let eta = if rate > 0.0 { ((self.total - done.min(self.total)) as f64 / rate).round() as u64 } else { 0 };
+        let eta = if rate > 0.0 {
+            ((self.total - done.min(self.total)) as f64 / rate).round() as u64
+        } else {
+            0
+        };
         format!(
             "progress: {done}/{} changes ({:.1}%), {rate:.1}/s, {} retries, ETA {eta}s",
             self.total,
-            if self.total == 0 { 100.0 } else { done as f64 * 100.0 / self.total as f64 },
+            if self.total == 0 {
+                100.0
+            } else {
+                done as f64 * 100.0 / self.total as f64
+            },
             (self.retries)()
         )
     }

@@ -21,8 +21,17 @@ fn change(action: Action, key: &str, fields: Vec<FieldChange>) -> Change {
     }
 }
 
-fn field(path: &str, before: Option<serde_json::Value>, after: Option<serde_json::Value>) -> FieldChange {
-    FieldChange { path: path.into(), before, after, sensitive: path == "password" }
+fn field(
+    path: &str,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+) -> FieldChange {
+    FieldChange {
+        path: path.into(),
+        before,
+        after,
+        sensitive: path == "password",
+    }
 }
 
 /// A plan with one change of every kind, a skip and a password report.
@@ -33,8 +42,14 @@ pub fn plan() -> Plan {
         tool_version: "0.1.0".into(),
         created_at: "2026-11-27T00:00:00Z".into(),
         destroy: false,
-        target: PlanTarget { url: "sandbox:.avnology-sandbox".into(), organization: Some("acme".into()) },
-        manifest: FileDigest { path: "migration.toml".into(), sha256: "m".into() },
+        target: PlanTarget {
+            url: "sandbox:.avnology-sandbox".into(),
+            organization: Some("acme".into()),
+        },
+        manifest: FileDigest {
+            path: "migration.toml".into(),
+            sha256: "m".into(),
+        },
         sources: vec![],
         changes: vec![
             change(
@@ -46,8 +61,20 @@ pub fn plan() -> Plan {
                     field("password", None, Some(json!("bcrypt"))),
                 ],
             ),
-            change(Action::Update, "auth0|renamed", vec![field("first_name", Some(json!("Bob")), Some(json!("Rob")))]),
-            change(Action::Deactivate, "auth0|blocked", vec![field("state", Some(json!("active")), Some(json!("inactive")))]),
+            change(
+                Action::Update,
+                "auth0|renamed",
+                vec![field("first_name", Some(json!("Bob")), Some(json!("Rob")))],
+            ),
+            change(
+                Action::Deactivate,
+                "auth0|blocked",
+                vec![field(
+                    "state",
+                    Some(json!("active")),
+                    Some(json!("inactive")),
+                )],
+            ),
             change(Action::Delete, "auth0|gone", vec![]),
         ],
         skipped: vec![SkippedRecord {
@@ -96,6 +123,10 @@ pub fn big_plan(n: usize) -> Plan {
             )
         })
         .collect();
-    p.summary = Summary { create: n as u64, source_records: n as u64, ..Default::default() };
+    p.summary = Summary {
+        create: n as u64,
+        source_records: n as u64,
+        ..Default::default()
+    };
     p
 }

@@ -198,12 +198,15 @@ fn render_passwords(out: &mut String, plan: &Plan) {
 /// `Plan: 3 to create, 1 to update, …` — the line CI logs and reviewers read first.
 pub fn summary_line(plan: &Plan, c: bool) -> String {
     let s = &plan.summary;
-    let org = plan
+    let org = if plan
         .changes
         .iter()
         .any(|ch| ch.kind == ObjectKind::Organization)
-        .then_some("organization to create, ")
-        .unwrap_or_default();
+    {
+        "organization to create, "
+    } else {
+        ""
+    };
     let counts: Vec<String> = Action::ALL
         .iter()
         .map(|a| format!("{} to {}", s.count(*a), a.infinitive()))
@@ -259,7 +262,11 @@ Plan: 1 to create, 1 to update, 1 to deactivate, 0 to reactivate, 1 to delete. 5
     #[test]
     fn large_sets_collapse_to_counts() {
         let out = render(&sample::big_plan(100_000), TextOptions::default());
-        assert!(out.contains("… and 99975 more identities to create"), "{}", &out[out.len() - 500..]);
+        assert!(
+            out.contains("… and 99975 more identities to create"),
+            "{}",
+            &out[out.len() - 500..]
+        );
         assert_eq!(out.matches("+ identity ").count(), 25);
         assert!(out.len() < 10_000, "{}", out.len());
     }
@@ -267,9 +274,17 @@ Plan: 1 to create, 1 to update, 1 to deactivate, 0 to reactivate, 1 to delete. 5
     #[test]
     fn colour_is_decoration_only() {
         let plain = render(&sample::plan(), TextOptions::default());
-        let coloured = render(&sample::plan(), TextOptions { color: true, ..Default::default() });
+        let coloured = render(
+            &sample::plan(),
+            TextOptions {
+                color: true,
+                ..Default::default()
+            },
+        );
         assert!(coloured.contains("\u{1b}["));
-        let stripped = String::from_utf8(anstream::adapter::strip_bytes(coloured.as_bytes()).into_vec()).unwrap();
+        let stripped =
+            String::from_utf8(anstream::adapter::strip_bytes(coloured.as_bytes()).into_vec())
+                .unwrap();
         assert_eq!(stripped, plain);
     }
 

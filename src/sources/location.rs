@@ -40,8 +40,16 @@ pub struct SourceError {
 
 impl SourceError {
     /// A problem with the record at `location`.
-    pub fn new(location: Location, external_id: Option<String>, message: impl Into<String>) -> Self {
-        Self { location, external_id, message: message.into() }
+    pub fn new(
+        location: Location,
+        external_id: Option<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            location,
+            external_id,
+            message: message.into(),
+        }
     }
 }
 

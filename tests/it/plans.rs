@@ -4,9 +4,9 @@
 
 use std::path::PathBuf;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use super::common::{assert_no_secrets, output_text, Emulator, Workdir};
+use super::common::{Emulator, Workdir, assert_no_secrets, output_text};
 
 /// A copy of the quickstart targeting `emu` through AVNOLOGY_API_URL, with `manifest`
 /// written as given (use `{}`-free TOML).
@@ -51,7 +51,12 @@ impl Transcript {
             .unwrap()
             .lines()
             .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str::<Value>(l).unwrap()["passwordHash"].as_str().unwrap().to_string())
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["passwordHash"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
             .collect();
         let mut secrets: Vec<&str> = hashes.iter().map(String::as_str).collect();
         secrets.push(&emu.api_key);
@@ -93,7 +98,11 @@ fn urlencode(s: &str) -> String {
 
 fn count_identities(emu: &Emulator) -> i64 {
     emu.db()
-        .query_row("SELECT COUNT(*) FROM identities WHERE state != 'scheduled_deletion'", [], |r| r.get(0))
+        .query_row(
+            "SELECT COUNT(*) FROM identities WHERE state != 'scheduled_deletion'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap()
 }
 
@@ -105,11 +114,30 @@ fn live_edit_behind_the_plans_back_is_skipped_as_stale() {
     let emu = Emulator::start(&[]);
     let w = workdir(BASE);
     let mut t = Transcript::default();
-    assert!(t.run(&w, &emu, &["apply", "-m", "migration.toml", "--auto-approve"]).status.success());
+    assert!(
+        t.run(
+            &w,
+            &emu,
+            &["apply", "-m", "migration.toml", "--auto-approve"]
+        )
+        .status
+        .success()
+    );
 
     edit_user(&w, AVERY, "given_name", "Avery-Planned");
     edit_user(&w, BLAKE, "given_name", "Blake-Planned");
-    let out = t.run(&w, &emu, &["plan", "-m", "migration.toml", "--out", "plan.json", "--detailed-exitcode"]);
+    let out = t.run(
+        &w,
+        &emu,
+        &[
+            "plan",
+            "-m",
+            "migration.toml",
+            "--out",
+            "plan.json",
+            "--detailed-exitcode",
+        ],
+    );
     assert_eq!(out.status.code(), Some(2));
     t.file(w.path("plan.json"));
 
@@ -125,21 +153,34 @@ fn live_edit_behind_the_plans_back_is_skipped_as_stale() {
     let out = t.run(&w, &emu, &["apply", "plan.json"]);
     let text = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains(&format!("stale: identity `{AVERY}`")), "{text}");
+    assert!(
+        text.contains(&format!("stale: identity `{AVERY}`")),
+        "{text}"
+    );
     assert!(text.contains("1 stale"), "{text}");
     assert!(text.contains("hint:"), "{text}");
     // The rest applied; the stale change did not overwrite the edit.
-    assert_eq!(live_by_external_id(&emu, BLAKE)["first_name"], "Blake-Planned");
+    assert_eq!(
+        live_by_external_id(&emu, BLAKE)["first_name"],
+        "Blake-Planned"
+    );
     let avery = live_by_external_id(&emu, AVERY);
     assert_eq!(avery["first_name"], "Avery");
     assert_eq!(avery["last_name"], "Edited-In-Avnology");
 
     // A fresh plan shows what remains: Avery's name (and the edit it would revert).
-    let out = t.run(&w, &emu, &["plan", "-m", "migration.toml", "--detailed-exitcode"]);
+    let out = t.run(
+        &w,
+        &emu,
+        &["plan", "-m", "migration.toml", "--detailed-exitcode"],
+    );
     let text = output_text(&out);
     assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(text.contains(&format!("~ identity \"{AVERY}\"")), "{text}");
-    assert!(text.contains("~ first_name") && text.contains("\"Avery\" -> \"Avery-Planned\""), "{text}");
+    assert!(
+        text.contains("~ first_name") && text.contains("\"Avery\" -> \"Avery-Planned\""),
+        "{text}"
+    );
     assert!(!text.contains(&format!("~ identity \"{BLAKE}\"")), "{text}");
     t.assert_clean(&w, &emu);
 }
@@ -149,7 +190,16 @@ fn edited_source_file_makes_a_saved_plan_refuse_before_any_change() {
     let emu = Emulator::start(&["--log-requests"]);
     let w = workdir(BASE);
     let mut t = Transcript::default();
-    assert_eq!(t.run(&w, &emu, &["plan", "-m", "migration.toml", "--out", "plan.json"]).status.code(), Some(0));
+    assert_eq!(
+        t.run(
+            &w,
+            &emu,
+            &["plan", "-m", "migration.toml", "--out", "plan.json"]
+        )
+        .status
+        .code(),
+        Some(0)
+    );
     edit_user(&w, AVERY, "given_name", "Changed");
     let out = t.run(&w, &emu, &["apply", "plan.json"]);
     let text = output_text(&out);
@@ -159,12 +209,18 @@ fn edited_source_file_makes_a_saved_plan_refuse_before_any_change() {
     assert_eq!(count_identities(&emu), 0);
     // Not one write reached the API.
     let log = emu.stderr.lock().unwrap().clone();
-    assert!(!log.contains("POST /v1/identities") && !log.contains("POST /v1/organizations"), "{log}");
+    assert!(
+        !log.contains("POST /v1/identities") && !log.contains("POST /v1/organizations"),
+        "{log}"
+    );
 
     // The manifest too.
     let manifest = std::fs::read_to_string(w.path("migration.toml")).unwrap();
     edit_user(&w, AVERY, "given_name", "Avery");
-    w.write("migration.toml", &format!("{manifest}\n[policy]\nmax_deletes = 1\n"));
+    w.write(
+        "migration.toml",
+        &format!("{manifest}\n[policy]\nmax_deletes = 1\n"),
+    );
     let out = t.run(&w, &emu, &["apply", "plan.json"]);
     let text = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
@@ -178,15 +234,26 @@ fn saved_plan_applies_once_then_says_it_is_done() {
     let emu = Emulator::start(&[]);
     let w = workdir(BASE);
     let mut t = Transcript::default();
-    t.run(&w, &emu, &["plan", "-m", "migration.toml", "--out", "plan.json"]);
+    t.run(
+        &w,
+        &emu,
+        &["plan", "-m", "migration.toml", "--out", "plan.json"],
+    );
     let shown = t.run(&w, &emu, &["show", "plan.json"]);
-    assert!(output_text(&shown).contains("29 to create"), "{}", output_text(&shown));
+    assert!(
+        output_text(&shown).contains("29 to create"),
+        "{}",
+        output_text(&shown)
+    );
     let json = t.run(&w, &emu, &["show", "plan.json", "--format", "json"]);
     let v: Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(v["format_version"], 1);
     let md = t.run(&w, &emu, &["show", "plan.json", "--format", "markdown"]);
     let md = String::from_utf8(md.stdout).unwrap();
-    assert!(md.contains("<details>") && !md.contains("avery.placeholder@example.com"), "{md}");
+    assert!(
+        md.contains("<details>") && !md.contains("avery.placeholder@example.com"),
+        "{md}"
+    );
     let out = t.run(&w, &emu, &["apply", "plan.json", "--log", "apply.ndjson"]);
     assert!(out.status.success(), "{}", output_text(&out));
     assert_eq!(count_identities(&emu), 29);
@@ -196,7 +263,11 @@ fn saved_plan_applies_once_then_says_it_is_done() {
     assert!(text.contains("already applied in full"), "{text}");
     assert_eq!(count_identities(&emu), 29);
     let log = t.file(w.path("apply.ndjson"));
-    assert_eq!(log.lines().count(), 30, "one line per change (29 identities + the organization)");
+    assert_eq!(
+        log.lines().count(),
+        30,
+        "one line per change (29 identities + the organization)"
+    );
     t.file(w.path("plan.json"));
     t.assert_clean(&w, &emu);
 }
@@ -205,13 +276,32 @@ fn saved_plan_applies_once_then_says_it_is_done() {
 fn detailed_exitcode_is_0_without_changes_2_with_changes_and_1_on_error() {
     let emu = Emulator::start(&[]);
     let w = workdir(BASE);
-    let out = w.cmd(Some(&emu)).args(["plan", "-m", "migration.toml", "--detailed-exitcode"]).output().unwrap();
+    let out = w
+        .cmd(Some(&emu))
+        .args(["plan", "-m", "migration.toml", "--detailed-exitcode"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
     // Without the flag, changes are still success.
-    let out = w.cmd(Some(&emu)).args(["plan", "-m", "migration.toml"]).output().unwrap();
+    let out = w
+        .cmd(Some(&emu))
+        .args(["plan", "-m", "migration.toml"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
-    assert!(w.cmd(Some(&emu)).args(["apply", "-m", "migration.toml", "--auto-approve"]).output().unwrap().status.success());
-    let out = w.cmd(Some(&emu)).args(["plan", "-m", "migration.toml", "--detailed-exitcode"]).output().unwrap();
+    assert!(
+        w.cmd(Some(&emu))
+            .args(["apply", "-m", "migration.toml", "--auto-approve"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let out = w
+        .cmd(Some(&emu))
+        .args(["plan", "-m", "migration.toml", "--detailed-exitcode"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let out = w
         .cmd(Some(&emu))
@@ -220,7 +310,11 @@ fn detailed_exitcode_is_0_without_changes_2_with_changes_and_1_on_error() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
-    let out = w.cmd(Some(&emu)).args(["plan", "-m", "missing.toml", "--detailed-exitcode"]).output().unwrap();
+    let out = w
+        .cmd(Some(&emu))
+        .args(["plan", "-m", "missing.toml", "--detailed-exitcode"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
 
@@ -231,13 +325,15 @@ fn split_sources(w: &Workdir, prune: bool, max_deletes: u64, with_extra: bool) {
     let (main, extra) = lines.split_at(lines.len() - 3);
     w.write("main.ndjson", &(main.join("\n") + "\n"));
     w.write("extra.ndjson", &(extra.join("\n") + "\n"));
-    let mut m = format!(
-        "[target]\norganization = \"acme\"\n\n[[users]]\nname = \"main\"\nprovider = \"auth0\"\npath = \"main.ndjson\"\npasswords = \"auth0_passwords.ndjson\"\n"
+    let mut m = String::from(
+        "[target]\norganization = \"acme\"\n\n[[users]]\nname = \"main\"\nprovider = \"auth0\"\npath = \"main.ndjson\"\npasswords = \"auth0_passwords.ndjson\"\n",
     );
     if with_extra {
         m.push_str("\n[[users]]\nname = \"extra\"\nprovider = \"auth0\"\npath = \"extra.ndjson\"\npasswords = \"auth0_passwords.ndjson\"\n");
     }
-    m.push_str(&format!("\n[policy]\nprune = {prune}\nmax_deletes = {max_deletes}\n"));
+    m.push_str(&format!(
+        "\n[policy]\nprune = {prune}\nmax_deletes = {max_deletes}\n"
+    ));
     w.write("migration.toml", &m);
 }
 
@@ -259,7 +355,15 @@ fn prune_deletes_only_owned_objects_within_max_deletes_and_destroy_rolls_back() 
     assert_eq!(s, 201, "{body}");
 
     split_sources(&w, false, 0, true);
-    assert!(t.run(&w, &emu, &["apply", "-m", "migration.toml", "--auto-approve"]).status.success());
+    assert!(
+        t.run(
+            &w,
+            &emu,
+            &["apply", "-m", "migration.toml", "--auto-approve"]
+        )
+        .status
+        .success()
+    );
     assert_eq!(count_identities(&emu), 30);
 
     // Remove the `extra` source with prune on: 3 deletes > max_deletes 2 fails.
@@ -267,28 +371,55 @@ fn prune_deletes_only_owned_objects_within_max_deletes_and_destroy_rolls_back() 
     let out = t.run(&w, &emu, &["plan", "-m", "migration.toml"]);
     let text = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("would delete 3 identities, more than policy.max_deletes = 2"), "{text}");
+    assert!(
+        text.contains("would delete 3 identities, more than policy.max_deletes = 2"),
+        "{text}"
+    );
 
     split_sources(&w, true, 3, false);
-    let out = t.run(&w, &emu, &["plan", "-m", "migration.toml", "--out", "prune.json"]);
+    let out = t.run(
+        &w,
+        &emu,
+        &["plan", "-m", "migration.toml", "--out", "prune.json"],
+    );
     let text = output_text(&out);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("3 to delete"), "{text}");
     assert!(text.contains("1 not owned by this manifest"), "{text}");
-    assert!(!text.contains("auth0|preexisting\""), "unowned objects are never in the plan: {text}");
+    assert!(
+        !text.contains("auth0|preexisting\""),
+        "unowned objects are never in the plan: {text}"
+    );
     let md = t.run(&w, &emu, &["show", "prune.json", "--format", "markdown"]);
     assert!(String::from_utf8_lossy(&md.stdout).contains("[!CAUTION]"));
     assert!(t.run(&w, &emu, &["apply", "prune.json"]).status.success());
     assert_eq!(count_identities(&emu), 27);
-    assert_eq!(live_by_external_id(&emu, "auth0|preexisting")["first_name"], "Pre");
+    assert_eq!(
+        live_by_external_id(&emu, "auth0|preexisting")["first_name"],
+        "Pre"
+    );
 
     // Destroy: everything this manifest owns goes; the pre-existing identity stays.
-    let out = t.run(&w, &emu, &["plan", "-m", "migration.toml", "--destroy", "--out", "destroy.json"]);
+    let out = t.run(
+        &w,
+        &emu,
+        &[
+            "plan",
+            "-m",
+            "migration.toml",
+            "--destroy",
+            "--out",
+            "destroy.json",
+        ],
+    );
     let text = output_text(&out);
     assert!(text.contains("26 to delete"), "{text}");
     assert!(t.run(&w, &emu, &["apply", "destroy.json"]).status.success());
     assert_eq!(count_identities(&emu), 1);
-    assert_eq!(live_by_external_id(&emu, "auth0|preexisting")["email"], "preexisting@example.com");
+    assert_eq!(
+        live_by_external_id(&emu, "auth0|preexisting")["email"],
+        "preexisting@example.com"
+    );
     t.file(w.path("prune.json"));
     t.file(w.path("destroy.json"));
     t.assert_clean(&w, &emu);
@@ -297,10 +428,23 @@ fn prune_deletes_only_owned_objects_within_max_deletes_and_destroy_rolls_back() 
 #[test]
 fn ignore_changes_never_updates_the_field_after_create() {
     let emu = Emulator::start(&[]);
-    let w = workdir(&format!("{BASE}\n[policy]\nignore_changes = [\"first_name\"]\n"));
-    assert!(w.cmd(Some(&emu)).args(["apply", "-m", "migration.toml", "--auto-approve"]).output().unwrap().status.success());
+    let w = workdir(&format!(
+        "{BASE}\n[policy]\nignore_changes = [\"first_name\"]\n"
+    ));
+    assert!(
+        w.cmd(Some(&emu))
+            .args(["apply", "-m", "migration.toml", "--auto-approve"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
     edit_user(&w, AVERY, "given_name", "Ignored");
-    let out = w.cmd(Some(&emu)).args(["plan", "-m", "migration.toml", "--detailed-exitcode"]).output().unwrap();
+    let out = w
+        .cmd(Some(&emu))
+        .args(["plan", "-m", "migration.toml", "--detailed-exitcode"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
 }
 
@@ -312,12 +456,27 @@ fn duplicate_external_ids_and_emails_across_sources_fail_validate() {
     let mut second: Value = serde_json::from_str(export.lines().nth(1).unwrap()).unwrap();
     second["email"] = Value::String("AVERY.placeholder@example.com".into());
     second["user_id"] = Value::String("auth0|another-user".into());
-    w.write("more.ndjson", &format!("{first}\n{}\n", serde_json::to_string(&second).unwrap()));
-    let manifest = format!("{BASE}\n[[users]]\nname = \"more\"\nprovider = \"auth0\"\npath = \"more.ndjson\"\n");
+    w.write(
+        "more.ndjson",
+        &format!("{first}\n{}\n", serde_json::to_string(&second).unwrap()),
+    );
+    let manifest = format!(
+        "{BASE}\n[[users]]\nname = \"more\"\nprovider = \"auth0\"\npath = \"more.ndjson\"\n"
+    );
     w.write("migration.toml", &manifest);
-    let out = w.cmd(None).args(["validate", "-m", "migration.toml"]).output().unwrap();
+    let out = w
+        .cmd(None)
+        .args(["validate", "-m", "migration.toml"])
+        .output()
+        .unwrap();
     let text = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("more.ndjson:1") && text.contains("duplicate external_id"), "{text}");
-    assert!(text.contains("more.ndjson:2") && text.contains("is also the email of"), "{text}");
+    assert!(
+        text.contains("more.ndjson:1") && text.contains("duplicate external_id"),
+        "{text}"
+    );
+    assert!(
+        text.contains("more.ndjson:2") && text.contains("is also the email of"),
+        "{text}"
+    );
 }

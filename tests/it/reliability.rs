@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::common::{bin, output_text, Emulator, Workdir};
+use super::common::{Emulator, Workdir, bin, output_text};
 
 const USERS: usize = 5_000;
 
@@ -41,7 +41,13 @@ fn counts(emu: &Emulator) -> (i64, i64) {
 }
 
 fn inactive(emu: &Emulator) -> i64 {
-    emu.db().query_row("SELECT COUNT(*) FROM identities WHERE state = 'inactive'", [], |r| r.get(0)).unwrap()
+    emu.db()
+        .query_row(
+            "SELECT COUNT(*) FROM identities WHERE state = 'inactive'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
 }
 
 fn spawn_apply(w: &Workdir, emu: &Emulator, args: &[&str]) -> Child {
@@ -61,14 +67,32 @@ fn spawn_apply(w: &Workdir, emu: &Emulator, args: &[&str]) -> Child {
 }
 
 fn assert_plan_empty(w: &Workdir, emu: &Emulator) {
-    let out = w.cmd(Some(emu)).args(["plan", "-m", "migration.toml", "--detailed-exitcode"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", &output_text(&out)[..2000.min(output_text(&out).len())]);
+    let out = w
+        .cmd(Some(emu))
+        .args(["plan", "-m", "migration.toml", "--detailed-exitcode"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        &output_text(&out)[..2000.min(output_text(&out).len())]
+    );
 }
 
 #[test]
 fn faults_and_a_rate_limit_create_every_user_exactly_once() {
     let emu = Emulator::start(&[
-        "--fault-5xx", "0.1", "--fault-commit-fail", "0.1", "--rate-limit", "400", "--burst", "4", "--seed", "7",
+        "--fault-5xx",
+        "0.1",
+        "--fault-commit-fail",
+        "0.1",
+        "--rate-limit",
+        "400",
+        "--burst",
+        "4",
+        "--seed",
+        "7",
     ]);
     let w = bulk(USERS);
     let out = w
@@ -79,37 +103,82 @@ fn faults_and_a_rate_limit_create_every_user_exactly_once() {
     assert!(out.status.success(), "{}", output_text(&out));
     let out = w
         .cmd(Some(&emu))
-        .args(["apply", "plan.json", "--log", "apply.ndjson", "--concurrency", "8"])
+        .args([
+            "apply",
+            "plan.json",
+            "--log",
+            "apply.ndjson",
+            "--concurrency",
+            "8",
+        ])
         .output()
         .unwrap();
     let text = output_text(&out);
-    assert!(out.status.success(), "{}", &text[text.len().saturating_sub(3000)..]);
+    assert!(
+        out.status.success(),
+        "{}",
+        &text[text.len().saturating_sub(3000)..]
+    );
     assert!(text.contains(" 0 failed"), "{text}");
     assert_eq!(counts(&emu), (USERS as i64, USERS as i64));
     assert_eq!(inactive(&emu), (USERS / 50) as i64);
 
     // The log has one line per change and agrees with the database.
     let log = std::fs::read_to_string(w.path("apply.ndjson")).unwrap();
-    let lines: Vec<Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(lines.len(), USERS + 1, "every identity plus the organization");
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines.len(),
+        USERS + 1,
+        "every identity plus the organization"
+    );
     let identity_lines: Vec<&Value> = lines.iter().filter(|l| l["kind"] == "identity").collect();
     assert_eq!(identity_lines.len(), USERS);
-    assert!(identity_lines.iter().all(|l| l["outcome"] == "applied" || l["outcome"] == "already_applied"));
-    let mut ids: Vec<&str> = identity_lines.iter().map(|l| l["avnology_id"].as_str().unwrap()).collect();
+    assert!(
+        identity_lines
+            .iter()
+            .all(|l| l["outcome"] == "applied" || l["outcome"] == "already_applied")
+    );
+    let mut ids: Vec<&str> = identity_lines
+        .iter()
+        .map(|l| l["avnology_id"].as_str().unwrap())
+        .collect();
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), USERS, "each change names its own identity");
-    let db_ids: i64 = emu.db().query_row("SELECT COUNT(*) FROM identities", [], |r| r.get(0)).unwrap();
+    let db_ids: i64 = emu
+        .db()
+        .query_row("SELECT COUNT(*) FROM identities", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(db_ids, USERS as i64);
-    assert!(text.contains(&format!("{} planned, {} applied", USERS + 1, USERS + 1)), "{text}");
+    assert!(
+        text.contains(&format!("{} planned, {} applied", USERS + 1, USERS + 1)),
+        "{text}"
+    );
     assert_plan_empty(&w, &emu);
 }
 
 #[test]
 fn sigkill_at_random_points_then_resume_loses_and_doubles_nothing() {
-    let emu = Emulator::start(&["--latency-ms", "2", "--fault-commit-fail", "0.02", "--seed", "11"]);
+    let emu = Emulator::start(&[
+        "--latency-ms",
+        "2",
+        "--fault-commit-fail",
+        "0.02",
+        "--seed",
+        "11",
+    ]);
     let w = bulk(USERS);
-    assert!(w.cmd(Some(&emu)).args(["plan", "-m", "migration.toml", "--out", "plan.json"]).output().unwrap().status.success());
+    assert!(
+        w.cmd(Some(&emu))
+            .args(["plan", "-m", "migration.toml", "--out", "plan.json"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
     // Deterministic "random" points, spread over the run.
     let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut kills = 0;
@@ -126,12 +195,23 @@ fn sigkill_at_random_points_then_resume_loses_and_doubles_nothing() {
         }
         let _ = child.wait();
     }
-    assert!(kills >= 1, "the apply finished before any kill; the test did not test anything");
+    assert!(
+        kills >= 1,
+        "the apply finished before any kill; the test did not test anything"
+    );
     let (n, distinct) = counts(&emu);
     assert_eq!(n, distinct, "a kill must never leave duplicates");
-    let out = w.cmd(Some(&emu)).args(["apply", "plan.json"]).output().unwrap();
+    let out = w
+        .cmd(Some(&emu))
+        .args(["apply", "plan.json"])
+        .output()
+        .unwrap();
     let text = output_text(&out);
-    assert!(out.status.success(), "{}", &text[text.len().saturating_sub(3000)..]);
+    assert!(
+        out.status.success(),
+        "{}",
+        &text[text.len().saturating_sub(3000)..]
+    );
     assert_eq!(counts(&emu), (USERS as i64, USERS as i64));
     assert_eq!(inactive(&emu), (USERS / 50) as i64);
     assert_plan_empty(&w, &emu);
@@ -141,31 +221,63 @@ fn sigkill_at_random_points_then_resume_loses_and_doubles_nothing() {
 fn ctrl_c_stops_within_seconds_with_a_resume_hint_and_resume_completes() {
     let emu = Emulator::start(&["--latency-ms", "5"]);
     let w = bulk(USERS);
-    assert!(w.cmd(Some(&emu)).args(["plan", "-m", "migration.toml", "--out", "plan.json"]).output().unwrap().status.success());
+    assert!(
+        w.cmd(Some(&emu))
+            .args(["plan", "-m", "migration.toml", "--out", "plan.json"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
     let child = spawn_apply(&w, &emu, &["apply", "plan.json", "--concurrency", "4"]);
     std::thread::sleep(Duration::from_millis(1500));
-    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let sent = Instant::now();
     let out = child.wait_with_output().unwrap();
-    assert!(sent.elapsed() < Duration::from_secs(10), "took {:?} to stop", sent.elapsed());
+    assert!(
+        sent.elapsed() < Duration::from_secs(10),
+        "took {:?} to stop",
+        sent.elapsed()
+    );
     let text = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("hint: resume with `avnology-migrate apply plan.json`"), "{text}");
+    assert!(
+        text.contains("hint: resume with `avnology-migrate apply plan.json`"),
+        "{text}"
+    );
     let (done, distinct) = counts(&emu);
     assert_eq!(done, distinct);
-    assert!(done > 0 && done < USERS as i64, "interrupted mid-way: {done}");
+    assert!(
+        done > 0 && done < USERS as i64,
+        "interrupted mid-way: {done}"
+    );
     // The journal holds exactly what the tenant holds.
     let journal = rusqlite::Connection::open(w.path("plan.json.journal")).unwrap();
     let journaled: i64 = journal
-        .query_row("SELECT COUNT(*) FROM changes WHERE state = 'done' AND change_id LIKE 'Identity:%'", [], |r| r.get(0))
+        .query_row(
+            "SELECT COUNT(*) FROM changes WHERE state = 'done' AND change_id LIKE 'Identity:%'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(journaled, done, "journal and tenant agree");
-    let out = w.cmd(Some(&emu)).args(["apply", "plan.json"]).output().unwrap();
+    let out = w
+        .cmd(Some(&emu))
+        .args(["apply", "plan.json"])
+        .output()
+        .unwrap();
     let text = output_text(&out);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("Resuming plan"), "{text}");
-    assert!(text.contains(&format!("{done} applied by an earlier run")) || text.contains("applied by an earlier run"), "{text}");
+    assert!(
+        text.contains(&format!("{done} applied by an earlier run"))
+            || text.contains("applied by an earlier run"),
+        "{text}"
+    );
     assert_eq!(counts(&emu), (USERS as i64, USERS as i64));
     assert_plan_empty(&w, &emu);
 }

@@ -18,17 +18,27 @@ fn check(path: &str, generated: String) {
 
 #[test]
 fn manifest_schema_is_current() {
-    check("schemas/migration.schema.json", avnology_migrate::manifest::raw::json_schema());
+    check(
+        "schemas/migration.schema.json",
+        avnology_migrate::manifest::raw::json_schema(),
+    );
 }
 
 #[test]
 fn plan_schema_is_current() {
-    check("schemas/plan.schema.json", avnology_migrate::plan::json_schema());
+    check(
+        "schemas/plan.schema.json",
+        avnology_migrate::plan::json_schema(),
+    );
 }
 
 #[test]
 fn manifest_schema_rejects_unknown_keys() {
     let schema: serde_json::Value =
         serde_json::from_str(&avnology_migrate::manifest::raw::json_schema()).unwrap();
-    assert_eq!(schema["additionalProperties"], serde_json::json!(false), "{schema}");
+    assert_eq!(
+        schema["additionalProperties"],
+        serde_json::json!(false),
+        "{schema}"
+    );
 }

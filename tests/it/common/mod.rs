@@ -75,10 +75,10 @@ impl Emulator {
                     let Ok(line) = line else { break };
                     collected.lock().unwrap().push_str(&line);
                     collected.lock().unwrap().push('\n');
-                    if let Some(addr) = line.split("listening on ").nth(1) {
-                        if let Some(tx) = tx.take() {
-                            let _ = tx.send(addr.trim().to_string());
-                        }
+                    if let Some(addr) = line.split("listening on ").nth(1)
+                        && let Some(tx) = tx.take()
+                    {
+                        let _ = tx.send(addr.trim().to_string());
                     }
                 }
             });
@@ -86,12 +86,29 @@ impl Emulator {
         let url = rx
             .recv_timeout(Duration::from_secs(30))
             .unwrap_or_else(|_| panic!("emulator did not start: {}", collected.lock().unwrap()));
-        Emulator { child, url, api_key, db: db.to_path_buf(), stderr: collected, _dir: None }
+        Emulator {
+            child,
+            url,
+            api_key,
+            db: db.to_path_buf(),
+            stderr: collected,
+            _dir: None,
+        }
     }
 
     /// A blocking HTTP call to the emulator with the admin key, returning status and JSON.
-    pub fn call(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
-        self.call_with(method, path, body, &[("authorization", &format!("Bearer {}", self.api_key))])
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        self.call_with(
+            method,
+            path,
+            body,
+            &[("authorization", &format!("Bearer {}", self.api_key))],
+        )
     }
 
     /// A blocking HTTP call with explicit headers.
@@ -116,10 +133,15 @@ impl Emulator {
     ) -> (u16, reqwest::header::HeaderMap, serde_json::Value) {
         let url = format!("{}{}", self.url, path);
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let headers: Vec<(String, String)> =
-            headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async move {
                 let client = reqwest::Client::new();
                 let mut req = client.request(method, url);
@@ -186,7 +208,9 @@ pub struct Workdir {
 impl Workdir {
     /// A new empty directory.
     pub fn new() -> Self {
-        Workdir { dir: tempfile::tempdir().unwrap() }
+        Workdir {
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
 
     /// Path of a file in it.
@@ -219,7 +243,8 @@ impl Workdir {
             .env("AVNOLOGY_MIGRATE_FAST_RETRY", "1")
             .timeout(Duration::from_secs(300));
         if let Some(emu) = emu {
-            c.env("AVNOLOGY_API_URL", &emu.url).env("AVNOLOGY_SECRET_KEY", &emu.api_key);
+            c.env("AVNOLOGY_API_URL", &emu.url)
+                .env("AVNOLOGY_SECRET_KEY", &emu.api_key);
         }
         c
     }
@@ -243,7 +268,11 @@ fn copy_dir(from: &Path, to: &Path) {
 
 /// The text of a finished command's stdout and stderr together.
 pub fn output_text(out: &std::process::Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// Fails if any of `secrets` appears in `text`.
