@@ -77,7 +77,14 @@ pub async fn apply_manifest(
     let manifest = manifest.clone();
     let conn = target::connect(&manifest, global.verbose).await?;
     let live = target::read_live(&conn.client, manifest.target.organization.as_deref()).await?;
-    let (plan, desired) = plan::build(&manifest, &live, BuildOptions::default())?;
+    let (plan, desired) = plan::build(
+        &manifest,
+        &live,
+        BuildOptions {
+            keep_desired: true,
+            ..BuildOptions::default()
+        },
+    )?;
     output::stdout(&text::render(
         &plan,
         TextOptions {

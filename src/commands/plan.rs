@@ -41,6 +41,8 @@ pub async fn run(args: PlanArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
         &live,
         BuildOptions {
             destroy: args.destroy,
+            keep_desired: false,
+            count_only: false,
         },
     )?;
     match args.format {

@@ -19,14 +19,25 @@ pub struct ValidateArgs {
 pub async fn run(args: ValidateArgs, _global: &GlobalArgs) -> anyhow::Result<Exit> {
     let manifest = crate::manifest::load(&args.manifest)?;
     // Planning against an empty tenant reads and checks every record with no network.
-    let (plan, desired) = plan::build(&manifest, &LiveState::default(), BuildOptions::default())?;
+    let options = BuildOptions {
+        count_only: true,
+        ..BuildOptions::default()
+    };
+    let (plan, desired) = plan::build(&manifest, &LiveState::default(), options)?;
     let mut text = format!("Manifest {} is valid.\n", manifest.path.display());
     for source in &manifest.users {
-        let n = desired
-            .identities
-            .values()
-            .filter(|d| d.source == source.name)
-            .count();
+        let n = plan
+            .passwords
+            .iter()
+            .filter(|p| p.source == source.name)
+            .map(|p| {
+                p.bcrypt
+                    + p.firebase_scrypt
+                    + p.reset_no_hash
+                    + p.reset_unsupported
+                    + p.passwordless
+            })
+            .sum::<u64>();
         let skipped = plan
             .skipped
             .iter()

@@ -37,6 +37,12 @@ pub struct LiveState {
 pub struct BuildOptions {
     /// Plan the removal of everything this manifest owns.
     pub destroy: bool,
+    /// Keep the desired records of the changes (with their password hashes) for an apply
+    /// that follows. Off for `validate` and `plan`, so memory does not grow with the export.
+    pub keep_desired: bool,
+    /// Count identity changes without listing them (`validate`): memory then stays flat
+    /// whatever the export's size.
+    pub count_only: bool,
 }
 
 /// A desired identity kept for apply.
@@ -223,6 +229,16 @@ pub fn build(
                     IdentityAction::Deactivate => Action::Deactivate,
                     IdentityAction::Reactivate => Action::Reactivate,
                 };
+                if options.count_only {
+                    match action {
+                        Action::Create => summary.create += 1,
+                        Action::Update => summary.update += 1,
+                        Action::Deactivate => summary.deactivate += 1,
+                        Action::Reactivate => summary.reactivate += 1,
+                        Action::Delete => summary.delete += 1,
+                    }
+                    return;
+                }
                 let digest = diff::desired_digest(&fields);
                 changes.push(Change {
                     kind: ObjectKind::Identity,
@@ -234,6 +250,9 @@ pub fn build(
                     desired_digest: Some(digest.clone()),
                     fields: d.changes,
                 });
+                if !options.keep_desired {
+                    return;
+                }
                 desired_set.identities.insert(
                     key,
                     DesiredIdentity {
