@@ -55,13 +55,20 @@ pub async fn run(args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
         .count() as u64;
     let counts_ok = plan.is_empty() && declared == owned;
     ok &= counts_ok;
+    let skipped_users = plan
+        .skipped
+        .iter()
+        .filter(|r| names.contains(&r.source.as_str()))
+        .count();
+    let invalid_users = plan
+        .invalid
+        .iter()
+        .filter(|r| names.contains(&r.source.as_str()))
+        .count();
     lines.push(format!(
-        "{} counts: {} source records, {} to migrate, {} skipped, {} invalid, {owned} in the tenant",
+        "{} counts: {} user records: {declared} to migrate, {skipped_users} skipped, {invalid_users} invalid; {owned} migrated identities in the tenant",
         mark(counts_ok),
         plan.summary.source_records,
-        declared,
-        plan.summary.skipped,
-        plan.summary.invalid,
     ));
     lines.push(format!(
         "{} plan: {}",

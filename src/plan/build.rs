@@ -307,7 +307,7 @@ pub fn build(
     source_digests.extend(client_plan.sources);
     summary.no_op += client_plan.no_op;
     summary.clients.no_op = client_plan.no_op;
-    summary.source_records += client_plan.records;
+    summary.clients.records = client_plan.records;
     desired_set.clients = client_plan.desired;
     // Apply order: the organization, OAuth clients, identities, then service accounts
     // (whose documented create call needs an existing owner identity), then deletes.

@@ -34,6 +34,7 @@ pub enum ObjectKind {
     /// The target organization.
     Organization,
     /// An OAuth client application.
+    #[serde(rename = "oauth_client")]
     OAuthClient,
     /// A user.
     Identity,
@@ -214,6 +215,9 @@ pub struct ClientCounts {
     pub delete: u64,
     /// Already as declared.
     pub no_op: u64,
+    /// Client records read (`[[clients]]` entries and client source records).
+    #[serde(default)]
+    pub records: u64,
 }
 
 /// Counts for the summary line (all kinds together; `clients` breaks out the client part).
@@ -241,7 +245,7 @@ pub struct Summary {
     /// Live identities, clients and service accounts in the organization this manifest does
     /// not own; never touched.
     pub unowned: u64,
-    /// Source records read.
+    /// User source records read.
     pub source_records: u64,
 }
 
