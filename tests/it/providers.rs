@@ -429,10 +429,10 @@ fn clerk_users(w: &Workdir) -> Users {
             let meta: Value = serde_json::from_str(cell("public_metadata")).unwrap();
             e.traits.insert("metadata".into(), meta);
         }
-        if !cell("private_metadata").is_empty() {
-            if let Value::Object(m) = serde_json::from_str(cell("private_metadata")).unwrap() {
-                e.admin_metadata.extend(m);
-            }
+        if !cell("private_metadata").is_empty()
+            && let Value::Object(m) = serde_json::from_str(cell("private_metadata")).unwrap()
+        {
+            e.admin_metadata.extend(m);
         }
         e.inactive = cell("banned") == "true";
         e.has_password = !cell("password_digest").is_empty()
