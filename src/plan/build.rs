@@ -474,7 +474,16 @@ fn count_password(report: &mut PasswordReport, identity: &Identity) {
     match &identity.password {
         Some(PasswordHash::Bcrypt(_)) => report.bcrypt += 1,
         Some(PasswordHash::FirebaseScrypt { .. }) => report.firebase_scrypt += 1,
-        None if identity.password_unsupported.is_some() => report.reset_unsupported += 1,
+        None if identity.password_unsupported.is_some() => {
+            report.reset_unsupported += 1;
+            if report.unsupported_users.len() < super::MAX_LISTED_RESETS {
+                report.unsupported_users.push(format!(
+                    "{} ({})",
+                    identity.external_id,
+                    identity.password_unsupported.as_deref().unwrap_or_default()
+                ));
+            }
+        }
         None if identity.linked_providers.is_empty() => report.reset_no_hash += 1,
         None => report.passwordless += 1,
     }

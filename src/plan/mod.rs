@@ -202,7 +202,14 @@ pub struct PasswordReport {
     pub passwordless: u64,
     /// Users with MFA enrolled at the provider; enrolments do not carry over.
     pub mfa_not_carried: u64,
+    /// The users with an unsupported hasher, as `external_id (hasher)`: the first
+    /// [`MAX_LISTED_RESETS`] of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsupported_users: Vec<String>,
 }
+
+/// How many users with an unsupported hasher a password report names.
+pub const MAX_LISTED_RESETS: usize = 100;
 
 /// The client part of the summary.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

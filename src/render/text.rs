@@ -191,6 +191,21 @@ fn render_passwords(out: &mut String, plan: &Plan) {
         if p.mfa_not_carried > 0 {
             let _ = write!(out, "; {} must re-enrol MFA", p.mfa_not_carried);
         }
+        if !p.unsupported_users.is_empty() {
+            let more = p
+                .reset_unsupported
+                .saturating_sub(p.unsupported_users.len() as u64);
+            let _ = write!(
+                out,
+                "\n  ! must reset, unsupported hasher: {}{}",
+                p.unsupported_users.join(", "),
+                if more > 0 {
+                    format!(" … and {more} more")
+                } else {
+                    String::new()
+                }
+            );
+        }
         out.push('\n');
     }
 }

@@ -8,6 +8,7 @@ mod emulator_clients;
 mod live_client;
 mod live_clients;
 mod plans;
+mod provider_commands;
 mod providers;
 mod quickstart;
 mod reliability;
