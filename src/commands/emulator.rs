@@ -28,7 +28,8 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "KEY", value_parser = parse_secret)]
     pub api_key: Option<Secret>,
     /// An extra key with only the listed scopes, as KEY=scope,scope (repeatable). Scopes:
-    /// admin:users:read, admin:users:write, admin:orgs:read, admin:orgs:write.
+    /// admin:users:read|write, admin:orgs:read|write, admin:oauth-clients:read|write,
+    /// admin:service-accounts:read|write.
     #[arg(long = "key", value_name = "KEY=SCOPES", value_parser = parse_key_grant)]
     pub keys: Vec<ScopedKey>,
     /// Token-bucket rate limit over /v1 requests, in requests per second; over it the
