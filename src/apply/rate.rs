@@ -11,8 +11,9 @@
 //! fast link from spending its time in `Retry-After` waits, and keeps a migration from
 //! throttling the tenant's real users.
 //!
-//! The `X-RateLimit-*` headers are not used: Avnology documents none, and their meaning
-//! (a window or a token bucket) differs between servers.
+//! Of the `X-RateLimit-*` headers (Avnology documents none) only `Remaining: 0` is used, as
+//! an early 429: their other values mean different things on different servers (a window's
+//! quota, or a token bucket's size).
 //!
 //! [`Pacer`]: crate::live::pace::Pacer
 
@@ -172,8 +173,15 @@ impl RateController {
             s.window_start = now;
             s.window_count = 0;
         }
-        if throttled > s.throttled_seen {
-            s.pending_throttles += throttled - s.throttled_seen;
+        // A server that says its allowance is used up (`X-RateLimit-Remaining: 0`) will
+        // answer the next request 429: take it as the same signal, one request earlier.
+        let exhausted = self
+            .client
+            .rate_limit_hint()
+            .is_some_and(|h| h.remaining == Some(0) && h.observed_at > s.last_cut);
+        let early_warning = exhausted && pacer.rate().is_some();
+        if throttled > s.throttled_seen || early_warning {
+            s.pending_throttles += (throttled - s.throttled_seen).max(1);
             s.throttled_seen = throttled;
             match pacer.rate() {
                 None => {
