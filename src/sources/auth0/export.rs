@@ -8,169 +8,12 @@
 //! JSON type is kept as a [`Field::Wrong`] rather than failing the record, so the converter can
 //! report every problem of a record together with its `user_id`.
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
-
 use serde_json::{Map, Value};
 
 use crate::sources::json_records::kind_of;
 
-/// Reduces a key to a spelling-independent form: lowercase, with spaces, underscores and
-/// hyphens removed, so `user_id`, `User Id`, `userId` and `USER-ID` are one key.
-pub(super) fn normalise_key(key: &str) -> String {
-    key.chars()
-        .filter(|c| !matches!(c, ' ' | '_' | '-'))
-        .flat_map(char::to_lowercase)
-        .collect()
-}
-
-/// A value as the file holds it: absent (missing or `null`), present with the expected JSON
-/// type, or present with another type.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) enum Field<T> {
-    /// Missing, or `null`.
-    Absent,
-    /// Present with the expected type.
-    Present(T),
-    /// Present with another type. Holds the key as the file spells it and the kind of value
-    /// found, never the value itself.
-    Wrong {
-        /// The key as written in the file.
-        key: String,
-        /// What the field should hold (`"a string"`).
-        expected: &'static str,
-        /// What it held instead.
-        found: &'static str,
-    },
-}
-
-impl<T> Field<T> {
-    /// The problem with a wrongly typed field, phrased for a message.
-    pub(super) fn wrong_type(&self) -> Option<String> {
-        match self {
-            Field::Wrong {
-                key,
-                expected,
-                found,
-            } => Some(format!("`{key}` must be {expected}, not {found}")),
-            _ => None,
-        }
-    }
-}
-
-/// A JSON type a raw field can be read as.
-pub(super) trait FromJson: Sized {
-    /// The type's description for messages.
-    const EXPECTED: &'static str;
-    /// The value as `Self`, or `None` when it has another type.
-    fn from_json(value: Value) -> Option<Self>;
-}
-
-impl FromJson for String {
-    const EXPECTED: &'static str = "a string";
-    fn from_json(value: Value) -> Option<Self> {
-        match value {
-            Value::String(s) => Some(s),
-            _ => None,
-        }
-    }
-}
-
-impl FromJson for bool {
-    const EXPECTED: &'static str = "a boolean";
-    fn from_json(value: Value) -> Option<Self> {
-        match value {
-            Value::Bool(b) => Some(b),
-            // CSV-born and hand-converted files carry booleans as strings.
-            Value::String(s) if s.trim().eq_ignore_ascii_case("true") => Some(true),
-            Value::String(s) if s.trim().eq_ignore_ascii_case("false") => Some(false),
-            _ => None,
-        }
-    }
-}
-
-impl FromJson for Map<String, Value> {
-    const EXPECTED: &'static str = "a JSON object";
-    fn from_json(value: Value) -> Option<Self> {
-        match value {
-            Value::Object(map) => Some(map),
-            _ => None,
-        }
-    }
-}
-
-impl FromJson for Value {
-    const EXPECTED: &'static str = "a JSON value";
-    fn from_json(value: Value) -> Option<Self> {
-        Some(value)
-    }
-}
-
-impl FromJson for Vec<Value> {
-    const EXPECTED: &'static str = "a JSON array";
-    fn from_json(value: Value) -> Option<Self> {
-        match value {
-            Value::Array(items) => Some(items),
-            _ => None,
-        }
-    }
-}
-
-/// A record's entries grouped by field after key normalisation. Two keys that normalise to the
-/// same field (`user_id` and `Id`) are fine when they agree and a conflict when they do not.
-pub(super) struct Slots<K> {
-    slots: HashMap<K, (String, Value)>,
-    /// Messages for keys that name the same field with different values.
-    pub(super) conflicts: Vec<String>,
-}
-
-impl<K: Copy + Eq + std::hash::Hash> Slots<K> {
-    /// Sorts `entries` into fields with `field_of`, dropping keys it does not know and `null`s.
-    pub(super) fn new(entries: Vec<(String, Value)>, field_of: impl Fn(&str) -> Option<K>) -> Self {
-        let mut slots: HashMap<K, (String, Value)> = HashMap::new();
-        let mut conflicts = Vec::new();
-        for (key, value) in entries {
-            let Some(field) = field_of(&normalise_key(&key)) else {
-                continue;
-            };
-            if value.is_null() {
-                continue;
-            }
-            match slots.entry(field) {
-                Entry::Vacant(slot) => {
-                    slot.insert((key, value));
-                }
-                Entry::Occupied(slot) => {
-                    let (first_key, first_value) = slot.get();
-                    if *first_value != value {
-                        conflicts.push(format!(
-                            "`{first_key}` and `{key}` are the same field but hold different values"
-                        ));
-                    }
-                }
-            }
-        }
-        Self { slots, conflicts }
-    }
-
-    /// Takes a field out as `T`.
-    pub(super) fn take<T: FromJson>(&mut self, field: K) -> Field<T> {
-        match self.slots.remove(&field) {
-            None => Field::Absent,
-            Some((key, value)) => {
-                let found = kind_of(&value);
-                match T::from_json(value) {
-                    Some(v) => Field::Present(v),
-                    None => Field::Wrong {
-                        key,
-                        expected: T::EXPECTED,
-                        found,
-                    },
-                }
-            }
-        }
-    }
-}
+// Key normalisation and typed field slots are shared with the other JSON readers.
+pub(super) use crate::sources::json_records::fields::{Field, Slots, Text, normalise_key};
 
 /// The user fields this tool reads, by meaning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -321,12 +164,22 @@ impl RawIdentity {
         };
         let mut s = Slots::new(map.into_iter().collect(), IdentityField::of);
         // Numeric ids (GitHub's) are ids all the same; read them as their decimal text.
-        if let Some((_, v @ Value::Number(_))) = s.slots.get_mut(&IdentityField::UserId) {
-            *v = Value::String(v.to_string());
-        }
+        let user_id = match s.take::<Text>(IdentityField::UserId) {
+            Field::Present(Text(id)) => Field::Present(id),
+            Field::Absent => Field::Absent,
+            Field::Wrong {
+                key,
+                expected,
+                found,
+            } => Field::Wrong {
+                key,
+                expected,
+                found,
+            },
+        };
         Ok(Self {
             provider: s.take(IdentityField::Provider),
-            user_id: s.take(IdentityField::UserId),
+            user_id,
             is_social: s.take(IdentityField::IsSocial),
             conflicts: s.conflicts,
         })
