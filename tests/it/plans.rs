@@ -480,3 +480,43 @@ fn duplicate_external_ids_and_emails_across_sources_fail_validate() {
         "{text}"
     );
 }
+
+#[test]
+fn colour_follows_the_flag_and_never_carries_meaning_alone() {
+    let emu = Emulator::start(&[]);
+    let w = workdir(BASE);
+    // Not a terminal (and NO_COLOR set by the harness): plain text.
+    let plain = w
+        .cmd(Some(&emu))
+        .args(["plan", "-m", "migration.toml"])
+        .output()
+        .unwrap();
+    let plain = String::from_utf8(plain.stdout).unwrap();
+    assert!(!plain.contains('\u{1b}'), "{plain}");
+    // `--color always` wins over both.
+    let coloured = w
+        .cmd(Some(&emu))
+        .args(["plan", "-m", "migration.toml", "--color", "always"])
+        .output()
+        .unwrap();
+    let coloured = String::from_utf8(coloured.stdout).unwrap();
+    assert!(coloured.contains("\u{1b}["), "{coloured}");
+    // The same symbols and words are there without the escapes.
+    let stripped: String =
+        String::from_utf8(anstream::adapter::strip_bytes(coloured.as_bytes()).into_vec()).unwrap();
+    assert_eq!(
+        stripped
+            .lines()
+            .filter(|l| l.contains("+ identity"))
+            .count(),
+        plain.lines().filter(|l| l.contains("+ identity")).count()
+    );
+    assert!(plain.contains("+ identity \"auth0|"), "{plain}");
+    let never = w
+        .cmd(Some(&emu))
+        .env_remove("NO_COLOR")
+        .args(["plan", "-m", "migration.toml", "--color", "never"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8(never.stdout).unwrap().contains('\u{1b}'));
+}
