@@ -167,7 +167,11 @@ pub async fn run(command: ProviderCommand, global: &GlobalArgs) -> anyhow::Resul
             std::env::var(n).ok()
         }
     };
-    let manifest = crate::manifest::parse(std::path::Path::new("(command line)"), &text, &env)?;
+    let manifest = crate::manifest::parse(
+        std::path::Path::new(crate::manifest::COMMAND_LINE),
+        &text,
+        &env,
+    )?;
     if common.dry_run {
         let conn = target::connect(&manifest, global.verbose).await?;
         let live = target::read_live(&conn.client, manifest.target.organization.as_deref()).await?;

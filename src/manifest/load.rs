@@ -31,6 +31,9 @@ pub fn load_with_env(
     parse(path, &text, env)
 }
 
+/// The path of a manifest built from the provider commands' flags.
+pub const COMMAND_LINE: &str = "(command line)";
+
 /// Builds a manifest from TOML (or YAML, by `path`'s extension) text; relative paths in it
 /// resolve against `path`'s directory. The provider commands use this to turn their flags
 /// into a one-source manifest.
@@ -40,11 +43,13 @@ pub fn parse(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Manifest, ManifestError> {
     let text = text.to_string();
+    // A manifest built from command-line flags has no lines to point at.
+    let virtual_manifest = path == Path::new(COMMAND_LINE);
     let invalid =
         |line: Option<usize>, column: Option<usize>, message: String| ManifestError::Invalid {
             path: path.to_path_buf(),
-            line,
-            column,
+            line: line.filter(|_| !virtual_manifest),
+            column: column.filter(|_| !virtual_manifest),
             message,
         };
     let is_yaml = matches!(

@@ -13,7 +13,7 @@ pub mod raw;
 use std::path::PathBuf;
 
 pub use error::ManifestError;
-pub use load::{load, load_with_env, parse};
+pub use load::{COMMAND_LINE, load, load_with_env, parse};
 pub use raw::{OnInvalid, Provider};
 
 use crate::model::FirebaseHashParams;
