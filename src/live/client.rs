@@ -305,35 +305,18 @@ impl Client {
     pub async fn for_each_identity(
         &self,
         filter: Option<&str>,
-        mut f: impl FnMut(wire::Identity),
+        f: impl FnMut(wire::Identity),
     ) -> Result<u64> {
-        let mut token: Option<String> = None;
-        let mut seen = HashSet::new();
-        let mut count = 0u64;
-        loop {
-            let page = self
-                .list_identities(filter, MAX_PAGE_SIZE, token.as_deref())
-                .await?;
-            for identity in page.identities {
-                count += 1;
-                f(identity);
-            }
-            match page.next_page_token {
-                None => return Ok(count),
-                Some(next) => {
-                    // A server that hands back a token twice would page forever.
-                    if !seen.insert(next.clone()) {
-                        return Err(Error::Decode {
-                            method: "GET".into(),
-                            path: "/v1/identities".into(),
-                            message: "the server repeated a page token; stopping the listing"
-                                .into(),
-                        });
-                    }
-                    token = Some(next);
-                }
-            }
-        }
+        for_each_page(
+            "/v1/identities",
+            async |token: Option<String>| {
+                self.list_identities(filter, MAX_PAGE_SIZE, token.as_deref())
+                    .await
+            },
+            |page| (page.identities, page.next_page_token),
+            f,
+        )
+        .await
     }
 
     /// One identity (`GET /v1/identities/{id}`), with its `etag` (from the body, or else the
@@ -504,24 +487,18 @@ impl Client {
     pub async fn for_each_oauth_client(
         &self,
         filter: Option<&str>,
-        mut f: impl FnMut(wire::OAuthClient),
+        f: impl FnMut(wire::OAuthClient),
     ) -> Result<u64> {
-        let mut token: Option<String> = None;
-        let mut seen = HashSet::new();
-        let mut count = 0u64;
-        loop {
-            let page = self
-                .list_oauth_clients(filter, MAX_PAGE_SIZE, token.as_deref())
-                .await?;
-            for client in page.oauth_clients {
-                count += 1;
-                f(client);
-            }
-            match next_page(&mut seen, page.next_page_token, "/v1/oauth-clients")? {
-                None => return Ok(count),
-                Some(next) => token = Some(next),
-            }
-        }
+        for_each_page(
+            "/v1/oauth-clients",
+            async |token: Option<String>| {
+                self.list_oauth_clients(filter, MAX_PAGE_SIZE, token.as_deref())
+                    .await
+            },
+            |page| (page.oauth_clients, page.next_page_token),
+            f,
+        )
+        .await
     }
 
     /// One OAuth client (`GET /v1/oauth-clients/{client_id}`), with its `etag`. Never
@@ -626,24 +603,18 @@ impl Client {
     pub async fn for_each_service_account(
         &self,
         filter: Option<&str>,
-        mut f: impl FnMut(wire::ServiceAccount),
+        f: impl FnMut(wire::ServiceAccount),
     ) -> Result<u64> {
-        let mut token: Option<String> = None;
-        let mut seen = HashSet::new();
-        let mut count = 0u64;
-        loop {
-            let page = self
-                .list_service_accounts(filter, MAX_PAGE_SIZE, token.as_deref())
-                .await?;
-            for account in page.service_accounts {
-                count += 1;
-                f(account);
-            }
-            match next_page(&mut seen, page.next_page_token, "/v1/service-accounts")? {
-                None => return Ok(count),
-                Some(next) => token = Some(next),
-            }
-        }
+        for_each_page(
+            "/v1/service-accounts",
+            async |token: Option<String>| {
+                self.list_service_accounts(filter, MAX_PAGE_SIZE, token.as_deref())
+                    .await
+            },
+            |page| (page.service_accounts, page.next_page_token),
+            f,
+        )
+        .await
     }
 
     /// One service account (`GET /v1/service-accounts/{id}`), with its `etag`.
@@ -1165,6 +1136,32 @@ fn fill_etag(etag: &mut String, headers: &HeaderMap) {
 
 /// The token of the next page, `None` at the end; a token seen before is an error, because
 /// a server that hands one back twice would make the listing loop forever.
+/// Pages through a listing: `list` fetches the page after a token, `split` takes a page
+/// apart into its items and the next token, and `f` sees every item. Returns how many.
+async fn for_each_page<T, P>(
+    path: &str,
+    mut list: impl AsyncFnMut(Option<String>) -> Result<P>,
+    split: impl Fn(P) -> (Vec<T>, Option<String>),
+    mut f: impl FnMut(T),
+) -> Result<u64> {
+    let mut token: Option<String> = None;
+    let mut seen = HashSet::new();
+    let mut count = 0u64;
+    loop {
+        let (items, next) = split(list(token.take()).await?);
+        for item in items {
+            count += 1;
+            f(item);
+        }
+        match next_page(&mut seen, next, path)? {
+            None => return Ok(count),
+            Some(next) => token = Some(next),
+        }
+    }
+}
+
+/// The next page token, or `None` at the end; a token handed back twice would page forever,
+/// so it is an error.
 fn next_page(
     seen: &mut HashSet<String>,
     next: Option<String>,
