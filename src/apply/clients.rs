@@ -159,6 +159,7 @@ pub(crate) async fn apply_oauth_client(
                         OutcomeKind::AlreadyApplied { id } => OutcomeKind::AlreadyApplied { id },
                         _ => OutcomeKind::Stale,
                     }),
+                    Err(e) if uncertain(&e) => Attempt::Uncertain(e.to_string()),
                     Err(_) => Attempt::Final(OutcomeKind::Stale),
                 },
                 Err(e) if uncertain(&e) => Attempt::Uncertain(e.to_string()),
@@ -337,6 +338,7 @@ pub(crate) async fn apply_service_account(
                     {
                         Attempt::Final(OutcomeKind::AlreadyApplied { id: id.to_string() })
                     }
+                    Err(e) if uncertain(&e) => Attempt::Uncertain(e.to_string()),
                     _ => Attempt::Final(OutcomeKind::Stale),
                 },
                 Err(e) if uncertain(&e) => Attempt::Uncertain(e.to_string()),

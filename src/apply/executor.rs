@@ -470,7 +470,7 @@ async fn apply_identity(
                     .await
                 {
                     Ok(Some(existing)) => {
-                        return Attempt::Final(settle_existing(client, d, existing).await);
+                        return settle_existing(client, d, existing).await;
                     }
                     Ok(None) => {}
                     Err(e) if uncertain(&e) => return Attempt::Uncertain(e.to_string()),
@@ -482,7 +482,7 @@ async fn apply_identity(
             let created = match client.create_identity(&req, Some(&key)).await {
                 Ok(created) => created,
                 Err(e) if e.is_conflict() => {
-                    return Attempt::Final(reconcile_create(client, change, d, org_id).await);
+                    return reconcile_create(client, change, d, org_id).await;
                 }
                 Err(e) if uncertain(&e) => return Attempt::Uncertain(e.to_string()),
                 Err(e) => return failed(&e),
@@ -533,7 +533,7 @@ async fn apply_identity(
                     match client.update_identity(id, &req, etag.as_deref()).await {
                         Ok(updated) => etag = Some(updated.etag),
                         Err(e) if e.is_conflict() => {
-                            return Attempt::Final(settle_conflict(client, id, d).await);
+                            return settle_conflict(client, id, d).await;
                         }
                         Err(e) if uncertain(&e) => return Attempt::Uncertain(e.to_string()),
                         Err(e) => return failed(&e),
@@ -547,7 +547,7 @@ async fn apply_identity(
             };
             match state {
                 Ok(_) => Attempt::Final(OutcomeKind::Applied { id: id.to_string() }),
-                Err(e) if e.is_conflict() => Attempt::Final(settle_conflict(client, id, d).await),
+                Err(e) if e.is_conflict() => settle_conflict(client, id, d).await,
                 Err(e) if uncertain(&e) => Attempt::Uncertain(e.to_string()),
                 Err(e) => failed(&e),
             }
@@ -588,14 +588,16 @@ fn only_state_differs(diff: &diff::IdentityDiff) -> bool {
 
 /// An `If-Match` conflict: done if the identity already is as desired (a lost response of
 /// this very change), otherwise someone else changed it: stale.
-async fn settle_conflict(client: &Client, id: &str, d: &DesiredIdentity) -> OutcomeKind {
+async fn settle_conflict(client: &Client, id: &str, d: &DesiredIdentity) -> Attempt {
     match client.get_identity(id).await {
         Ok(live)
             if diff::diff_identity(&d.fields, Some(&live), &[]).action == IdentityAction::NoOp =>
         {
-            OutcomeKind::AlreadyApplied { id: id.to_string() }
+            Attempt::Final(OutcomeKind::AlreadyApplied { id: id.to_string() })
         }
-        _ => OutcomeKind::Stale,
+        // Not knowing is not the same as someone else's edit: look again.
+        Err(e) if uncertain(&e) => Attempt::Uncertain(e.to_string()),
+        _ => Attempt::Final(OutcomeKind::Stale),
     }
 }
 
@@ -607,13 +609,14 @@ async fn reconcile_create(
     change: &Change,
     d: &DesiredIdentity,
     org_id: Option<&str>,
-) -> OutcomeKind {
+) -> Attempt {
     match client.find_identity_by_external_id(org_id, &change.key).await {
         Ok(Some(existing)) => settle_existing(client, d, existing).await,
-        Ok(None) => OutcomeKind::Failed {
+        Ok(None) => Attempt::Final(OutcomeKind::Failed {
             error: "Avnology refused the create as a conflict: another identity already uses this email".into(),
-        },
-        Err(e) => OutcomeKind::Failed { error: e.to_string() },
+        }),
+        Err(e) if uncertain(&e) => Attempt::Uncertain(e.to_string()),
+        Err(e) => Attempt::Final(OutcomeKind::Failed { error: e.to_string() }),
     }
 }
 
@@ -622,9 +625,9 @@ async fn settle_existing(
     client: &Client,
     d: &DesiredIdentity,
     existing: wire::Identity,
-) -> OutcomeKind {
+) -> Attempt {
     let diff = diff::diff_identity(&d.fields, Some(&existing), &[]);
-    match diff.action {
+    Attempt::Final(match diff.action {
         IdentityAction::NoOp => OutcomeKind::AlreadyApplied { id: existing.id },
         // Created by an attempt that stopped before deactivating it.
         IdentityAction::Deactivate if only_state_differs(&diff) => {
@@ -633,6 +636,8 @@ async fn settle_existing(
                 .await
             {
                 Ok(_) => OutcomeKind::AlreadyApplied { id: existing.id },
+                // The deactivation may have happened (a 500 after commit): look again.
+                Err(e) if uncertain(&e) => return Attempt::Uncertain(e.to_string()),
                 Err(e) => OutcomeKind::Failed {
                     error: e.to_string(),
                 },
@@ -650,5 +655,5 @@ async fn settle_existing(
                 existing.id
             ),
         },
-    }
+    })
 }
