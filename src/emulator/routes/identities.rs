@@ -15,11 +15,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::body;
+use super::list::ListRequest;
 use crate::emulator::AppState;
 use crate::emulator::error::ApiError;
 use crate::emulator::etag;
-use crate::emulator::filter;
-use crate::emulator::paging;
 use crate::emulator::password::Credential;
 use crate::emulator::store::idempotency::{self, Recorded};
 use crate::emulator::store::identities::{self, IdentityRecord};
@@ -324,37 +323,18 @@ pub async fn list(
     State(state): State<AppState>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let q = body::query_map(query)?;
-    let page_size = paging::page_size(q.get("page_size").map(String::as_str))?;
-    let filter_text = q.get("filter").cloned().unwrap_or_default();
-    let filter = filter::parse(&filter_text, identities::FILTER_FIELDS)
-        .map_err(|e| ApiError::field("filter", e.to_string()))?;
-    check_order_by(q.get("order_by"))?;
-    let after = paging::decode_token(q.get("page_token").map(String::as_str), &filter_text)?;
+    let req = ListRequest::parse(query, identities::FILTER_FIELDS)?;
+    let (filter, after, page_size) = (req.filter.clone(), req.after, req.page_size);
     let page = state
         .store()
         .read(move |c| identities::list(c, &filter, after, page_size))
         .await?;
     let resp = ListIdentitiesResponse {
         identities: page.items.iter().map(IdentityRecord::to_wire).collect(),
-        next_page_token: page
-            .more_after
-            .map(|seq| paging::encode_token(seq, &filter_text)),
+        next_page_token: req.next_token(page.more_after),
         total_size: Some(page.total),
     };
     Ok(body::json(StatusCode::OK, &resp, None))
-}
-
-/// Listings are in creation order (the stable keyset order); any other requested order is
-/// refused rather than silently ignored.
-pub fn check_order_by(order_by: Option<&String>) -> Result<(), ApiError> {
-    match order_by.map(|o| o.trim()) {
-        None | Some("" | "create_time" | "create_time asc") => Ok(()),
-        Some(_) => Err(ApiError::field(
-            "order_by",
-            "the emulator lists in creation order only (order_by=create_time)",
-        )),
-    }
 }
 
 /// `GET /v1/identities/{id}`.

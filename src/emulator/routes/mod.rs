@@ -5,6 +5,7 @@
 pub mod body;
 pub mod flows;
 pub mod identities;
+pub mod list;
 pub mod oauth_clients;
 pub mod organizations;
 pub mod service_accounts;

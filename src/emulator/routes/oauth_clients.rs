@@ -25,12 +25,11 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
 use super::body;
-use super::identities::{check_order_by, check_org};
+use super::identities::check_org;
+use super::list::ListRequest;
 use crate::emulator::AppState;
 use crate::emulator::config::random_alphanumeric;
 use crate::emulator::error::ApiError;
-use crate::emulator::filter;
-use crate::emulator::paging;
 use crate::emulator::store::idempotency::{self, Recorded};
 use crate::emulator::store::oauth_clients::{self, OAuthClientRecord};
 use crate::emulator::store::{api_keys, now_rfc3339};
@@ -220,20 +219,15 @@ pub async fn list(
     State(state): State<AppState>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let q = body::query_map(query)?;
-    let page_size = paging::page_size(q.get("page_size").map(String::as_str))?;
-    let filter_text = q.get("filter").cloned().unwrap_or_default();
-    let filter = filter::parse(&filter_text, oauth_clients::FILTER_FIELDS)
-        .map_err(|e| ApiError::field("filter", e.to_string()))?;
-    check_order_by(q.get("order_by"))?;
-    let after = paging::decode_token(q.get("page_token").map(String::as_str), &filter_text)?;
+    let req = ListRequest::parse(query, oauth_clients::FILTER_FIELDS)?;
+    let (filter, after, page_size) = (req.filter.clone(), req.after, req.page_size);
     let (items, more) = state
         .store()
         .read(move |c| oauth_clients::list(c, &filter, after, page_size))
         .await?;
     let resp = ListOAuthClientsResponse {
         oauth_clients: items.iter().map(OAuthClientRecord::to_wire).collect(),
-        next_page_token: more.map(|seq| paging::encode_token(seq, &filter_text)),
+        next_page_token: req.next_token(more),
     };
     Ok(body::json(StatusCode::OK, &resp, None))
 }

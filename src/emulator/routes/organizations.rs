@@ -11,11 +11,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use super::body;
-use super::identities::check_order_by;
+use super::list::ListRequest;
 use crate::emulator::AppState;
 use crate::emulator::error::ApiError;
-use crate::emulator::filter;
-use crate::emulator::paging;
 use crate::emulator::store::idempotency::{self, Recorded};
 use crate::emulator::store::now_rfc3339;
 use crate::emulator::store::organizations::{self, OrganizationRecord};
@@ -106,20 +104,15 @@ pub async fn list(
     State(state): State<AppState>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let q = body::query_map(query)?;
-    let page_size = paging::page_size(q.get("page_size").map(String::as_str))?;
-    let filter_text = q.get("filter").cloned().unwrap_or_default();
-    let filter = filter::parse(&filter_text, organizations::FILTER_FIELDS)
-        .map_err(|e| ApiError::field("filter", e.to_string()))?;
-    check_order_by(q.get("order_by"))?;
-    let after = paging::decode_token(q.get("page_token").map(String::as_str), &filter_text)?;
+    let req = ListRequest::parse(query, organizations::FILTER_FIELDS)?;
+    let (filter, after, page_size) = (req.filter.clone(), req.after, req.page_size);
     let (items, more) = state
         .store()
         .read(move |c| organizations::list(c, &filter, after, page_size))
         .await?;
     let resp = ListOrganizationsResponse {
         organizations: items.into_iter().map(|r| r.organization).collect(),
-        next_page_token: more.map(|seq| paging::encode_token(seq, &filter_text)),
+        next_page_token: req.next_token(more),
     };
     Ok(body::json(StatusCode::OK, &resp, None))
 }

@@ -21,13 +21,12 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
 use super::body;
-use super::identities::{check_order_by, check_org};
+use super::identities::check_org;
+use super::list::ListRequest;
 use super::oauth_clients::SECRET_REPLAY_HOURS;
 use crate::emulator::AppState;
 use crate::emulator::config::{generate_api_key, random_alphanumeric};
 use crate::emulator::error::ApiError;
-use crate::emulator::filter;
-use crate::emulator::paging;
 use crate::emulator::store::idempotency::{self, Recorded};
 use crate::emulator::store::service_accounts::{self, ServiceAccountRecord};
 use crate::emulator::store::{identities, now_rfc3339};
@@ -188,20 +187,15 @@ pub async fn list(
     State(state): State<AppState>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let q = body::query_map(query)?;
-    let page_size = paging::page_size(q.get("page_size").map(String::as_str))?;
-    let filter_text = q.get("filter").cloned().unwrap_or_default();
-    let filter = filter::parse(&filter_text, service_accounts::FILTER_FIELDS)
-        .map_err(|e| ApiError::field("filter", e.to_string()))?;
-    check_order_by(q.get("order_by"))?;
-    let after = paging::decode_token(q.get("page_token").map(String::as_str), &filter_text)?;
+    let req = ListRequest::parse(query, service_accounts::FILTER_FIELDS)?;
+    let (filter, after, page_size) = (req.filter.clone(), req.after, req.page_size);
     let (items, more) = state
         .store()
         .read(move |c| service_accounts::list(c, &filter, after, page_size))
         .await?;
     let resp = ListServiceAccountsResponse {
         service_accounts: items.iter().map(ServiceAccountRecord::to_wire).collect(),
-        next_page_token: more.map(|seq| paging::encode_token(seq, &filter_text)),
+        next_page_token: req.next_token(more),
     };
     Ok(body::json(StatusCode::OK, &resp, None))
 }
