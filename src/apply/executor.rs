@@ -10,11 +10,14 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 
+use tokio::sync::mpsc;
+
 use super::clients;
-use super::journal::{Journal, JournalState, change_id};
+use super::journal::{self, Journal, JournalState, change_id};
 use super::rate::RateController;
 use super::request::{create_request, idempotency_key, update_request};
 use super::secrets::SecretsFile;
+use super::stream::Work;
 use crate::diff::{self, IdentityAction};
 use crate::live::{Client, wire};
 use crate::plan::{Action, Change, DesiredIdentity, DesiredSet, ObjectKind, Plan};
@@ -107,48 +110,50 @@ pub struct ChangeOutcome {
     pub attempts: u32,
 }
 
-/// What an apply did.
+/// How many failed or stale outcomes a report keeps to print; the rest are counted (and
+/// written to `--log`).
+pub const MAX_REPORTED_OUTCOMES: usize = 1000;
+
+/// What an apply did: counts, and the first failed or stale outcomes. Memory stays flat in
+/// the number of changes.
 #[derive(Debug, Default)]
 pub struct ApplyReport {
-    /// Every outcome, in completion order (journaled-done changes skipped on resume are
-    /// counted in `resumed`, not listed).
-    pub outcomes: Vec<ChangeOutcome>,
+    /// Changes applied in this run.
+    pub applied: u64,
+    /// Changes found already done (a lost response, or an interrupted earlier run).
+    pub already_applied: u64,
+    /// Changes skipped as stale.
+    pub stale: u64,
+    /// Changes that failed.
+    pub failed: u64,
+    /// The first [`MAX_REPORTED_OUTCOMES`] failed or stale outcomes, in completion order.
+    pub notable: Vec<ChangeOutcome>,
     /// Changes the journal showed done before this run.
-    pub resumed: usize,
-    /// Changes never started because of cancellation.
-    pub not_started: usize,
+    pub resumed: u64,
     /// Whether dispatch was cancelled.
     pub cancelled: bool,
 }
 
 impl ApplyReport {
     /// Changes applied in this run (including ones found already done by lookup).
-    pub fn applied(&self) -> usize {
-        self.outcomes
-            .iter()
-            .filter(|o| {
-                matches!(
-                    o.outcome,
-                    OutcomeKind::Applied { .. } | OutcomeKind::AlreadyApplied { .. }
-                )
-            })
-            .count()
+    pub fn applied(&self) -> u64 {
+        self.applied + self.already_applied
     }
 
-    /// Changes skipped as stale.
-    pub fn stale(&self) -> usize {
-        self.outcomes
-            .iter()
-            .filter(|o| o.outcome == OutcomeKind::Stale)
-            .count()
-    }
-
-    /// Changes that failed.
-    pub fn failed(&self) -> usize {
-        self.outcomes
-            .iter()
-            .filter(|o| matches!(o.outcome, OutcomeKind::Failed { .. }))
-            .count()
+    fn record(&mut self, outcome: ChangeOutcome) {
+        match &outcome.outcome {
+            OutcomeKind::Applied { .. } => self.applied += 1,
+            OutcomeKind::AlreadyApplied { .. } => self.already_applied += 1,
+            OutcomeKind::Stale => self.stale += 1,
+            OutcomeKind::Failed { .. } => self.failed += 1,
+        }
+        if matches!(
+            outcome.outcome,
+            OutcomeKind::Stale | OutcomeKind::Failed { .. }
+        ) && self.notable.len() < MAX_REPORTED_OUTCOMES
+        {
+            self.notable.push(outcome);
+        }
     }
 }
 
@@ -156,21 +161,25 @@ impl ApplyReport {
 /// client already retried transient failures inside each attempt).
 const MAX_CHANGE_ATTEMPTS: u32 = 4;
 
-/// Executes `plan` with the desired records it needs.
+/// Executes the changes `work` yields (in plan order, from [`super::stream`]) for `plan`,
+/// with the desired clients in `clients`. Phases run one after the other: a change of a
+/// later phase waits until every change of the earlier ones has finished.
 pub async fn execute(
     client: &Client,
     plan: &Plan,
-    desired: Arc<DesiredSet>,
+    mut work: mpsc::Receiver<anyhow::Result<Work>>,
+    clients: Arc<DesiredSet>,
     options: &ApplyOptions,
 ) -> anyhow::Result<ApplyReport> {
     let mut report = ApplyReport::default();
-    let journaled = match &options.journal {
-        Some(j) => j.load()?,
-        None => Default::default(),
+    // A fresh journal needs no lookups; a resumed one is asked change by change.
+    let journal = match &options.journal {
+        Some(j) if !j.is_empty()? => Some(j.clone()),
+        _ => None,
     };
-    let done = |c: &Change| matches!(journaled.get(&change_id(c)), Some(JournalState::Done(_)));
 
-    let org_id = resolve_organization(client, plan, &mut report, options, &journaled).await?;
+    let org_id =
+        resolve_organization(client, plan, &mut report, options, journal.as_deref()).await?;
     let controller = Arc::new(RateController::new(
         options.concurrency.max(1),
         options.max_rps,
@@ -179,129 +188,168 @@ pub async fn execute(
     ));
     let plan_id: Arc<str> = plan.plan_id.clone().into();
 
-    // Identities first, deletes last (a delete and a create never race for one email).
     // The owner of new service accounts, looked up once (it may be created by this plan's
-    // identity phase, so only just before the service-account phase).
+    // identity phase, so only when the service-account phase starts).
     let mut owner_id: Option<Arc<str>> = None;
-    for phase in Phase::ALL {
-        if phase == Phase::ServiceAccounts
-            && plan
-                .changes
-                .iter()
-                .any(|c| phase.contains(c) && c.action == Action::Create)
-        {
-            owner_id = resolve_owner(client, options.service_account_owner.as_deref())
-                .await?
-                .map(Into::into);
+    let mut phase = Phase::Clients;
+    let mut tasks = JoinSet::new();
+    let mut failure: Option<anyhow::Error> = None;
+    while let Some(item) = work.recv().await {
+        let Work {
+            change,
+            identity: desired,
+        } = match item {
+            Ok(w) => w,
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        };
+        let Some(change_phase) = Phase::of(&change) else {
+            continue;
+        };
+        if change_phase != phase {
+            if change_phase < phase {
+                failure = Some(anyhow::anyhow!(
+                    "the plan lists {} `{}` out of apply order",
+                    change.kind.noun(),
+                    change.key
+                ));
+                break;
+            }
+            // Every change of the earlier phase finishes first.
+            while let Some(done) = tasks.join_next().await {
+                finish(&mut report, options, done?);
+            }
+            phase = change_phase;
+            if phase == Phase::ServiceAccounts
+                && plan.count(ObjectKind::ServiceAccount, Action::Create) > 0
+                && !options.cancel.load(Ordering::SeqCst)
+            {
+                owner_id = resolve_owner(client, options.service_account_owner.as_deref())
+                    .await?
+                    .map(Into::into);
+            }
         }
-        let mut tasks = JoinSet::new();
-        for change in plan.changes.iter().filter(|c| phase.contains(c)) {
-            if done(change) {
-                report.resumed += 1;
-                continue;
+        let id = change_id(&change);
+        let mut resuming = false;
+        if let Some(j) = &journal {
+            match j.state(&id)? {
+                Some(JournalState::Done(_)) => {
+                    report.resumed += 1;
+                    continue;
+                }
+                Some(_) => resuming = true,
+                None => {}
             }
-            if options.cancel.load(Ordering::SeqCst) {
-                report.not_started += 1;
-                continue;
+        }
+        if options.cancel.load(Ordering::SeqCst) {
+            break;
+        }
+        // Wait for a slot; harvest finished tasks meanwhile so outcomes stream.
+        let permit = loop {
+            tokio::select! {
+                permit = controller.acquire() => break permit,
+                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                    finish(&mut report, options, done?);
+                }
             }
-            // Wait for a slot; harvest finished tasks meanwhile so outcomes stream.
-            let permit = loop {
-                tokio::select! {
-                    permit = controller.acquire() => break permit,
-                    Some(done) = tasks.join_next(), if !tasks.is_empty() => {
-                        finish(&mut report, options, done?);
+        };
+        if options.cancel.load(Ordering::SeqCst) {
+            break;
+        }
+        if let Some(j) = &options.journal {
+            j.start(&id)?;
+        }
+        let (client, clients, plan_id, org_id, controller, owner_id, secrets) = (
+            client.clone(),
+            clients.clone(),
+            plan_id.clone(),
+            org_id.clone(),
+            controller.clone(),
+            owner_id.clone(),
+            options.secrets.clone(),
+        );
+        tasks.spawn(async move {
+            let mut attempts = 0;
+            let outcome = loop {
+                attempts += 1;
+                let started = Instant::now();
+                let look_first = resuming || attempts > 1;
+                let org = org_id.as_deref();
+                let outcome = match change.kind {
+                    ObjectKind::OAuthClient => {
+                        clients::apply_oauth_client(
+                            &client,
+                            &plan_id,
+                            &change,
+                            &clients,
+                            org,
+                            secrets.as_deref(),
+                            look_first,
+                        )
+                        .await
+                    }
+                    ObjectKind::ServiceAccount => {
+                        clients::apply_service_account(
+                            &client,
+                            &plan_id,
+                            &change,
+                            &clients,
+                            org,
+                            owner_id.as_deref(),
+                            secrets.as_deref(),
+                            look_first,
+                        )
+                        .await
+                    }
+                    _ => {
+                        apply_identity(
+                            &client,
+                            &plan_id,
+                            &change,
+                            desired.as_ref(),
+                            org,
+                            look_first,
+                        )
+                        .await
+                    }
+                };
+                controller.record(&outcome, started.elapsed());
+                match outcome {
+                    Attempt::Final(o) => break o,
+                    Attempt::Uncertain(e) if attempts >= MAX_CHANGE_ATTEMPTS => {
+                        break OutcomeKind::Failed { error: e };
+                    }
+                    Attempt::Uncertain(_) => {
+                        tokio::time::sleep(Duration::from_millis(50 * u64::from(attempts))).await;
                     }
                 }
             };
-            if options.cancel.load(Ordering::SeqCst) {
-                report.not_started += 1;
-                continue;
+            drop(permit);
+            ChangeOutcome {
+                key: change.key,
+                kind: change.kind,
+                action: change.action,
+                outcome,
+                attempts,
             }
-            let id = change_id(change);
-            if let Some(j) = &options.journal {
-                j.start(&id)?;
-            }
-            let (client, change, desired, plan_id, org_id, controller, owner_id, secrets) = (
-                client.clone(),
-                change.clone(),
-                desired.clone(),
-                plan_id.clone(),
-                org_id.clone(),
-                controller.clone(),
-                owner_id.clone(),
-                options.secrets.clone(),
-            );
-            let resuming = journaled.contains_key(&id);
-            tasks.spawn(async move {
-                let mut attempts = 0;
-                let outcome = loop {
-                    attempts += 1;
-                    let started = Instant::now();
-                    let look_first = resuming || attempts > 1;
-                    let org = org_id.as_deref();
-                    let outcome = match change.kind {
-                        ObjectKind::OAuthClient => {
-                            clients::apply_oauth_client(
-                                &client,
-                                &plan_id,
-                                &change,
-                                &desired,
-                                org,
-                                secrets.as_deref(),
-                                look_first,
-                            )
-                            .await
-                        }
-                        ObjectKind::ServiceAccount => {
-                            clients::apply_service_account(
-                                &client,
-                                &plan_id,
-                                &change,
-                                &desired,
-                                org,
-                                owner_id.as_deref(),
-                                secrets.as_deref(),
-                                look_first,
-                            )
-                            .await
-                        }
-                        _ => {
-                            apply_identity(&client, &plan_id, &change, &desired, org, look_first)
-                                .await
-                        }
-                    };
-                    controller.record(&outcome, started.elapsed());
-                    match outcome {
-                        Attempt::Final(o) => break o,
-                        Attempt::Uncertain(e) if attempts >= MAX_CHANGE_ATTEMPTS => {
-                            break OutcomeKind::Failed { error: e };
-                        }
-                        Attempt::Uncertain(_) => {
-                            tokio::time::sleep(Duration::from_millis(50 * u64::from(attempts)))
-                                .await;
-                        }
-                    }
-                };
-                drop(permit);
-                ChangeOutcome {
-                    key: change.key,
-                    kind: change.kind,
-                    action: change.action,
-                    outcome,
-                    attempts,
-                }
-            });
-        }
-        while let Some(done) = tasks.join_next().await {
-            finish(&mut report, options, done?);
-        }
+        });
+    }
+    // Stop the reader (it may be waiting to hand over more) and finish what is in flight.
+    drop(work);
+    while let Some(done) = tasks.join_next().await {
+        finish(&mut report, options, done?);
+    }
+    if let Some(e) = failure {
+        return Err(e);
     }
     report.cancelled = options.cancel.load(Ordering::SeqCst);
     Ok(report)
 }
 
 /// The phases of an apply, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Phase {
     /// OAuth client creates and updates.
     Clients,
@@ -314,24 +362,15 @@ enum Phase {
 }
 
 impl Phase {
-    const ALL: [Phase; 4] = [
-        Phase::Clients,
-        Phase::Identities,
-        Phase::ServiceAccounts,
-        Phase::Deletes,
-    ];
-
-    fn contains(self, c: &Change) -> bool {
-        if c.kind == ObjectKind::Organization {
-            return false;
-        }
-        match self {
-            Phase::Deletes => c.action == Action::Delete,
-            _ if c.action == Action::Delete => false,
-            Phase::Clients => c.kind == ObjectKind::OAuthClient,
-            Phase::Identities => c.kind == ObjectKind::Identity,
-            Phase::ServiceAccounts => c.kind == ObjectKind::ServiceAccount,
-        }
+    /// The phase a change belongs to (`None` for the organization, settled before any).
+    fn of(c: &Change) -> Option<Phase> {
+        Some(match (c.kind, c.action) {
+            (ObjectKind::Organization, _) => return None,
+            (_, Action::Delete) => Phase::Deletes,
+            (ObjectKind::OAuthClient, _) => Phase::Clients,
+            (ObjectKind::Identity, _) => Phase::Identities,
+            (ObjectKind::ServiceAccount, _) => Phase::ServiceAccounts,
+        })
     }
 }
 
@@ -359,7 +398,7 @@ fn finish(report: &mut ApplyReport, options: &ApplyOptions, outcome: ChangeOutco
             OutcomeKind::Stale => JournalState::Stale,
             OutcomeKind::Failed { error } => JournalState::Failed(error.clone()),
         };
-        let key = format!("{:?}:{:?}:{}", outcome.kind, outcome.action, outcome.key);
+        let key = journal::outcome_id(outcome.kind, outcome.action, &outcome.key);
         if let Err(e) = j.finish(&key, &state) {
             // A journal write failure must not be silent: the change itself is done, but a
             // resume would look it up again (safe, just slower).
@@ -369,7 +408,7 @@ fn finish(report: &mut ApplyReport, options: &ApplyOptions, outcome: ChangeOutco
     if let Some(observer) = &options.observer {
         observer(&outcome);
     }
-    report.outcomes.push(outcome);
+    report.record(outcome);
 }
 
 /// Creates the organization if the plan says so; returns its id.
@@ -378,19 +417,28 @@ async fn resolve_organization(
     plan: &Plan,
     report: &mut ApplyReport,
     options: &ApplyOptions,
-    journaled: &std::collections::HashMap<String, JournalState>,
+    journal: Option<&Journal>,
 ) -> anyhow::Result<Option<String>> {
-    let Some(name) = plan.target.organization.as_deref() else {
+    let Some(name) = plan.header.target.organization.as_deref() else {
         return Ok(None);
     };
-    if let Some(change) = plan
-        .changes
-        .iter()
-        .find(|c| c.kind == ObjectKind::Organization)
-    {
-        if let Some(JournalState::Done(id)) = journaled.get(&change_id(change)) {
+    if plan.count(ObjectKind::Organization, Action::Create) > 0 {
+        let change = &Change {
+            kind: ObjectKind::Organization,
+            action: Action::Create,
+            key: name.to_string(),
+            source: None,
+            live_id: None,
+            etag: None,
+            desired_digest: None,
+            fields: Vec::new(),
+            record: None,
+        };
+        if let Some(j) = journal
+            && let Some(JournalState::Done(id)) = j.state(&change_id(change))?
+        {
             report.resumed += 1;
-            return Ok(Some(id.clone()));
+            return Ok(Some(id));
         }
         let req = wire::CreateOrganizationRequest {
             name: name.to_string(),
@@ -448,7 +496,7 @@ async fn apply_identity(
     client: &Client,
     plan_id: &str,
     change: &Change,
-    desired: &DesiredSet,
+    desired: Option<&DesiredIdentity>,
     org_id: Option<&str>,
     look_first: bool,
 ) -> Attempt {
@@ -459,7 +507,7 @@ async fn apply_identity(
     };
     match change.action {
         Action::Create => {
-            let Some(d) = desired.identities.get(&change.key) else {
+            let Some(d) = desired else {
                 return failed(&"the desired record is missing from the sources");
             };
             if look_first {
@@ -503,7 +551,7 @@ async fn apply_identity(
             let Some(id) = change.live_id.as_deref() else {
                 return failed(&"the plan has no live id for this change");
             };
-            let Some(d) = desired.identities.get(&change.key) else {
+            let Some(d) = desired else {
                 return failed(&"the desired record is missing from the sources");
             };
             let mut etag = change.etag.clone();
@@ -527,7 +575,7 @@ async fn apply_identity(
                     Err(e) => return failed(&e),
                 }
             }
-            if let Some(req) = update_request(change, desired) {
+            if let Some(req) = update_request(change, d) {
                 let patch_needed = !look_first || etag == change.etag;
                 if patch_needed {
                     match client.update_identity(id, &req, etag.as_deref()).await {

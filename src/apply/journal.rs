@@ -15,7 +15,7 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::plan::Change;
+use crate::plan::{Action, Change, ObjectKind};
 
 /// Errors of the journal.
 #[derive(Debug, thiserror::Error)]
@@ -80,7 +80,12 @@ pub fn path_for(plan: &Path) -> PathBuf {
 
 /// The stable id of a change within its plan.
 pub fn change_id(change: &Change) -> String {
-    format!("{:?}:{:?}:{}", change.kind, change.action, change.key)
+    outcome_id(change.kind, change.action, &change.key)
+}
+
+/// The id of the change of `kind` and `action` on `key` (see [`change_id`]).
+pub fn outcome_id(kind: ObjectKind, action: Action, key: &str) -> String {
+    format!("{kind:?}:{action:?}:{key}")
 }
 
 impl Journal {
@@ -156,15 +161,55 @@ impl Journal {
         let mut out = HashMap::new();
         for row in rows {
             let (id, state, avnology_id, error) = row.map_err(err)?;
-            let s = match state.as_str() {
-                "done" => JournalState::Done(avnology_id.unwrap_or_default()),
-                "stale" => JournalState::Stale,
-                "failed" => JournalState::Failed(error.unwrap_or_default()),
-                _ => JournalState::InFlight,
-            };
-            out.insert(id, s);
+            out.insert(id, decode(&state, avnology_id, error));
         }
         Ok(out)
+    }
+
+    /// Whether no change was recorded yet (a first run, which needs no lookups).
+    pub fn is_empty(&self) -> Result<bool, JournalError> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let any: Option<i64> = conn
+            .query_row("SELECT 1 FROM changes LIMIT 1", [], |r| r.get(0))
+            .optional()
+            .map_err(|source| self.error(source))?;
+        Ok(any.is_none())
+    }
+
+    /// How many changes finished successfully.
+    pub fn count_done(&self) -> Result<u64, JournalError> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let n: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM changes WHERE state = 'done'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|source| self.error(source))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// What the journal knows about one change.
+    pub fn state(&self, change_id: &str) -> Result<Option<JournalState>, JournalError> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let mut stmt = conn
+            .prepare_cached("SELECT state, avnology_id, error FROM changes WHERE change_id = ?1")
+            .map_err(|source| self.error(source))?;
+        stmt.query_row(params![change_id], |r| {
+            let state: String = r.get(0)?;
+            let avnology_id: Option<String> = r.get(1)?;
+            let error: Option<String> = r.get(2)?;
+            Ok(decode(&state, avnology_id, error))
+        })
+        .optional()
+        .map_err(|source| self.error(source))
+    }
+
+    fn error(&self, source: rusqlite::Error) -> JournalError {
+        JournalError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
     }
 
     /// Records that a change is about to be sent.
@@ -205,6 +250,15 @@ impl Journal {
     }
 }
 
+fn decode(state: &str, avnology_id: Option<String>, error: Option<String>) -> JournalState {
+    match state {
+        "done" => JournalState::Done(avnology_id.unwrap_or_default()),
+        "stale" => JournalState::Stale,
+        "failed" => JournalState::Failed(error.unwrap_or_default()),
+        _ => JournalState::InFlight,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +278,13 @@ mod tests {
         let s = j.load().unwrap();
         assert_eq!(s["Identity:Create:a"], JournalState::Done("usr_1".into()));
         assert_eq!(s["Identity:Create:b"], JournalState::InFlight);
+        assert_eq!(
+            j.state("Identity:Create:a").unwrap(),
+            Some(JournalState::Done("usr_1".into()))
+        );
+        assert_eq!(j.state("Identity:Create:c").unwrap(), None);
+        assert_eq!(j.count_done().unwrap(), 1);
+        assert!(!j.is_empty().unwrap());
         assert!(matches!(
             Journal::open(&p, "plan-b"),
             Err(JournalError::OtherPlan { .. })

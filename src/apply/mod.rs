@@ -1,6 +1,8 @@
 //! Executing a plan against the live tenant.
 //!
-//! Order: the organization, then identities, then deletes. Creates carry an
+//! Order: the organization, OAuth clients, identities, service accounts, then deletes. The
+//! changes stream from the plan file, paired with their desired records by [`stream`] in one
+//! pass over the plan and the sources, so memory does not grow with the plan. Creates carry an
 //! `Idempotency-Key` derived from the plan id and the change, so a retry after a lost
 //! response never creates twice, and a create that meets an existing `external_id` is
 //! reconciled against the desired record instead of duplicated. Updates and deletes send
@@ -14,6 +16,9 @@ pub mod journal;
 pub mod rate;
 mod request;
 pub mod secrets;
+pub mod stream;
 
-pub use executor::{ApplyOptions, ApplyReport, ChangeOutcome, Observer, OutcomeKind, execute};
+pub use executor::{
+    ApplyOptions, ApplyReport, ChangeOutcome, MAX_REPORTED_OUTCOMES, Observer, OutcomeKind, execute,
+};
 pub use request::{create_request, idempotency_key, password_input, update_request};

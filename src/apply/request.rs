@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use crate::diff::OWNER_KEY;
 use crate::live::wire;
 use crate::model::PasswordHash;
-use crate::plan::{Change, DesiredIdentity, DesiredSet};
+use crate::plan::{Change, DesiredIdentity};
 
 /// The `Idempotency-Key` of a change: stable for a plan and a key, so every retry and every
 /// resumed run of the same plan sends the same one.
@@ -123,11 +123,7 @@ pub fn create_request(d: &DesiredIdentity, org_id: Option<&str>) -> wire::Create
 
 /// The PATCH for a change's field updates (state changes go through `:deactivate` /
 /// `:reactivate`), or `None` when only the state changes.
-pub fn update_request(
-    change: &Change,
-    desired: &DesiredSet,
-) -> Option<wire::UpdateIdentityRequest> {
-    let d = desired.identities.get(&change.key)?;
+pub fn update_request(change: &Change, d: &DesiredIdentity) -> Option<wire::UpdateIdentityRequest> {
     let mut mask = Vec::new();
     let mut req = wire::UpdateIdentityRequest::default();
     for f in &change.fields {

@@ -1,6 +1,5 @@
 //! `avnology-migrate apply`: execute a saved plan, or plan, show, confirm and execute.
 
-use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,15 +8,15 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context as _;
 
 use super::{output, target};
-use crate::apply::journal::{self, Journal, JournalState};
+use crate::apply::journal::{self, Journal};
 use crate::apply::secrets::SecretsFile;
 use crate::apply::{self, ApplyOptions, ApplyReport, ChangeOutcome, Observer, OutcomeKind};
 use crate::cli::GlobalArgs;
 use crate::error::{Exit, with_hint};
 use crate::live::Client;
 use crate::manifest::Manifest;
+use crate::plan::file::PlanFile;
 use crate::plan::{self, BuildOptions, Plan};
-use crate::plan::{Action, ObjectKind};
 use crate::render::progress::Progress;
 use crate::render::text::{self, TextOptions};
 
@@ -74,41 +73,31 @@ pub async fn apply_manifest(
     manifest: &Manifest,
     global: &GlobalArgs,
 ) -> anyhow::Result<Exit> {
-    let manifest = manifest.clone();
-    let conn = target::connect(&manifest, global.verbose).await?;
-    let live = target::read_live(&conn.client, manifest.target.organization.as_deref()).await?;
-    let (plan, desired) = plan::build(
-        &manifest,
-        &live,
-        BuildOptions {
-            keep_desired: true,
-            ..BuildOptions::default()
-        },
-    )?;
+    let conn = target::connect(manifest, global.verbose).await?;
+    let mut live = target::read_live(&conn.client, manifest.target.organization.as_deref()).await?;
+    let built = target::build_plan(manifest, &mut live, BuildOptions::default())?;
+    drop(live);
     output::stdout(&text::render(
-        &plan,
+        &built.plan,
         TextOptions {
             color: true,
             ..Default::default()
         },
     ))?;
-    if plan.is_empty() {
+    if built.plan.is_empty() {
         return Ok(Exit::Success);
     }
     if !args.auto_approve && !output::confirm("Do you want to perform these actions?")? {
         output::status("Apply cancelled.");
         return Ok(Exit::Failure);
     }
-    let exit = run_plan(
-        args,
-        &conn.client,
-        &plan,
-        desired,
-        None,
-        global.verbose,
-        &manifest.target.service_account_owner,
-    )
-    .await?;
+    // The plan just shown, from its (temporary) file: applied exactly as a saved plan is.
+    let written = built
+        .file
+        .context("a plan computed for apply has a plan file")?;
+    let file = PlanFile::open(written.path())?;
+    let exit = run_plan(args, &conn.client, &file, manifest, None, global.verbose).await?;
+    drop(written);
     if let Some(s) = conn.sandbox {
         let _ = s.shutdown().await;
     }
@@ -120,57 +109,21 @@ async fn apply_saved(
     plan_path: &Path,
     global: &GlobalArgs,
 ) -> anyhow::Result<Exit> {
-    let plan = plan::file::load(plan_path)?;
+    let file = PlanFile::open(plan_path)?;
+    let plan = &file.plan;
     let manifest_path = args
         .manifest
         .clone()
-        .unwrap_or_else(|| PathBuf::from(&plan.manifest.path));
+        .unwrap_or_else(|| PathBuf::from(&plan.header.manifest.path));
     let manifest = crate::manifest::load(&manifest_path)?;
-    check_current(&plan, &manifest)?;
+    check_current(plan, &manifest)?;
     if plan.is_empty() {
         output::status("The plan has no changes: nothing to apply.");
         return Ok(Exit::Success);
     }
-    let keys: HashSet<String> = plan.changes.iter().map(|c| c.key.clone()).collect();
-    let desired = plan::collect_desired(&manifest, &keys)?;
-    for change in &plan.changes {
-        let Some(want) = &change.desired_digest else {
-            continue;
-        };
-        let (now, source) = match change.kind {
-            ObjectKind::Identity => match desired.identities.get(&change.key) {
-                Some(d) => (Some(&d.digest), d.source.as_str()),
-                None => (None, ""),
-            },
-            kind => match desired.clients.get(&(kind, change.key.clone())) {
-                Some(d) => (Some(&d.digest), d.source.as_str()),
-                None => (None, ""),
-            },
-        };
-        match now {
-            Some(now) if now == want => {}
-            Some(_) => anyhow::bail!(
-                "the {} `{}` of source `{source}` no longer matches the plan",
-                change.kind.noun(),
-                change.key
-            ),
-            None => anyhow::bail!(
-                "the {} `{}` is no longer declared by any source",
-                change.kind.noun(),
-                change.key
-            ),
-        }
-    }
     let journal = Arc::new(Journal::open(&journal::path_for(plan_path), &plan.plan_id)?);
-    let journaled = journal.load()?;
-    if !journaled.is_empty()
-        && plan.changes.iter().all(|c| {
-            matches!(
-                journaled.get(&journal::change_id(c)),
-                Some(JournalState::Done(_))
-            )
-        })
-    {
+    let recorded = journal.count_done()?;
+    if recorded >= plan.total_changes() {
         output::status(&format!(
             "Plan {} was already applied in full (journal {}): nothing to do.",
             short(&plan.plan_id),
@@ -179,28 +132,26 @@ async fn apply_saved(
         return Ok(Exit::Success);
     }
     let conn = target::connect(&manifest, global.verbose).await?;
-    if journaled.is_empty() {
+    if journal.is_empty()? {
         output::status(&format!(
             "Applying plan {} ({} changes).",
             short(&plan.plan_id),
-            plan.changes.len()
+            plan.total_changes()
         ));
     } else {
         output::status(&format!(
-            "Resuming plan {} from its journal ({} of {} changes recorded).",
+            "Resuming plan {} from its journal ({recorded} of {} changes done).",
             short(&plan.plan_id),
-            journaled.len(),
-            plan.changes.len()
+            plan.total_changes()
         ));
     }
     let exit = run_plan(
         args,
         &conn.client,
-        &plan,
-        desired,
+        &file,
+        &manifest,
         Some((journal, plan_path)),
         global.verbose,
-        &manifest.target.service_account_owner,
     )
     .await?;
     if let Some(s) = conn.sandbox {
@@ -209,26 +160,13 @@ async fn apply_saved(
     Ok(exit)
 }
 
-/// Whether applying `plan` mints secrets (confidential clients, service account keys).
-fn mints_secrets(plan: &Plan) -> bool {
-    plan.changes.iter().any(|c| {
-        c.action == Action::Create
-            && (c.kind == ObjectKind::ServiceAccount
-                || (c.kind == ObjectKind::OAuthClient
-                    && c.fields.iter().any(|f| {
-                        f.path == "client_type"
-                            && f.after.as_ref().and_then(|v| v.as_str()) == Some("confidential")
-                    })))
-    })
-}
-
 /// Opens `--secrets-out`, refusing to start a plan that mints secrets without one.
 fn open_secrets(args: &ApplyArgs, plan: &Plan) -> anyhow::Result<Option<Arc<SecretsFile>>> {
     match &args.secrets_out {
         Some(path) => Ok(Some(Arc::new(SecretsFile::open(path).with_context(
             || format!("cannot open the secrets file `{}`", path.display()),
         )?))),
-        None if mints_secrets(plan) => Err(crate::error::with_hint(
+        None if plan.summary().clients.mint_secrets > 0 => Err(crate::error::with_hint(
             anyhow::anyhow!(
                 "this plan creates clients or service accounts whose secrets Avnology shows only once; nothing was applied"
             ),
@@ -242,16 +180,20 @@ fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
 
-/// Executes a plan with progress, the journal, the NDJSON log and Ctrl-C handling.
+/// Executes a plan file with progress, the journal, the NDJSON log and Ctrl-C handling. The
+/// changes stream from the file, paired with the records re-read from the manifest's
+/// sources.
 async fn run_plan(
     args: &ApplyArgs,
     client: &Client,
-    plan: &Plan,
-    desired: plan::DesiredSet,
+    file: &PlanFile,
+    manifest: &Manifest,
     journal: Option<(Arc<Journal>, &Path)>,
     verbose: bool,
-    service_account_owner: &Option<String>,
 ) -> anyhow::Result<Exit> {
+    let plan = &file.plan;
+    let secrets = open_secrets(args, plan)?;
+    let clients = Arc::new(plan::collect_desired_clients(manifest)?);
     let cancel = Arc::new(AtomicBool::new(false));
     {
         let cancel = cancel.clone();
@@ -267,20 +209,20 @@ async fn run_plan(
     let progress = {
         let c = client.clone();
         Progress::new(
-            plan.changes.len() as u64,
+            plan.total_changes(),
             std::io::stderr().is_terminal(),
             move || c.stats().retries,
         )
     };
     progress.spawn_plain_ticker();
     let log = match &args.log {
-        Some(path) => Some(Arc::new(Mutex::new(
+        Some(path) => Some(Arc::new(Mutex::new(std::io::BufWriter::new(
             std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(path)
                 .with_context(|| format!("cannot open log file `{}`", path.display()))?,
-        ))),
+        )))),
         None => None,
     };
     let observer: Observer = {
@@ -294,10 +236,9 @@ async fn run_plan(
             }
         })
     };
-    let secrets = open_secrets(args, plan)?;
     let options = ApplyOptions {
         secrets,
-        service_account_owner: service_account_owner.clone(),
+        service_account_owner: manifest.target.service_account_owner.clone(),
         concurrency: args.concurrency,
         max_rps: args.max_rps,
         journal: journal.as_ref().map(|(j, _)| j.clone()),
@@ -305,11 +246,16 @@ async fn run_plan(
         observer: Some(observer),
         verbose,
     };
-    let report = apply::execute(client, plan, Arc::new(desired), &options).await;
+    let (work, reader) = apply::stream::spawn(file, manifest.clone(), clients.clone())?;
+    let report = apply::execute(client, plan, work, clients, &options).await;
     progress.finish();
-    let report = report?;
     if let Some(log) = &log {
         let _ = log.lock().unwrap_or_else(|p| p.into_inner()).flush();
+    }
+    let report = report?;
+    // The reader has ended (it ends with the plan, or when the executor stops listening).
+    if !report.cancelled {
+        let _ = tokio::task::spawn_blocking(move || reader.join()).await;
     }
     let stats = client.stats();
     let exit = finish(plan, &report, stats.retries);
@@ -320,7 +266,8 @@ async fn run_plan(
         };
         output::status(&format!(
             "Stopped after Ctrl-C: {} changes not started. The journal is saved.\nhint: resume with `{resume}`",
-            report.not_started
+            plan.total_changes()
+                .saturating_sub(report.resumed + report.applied() + report.stale + report.failed)
         ));
         return Ok(Exit::Failure);
     }
@@ -359,10 +306,10 @@ fn check_current(plan: &Plan, manifest: &Manifest) -> anyhow::Result<()> {
             "run `avnology-migrate plan --out PLAN` again and review the new plan",
         )
     };
-    if manifest.sha256 != plan.manifest.sha256 {
+    if manifest.sha256 != plan.header.manifest.sha256 {
         return Err(stale(format!("the manifest `{}`", manifest.path.display())));
     }
-    for source in &plan.sources {
+    for source in &plan.header.sources {
         for file in &source.files {
             let path = manifest.dir.join(&file.path);
             let now = plan::file::sha256_path(&path).unwrap_or_default();
@@ -380,7 +327,7 @@ fn check_current(plan: &Plan, manifest: &Manifest) -> anyhow::Result<()> {
 
 /// Prints failures and the summary; the exit status says whether everything applied.
 fn finish(plan: &Plan, report: &ApplyReport, retries: u64) -> Exit {
-    for o in &report.outcomes {
+    for o in &report.notable {
         match &o.outcome {
             OutcomeKind::Failed { error } => output::status(&format!(
                 "error: {} {} `{}`: {error}",
@@ -396,24 +343,30 @@ fn finish(plan: &Plan, report: &ApplyReport, retries: u64) -> Exit {
             _ => {}
         }
     }
-    let (applied, stale, failed) = (report.applied(), report.stale(), report.failed());
-    let already = report
-        .outcomes
-        .iter()
-        .filter(|o| matches!(o.outcome, OutcomeKind::AlreadyApplied { .. }))
-        .count();
+    let listed = report.notable.len() as u64;
+    if report.stale + report.failed > listed {
+        output::status(&format!(
+            "… and {} more failed or stale changes (pass --log FILE for every outcome)",
+            report.stale + report.failed - listed
+        ));
+    }
+    let (stale, failed) = (report.stale, report.failed);
+    let not_started = plan
+        .total_changes()
+        .saturating_sub(report.resumed + report.applied() + stale + failed);
     output::status(&format!(
-        "\nApply {}: {} planned, {applied} applied ({already} found already applied), {} applied by an earlier run, {stale} stale, {failed} failed, {} not started; {retries} retries. Source records: {}, skipped: {}.",
+        "\nApply {}: {} planned, {} applied ({} found already applied), {} applied by an earlier run, {stale} stale, {failed} failed, {not_started} not started; {retries} retries. Source records: {}, skipped: {}.",
         if report.cancelled {
             "interrupted"
         } else {
             "complete"
         },
-        plan.changes.len(),
+        plan.total_changes(),
+        report.applied(),
+        report.already_applied,
         report.resumed,
-        report.not_started,
-        plan.summary.source_records,
-        plan.summary.skipped,
+        plan.summary().source_records,
+        plan.summary().skipped,
     ));
     if stale > 0 || failed > 0 {
         output::status("hint: run `avnology-migrate plan` to see what remains");

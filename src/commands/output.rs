@@ -46,3 +46,35 @@ pub fn confirm(question: &str) -> anyhow::Result<bool> {
     std::io::stdin().read_line(&mut line)?;
     Ok(line.trim() == "yes")
 }
+
+/// Copies a file (a plan file for `--format json`) to stdout as it is, streamed.
+pub fn stdout_file(path: &std::path::Path) -> std::io::Result<()> {
+    let mut file = std::fs::File::open(path)?;
+    let mut out = std::io::stdout().lock();
+    std::io::copy(&mut file, &mut out)?;
+    out.flush()
+}
+
+/// Renders `plan` on stdout in `format`; `file` is the plan file the JSON format prints.
+pub fn plan(
+    plan: &crate::plan::Plan,
+    file: &std::path::Path,
+    format: crate::render::Format,
+    show_pii: bool,
+) -> std::io::Result<()> {
+    use crate::render::{self, Format};
+    match format {
+        Format::Text => stdout(&render::text::render(
+            plan,
+            render::text::TextOptions {
+                color: true,
+                ..Default::default()
+            },
+        )),
+        Format::Json => stdout_file(file),
+        Format::Markdown => stdout(&render::markdown::render(
+            plan,
+            render::markdown::MarkdownOptions { show_pii },
+        )),
+    }
+}

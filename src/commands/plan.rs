@@ -2,11 +2,13 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context as _;
+
 use super::{output, target};
 use crate::cli::GlobalArgs;
 use crate::error::Exit;
-use crate::plan::{self, BuildOptions};
-use crate::render::{self, Format, text::TextOptions};
+use crate::plan::BuildOptions;
+use crate::render::Format;
 
 /// Show what apply would change, without changing anything.
 #[derive(Debug, clap::Args)]
@@ -35,34 +37,24 @@ pub struct PlanArgs {
 pub async fn run(args: PlanArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
     let manifest = crate::manifest::load(&args.manifest)?;
     let conn = target::connect(&manifest, global.verbose).await?;
-    let live = target::read_live(&conn.client, manifest.target.organization.as_deref()).await?;
-    let (plan, _) = plan::build(
+    let mut live = target::read_live(&conn.client, manifest.target.organization.as_deref()).await?;
+    let built = target::build_plan(
         &manifest,
-        &live,
+        &mut live,
         BuildOptions {
             destroy: args.destroy,
-            keep_desired: false,
-            count_only: false,
+            // Written beside `--out`, so saving it is a rename on one filesystem.
+            dir: args.out.as_deref().map(crate::plan::file::folder_of),
+            ..BuildOptions::default()
         },
     )?;
-    match args.format {
-        Format::Text => output::stdout(&render::text::render(
-            &plan,
-            TextOptions {
-                color: true,
-                ..Default::default()
-            },
-        ))?,
-        Format::Json => output::stdout(&render::json(&plan))?,
-        Format::Markdown => output::stdout(&render::markdown::render(
-            &plan,
-            render::markdown::MarkdownOptions {
-                show_pii: args.show_pii,
-            },
-        ))?,
-    }
+    drop(live);
+    let file = built
+        .file
+        .context("a plan computed for output has a plan file")?;
+    output::plan(&built.plan, file.path(), args.format, args.show_pii)?;
     if let Some(out) = &args.out {
-        plan::file::save(&plan, out)?;
+        file.persist(out)?;
         output::status(&format!(
             "\nSaved the plan to {}. To apply exactly this plan, run:\n  avnology-migrate apply {}",
             out.display(),
@@ -72,7 +64,7 @@ pub async fn run(args: PlanArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
     if let Some(s) = conn.sandbox {
         let _ = s.shutdown().await;
     }
-    Ok(if args.detailed_exitcode && !plan.is_empty() {
+    Ok(if args.detailed_exitcode && !built.plan.is_empty() {
         Exit::Changes
     } else {
         Exit::Success

@@ -10,7 +10,7 @@ use super::{output, target};
 use crate::cli::GlobalArgs;
 use crate::error::Exit;
 use crate::manifest::raw::{Provider, RawFirebaseHash, RawManifest, RawTarget, RawUserSource};
-use crate::plan::{self, BuildOptions};
+use crate::plan::BuildOptions;
 use crate::render::text::{self, TextOptions};
 
 /// The environment variable the Firebase signer key is read from when `--hash-key` is not
@@ -174,8 +174,13 @@ pub async fn run(command: ProviderCommand, global: &GlobalArgs) -> anyhow::Resul
     )?;
     if common.dry_run {
         let conn = target::connect(&manifest, global.verbose).await?;
-        let live = target::read_live(&conn.client, manifest.target.organization.as_deref()).await?;
-        let (plan, _) = plan::build(&manifest, &live, BuildOptions::default())?;
+        let mut live =
+            target::read_live(&conn.client, manifest.target.organization.as_deref()).await?;
+        let options = BuildOptions {
+            count_only: true,
+            ..BuildOptions::default()
+        };
+        let plan = target::build_plan(&manifest, &mut live, options)?.plan;
         output::stdout(&text::render(
             &plan,
             TextOptions {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use super::output;
 use crate::cli::GlobalArgs;
 use crate::error::Exit;
-use crate::render::{self, Format, text::TextOptions};
+use crate::render::Format;
 
 /// Render a saved plan file.
 #[derive(Debug, clap::Args)]
@@ -22,22 +22,7 @@ pub struct ShowArgs {
 
 /// Runs `show`.
 pub async fn run(args: ShowArgs, _global: &GlobalArgs) -> anyhow::Result<Exit> {
-    let plan = crate::plan::file::load(&args.plan)?;
-    match args.format {
-        Format::Text => output::stdout(&render::text::render(
-            &plan,
-            TextOptions {
-                color: true,
-                ..Default::default()
-            },
-        ))?,
-        Format::Json => output::stdout(&render::json(&plan))?,
-        Format::Markdown => output::stdout(&render::markdown::render(
-            &plan,
-            render::markdown::MarkdownOptions {
-                show_pii: args.show_pii,
-            },
-        ))?,
-    }
+    let file = crate::plan::file::PlanFile::open(&args.plan)?;
+    output::plan(&file.plan, file.path(), args.format, args.show_pii)?;
     Ok(Exit::Success)
 }

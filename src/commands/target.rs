@@ -3,15 +3,19 @@
 //! SQLite file), and reading the live state a plan is computed against.
 
 use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context as _;
 
 use crate::emulator::{self, DbLocation, EmulatorConfig, KeyGrant, RunningEmulator};
 use crate::env_vars;
 use crate::error::WithHint;
-use crate::live::{Client, ClientOptions, wire};
+use crate::live::{Client, ClientOptions, MAX_PAGE_SIZE, wire};
 use crate::manifest::{Manifest, TargetUrl};
 use crate::plan::LiveState;
+use crate::render::progress::Activity;
 
 /// A connection to the target, keeping the sandbox emulator alive while it is used.
 pub struct Connection {
@@ -83,7 +87,8 @@ pub async fn connect(manifest: &Manifest, verbose: bool) -> anyhow::Result<Conne
     }
 }
 
-/// Reads the target organization and its identities.
+/// Reads the target organization, its identities (page by page into a compact index), its
+/// OAuth clients and service accounts, with progress on stderr.
 pub async fn read_live(client: &Client, organization: Option<&str>) -> anyhow::Result<LiveState> {
     let mut live = LiveState::default();
     let org = match organization {
@@ -100,19 +105,46 @@ pub async fn read_live(client: &Client, organization: Option<&str>) -> anyhow::R
     let filter = org
         .as_ref()
         .map(|o| format!("organization_id = \"{}\"", o.id));
-    let mut identities = HashMap::new();
-    let mut without = 0;
-    client
-        .for_each_identity(filter.as_deref(), |identity| {
-            match identity.external_id.clone() {
-                Some(id) if !id.is_empty() => {
-                    identities.insert(id, identity);
-                }
-                _ => without += 1,
+    let listed = Arc::new(AtomicU64::new(0));
+    let total = Arc::new(AtomicU64::new(0));
+    let activity = {
+        let (listed, total) = (listed.clone(), total.clone());
+        Activity::start(std::io::stderr().is_terminal(), move || {
+            let n = listed.load(Ordering::Relaxed);
+            match total.load(Ordering::Relaxed) {
+                0 => format!("listing live identities: {n} read"),
+                t => format!(
+                    "listing live identities: {n} of {t} read ({:.0}%)",
+                    n as f64 * 100.0 / t as f64
+                ),
             }
         })
-        .await
-        .map_err(unauthenticated_hint)?;
+    };
+    let mut token: Option<String> = None;
+    loop {
+        let page = client
+            .list_identities(filter.as_deref(), MAX_PAGE_SIZE, token.as_deref())
+            .await
+            .map_err(unauthenticated_hint)?;
+        if let Some(t) = page.total_size {
+            total.store(t, Ordering::Relaxed);
+        }
+        for identity in &page.identities {
+            live.identities
+                .insert(identity)
+                .context("cannot hold the live identities in a temporary file")?;
+        }
+        listed.fetch_add(page.identities.len() as u64, Ordering::Relaxed);
+        match page.next_page_token {
+            Some(next) if Some(&next) != token.as_ref() => token = Some(next),
+            // A server that repeats its cursor would loop forever: stop and say so.
+            Some(_) => anyhow::bail!(
+                "the tenant returned the same page token twice while listing identities"
+            ),
+            None => break,
+        }
+    }
+    activity.finish();
     let mut oauth_clients = HashMap::new();
     client
         .for_each_oauth_client(filter.as_deref(), |c| {
@@ -132,8 +164,6 @@ pub async fn read_live(client: &Client, organization: Option<&str>) -> anyhow::R
         .await
         .map_err(unauthenticated_hint)?;
     live.organization = org;
-    live.identities = identities;
-    live.without_external_id = without;
     live.oauth_clients = oauth_clients;
     live.service_accounts = service_accounts;
     Ok(live)
@@ -146,4 +176,24 @@ fn unauthenticated_hint(e: crate::live::Error) -> anyhow::Error {
     } else {
         e.into()
     }
+}
+
+/// Plans `manifest` against `live` with progress on stderr ("N source records read"), off
+/// the async runtime's threads (the sandbox emulator keeps serving meanwhile).
+pub fn build_plan(
+    manifest: &Manifest,
+    live: &mut LiveState,
+    mut options: crate::plan::BuildOptions,
+) -> Result<crate::plan::build::BuiltPlan, crate::plan::PlanError> {
+    let records = Arc::new(AtomicU64::new(0));
+    options.records_read = Some(records.clone());
+    let activity = Activity::start(std::io::stderr().is_terminal(), move || {
+        format!(
+            "reading sources: {} records",
+            records.load(Ordering::Relaxed)
+        )
+    });
+    let built = tokio::task::block_in_place(|| crate::plan::build(manifest, live, &options));
+    activity.finish();
+    built
 }

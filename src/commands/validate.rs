@@ -2,10 +2,10 @@
 
 use std::path::PathBuf;
 
-use super::output;
+use super::{output, target};
 use crate::cli::GlobalArgs;
 use crate::error::Exit;
-use crate::plan::{self, BuildOptions, LiveState};
+use crate::plan::{BuildOptions, LiveState};
 
 /// Check the manifest and every source record without touching the network.
 #[derive(Debug, clap::Args)]
@@ -23,59 +23,48 @@ pub async fn run(args: ValidateArgs, _global: &GlobalArgs) -> anyhow::Result<Exi
         count_only: true,
         ..BuildOptions::default()
     };
-    let (plan, desired) = plan::build(&manifest, &LiveState::default(), options)?;
+    let built = target::build_plan(&manifest, &mut LiveState::default(), options)?;
+    let plan = &built.plan;
+    let tally = |name: &str| {
+        plan.footer
+            .tallies
+            .iter()
+            .find(|t| t.source == name)
+            .cloned()
+            .unwrap_or_default()
+    };
     let mut text = format!("Manifest {} is valid.\n", manifest.path.display());
     for source in &manifest.users {
-        let n = plan
-            .passwords
-            .iter()
-            .filter(|p| p.source == source.name)
-            .map(|p| {
-                p.bcrypt
-                    + p.firebase_scrypt
-                    + p.reset_no_hash
-                    + p.reset_unsupported
-                    + p.passwordless
-            })
-            .sum::<u64>();
-        let skipped = plan
-            .skipped
-            .iter()
-            .filter(|s| s.source == source.name)
-            .count();
-        let invalid = plan
-            .invalid
-            .iter()
-            .filter(|s| s.source == source.name)
-            .count();
+        let t = tally(&source.name);
         text.push_str(&format!(
-            "  source `{}` ({}): {n} identities, {skipped} skipped, {invalid} invalid\n",
+            "  source `{}` ({}): {} identities, {} skipped, {} invalid\n",
             source.name,
-            source.provider.as_str()
+            source.provider.as_str(),
+            t.accepted,
+            t.skipped,
+            t.invalid
         ));
     }
     for source in &manifest.client_sources {
         let (mut clients, mut accounts) = (0, 0);
-        for d in desired.clients.values().filter(|d| d.source == source.name) {
+        for d in built
+            .clients
+            .clients
+            .values()
+            .filter(|d| d.source == source.name)
+        {
             match d.decl {
                 crate::model::ClientDecl::OAuth(_) => clients += 1,
                 crate::model::ClientDecl::ServiceAccount(_) => accounts += 1,
             }
         }
-        let skipped = plan
-            .skipped
-            .iter()
-            .filter(|s| s.source == source.name)
-            .count();
-        let invalid = plan
-            .invalid
-            .iter()
-            .filter(|s| s.source == source.name)
-            .count();
+        let t = tally(&source.name);
         text.push_str(&format!(
-            "  client source `{}` ({}): {clients} OAuth clients, {accounts} service accounts, {skipped} skipped, {invalid} invalid\n",
+            "  client source `{}` ({}): {clients} OAuth clients, {accounts} service accounts, {} skipped, {} invalid\n",
             source.name,
-            source.provider.as_str()
+            source.provider.as_str(),
+            t.skipped,
+            t.invalid
         ));
     }
     if !manifest.clients.is_empty() {
@@ -84,7 +73,7 @@ pub async fn run(args: ValidateArgs, _global: &GlobalArgs) -> anyhow::Result<Exi
             manifest.clients.len()
         ));
     }
-    let rendered = crate::render::text::render(&plan, Default::default());
+    let rendered = crate::render::text::render(plan, Default::default());
     // The per-source password report and warnings, without the create listing.
     for line in rendered.lines().filter(|l| {
         l.starts_with("Passwords")

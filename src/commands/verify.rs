@@ -7,10 +7,9 @@ use anyhow::Context as _;
 
 use super::{output, target};
 use crate::cli::GlobalArgs;
-use crate::diff::OWNER_KEY;
 use crate::error::Exit;
 use crate::live::LoginOutcome;
-use crate::plan::{self, BuildOptions};
+use crate::plan::{Action, BuildOptions, ObjectKind};
 
 /// Check that the tenant matches the manifest and that test users can log in.
 #[derive(Debug, clap::Args)]
@@ -27,48 +26,43 @@ pub struct VerifyArgs {
 pub async fn run(args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
     let manifest = crate::manifest::load(&args.manifest)?;
     let conn = target::connect(&manifest, global.verbose).await?;
-    let live = target::read_live(&conn.client, manifest.target.organization.as_deref()).await?;
-    let (plan, _) = plan::build(&manifest, &live, BuildOptions::default())?;
+    let mut live = target::read_live(&conn.client, manifest.target.organization.as_deref()).await?;
+    let options = BuildOptions {
+        count_only: true,
+        ..BuildOptions::default()
+    };
+    let built = target::build_plan(&manifest, &mut live, options)?;
+    let plan = &built.plan;
     let mut ok = true;
     let mut lines = Vec::new();
 
     // Identities only: clients have no logins and are checked by the empty plan.
-    let identity_changes = plan
-        .changes
+    let identity_changes: u64 = plan
+        .footer
+        .groups
         .iter()
-        .filter(|c| {
-            c.kind == crate::plan::ObjectKind::Identity && c.action != crate::plan::Action::Delete
-        })
-        .count() as u64;
-    let declared = plan.summary.no_op - plan.summary.clients.no_op + identity_changes;
+        .filter(|g| g.kind == ObjectKind::Identity && g.action != Action::Delete)
+        .map(|g| g.count)
+        .sum();
+    let summary = plan.summary();
+    let declared = summary.no_op - summary.clients.no_op + identity_changes;
     let names: Vec<&str> = manifest.users.iter().map(|u| u.name.as_str()).collect();
-    let owned = live
-        .identities
-        .values()
-        .filter(|i| {
-            i.admin_metadata
-                .get(OWNER_KEY)
-                .and_then(|m| m.get("source"))
-                .and_then(|s| s.as_str())
-                .is_some_and(|s| names.contains(&s))
-        })
-        .count() as u64;
+    let owned: u64 = names
+        .iter()
+        .filter_map(|n| live.identities.owned_by_source.get(*n))
+        .sum();
     let counts_ok = plan.is_empty() && declared == owned;
     ok &= counts_ok;
-    let skipped_users = plan
-        .skipped
+    let (skipped_users, invalid_users) = plan
+        .footer
+        .tallies
         .iter()
-        .filter(|r| names.contains(&r.source.as_str()))
-        .count();
-    let invalid_users = plan
-        .invalid
-        .iter()
-        .filter(|r| names.contains(&r.source.as_str()))
-        .count();
+        .filter(|t| names.contains(&t.source.as_str()))
+        .fold((0, 0), |(s, i), t| (s + t.skipped, i + t.invalid));
     lines.push(format!(
         "{} counts: {} user records: {declared} to migrate, {skipped_users} skipped, {invalid_users} invalid; {owned} migrated identities in the tenant",
         mark(counts_ok),
-        plan.summary.source_records,
+        summary.source_records,
     ));
     lines.push(format!(
         "{} plan: {}",
@@ -76,7 +70,7 @@ pub async fn run(args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
         if plan.is_empty() {
             "no changes".to_string()
         } else {
-            format!("{} change(s) pending", plan.changes.len())
+            format!("{} change(s) pending", plan.total_changes())
         }
     ));
 

@@ -1,31 +1,41 @@
-//! Computing a plan: stream every source, compare each record with the live snapshot as it
-//! arrives, and keep only the changes. Memory grows with the live snapshot and the change
-//! set, not with the size of the exports.
+//! Computing a plan as a stream: every source record is compared with the live index as it
+//! arrives and each change is written to the plan file as it is found. Memory holds the
+//! compact live index, the duplicate checks (two fixed-size hashes per record), counts and
+//! the bounded review sample; never the change list or the records themselves.
+//!
+//! Changes are written in apply order: the organization, OAuth clients, identities (in
+//! source order, which is what lets `apply` read the plan and the sources together in one
+//! pass), service accounts, then deletes.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::Value;
 
-use super::clients::{DesiredClient, plan_clients, unowned};
+use super::clients::{ClientPlan, DesiredClient, plan_clients, unowned};
+use super::file::{PlanFileError, PlanWriter, WrittenPlan};
+use super::live_index::{LiveIdentities, owner_source};
 use super::{
-    Action, Change, FORMAT_VERSION, FileDigest, ObjectKind, PasswordReport, Plan, PlanTarget,
-    SkippedRecord, SourceDigest, Summary,
+    Action, Change, FORMAT_VERSION, FileDigest, GroupCount, LISTED_PER_GROUP, MAX_LISTED_RECORDS,
+    ObjectKind, PasswordReport, Plan, PlanFooter, PlanHeader, PlanTarget, SkippedRecord,
+    SourceDigest, SourceTally, Summary,
 };
 use crate::diff::{self, IdentityAction};
 use crate::live::wire;
-use crate::manifest::{Manifest, OnInvalid, TargetUrl};
+use crate::manifest::{Manifest, OnInvalid, TargetUrl, UserSource};
 use crate::model::{Identity, PasswordHash};
-use crate::sources::{self, SourceError, UserItem};
+use crate::sources::{self, Location, SourceError, UserItem};
 
 /// What the tenant holds, read before planning.
 #[derive(Debug, Default)]
 pub struct LiveState {
     /// The target organization, if it exists.
     pub organization: Option<wire::Organization>,
-    /// Live identities in the organization, by external_id.
-    pub identities: HashMap<String, wire::Identity>,
-    /// Live identities in the organization without an external_id (never ours).
-    pub without_external_id: u64,
+    /// Live identities in the organization, indexed by external_id.
+    pub identities: LiveIdentities,
     /// Live OAuth clients in the organization, by external_id.
     pub oauth_clients: HashMap<String, wire::OAuthClient>,
     /// Live service accounts in the organization, by external_id.
@@ -33,19 +43,20 @@ pub struct LiveState {
 }
 
 /// Options for [`build`].
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct BuildOptions {
     /// Plan the removal of everything this manifest owns.
     pub destroy: bool,
-    /// Keep the desired records of the changes (with their password hashes) for an apply
-    /// that follows. Off for `validate` and `plan`, so memory does not grow with the export.
-    pub keep_desired: bool,
-    /// Count identity changes without listing them (`validate`): memory then stays flat
-    /// whatever the export's size.
+    /// Count changes without writing a plan file (`validate`).
     pub count_only: bool,
+    /// Where the plan file is written before it is persisted (the folder of `--out`); the
+    /// system's temporary folder when `None`.
+    pub dir: Option<PathBuf>,
+    /// Counts source records as they are read, for progress.
+    pub records_read: Option<Arc<AtomicU64>>,
 }
 
-/// A desired identity kept for apply.
+/// A desired identity, as apply sends it.
 #[derive(Debug, Clone)]
 pub struct DesiredIdentity {
     /// The record.
@@ -58,14 +69,35 @@ pub struct DesiredIdentity {
     pub digest: String,
 }
 
-/// Desired records of the keys a plan acts on, with their password hashes: what apply
-/// needs and the plan file must not hold.
+/// The desired identity for a source record.
+pub fn desired_identity(identity: Identity, source: &str) -> DesiredIdentity {
+    let fields = diff::desired_fields(&identity, source);
+    let digest = diff::desired_digest(&fields);
+    DesiredIdentity {
+        identity,
+        source: source.to_string(),
+        fields,
+        digest,
+    }
+}
+
+/// Desired clients and service accounts, with their secrets' inputs: what apply needs and
+/// the plan file must not hold. (Desired identities are streamed, never collected.)
 #[derive(Debug, Default)]
 pub struct DesiredSet {
-    /// By external_id.
-    pub identities: HashMap<String, DesiredIdentity>,
     /// Clients and service accounts by kind and key.
     pub clients: HashMap<(ObjectKind, String), DesiredClient>,
+}
+
+/// A computed plan: what people review, and the sealed plan file unless counting only.
+#[derive(Debug)]
+pub struct BuiltPlan {
+    /// Header, footer and sample.
+    pub plan: Plan,
+    /// The plan file (temporary until persisted).
+    pub file: Option<WrittenPlan>,
+    /// The desired clients, for `validate`'s per-source counts.
+    pub clients: DesiredSet,
 }
 
 /// Why no plan could be made.
@@ -99,6 +131,12 @@ pub enum PlanError {
         #[source]
         source: std::io::Error,
     },
+    /// The plan file could not be written.
+    #[error(transparent)]
+    PlanFile(#[from] PlanFileError),
+    /// The live index's temporary file failed.
+    #[error("cannot hold the live identities in a temporary file")]
+    LiveIndex(#[source] std::io::Error),
 }
 
 fn more(total: u64, shown: usize) -> String {
@@ -112,50 +150,296 @@ fn more(total: u64, shown: usize) -> String {
 /// How many invalid-record messages an error lists before counting the rest.
 const MAX_LISTED_ERRORS: usize = 50;
 
-/// Where a record was first seen, for duplicate reports.
-struct Seen {
-    location: String,
+/// Where a record was first seen, kept in 12 bytes: a file number and the line and index
+/// of the record.
+#[derive(Debug, Clone, Copy)]
+struct SeenAt {
+    file: u32,
+    line: u32,
+    index: u32,
 }
 
-/// Computes a plan for `manifest` against `live`. Also returns the desired records the
-/// plan's creates and updates need.
-pub fn build(
-    manifest: &Manifest,
-    live: &LiveState,
-    options: BuildOptions,
-) -> Result<(Plan, DesiredSet), PlanError> {
-    let mut summary = Summary::default();
-    let mut changes = Vec::new();
-    let mut desired_set = DesiredSet::default();
-    let mut skipped = Vec::new();
-    let mut invalid: Vec<SkippedRecord> = Vec::new();
-    let mut passwords = Vec::new();
-    let mut warnings = Vec::new();
-    let mut seen_ids: HashMap<String, Seen> = HashMap::new();
-    let mut seen_emails: HashMap<String, String> = HashMap::new();
+/// The first record of every external_id and every email, by two 64-bit hashes (a false
+/// match among a billion records is less likely than a disk error), so duplicates are found
+/// without holding the strings.
+struct Seen {
+    hashers: [std::hash::RandomState; 2],
+    ids: HashMap<(u64, u64), SeenAt>,
+    emails: HashMap<(u64, u64), SeenAt>,
+    files: Vec<PathBuf>,
+}
 
-    if let (Some(org), None, false) = (
-        &manifest.target.organization,
-        &live.organization,
-        options.destroy,
-    ) {
-        changes.push(Change {
-            kind: ObjectKind::Organization,
-            action: Action::Create,
-            key: org.clone(),
-            source: None,
-            live_id: None,
-            etag: None,
-            desired_digest: None,
-            fields: vec![diff::FieldChange {
-                path: "name".into(),
-                before: None,
-                after: Some(Value::String(org.clone())),
-                sensitive: false,
-            }],
-        });
+impl Seen {
+    fn new() -> Self {
+        Self {
+            hashers: [Default::default(), Default::default()],
+            ids: HashMap::new(),
+            emails: HashMap::new(),
+            files: Vec::new(),
+        }
     }
 
+    fn hash(&self, s: &str) -> (u64, u64) {
+        (self.hashers[0].hash_one(s), self.hashers[1].hash_one(s))
+    }
+
+    fn at(&mut self, location: &Location) -> SeenAt {
+        let file = match self.files.iter().rposition(|f| *f == location.file) {
+            Some(i) => i,
+            None => {
+                self.files.push(location.file.clone());
+                self.files.len() - 1
+            }
+        };
+        SeenAt {
+            file: file as u32,
+            line: location
+                .line
+                .and_then(|l| u32::try_from(l).ok())
+                .unwrap_or(0),
+            index: u32::try_from(location.index).unwrap_or(u32::MAX),
+        }
+    }
+
+    fn describe(&self, at: SeenAt) -> String {
+        Location {
+            file: self.files[at.file as usize].clone(),
+            line: (at.line > 0).then_some(u64::from(at.line)),
+            index: u64::from(at.index),
+        }
+        .to_string()
+    }
+}
+
+/// The state of one plan being built.
+struct Builder<'a> {
+    manifest: &'a Manifest,
+    options: &'a BuildOptions,
+    writer: Option<PlanWriter>,
+    summary: Summary,
+    groups: Vec<GroupCount>,
+    sample: Vec<Change>,
+    skipped: Vec<SkippedRecord>,
+    invalid: Vec<SkippedRecord>,
+    warnings: Vec<String>,
+    warnings_dropped: u64,
+    tallies: Vec<SourceTally>,
+    seen: Seen,
+    /// The first failure inside a source callback, which cannot return one.
+    error: Option<PlanError>,
+}
+
+impl Builder<'_> {
+    /// Records one change: counted, sampled, and written to the plan file (an identity
+    /// create without its fields: those stay in the sources and the sample).
+    fn emit(&mut self, change: Change) -> Result<(), PlanError> {
+        let group = match self
+            .groups
+            .iter_mut()
+            .find(|g| g.kind == change.kind && g.action == change.action)
+        {
+            Some(g) => g,
+            None => {
+                self.groups.push(GroupCount {
+                    kind: change.kind,
+                    action: change.action,
+                    count: 0,
+                });
+                self.groups.last_mut().expect("just pushed")
+            }
+        };
+        group.count += 1;
+        let listed = group.count <= LISTED_PER_GROUP as u64;
+        if change.kind != ObjectKind::Organization {
+            match change.action {
+                Action::Create => self.summary.create += 1,
+                Action::Update => self.summary.update += 1,
+                Action::Deactivate => self.summary.deactivate += 1,
+                Action::Reactivate => self.summary.reactivate += 1,
+                Action::Delete => self.summary.delete += 1,
+            }
+        }
+        if matches!(
+            change.kind,
+            ObjectKind::OAuthClient | ObjectKind::ServiceAccount
+        ) {
+            match change.action {
+                Action::Create => {
+                    self.summary.clients.create += 1;
+                    if mints_secret(&change) {
+                        self.summary.clients.mint_secrets += 1;
+                    }
+                }
+                Action::Delete => self.summary.clients.delete += 1,
+                _ => self.summary.clients.update += 1,
+            }
+        }
+        if let Some(writer) = &mut self.writer {
+            if change.kind == ObjectKind::Identity && change.action == Action::Create {
+                let bare = Change {
+                    fields: Vec::new(),
+                    ..change.clone()
+                };
+                writer.change(&bare)?;
+            } else {
+                writer.change(&change)?;
+            }
+        }
+        if listed {
+            self.sample.push(change);
+        }
+        Ok(())
+    }
+
+    fn warn(&mut self, warning: String) {
+        if self.warnings.len() < MAX_LISTED_RECORDS {
+            self.warnings.push(warning);
+        } else {
+            self.warnings_dropped += 1;
+        }
+    }
+
+    fn tally(&mut self, source: &str) -> &mut SourceTally {
+        match self.tallies.iter().position(|t| t.source == source) {
+            Some(i) => &mut self.tallies[i],
+            None => {
+                self.tallies.push(SourceTally {
+                    source: source.to_string(),
+                    ..Default::default()
+                });
+                self.tallies.last_mut().expect("just pushed")
+            }
+        }
+    }
+
+    fn skip(&mut self, record: SkippedRecord) {
+        self.summary.skipped += 1;
+        self.tally(&record.source).skipped += 1;
+        if self.skipped.len() < MAX_LISTED_RECORDS {
+            self.skipped.push(record);
+        }
+    }
+
+    fn reject(&mut self, record: SkippedRecord) {
+        self.summary.invalid += 1;
+        self.tally(&record.source).invalid += 1;
+        if self.invalid.len() < MAX_LISTED_RECORDS {
+            self.invalid.push(record);
+        }
+    }
+
+    /// One identity record of `source`, the `record`-th of that source.
+    fn identity(
+        &mut self,
+        source: &UserSource,
+        live: &mut LiveIdentities,
+        report: &mut PasswordReport,
+        identity: Identity,
+        location: &Location,
+        record: u64,
+    ) -> Result<(), PlanError> {
+        let key = identity.external_id.to_string();
+        let id_hash = self.seen.hash(&key);
+        if let Some(first) = self.seen.ids.get(&id_hash).copied() {
+            self.reject(SkippedRecord {
+                source: source.name.clone(),
+                location: location.to_string(),
+                external_id: Some(key),
+                reason: format!(
+                    "duplicate external_id, first declared at {}",
+                    self.seen.describe(first)
+                ),
+            });
+            return Ok(());
+        }
+        if let Some(email) = &identity.email {
+            let email_hash = self.seen.hash(&email.to_lowercase());
+            if let Some(first) = self.seen.emails.get(&email_hash).copied() {
+                self.reject(SkippedRecord {
+                    source: source.name.clone(),
+                    location: location.to_string(),
+                    external_id: Some(key),
+                    reason: format!(
+                        "email `{email}` is also the email of the record at {}",
+                        self.seen.describe(first)
+                    ),
+                });
+                return Ok(());
+            }
+            let at = self.seen.at(location);
+            self.seen.emails.insert(email_hash, at);
+        }
+        let at = self.seen.at(location);
+        self.seen.ids.insert(id_hash, at);
+        self.tally(&source.name).accepted += 1;
+        count_password(report, &identity);
+        if self.options.destroy {
+            return Ok(());
+        }
+        let fields = diff::desired_fields(&identity, &source.name);
+        let live_identity = live.claim(&key).map_err(PlanError::LiveIndex)?;
+        let d = diff::diff_identity(
+            &fields,
+            live_identity.as_ref(),
+            &self.manifest.policy.ignore_changes,
+        );
+        let action = match d.action {
+            IdentityAction::NoOp => {
+                self.summary.no_op += 1;
+                return Ok(());
+            }
+            IdentityAction::Unowned => {
+                self.warn(format!(
+                    "identity `{key}` exists in the tenant but was not created by avnology-migrate; it is left untouched"
+                ));
+                return Ok(());
+            }
+            IdentityAction::Create => Action::Create,
+            IdentityAction::Update => Action::Update,
+            IdentityAction::Deactivate => Action::Deactivate,
+            IdentityAction::Reactivate => Action::Reactivate,
+        };
+        let digest = diff::desired_digest(&fields);
+        self.emit(Change {
+            kind: ObjectKind::Identity,
+            action,
+            key,
+            source: Some(source.name.clone()),
+            live_id: live_identity.as_ref().map(|l| l.id.clone()),
+            etag: live_identity.map(|l| l.etag),
+            desired_digest: Some(digest),
+            fields: d.changes,
+            record: Some(record),
+        })
+    }
+}
+
+/// Whether creating `change` mints a secret Avnology shows only once.
+fn mints_secret(change: &Change) -> bool {
+    change.action == Action::Create
+        && (change.kind == ObjectKind::ServiceAccount
+            || (change.kind == ObjectKind::OAuthClient
+                && change.fields.iter().any(|f| {
+                    f.path == "client_type"
+                        && f.after.as_ref().and_then(Value::as_str) == Some("confidential")
+                })))
+}
+
+/// Computes a plan for `manifest` against `live`, writing the plan file as it goes (unless
+/// `count_only`).
+pub fn build(
+    manifest: &Manifest,
+    live: &mut LiveState,
+    options: &BuildOptions,
+) -> Result<BuiltPlan, PlanError> {
+    let digest = |p: &Path| file_digest(manifest, p);
+    let client_plan = plan_clients(
+        manifest,
+        &live.oauth_clients,
+        &live.service_accounts,
+        options.destroy,
+        &digest,
+    )?;
     let mut source_digests = Vec::new();
     for source in &manifest.users {
         let mut files = vec![file_digest(manifest, &source.path)?];
@@ -167,242 +451,10 @@ pub fn build(
             provider: source.provider.as_str().to_string(),
             files,
         });
-        let mut report = PasswordReport {
-            source: source.name.clone(),
-            ..Default::default()
-        };
-        let stats = sources::read_user_source(source, &mut |item| match item {
-            UserItem::Identity(identity, location) => {
-                let key = identity.external_id.to_string();
-                if let Some(first) = seen_ids.get(&key) {
-                    invalid.push(SkippedRecord {
-                        source: source.name.clone(),
-                        location: location.to_string(),
-                        external_id: Some(key.clone()),
-                        reason: format!(
-                            "duplicate external_id, first declared at {}",
-                            first.location
-                        ),
-                    });
-                    return;
-                }
-                if let Some(email) = &identity.email {
-                    let folded = email.to_lowercase();
-                    if let Some(other) = seen_emails.get(&folded) {
-                        invalid.push(SkippedRecord {
-                            source: source.name.clone(),
-                            location: location.to_string(),
-                            external_id: Some(key.clone()),
-                            reason: format!("email `{email}` is also the email of `{other}`"),
-                        });
-                        return;
-                    }
-                    seen_emails.insert(folded, key.clone());
-                }
-                seen_ids.insert(
-                    key.clone(),
-                    Seen {
-                        location: location.to_string(),
-                    },
-                );
-                count_password(&mut report, &identity);
-                if options.destroy {
-                    return;
-                }
-                let fields = diff::desired_fields(&identity, &source.name);
-                let live_identity = live.identities.get(&key);
-                let d =
-                    diff::diff_identity(&fields, live_identity, &manifest.policy.ignore_changes);
-                let action = match d.action {
-                    IdentityAction::NoOp => {
-                        summary.no_op += 1;
-                        return;
-                    }
-                    IdentityAction::Unowned => {
-                        warnings.push(format!(
-                            "identity `{key}` exists in the tenant but was not created by avnology-migrate; it is left untouched"
-                        ));
-                        return;
-                    }
-                    IdentityAction::Create => Action::Create,
-                    IdentityAction::Update => Action::Update,
-                    IdentityAction::Deactivate => Action::Deactivate,
-                    IdentityAction::Reactivate => Action::Reactivate,
-                };
-                if options.count_only {
-                    match action {
-                        Action::Create => summary.create += 1,
-                        Action::Update => summary.update += 1,
-                        Action::Deactivate => summary.deactivate += 1,
-                        Action::Reactivate => summary.reactivate += 1,
-                        Action::Delete => summary.delete += 1,
-                    }
-                    return;
-                }
-                let digest = diff::desired_digest(&fields);
-                changes.push(Change {
-                    kind: ObjectKind::Identity,
-                    action,
-                    key: key.clone(),
-                    source: Some(source.name.clone()),
-                    live_id: live_identity.map(|l| l.id.clone()),
-                    etag: live_identity.map(|l| l.etag.clone()),
-                    desired_digest: Some(digest.clone()),
-                    fields: d.changes,
-                });
-                if !options.keep_desired {
-                    return;
-                }
-                desired_set.identities.insert(
-                    key,
-                    DesiredIdentity {
-                        identity: *identity,
-                        source: source.name.clone(),
-                        fields,
-                        digest,
-                    },
-                );
-            }
-            UserItem::Skipped(s) => skipped.push(SkippedRecord {
-                source: source.name.clone(),
-                location: s.location.to_string(),
-                external_id: s.external_id,
-                reason: s.reason.describe().to_string(),
-            }),
-            UserItem::Warning(w) => warnings.push(format!("source `{}`: {w}", source.name)),
-            UserItem::Invalid(e) => invalid.push(SkippedRecord {
-                source: source.name.clone(),
-                location: e.location.to_string(),
-                external_id: e.external_id.clone(),
-                reason: e.message.clone(),
-            }),
-        })?;
-        summary.source_records += stats.records;
-        if stats.passwords_unmatched > 0 {
-            warnings.push(format!(
-                "source `{}`: {} password hash row(s) matched no user in the export",
-                source.name, stats.passwords_unmatched
-            ));
-        }
-        if source.firebase_hash.is_some() && report.firebase_scrypt > 0 {
-            warnings.push(format!(
-                "source `{}`: the Firebase hash parameters ([users.firebase_hash]) cannot be checked against the hashes before users log in; wrong parameters make all {} imported passwords fail — check a few with `avnology-migrate verify --logins FILE` after apply",
-                source.name, report.firebase_scrypt
-            ));
-        }
-        passwords.push(report);
     }
-
-    let digest = |p: &std::path::Path| file_digest(manifest, p);
-    let client_plan = plan_clients(
-        manifest,
-        &live.oauth_clients,
-        &live.service_accounts,
-        options.destroy,
-        &digest,
-    )?;
-    skipped.extend(client_plan.skipped);
-    invalid.extend(client_plan.invalid);
-    warnings.extend(client_plan.warnings);
-    source_digests.extend(client_plan.sources);
-    summary.no_op += client_plan.no_op;
-    summary.clients.no_op = client_plan.no_op;
-    summary.clients.records = client_plan.records;
-    desired_set.clients = client_plan.desired;
-    // Apply order: the organization, OAuth clients, identities, then service accounts
-    // (whose documented create call needs an existing owner identity), then deletes.
-    let at = usize::from(
-        changes
-            .first()
-            .is_some_and(|c| c.kind == ObjectKind::Organization),
-    );
-    changes.splice(at..at, client_plan.clients);
-    changes.extend(client_plan.service_accounts);
-
-    if !invalid.is_empty() && manifest.policy.on_invalid == OnInvalid::Fail {
-        let total = invalid.len() as u64;
-        let errors = invalid
-            .iter()
-            .take(MAX_LISTED_ERRORS)
-            .map(describe_invalid)
-            .collect();
-        return Err(PlanError::InvalidRecords { errors, total });
-    }
-
-    // Deletes: owned identities no source declares (prune), or every owned one (destroy).
-    let mut deletes: Vec<&wire::Identity> = live
-        .identities
-        .values()
-        .filter(|l| diff::is_owned(l))
-        .filter(|l| {
-            options.destroy
-                || (manifest.policy.prune
-                    && !seen_ids.contains_key(l.external_id.as_deref().unwrap_or_default()))
-        })
-        .collect();
-    deletes.sort_by(|a, b| a.external_id.cmp(&b.external_id));
-    let total_deletes = (deletes.len() + client_plan.deletes.len()) as u64;
-    if !options.destroy && total_deletes > manifest.policy.max_deletes {
-        return Err(PlanError::TooManyDeletes {
-            deletes: total_deletes,
-            max: manifest.policy.max_deletes,
-        });
-    }
-    for l in deletes {
-        let source = l
-            .admin_metadata
-            .get(diff::OWNER_KEY)
-            .and_then(|m| m.get("source"))
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        changes.push(Change {
-            kind: ObjectKind::Identity,
-            action: Action::Delete,
-            key: l.external_id.clone().unwrap_or_default(),
-            source,
-            live_id: Some(l.id.clone()),
-            etag: Some(l.etag.clone()),
-            desired_digest: None,
-            fields: Vec::new(),
-        });
-    }
-    changes.extend(client_plan.deletes);
-    summary.unowned = live.without_external_id
-        + live
-            .identities
-            .values()
-            .filter(|l| !diff::is_owned(l))
-            .count() as u64
-        + unowned(&live.oauth_clients, &live.service_accounts);
-
-    for c in changes
-        .iter()
-        .filter(|c| matches!(c.kind, ObjectKind::OAuthClient | ObjectKind::ServiceAccount))
-    {
-        match c.action {
-            Action::Create => summary.clients.create += 1,
-            Action::Delete => summary.clients.delete += 1,
-            _ => summary.clients.update += 1,
-        }
-    }
-    for c in changes
-        .iter()
-        .filter(|c| c.kind != ObjectKind::Organization)
-    {
-        match c.action {
-            Action::Create => summary.create += 1,
-            Action::Update => summary.update += 1,
-            Action::Deactivate => summary.deactivate += 1,
-            Action::Reactivate => summary.reactivate += 1,
-            Action::Delete => summary.delete += 1,
-        }
-    }
-    summary.skipped = skipped.len() as u64;
-    summary.invalid = invalid.len() as u64;
-
-    let mut plan = Plan {
+    source_digests.extend(client_plan.sources.iter().cloned());
+    let header = PlanHeader {
         format_version: FORMAT_VERSION,
-        plan_id: String::new(),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         destroy: options.destroy,
@@ -418,49 +470,252 @@ pub fn build(
             sha256: manifest.sha256.clone(),
         },
         sources: source_digests,
-        changes,
-        skipped,
-        invalid,
-        passwords,
-        warnings,
-        summary,
     };
-    plan.seal();
-    Ok((plan, desired_set))
-}
+    let writer = if options.count_only {
+        None
+    } else {
+        Some(PlanWriter::create(options.dir.as_deref(), &header)?)
+    };
+    let mut b = Builder {
+        manifest,
+        options,
+        writer,
+        summary: Summary::default(),
+        groups: Vec::new(),
+        sample: Vec::new(),
+        skipped: Vec::new(),
+        invalid: Vec::new(),
+        warnings: Vec::new(),
+        warnings_dropped: 0,
+        tallies: Vec::new(),
+        seen: Seen::new(),
+        error: None,
+    };
 
-/// Re-reads the sources and keeps the desired records of `keys`: what `apply plan.json`
-/// needs (including password hashes, which the plan file does not hold).
-pub fn collect_desired(
-    manifest: &Manifest,
-    keys: &HashSet<String>,
-) -> Result<DesiredSet, PlanError> {
-    let mut set = DesiredSet::default();
-    for source in &manifest.users {
-        sources::read_user_source(source, &mut |item| {
-            if let UserItem::Identity(identity, _) = item {
-                let key = identity.external_id.to_string();
-                if keys.contains(&key) && !set.identities.contains_key(&key) {
-                    let fields = diff::desired_fields(&identity, &source.name);
-                    let digest = diff::desired_digest(&fields);
-                    set.identities.insert(
-                        key,
-                        DesiredIdentity {
-                            identity: *identity,
-                            source: source.name.clone(),
-                            fields,
-                            digest,
-                        },
-                    );
-                }
-            }
+    if let (Some(org), None, false) = (
+        &manifest.target.organization,
+        &live.organization,
+        options.destroy,
+    ) {
+        b.emit(Change {
+            kind: ObjectKind::Organization,
+            action: Action::Create,
+            key: org.clone(),
+            source: None,
+            live_id: None,
+            etag: None,
+            desired_digest: None,
+            fields: vec![diff::FieldChange {
+                path: "name".into(),
+                before: None,
+                after: Some(Value::String(org.clone())),
+                sensitive: false,
+            }],
+            record: None,
         })?;
     }
+    let ClientPlan {
+        clients,
+        service_accounts,
+        deletes: client_deletes,
+        desired: desired_clients,
+        skipped: client_skipped,
+        invalid: client_invalid,
+        warnings: client_warnings,
+        sources: _,
+        no_op: client_no_op,
+        records: client_records,
+    } = client_plan;
+    for change in clients {
+        b.emit(change)?;
+    }
+
+    let mut passwords = Vec::new();
+    for source in &manifest.users {
+        b.tally(&source.name);
+        let mut report = PasswordReport {
+            source: source.name.clone(),
+            ..Default::default()
+        };
+        let mut record = 0u64;
+        let stats = sources::read_user_source(source, &mut |item| {
+            if let Some(counter) = &options.records_read {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+            if b.error.is_some() {
+                return;
+            }
+            match item {
+                UserItem::Identity(identity, location) => {
+                    let at = record;
+                    record += 1;
+                    if let Err(e) = b.identity(
+                        source,
+                        &mut live.identities,
+                        &mut report,
+                        *identity,
+                        &location,
+                        at,
+                    ) {
+                        b.error = Some(e);
+                    }
+                }
+                UserItem::Skipped(s) => b.skip(SkippedRecord {
+                    source: source.name.clone(),
+                    location: s.location.to_string(),
+                    external_id: s.external_id,
+                    reason: s.reason.describe().to_string(),
+                }),
+                UserItem::Warning(w) => b.warn(format!("source `{}`: {w}", source.name)),
+                UserItem::Invalid(e) => b.reject(SkippedRecord {
+                    source: source.name.clone(),
+                    location: e.location.to_string(),
+                    external_id: e.external_id.clone(),
+                    reason: e.message.clone(),
+                }),
+            }
+        })?;
+        if let Some(e) = b.error.take() {
+            return Err(e);
+        }
+        b.summary.source_records += stats.records;
+        if stats.passwords_unmatched > 0 {
+            b.warn(format!(
+                "source `{}`: {} password hash row(s) matched no user in the export",
+                source.name, stats.passwords_unmatched
+            ));
+        }
+        if source.firebase_hash.is_some() && report.firebase_scrypt > 0 {
+            b.warn(format!(
+                "source `{}`: the Firebase hash parameters ([users.firebase_hash]) cannot be checked against the hashes before users log in; wrong parameters make all {} imported passwords fail — check a few with `avnology-migrate verify --logins FILE` after apply",
+                source.name, report.firebase_scrypt
+            ));
+        }
+        passwords.push(report);
+    }
+
+    for r in client_skipped {
+        b.skip(r);
+    }
+    for r in client_invalid {
+        b.reject(r);
+    }
+    for w in client_warnings {
+        b.warn(w);
+    }
+    for d in desired_clients.values() {
+        b.tally(&d.source).accepted += 1;
+    }
+    b.summary.no_op += client_no_op;
+    b.summary.clients.no_op = client_no_op;
+    b.summary.clients.records = client_records;
+
+    if b.summary.invalid > 0 && manifest.policy.on_invalid == OnInvalid::Fail {
+        let errors = b
+            .invalid
+            .iter()
+            .take(MAX_LISTED_ERRORS)
+            .map(describe_invalid)
+            .collect();
+        return Err(PlanError::InvalidRecords {
+            errors,
+            total: b.summary.invalid,
+        });
+    }
+
+    // Service accounts after identities: their documented create call needs an existing
+    // owner identity, which this plan may create.
+    for change in service_accounts {
+        b.emit(change)?;
+    }
+
+    // Deletes: owned identities no source declared (prune), or every owned one (destroy).
+    // Counted first, so a plan over `max_deletes` is refused before any is written.
+    let wanted =
+        |l: &wire::Identity| diff::is_owned(l) && (options.destroy || manifest.policy.prune);
+    let mut identity_deletes = 0u64;
+    if options.destroy || manifest.policy.prune {
+        live.identities
+            .for_each_undeclared(|l| identity_deletes += u64::from(wanted(&l)))
+            .map_err(PlanError::LiveIndex)?;
+    }
+    let total_deletes = identity_deletes + client_deletes.len() as u64;
+    if !options.destroy && total_deletes > manifest.policy.max_deletes {
+        return Err(PlanError::TooManyDeletes {
+            deletes: total_deletes,
+            max: manifest.policy.max_deletes,
+        });
+    }
+    if identity_deletes > 0 {
+        let mut result = Ok(());
+        live.identities
+            .for_each_undeclared(|l| {
+                if result.is_err() || !wanted(&l) {
+                    return;
+                }
+                result = b.emit(Change {
+                    kind: ObjectKind::Identity,
+                    action: Action::Delete,
+                    key: l.external_id.clone().unwrap_or_default(),
+                    source: owner_source(&l).map(str::to_string),
+                    live_id: Some(l.id.clone()),
+                    etag: Some(l.etag.clone()),
+                    desired_digest: None,
+                    fields: Vec::new(),
+                    record: None,
+                });
+            })
+            .map_err(PlanError::LiveIndex)?;
+        result?;
+    }
+    for change in client_deletes {
+        b.emit(change)?;
+    }
+
+    b.summary.unowned = live.identities.without_external_id
+        + live.identities.unowned
+        + unowned(&live.oauth_clients, &live.service_accounts);
+    if b.warnings_dropped > 0 {
+        let dropped = b.warnings_dropped;
+        b.warnings
+            .push(format!("… and {dropped} more warnings of the kinds above"));
+    }
+    let footer = PlanFooter {
+        summary: b.summary,
+        groups: b.groups,
+        sample: b.sample,
+        skipped: b.skipped,
+        invalid: b.invalid,
+        passwords,
+        tallies: b.tallies,
+        warnings: b.warnings,
+    };
+    let file = match b.writer {
+        Some(writer) => Some(writer.finish(&footer)?),
+        None => None,
+    };
+    Ok(BuiltPlan {
+        plan: Plan {
+            plan_id: file.as_ref().map(|f| f.plan_id.clone()).unwrap_or_default(),
+            header,
+            footer,
+        },
+        file,
+        clients: DesiredSet {
+            clients: desired_clients,
+        },
+    })
+}
+
+/// The desired clients and service accounts of `manifest`, with the inputs of their secrets:
+/// what `apply` needs beside the plan file.
+pub fn collect_desired_clients(manifest: &Manifest) -> Result<DesiredSet, PlanError> {
     let no_clients = HashMap::new();
     let no_accounts = HashMap::new();
-    let digest = |p: &std::path::Path| file_digest(manifest, p);
-    set.clients = plan_clients(manifest, &no_clients, &no_accounts, false, &digest)?.desired;
-    Ok(set)
+    let digest = |p: &Path| file_digest(manifest, p);
+    Ok(DesiredSet {
+        clients: plan_clients(manifest, &no_clients, &no_accounts, false, &digest)?.desired,
+    })
 }
 
 fn describe_invalid(r: &SkippedRecord) -> String {
@@ -492,14 +747,14 @@ fn count_password(report: &mut PasswordReport, identity: &Identity) {
     }
 }
 
-fn display_rel(manifest: &Manifest, path: &std::path::Path) -> String {
+fn display_rel(manifest: &Manifest, path: &Path) -> String {
     path.strip_prefix(&manifest.dir)
         .unwrap_or(path)
         .display()
         .to_string()
 }
 
-fn file_digest(manifest: &Manifest, path: &std::path::Path) -> Result<FileDigest, PlanError> {
+fn file_digest(manifest: &Manifest, path: &Path) -> Result<FileDigest, PlanError> {
     let sha256 = super::file::sha256_path(path).map_err(|source| PlanError::Io {
         path: path.display().to_string(),
         source,

@@ -145,6 +145,7 @@ pub(crate) fn plan_clients(
             etag,
             desired_digest: Some(digest.clone()),
             fields: changes,
+            record: None,
         };
         match kind {
             ObjectKind::OAuthClient => out.clients.push(change),
@@ -255,6 +256,7 @@ fn delete(kind: ObjectKind, key: String, source: Option<String>, id: &str, etag:
         etag: Some(etag.to_string()),
         desired_digest: None,
         fields: Vec::new(),
+        record: None,
     }
 }
 

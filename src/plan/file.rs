@@ -1,11 +1,13 @@
-//! Plan files: versioned JSON on disk, and the SHA-256 helpers plans bind themselves with.
+//! Plan files: sealed NDJSON on disk, written and read as a stream, and the SHA-256 helpers
+//! plans bind themselves with.
 
-use std::io::{Read, Write};
-use std::path::Path;
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
+use tempfile::NamedTempFile;
 
-use super::{FORMAT_VERSION, Plan};
+use super::{Change, FORMAT_VERSION, Plan, PlanFooter, PlanHeader, PlanLine, Seal};
 
 /// Errors reading or writing a plan file.
 #[derive(Debug, thiserror::Error)]
@@ -81,55 +83,372 @@ pub fn sha256_path(path: &Path) -> std::io::Result<String> {
     Ok(hex::encode(hasher.finalize()))
 }
 
-/// Writes `plan` to `path` atomically (temp file + rename), so a crash never leaves half a
-/// plan that could be applied.
-pub fn save(plan: &Plan, path: &Path) -> Result<(), PlanFileError> {
-    let err = |source| PlanFileError::Io {
-        action: "write",
-        path: path.display().to_string(),
-        source,
-    };
-    let dir = path
-        .parent()
+/// The folder a file is in (`.` for a bare file name).
+pub fn folder_of(path: &Path) -> PathBuf {
+    path.parent()
         .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
-    serde_json::to_writer_pretty(&mut tmp, plan).map_err(|e| err(e.into()))?;
-    tmp.write_all(b"\n").map_err(err)?;
-    tmp.as_file().sync_all().map_err(err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
-    Ok(())
+        .unwrap_or(Path::new("."))
+        .to_path_buf()
 }
 
-/// Reads a plan file, checking its version and its `plan_id`.
-pub fn load(path: &Path) -> Result<Plan, PlanFileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| PlanFileError::Io {
-        action: "read",
+/// Writes a plan file as a stream: the header first, each change as it is found, then the
+/// footer and the seal. It writes to a temporary file that becomes the plan only through
+/// [`WrittenPlan::persist`], so a crash or an error never leaves half a plan that could be
+/// applied.
+pub struct PlanWriter {
+    out: BufWriter<NamedTempFile>,
+    hasher: Sha256,
+    path: String,
+    line: Vec<u8>,
+}
+
+impl std::fmt::Debug for PlanWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlanWriter")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A sealed plan file, still temporary until persisted.
+#[derive(Debug)]
+pub struct WrittenPlan {
+    file: NamedTempFile,
+    /// The seal.
+    pub plan_id: String,
+}
+
+impl WrittenPlan {
+    /// Where the temporary file is (it is removed when this is dropped).
+    pub fn path(&self) -> &Path {
+        self.file.path()
+    }
+
+    /// Moves the plan to `path` atomically.
+    pub fn persist(self, path: &Path) -> Result<(), PlanFileError> {
+        self.file
+            .persist(path)
+            .map_err(|e| io_error("write", path, e.error))?;
+        Ok(())
+    }
+}
+
+fn io_error(action: &'static str, path: &Path, source: std::io::Error) -> PlanFileError {
+    PlanFileError::Io {
+        action,
         path: path.display().to_string(),
         source,
-    })?;
-    let invalid = |message: String| PlanFileError::Invalid {
-        path: path.display().to_string(),
-        message,
-    };
-    let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
-    let version = value
-        .get("format_version")
-        .and_then(serde_json::Value::as_u64);
-    if version != Some(u64::from(FORMAT_VERSION)) {
-        return Err(invalid(format!(
-            "format_version {} is not supported (this avnology-migrate reads {FORMAT_VERSION})",
-            version.map_or("missing".to_string(), |v| v.to_string())
-        )));
     }
-    let plan: Plan = serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
-    let mut check = plan.clone();
-    check.seal();
-    if check.plan_id != plan.plan_id {
-        return Err(invalid(
-            "its contents do not match its plan_id (was it edited?)".into(),
+}
+
+impl PlanWriter {
+    /// Starts a plan file that will be persisted in `dir` (a temporary file there, so the
+    /// final rename stays on one filesystem), or in the system's temporary folder.
+    pub fn create(dir: Option<&Path>, header: &PlanHeader) -> Result<Self, PlanFileError> {
+        let dir = dir
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(std::env::temp_dir, Path::to_path_buf);
+        let file = tempfile::Builder::new()
+            .prefix(".avnology-plan-")
+            .tempfile_in(&dir)
+            .map_err(|e| io_error("write", &dir, e))?;
+        let mut writer = Self {
+            path: file.path().display().to_string(),
+            out: BufWriter::with_capacity(1 << 16, file),
+            hasher: Sha256::new(),
+            line: Vec::with_capacity(512),
+        };
+        writer.write_line(&PlanLineRef::Header(header))?;
+        Ok(writer)
+    }
+
+    /// Appends one change.
+    pub fn change(&mut self, change: &Change) -> Result<(), PlanFileError> {
+        self.write_line(&PlanLineRef::Change(change))
+    }
+
+    /// Writes the footer and the seal, and flushes the file to disk.
+    pub fn finish(mut self, footer: &PlanFooter) -> Result<WrittenPlan, PlanFileError> {
+        self.write_line(&PlanLineRef::Footer(footer))?;
+        let plan_id = hex::encode(std::mem::take(&mut self.hasher).finalize());
+        let seal = PlanLine::Seal(Seal {
+            plan_id: plan_id.clone(),
+        });
+        let err = |e: std::io::Error| PlanFileError::Io {
+            action: "write",
+            path: self.path.clone(),
+            source: e,
+        };
+        serde_json::to_writer(&mut self.out, &seal).map_err(|e| err(e.into()))?;
+        self.out.write_all(b"\n").map_err(err)?;
+        let file = self.out.into_inner().map_err(|e| err(e.into_error()))?;
+        file.as_file().sync_all().map_err(err)?;
+        Ok(WrittenPlan { file, plan_id })
+    }
+
+    fn write_line(&mut self, line: &PlanLineRef<'_>) -> Result<(), PlanFileError> {
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, line).map_err(|e| PlanFileError::Io {
+            action: "write",
+            path: self.path.clone(),
+            source: e.into(),
+        })?;
+        self.line.push(b'\n');
+        self.hasher.update(&self.line);
+        self.out
+            .write_all(&self.line)
+            .map_err(|source| PlanFileError::Io {
+                action: "write",
+                path: self.path.clone(),
+                source,
+            })
+    }
+}
+
+/// [`PlanLine`] by reference, so writing a change does not copy it.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+enum PlanLineRef<'a> {
+    Header(&'a PlanHeader),
+    Change(&'a Change),
+    Footer(&'a PlanFooter),
+}
+
+/// A plan file whose seal was checked: its header and footer in memory, its changes read
+/// from disk on demand.
+#[derive(Debug)]
+pub struct PlanFile {
+    path: PathBuf,
+    /// The plan as people review it.
+    pub plan: Plan,
+}
+
+/// The longest line a plan file may hold (a change with large metadata values still fits).
+const MAX_LINE: usize = 64 << 20;
+
+impl PlanFile {
+    /// Opens a plan file: checks its format version, then reads it once, hashing every byte
+    /// before the seal, and refuses a file whose contents do not match its `plan_id`.
+    pub fn open(path: &Path) -> Result<PlanFile, PlanFileError> {
+        let invalid = |message: String| PlanFileError::Invalid {
+            path: path.display().to_string(),
+            message,
+        };
+        let file = std::fs::File::open(path).map_err(|e| io_error("read", path, e))?;
+        let mut reader = BufReader::with_capacity(1 << 16, file);
+        let mut hasher = Sha256::new();
+        let mut line = Vec::new();
+        let mut number = 0u64;
+        let mut header: Option<PlanHeader> = None;
+        let mut footer: Option<PlanFooter> = None;
+        let mut seal: Option<Seal> = None;
+        loop {
+            line.clear();
+            let n = read_line(&mut reader, &mut line).map_err(|e| io_error("read", path, e))?;
+            if n == 0 {
+                break;
+            }
+            number += 1;
+            if seal.is_some() {
+                return Err(invalid(format!("line {number}: text after the seal")));
+            }
+            if number == 1 {
+                header = Some(parse_header(&line).map_err(invalid)?);
+                hasher.update(&line);
+                continue;
+            }
+            // Changes are hashed, not parsed: they are parsed when they are streamed.
+            if line.starts_with(b"{\"change\":") {
+                if footer.is_some() {
+                    return Err(invalid(format!("line {number}: a change after the footer")));
+                }
+                hasher.update(&line);
+                continue;
+            }
+            match serde_json::from_slice::<PlanLine>(&line) {
+                Ok(PlanLine::Footer(f)) if footer.is_none() => {
+                    hasher.update(&line);
+                    footer = Some(f);
+                }
+                Ok(PlanLine::Seal(s)) => seal = Some(s),
+                Ok(_) => return Err(invalid(format!("line {number}: out of place"))),
+                Err(e) => return Err(invalid(format!("line {number}: {e}"))),
+            }
+        }
+        let header = header.ok_or_else(|| invalid("the file is empty".into()))?;
+        let footer = footer.ok_or_else(|| invalid("it has no footer (cut short?)".into()))?;
+        let seal = seal.ok_or_else(|| invalid("it has no seal (cut short?)".into()))?;
+        if hex::encode(hasher.finalize()) != seal.plan_id {
+            return Err(invalid(
+                "its contents do not match its plan_id (was it edited?)".into(),
+            ));
+        }
+        Ok(PlanFile {
+            path: path.to_path_buf(),
+            plan: Plan {
+                plan_id: seal.plan_id,
+                header,
+                footer,
+            },
+        })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Streams the changes in apply order. The file is read again, so a change made to it
+    /// since [`PlanFile::open`] is an error, not a silent difference.
+    pub fn changes(&self) -> Result<ChangeReader, PlanFileError> {
+        let file = std::fs::File::open(&self.path).map_err(|e| io_error("read", &self.path, e))?;
+        let mut reader = BufReader::with_capacity(1 << 16, file);
+        let mut line = Vec::new();
+        read_line(&mut reader, &mut line).map_err(|e| io_error("read", &self.path, e))?;
+        let mut hasher = Sha256::new();
+        hasher.update(&line);
+        Ok(ChangeReader {
+            path: self.path.clone(),
+            reader,
+            line,
+            number: 1,
+            hasher,
+            plan_id: self.plan.plan_id.clone(),
+            done: false,
+        })
+    }
+}
+
+/// The changes of a plan file, read one line at a time.
+pub struct ChangeReader {
+    path: PathBuf,
+    reader: BufReader<std::fs::File>,
+    line: Vec<u8>,
+    number: u64,
+    hasher: Sha256,
+    plan_id: String,
+    done: bool,
+}
+
+impl std::fmt::Debug for ChangeReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChangeReader")
+            .field("path", &self.path)
+            .field("line", &self.number)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Iterator for ChangeReader {
+    type Item = Result<Change, PlanFileError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let invalid = |path: &Path, message: String| PlanFileError::Invalid {
+            path: path.display().to_string(),
+            message,
+        };
+        self.line.clear();
+        match read_line(&mut self.reader, &mut self.line) {
+            Ok(0) => {
+                self.done = true;
+                return Some(Err(invalid(&self.path, "it was cut short".into())));
+            }
+            Ok(_) => {}
+            Err(e) => {
+                self.done = true;
+                return Some(Err(io_error("read", &self.path, e)));
+            }
+        }
+        self.number += 1;
+        self.hasher.update(&self.line);
+        match serde_json::from_slice::<PlanLine>(&self.line) {
+            Ok(PlanLine::Change(c)) => Some(Ok(c)),
+            Ok(PlanLine::Footer(_)) => {
+                self.done = true;
+                // Every change was read: the bytes must still be the sealed ones.
+                let now = hex::encode(std::mem::take(&mut self.hasher).finalize());
+                (now != self.plan_id).then(|| {
+                    Err(invalid(
+                        &self.path,
+                        "it changed while it was being applied".into(),
+                    ))
+                })
+            }
+            Ok(_) => {
+                self.done = true;
+                Some(Err(invalid(
+                    &self.path,
+                    format!("line {}: out of place", self.number),
+                )))
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(invalid(
+                    &self.path,
+                    format!("line {}: {e}", self.number),
+                )))
+            }
+        }
+    }
+}
+
+/// Reads one line (with its `\n`), refusing lines longer than [`MAX_LINE`].
+fn read_line(reader: &mut impl BufRead, line: &mut Vec<u8>) -> std::io::Result<usize> {
+    let n = reader
+        .by_ref()
+        .take(MAX_LINE as u64)
+        .read_until(b'\n', line)?;
+    if n == MAX_LINE && line.last() != Some(&b'\n') {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "a line is longer than any plan file holds",
         ));
     }
-    Ok(plan)
+    Ok(n)
+}
+
+/// Parses the first line, telling an old or foreign file apart from a broken one.
+fn parse_header(line: &[u8]) -> Result<PlanHeader, String> {
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        header: Option<VersionProbe>,
+        format_version: Option<u64>,
+    }
+    #[derive(serde::Deserialize)]
+    struct VersionProbe {
+        format_version: Option<u64>,
+    }
+    let unsupported = |v: Option<u64>| {
+        format!(
+            "format_version {} is not supported (this avnology-migrate reads {FORMAT_VERSION}); run `avnology-migrate plan --out PLAN` again with this version",
+            v.map_or("missing".to_string(), |v| v.to_string())
+        )
+    };
+    let text = String::from_utf8_lossy(line);
+    // Format 1 was one pretty-printed document: its first line is a lone `{`.
+    if text.trim() == "{" {
+        return Err(unsupported(Some(1)));
+    }
+    let probe: Probe = serde_json::from_slice(line).map_err(|e| format!("line 1: {e}"))?;
+    let version = probe
+        .header
+        .as_ref()
+        .and_then(|h| h.format_version)
+        .or(probe.format_version);
+    if version != Some(u64::from(FORMAT_VERSION)) {
+        return Err(unsupported(version));
+    }
+    match serde_json::from_slice::<PlanLine>(line) {
+        Ok(PlanLine::Header(h)) => Ok(h),
+        Ok(_) => Err("line 1 is not a plan header".into()),
+        Err(e) => Err(format!("line 1: {e}")),
+    }
+}
+
+/// Reads a plan file, checking its version and its seal.
+pub fn load(path: &Path) -> Result<Plan, PlanFileError> {
+    Ok(PlanFile::open(path)?.plan)
 }

@@ -6,26 +6,47 @@
 //! reviewed or refuses. It never holds a password hash, secret or API key: apply re-reads
 //! the sources for those.
 //!
-//! [`build`] computes a plan from a manifest and a snapshot of live state; [`file`] saves and
-//! loads plan files.
+//! A plan of a million changes never sits in memory. The plan file is NDJSON written and read
+//! as a stream ([`PlanLine`]): a header (what the plan is bound to), one line per change in
+//! apply order, a footer (counts, the review sample, skipped and invalid records, password
+//! report, warnings) and the seal (`plan_id`, the SHA-256 of every byte before it). A create
+//! carries no field values, only its key, source, record position and desired digest; updates,
+//! deactivations and deletes carry their field-level before/after and ETag. What renderers
+//! show is a [`Plan`]: the header, the footer and the sample, never the whole change list.
+//!
+//! [`build`] computes a plan from a manifest and the live tenant's [`LiveState`], writing
+//! changes as they are found; [`file`] writes, seals, verifies and streams plan files;
+//! [`live_index`] holds the live identities compactly while a plan is built.
 
-mod build;
+pub mod build;
 mod clients;
 pub mod file;
+pub mod live_index;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use build::{
-    BuildOptions, DesiredIdentity, DesiredSet, LiveState, PlanError, build, collect_desired,
+    BuildOptions, DesiredIdentity, DesiredSet, LiveState, PlanError, build,
+    collect_desired_clients, desired_identity,
 };
+pub use live_index::LiveIdentities;
 
 pub use clients::DesiredClient;
 
 use crate::diff::FieldChange;
 
-/// Version of the plan file format; bumped on incompatible changes.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the plan file format; bumped on incompatible changes. Version 1 was one
+/// pretty-printed JSON document holding every change with its fields.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// How many changes of each kind and action a plan lists with their fields for review (the
+/// text and Markdown renderers show at most this many; the plan file holds them all).
+pub const LISTED_PER_GROUP: usize = 100;
+
+/// How many skipped records, invalid records and warnings a plan keeps for review; the
+/// summary counts them all.
+pub const MAX_LISTED_RECORDS: usize = 1000;
 
 /// Kinds of objects a plan changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -146,9 +167,38 @@ pub struct Change {
     /// SHA-256 of the desired record this change was computed from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired_digest: Option<String>,
-    /// Field-level changes.
+    /// Field-level changes. Empty on identity creates in the plan file (the sample in the
+    /// footer carries the fields of the first creates, for review).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldChange>,
+    /// The record's position among its source's identity records (0-based): apply reads the
+    /// plan and the sources together in one pass and pairs each change with this record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<u64>,
+}
+
+/// How many changes of one kind and action a plan holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct GroupCount {
+    /// The kind of object.
+    pub kind: ObjectKind,
+    /// The action.
+    pub action: Action,
+    /// How many.
+    pub count: u64,
+}
+
+/// Per-source record counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SourceTally {
+    /// Source name.
+    pub source: String,
+    /// Records accepted (identities, or clients and service accounts).
+    pub accepted: u64,
+    /// Records skipped on purpose.
+    pub skipped: u64,
+    /// Invalid records.
+    pub invalid: u64,
 }
 
 /// A file the plan was computed from.
@@ -225,6 +275,10 @@ pub struct ClientCounts {
     /// Client records read (`[[clients]]` entries and client source records).
     #[serde(default)]
     pub records: u64,
+    /// Creates that mint a secret Avnology shows only once (confidential OAuth clients,
+    /// service account keys): apply needs `--secrets-out` for them.
+    #[serde(default)]
+    pub mint_secrets: u64,
 }
 
 /// Counts for the summary line (all kinds together; `clients` breaks out the client part).
@@ -284,13 +338,11 @@ pub struct PlanTarget {
     pub organization: Option<String>,
 }
 
-/// A plan.
+/// The plan file's first line: what the plan is and what it is bound to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct Plan {
+pub struct PlanHeader {
     /// [`FORMAT_VERSION`].
     pub format_version: u32,
-    /// SHA-256 of the plan itself (computed with this field empty).
-    pub plan_id: String,
     /// The tool version that wrote it.
     pub tool_version: String,
     /// When it was computed, RFC 3339.
@@ -304,44 +356,113 @@ pub struct Plan {
     pub manifest: FileDigest,
     /// The source files it was computed from.
     pub sources: Vec<SourceDigest>,
-    /// The changes, in apply order.
-    pub changes: Vec<Change>,
-    /// Records left out on purpose.
+}
+
+/// The plan file's line after the last change: counts and what a reviewer reads.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PlanFooter {
+    /// Counts.
+    pub summary: Summary,
+    /// Changes per kind and action, in apply order.
+    pub groups: Vec<GroupCount>,
+    /// The first [`LISTED_PER_GROUP`] changes of each group with their fields (creates
+    /// included), for review. Emails and names of created identities appear only here.
+    pub sample: Vec<Change>,
+    /// Records left out on purpose (the first [`MAX_LISTED_RECORDS`]).
     #[serde(default)]
     pub skipped: Vec<SkippedRecord>,
-    /// Invalid records left out (`on_invalid = "skip"`).
+    /// Invalid records left out, `on_invalid = "skip"` (the first [`MAX_LISTED_RECORDS`]).
     #[serde(default)]
     pub invalid: Vec<SkippedRecord>,
     /// Password outcome per source.
     #[serde(default)]
     pub passwords: Vec<PasswordReport>,
+    /// Per-source record counts.
+    #[serde(default)]
+    pub tallies: Vec<SourceTally>,
     /// Warnings for the reviewer.
     #[serde(default)]
     pub warnings: Vec<String>,
-    /// Counts.
-    pub summary: Summary,
+}
+
+/// The plan file's last line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Seal {
+    /// SHA-256 (hex) of every byte of the file before this line.
+    pub plan_id: String,
+}
+
+/// One line of a plan file (NDJSON): a header, then the changes in apply order, then the
+/// footer, then the seal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanLine {
+    /// The first line.
+    Header(PlanHeader),
+    /// One change.
+    Change(Change),
+    /// After the last change.
+    Footer(PlanFooter),
+    /// The last line.
+    Seal(Seal),
+}
+
+/// A plan as people review it: the header, the footer with its sample, and the `plan_id`.
+/// The full change list stays in the plan file ([`file::PlanFile::changes`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// SHA-256 of the plan file up to its seal.
+    pub plan_id: String,
+    /// What the plan is bound to.
+    pub header: PlanHeader,
+    /// Counts, sample and reports.
+    pub footer: PlanFooter,
 }
 
 impl Plan {
     /// Whether the plan changes nothing.
     pub fn is_empty(&self) -> bool {
-        self.changes.is_empty()
+        self.total_changes() == 0
     }
 
-    /// Computes and sets `plan_id`.
-    pub fn seal(&mut self) {
-        self.plan_id = String::new();
-        let bytes = serde_json::to_vec(self).unwrap_or_default();
-        self.plan_id = crate::plan::file::sha256_hex(&bytes);
+    /// Every change the plan holds, the organization's included.
+    pub fn total_changes(&self) -> u64 {
+        self.footer.groups.iter().map(|g| g.count).sum()
+    }
+
+    /// How many changes of `kind` and `action` the plan holds.
+    pub fn count(&self, kind: ObjectKind, action: Action) -> u64 {
+        self.footer
+            .groups
+            .iter()
+            .filter(|g| g.kind == kind && g.action == action)
+            .map(|g| g.count)
+            .sum()
+    }
+
+    /// The listed changes of `kind` and `action`.
+    pub fn listed(&self, kind: ObjectKind, action: Action) -> impl Iterator<Item = &Change> {
+        self.footer
+            .sample
+            .iter()
+            .filter(move |c| c.kind == kind && c.action == action)
+    }
+
+    /// Shorthand for the summary.
+    pub fn summary(&self) -> &Summary {
+        &self.footer.summary
     }
 }
 
 /// The JSON Schema of plan files, as checked in at `schemas/plan.schema.json` (a test fails
 /// when the two differ).
 pub fn json_schema() -> String {
-    let mut schema = serde_json::to_value(schemars::schema_for!(Plan)).unwrap_or_default();
+    let mut schema = serde_json::to_value(schemars::schema_for!(PlanLine)).unwrap_or_default();
     if let Some(obj) = schema.as_object_mut() {
-        obj.insert("title".into(), "avnology-migrate plan file".into());
+        obj.insert(
+            "title".into(),
+            "avnology-migrate plan file: one line (NDJSON)".into(),
+        );
     }
     let mut s = serde_json::to_string_pretty(&schema).unwrap_or_default();
     s.push('\n');

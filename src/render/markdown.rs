@@ -25,12 +25,13 @@ pub struct MarkdownOptions {
 
 /// Renders `plan` as Markdown of at most [`MAX_LEN`] characters.
 pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
-    let s = &plan.summary;
+    let s = plan.summary();
+    let (header, footer) = (&plan.header, &plan.footer);
     let mut out = String::new();
     let _ = writeln!(
         out,
         "## avnology-migrate plan{}\n",
-        if plan.destroy { " (destroy)" } else { "" }
+        if header.destroy { " (destroy)" } else { "" }
     );
     let destructive = s.delete + s.deactivate;
     if destructive > 0 {
@@ -43,14 +44,15 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
     let _ = writeln!(
         out,
         "Target `{}`{} · plan `{}` · manifest `{}`\n",
-        plan.target.url,
-        plan.target
+        header.target.url,
+        header
+            .target
             .organization
             .as_deref()
             .map(|o| format!(", organization `{o}`"))
             .unwrap_or_default(),
         short(&plan.plan_id),
-        plan.manifest.path
+        header.manifest.path
     );
     out.push_str("| create | update | deactivate | reactivate | delete | unchanged | skipped | invalid | not owned |\n");
     out.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
@@ -78,15 +80,11 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
         ObjectKind::ServiceAccount,
     ] {
         for action in Action::ALL {
-            let group: Vec<&Change> = plan
-                .changes
-                .iter()
-                .filter(|c| c.kind == kind && c.action == action)
-                .collect();
-            if group.is_empty() {
+            let total = plan.count(kind, action);
+            if total == 0 {
                 continue;
             }
-            let noun = if group.len() == 1 {
+            let noun = if total == 1 {
                 kind.noun()
             } else {
                 kind.plural()
@@ -100,12 +98,12 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
                     ""
                 },
                 action.symbol(),
-                group.len(),
+                total,
                 action.infinitive()
             );
             out.push_str("```diff\n");
             let mut shown = 0;
-            for change in &group {
+            for change in plan.listed(kind, action) {
                 let entry = entry(change, options);
                 if out.len() + entry.len() > MAX_LEN - RESERVE {
                     break;
@@ -114,11 +112,11 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
                 shown += 1;
             }
             out.push_str("```\n");
-            if shown < group.len() {
+            if shown < total {
                 let _ = writeln!(
                     out,
                     "\n… and {} more not shown (the plan file has them all).",
-                    group.len() - shown
+                    total - shown
                 );
             }
             out.push_str("\n</details>\n\n");
@@ -126,14 +124,13 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
     }
 
     let mut tail = String::new();
-    if !plan.skipped.is_empty() || !plan.invalid.is_empty() {
+    if s.skipped + s.invalid > 0 {
         let _ = writeln!(
             tail,
             "<details><summary>{} skipped, {} invalid records</summary>\n",
-            plan.skipped.len(),
-            plan.invalid.len()
+            s.skipped, s.invalid
         );
-        for r in plan.skipped.iter().chain(&plan.invalid).take(20) {
+        for r in footer.skipped.iter().chain(&footer.invalid).take(20) {
             let _ = writeln!(
                 tail,
                 "- `{}` {} — {}",
@@ -142,15 +139,15 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
                 mask_text(&r.reason, options)
             );
         }
-        let n = plan.skipped.len() + plan.invalid.len();
+        let n = s.skipped + s.invalid;
         if n > 20 {
             let _ = writeln!(tail, "- … and {} more", n - 20);
         }
         tail.push_str("\n</details>\n\n");
     }
-    if !plan.destroy && !plan.passwords.is_empty() {
+    if !header.destroy && !footer.passwords.is_empty() {
         tail.push_str("| source | bcrypt | firebase-scrypt | must reset | no password | MFA to re-enrol |\n|---|---:|---:|---:|---:|---:|\n");
-        for p in &plan.passwords {
+        for p in &footer.passwords {
             let _ = writeln!(
                 tail,
                 "| `{}` | {} | {} | {} | {} | {} |",
@@ -164,11 +161,15 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
         }
         tail.push('\n');
     }
-    for w in plan.warnings.iter().take(10) {
+    for w in footer.warnings.iter().take(10) {
         let _ = writeln!(tail, "> [!WARNING]\n> {}\n", mask_text(w, options));
     }
-    if plan.warnings.len() > 10 {
-        let _ = writeln!(tail, "… and {} more warnings.\n", plan.warnings.len() - 10);
+    if footer.warnings.len() > 10 {
+        let _ = writeln!(
+            tail,
+            "… and {} more warnings.\n",
+            footer.warnings.len() - 10
+        );
     }
     if out.len() + tail.len() > MAX_LEN {
         tail = "\n(Details left out to fit the comment size limit; see the plan file.)\n".into();

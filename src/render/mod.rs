@@ -1,5 +1,6 @@
-//! Printing plans for people and machines. Renderers read a [`Plan`] and write text; they
-//! never touch the network. Sensitive values print as `(sensitive)`.
+//! Printing plans for people and machines. Renderers read a [`Plan`] (its header, footer and
+//! review sample, never the whole change list) and write text; they never touch the network.
+//! Sensitive values print as `(sensitive)`. Machines read the plan file itself.
 //!
 //! [`Plan`]: crate::plan::Plan
 
@@ -16,40 +17,9 @@ pub enum Format {
     /// Terraform-like text.
     #[default]
     Text,
-    /// The plan schema, as JSON.
+    /// The plan file itself: NDJSON lines of `schemas/plan.schema.json` (a header, one line
+    /// per change, a footer, the seal).
     Json,
     /// Markdown for a pull-request comment (at most 60,000 characters, PII masked).
     Markdown,
-}
-
-/// Renders `plan` as JSON (the plan file format).
-pub fn json(plan: &crate::plan::Plan) -> String {
-    let mut s = serde_json::to_string_pretty(plan).unwrap_or_default();
-    s.push('\n');
-    s
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn json_is_the_plan_file_format() {
-        let plan = super::sample::plan();
-        let out = super::json(&plan);
-        let back: crate::plan::Plan = serde_json::from_str(&out).unwrap();
-        assert_eq!(back, plan);
-        insta::assert_snapshot!(out.lines().take(12).collect::<Vec<_>>().join("\n"), @r#"
-{
-  "format_version": 1,
-  "plan_id": "0123456789abcdef",
-  "tool_version": "0.1.0",
-  "created_at": "2026-11-27T00:00:00Z",
-  "destroy": false,
-  "target": {
-    "url": "sandbox:.avnology-sandbox",
-    "organization": "acme"
-  },
-  "manifest": {
-    "path": "migration.toml",
-"#);
-    }
 }

@@ -1,6 +1,7 @@
-//! Apply progress on stderr: an indicatif bar (changes done / total, rate, ETA, retries) on
-//! a terminal, and a plain line every few seconds elsewhere, so CI logs show progress
-//! without control characters.
+//! Progress on stderr: for apply, an indicatif bar (changes done / total, rate, ETA, retries)
+//! on a terminal; for long plans ([`Activity`]), a spinner with what has been read; and off a
+//! terminal a plain line every few seconds, so CI logs show progress without control
+//! characters.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -112,5 +113,76 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+/// Progress of a long step that is not an apply (listing the tenant, reading the sources):
+/// a spinner with a message on a terminal, a plain line every [`PLAIN_INTERVAL`] elsewhere.
+/// The message is read from `describe` by a thread of its own, so the work it reports on
+/// (often a blocking loop) never has to call back.
+pub struct Activity {
+    stopped: Arc<AtomicBool>,
+    thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Activity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Activity").finish_non_exhaustive()
+    }
+}
+
+impl Activity {
+    /// Starts reporting `describe()` until [`Activity::finish`].
+    pub fn start(terminal: bool, describe: impl Fn() -> String + Send + 'static) -> Self {
+        let stopped = Arc::new(AtomicBool::new(false));
+        let stop = stopped.clone();
+        let thread = std::thread::spawn(move || {
+            let spinner = terminal.then(|| {
+                let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} {msg}  {elapsed}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                bar
+            });
+            let tick = Duration::from_millis(100);
+            let mut last_line = Instant::now();
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(tick);
+                match &spinner {
+                    Some(bar) => {
+                        bar.set_message(describe());
+                        bar.tick();
+                    }
+                    None if last_line.elapsed() >= PLAIN_INTERVAL => {
+                        last_line = Instant::now();
+                        eprintln!("progress: {}", describe());
+                    }
+                    None => {}
+                }
+            }
+            if let Some(bar) = spinner {
+                bar.finish_and_clear();
+            }
+        });
+        Self {
+            stopped,
+            thread: std::sync::Mutex::new(Some(thread)),
+        }
+    }
+
+    /// Stops reporting (and clears the spinner).
+    pub fn finish(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
+        let handle = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for Activity {
+    fn drop(&mut self) {
+        self.finish();
     }
 }

@@ -4,8 +4,8 @@ use serde_json::json;
 
 use crate::diff::FieldChange;
 use crate::plan::{
-    Action, Change, FileDigest, ObjectKind, PasswordReport, Plan, PlanTarget, SkippedRecord,
-    Summary,
+    Action, Change, FileDigest, GroupCount, LISTED_PER_GROUP, ObjectKind, PasswordReport, Plan,
+    PlanFooter, PlanHeader, PlanTarget, SkippedRecord, Summary,
 };
 
 fn change(action: Action, key: &str, fields: Vec<FieldChange>) -> Change {
@@ -18,7 +18,37 @@ fn change(action: Action, key: &str, fields: Vec<FieldChange>) -> Change {
         etag: (action != Action::Create).then(|| "W/\"1\"".into()),
         desired_digest: Some("d".into()),
         fields,
+        record: None,
     }
+}
+
+/// Counts `changes` by kind and action and keeps the first of each group, as a built plan
+/// does.
+fn sampled(changes: Vec<Change>) -> (Vec<GroupCount>, Vec<Change>) {
+    let mut groups: Vec<GroupCount> = Vec::new();
+    let mut sample = Vec::new();
+    for c in changes {
+        match groups
+            .iter_mut()
+            .find(|g| g.kind == c.kind && g.action == c.action)
+        {
+            Some(g) => g.count += 1,
+            None => groups.push(GroupCount {
+                kind: c.kind,
+                action: c.action,
+                count: 1,
+            }),
+        }
+        if sample
+            .iter()
+            .filter(|s: &&Change| s.kind == c.kind && s.action == c.action)
+            .count()
+            < LISTED_PER_GROUP
+        {
+            sample.push(c);
+        }
+    }
+    (groups, sample)
 }
 
 fn field(
@@ -36,73 +66,80 @@ fn field(
 
 /// A plan with one change of every kind, a skip and a password report.
 pub fn plan() -> Plan {
+    let (groups, sample) = sampled(vec![
+        change(
+            Action::Create,
+            "auth0|new",
+            vec![
+                field("email", None, Some(json!("ada@example.com"))),
+                field("first_name", None, Some(json!("Ada"))),
+                field("password", None, Some(json!("bcrypt"))),
+            ],
+        ),
+        change(
+            Action::Update,
+            "auth0|renamed",
+            vec![field("first_name", Some(json!("Bob")), Some(json!("Rob")))],
+        ),
+        change(
+            Action::Deactivate,
+            "auth0|blocked",
+            vec![field(
+                "state",
+                Some(json!("active")),
+                Some(json!("inactive")),
+            )],
+        ),
+        change(Action::Delete, "auth0|gone", vec![]),
+    ]);
     Plan {
-        format_version: 1,
         plan_id: "0123456789abcdef".into(),
-        tool_version: "0.1.0".into(),
-        created_at: "2026-11-27T00:00:00Z".into(),
-        destroy: false,
-        target: PlanTarget {
-            url: "sandbox:.avnology-sandbox".into(),
-            organization: Some("acme".into()),
+        header: PlanHeader {
+            format_version: 2,
+            tool_version: "0.1.0".into(),
+            created_at: "2026-11-27T00:00:00Z".into(),
+            destroy: false,
+            target: PlanTarget {
+                url: "sandbox:.avnology-sandbox".into(),
+                organization: Some("acme".into()),
+            },
+            manifest: FileDigest {
+                path: "migration.toml".into(),
+                sha256: "m".into(),
+            },
+            sources: vec![],
         },
-        manifest: FileDigest {
-            path: "migration.toml".into(),
-            sha256: "m".into(),
-        },
-        sources: vec![],
-        changes: vec![
-            change(
-                Action::Create,
-                "auth0|new",
-                vec![
-                    field("email", None, Some(json!("ada@example.com"))),
-                    field("first_name", None, Some(json!("Ada"))),
-                    field("password", None, Some(json!("bcrypt"))),
-                ],
-            ),
-            change(
-                Action::Update,
-                "auth0|renamed",
-                vec![field("first_name", Some(json!("Bob")), Some(json!("Rob")))],
-            ),
-            change(
-                Action::Deactivate,
-                "auth0|blocked",
-                vec![field(
-                    "state",
-                    Some(json!("active")),
-                    Some(json!("inactive")),
-                )],
-            ),
-            change(Action::Delete, "auth0|gone", vec![]),
-        ],
-        skipped: vec![SkippedRecord {
-            source: "auth0-prod".into(),
-            location: "users.ndjson:7 (record 7)".into(),
-            external_id: Some("sms|1".into()),
-            reason: "no email address".into(),
-        }],
-        invalid: vec![],
-        passwords: vec![PasswordReport {
-            source: "auth0-prod".into(),
-            bcrypt: 1,
-            reset_no_hash: 1,
-            passwordless: 2,
-            mfa_not_carried: 1,
-            ..Default::default()
-        }],
-        warnings: vec![],
-        summary: Summary {
-            create: 1,
-            update: 1,
-            deactivate: 1,
-            delete: 1,
-            no_op: 5,
-            skipped: 1,
-            unowned: 2,
-            source_records: 10,
-            ..Default::default()
+        footer: PlanFooter {
+            groups,
+            sample,
+            tallies: vec![],
+            skipped: vec![SkippedRecord {
+                source: "auth0-prod".into(),
+                location: "users.ndjson:7 (record 7)".into(),
+                external_id: Some("sms|1".into()),
+                reason: "no email address".into(),
+            }],
+            invalid: vec![],
+            passwords: vec![PasswordReport {
+                source: "auth0-prod".into(),
+                bcrypt: 1,
+                reset_no_hash: 1,
+                passwordless: 2,
+                mfa_not_carried: 1,
+                ..Default::default()
+            }],
+            warnings: vec![],
+            summary: Summary {
+                create: 1,
+                update: 1,
+                deactivate: 1,
+                delete: 1,
+                no_op: 5,
+                skipped: 1,
+                unowned: 2,
+                source_records: 10,
+                ..Default::default()
+            },
         },
     }
 }
@@ -110,20 +147,24 @@ pub fn plan() -> Plan {
 /// A plan of `n` creates.
 pub fn big_plan(n: usize) -> Plan {
     let mut p = plan();
-    p.changes = (0..n)
-        .map(|i| {
-            change(
-                Action::Create,
-                &format!("auth0|user-{i:06}"),
-                vec![
-                    field("email", None, Some(json!(format!("user{i}@example.com")))),
-                    field("first_name", None, Some(json!("Someone"))),
-                    field("password", None, Some(json!("bcrypt"))),
-                ],
-            )
-        })
-        .collect();
-    p.summary = Summary {
+    let (groups, sample) = sampled(
+        (0..n)
+            .map(|i| {
+                change(
+                    Action::Create,
+                    &format!("auth0|user-{i:06}"),
+                    vec![
+                        field("email", None, Some(json!(format!("user{i}@example.com")))),
+                        field("first_name", None, Some(json!("Someone"))),
+                        field("password", None, Some(json!("bcrypt"))),
+                    ],
+                )
+            })
+            .collect(),
+    );
+    p.footer.groups = groups;
+    p.footer.sample = sample;
+    p.footer.summary = Summary {
         create: n as u64,
         source_records: n as u64,
         ..Default::default()

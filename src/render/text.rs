@@ -43,17 +43,15 @@ pub fn render(plan: &Plan, options: TextOptions) -> String {
             ObjectKind::ServiceAccount,
         ] {
             for action in Action::ALL {
-                let group: Vec<&Change> = plan
-                    .changes
-                    .iter()
-                    .filter(|ch| ch.kind == kind && ch.action == action)
-                    .collect();
-                for ch in group.iter().take(options.max_per_action) {
+                let total = plan.count(kind, action);
+                let mut shown = 0u64;
+                for ch in plan.listed(kind, action).take(options.max_per_action) {
                     out.push('\n');
                     render_change(&mut out, ch, c);
+                    shown += 1;
                 }
-                if group.len() > options.max_per_action {
-                    let rest = group.len() - options.max_per_action;
+                if total > shown {
+                    let rest = total - shown;
                     let _ = writeln!(
                         out,
                         "\n  {} … and {rest} more {} to {}",
@@ -71,7 +69,7 @@ pub fn render(plan: &Plan, options: TextOptions) -> String {
     }
     render_skipped(&mut out, plan, c);
     render_passwords(&mut out, plan);
-    for w in &plan.warnings {
+    for w in &plan.footer.warnings {
         let _ = writeln!(out, "\n{} {w}", paint(c, style::WARN, "warning:"));
     }
     out.push('\n');
@@ -141,18 +139,18 @@ fn show(f: &FieldChange, v: &Value) -> String {
 }
 
 fn render_skipped(out: &mut String, plan: &Plan, c: bool) {
-    for (title, list) in [
-        ("skipped", &plan.skipped),
-        ("invalid, left out", &plan.invalid),
+    let s = plan.summary();
+    for (title, list, total) in [
+        ("skipped", &plan.footer.skipped, s.skipped),
+        ("invalid, left out", &plan.footer.invalid, s.invalid),
     ] {
-        if list.is_empty() {
+        if total == 0 {
             continue;
         }
         let _ = writeln!(
             out,
-            "\n{} {} record(s) {title}:",
+            "\n{} {total} record(s) {title}:",
             paint(c, style::WARN, "!"),
-            list.len()
         );
         for r in list.iter().take(25) {
             let id = r
@@ -162,17 +160,18 @@ fn render_skipped(out: &mut String, plan: &Plan, c: bool) {
                 .unwrap_or_default();
             let _ = writeln!(out, "  ! {}{id} ({}): {}", r.location, r.source, r.reason);
         }
-        if list.len() > 25 {
-            let _ = writeln!(out, "  … and {} more", list.len() - 25);
+        let listed = list.len().min(25) as u64;
+        if total > listed {
+            let _ = writeln!(out, "  … and {} more", total - listed);
         }
     }
 }
 
 fn render_passwords(out: &mut String, plan: &Plan) {
-    if plan.destroy {
+    if plan.header.destroy {
         return;
     }
-    for p in &plan.passwords {
+    for p in &plan.footer.passwords {
         let native = p.bcrypt + p.firebase_scrypt;
         let reset = p.reset_no_hash + p.reset_unsupported;
         let _ = write!(
@@ -212,12 +211,8 @@ fn render_passwords(out: &mut String, plan: &Plan) {
 
 /// `Plan: 3 to create, 1 to update, …` — the line CI logs and reviewers read first.
 pub fn summary_line(plan: &Plan, c: bool) -> String {
-    let s = &plan.summary;
-    let org = if plan
-        .changes
-        .iter()
-        .any(|ch| ch.kind == ObjectKind::Organization)
-    {
+    let s = plan.summary();
+    let org = if plan.count(ObjectKind::Organization, Action::Create) > 0 {
         "organization to create, "
     } else {
         ""
@@ -306,8 +301,9 @@ Plan: 1 to create, 1 to update, 1 to deactivate, 0 to reactivate, 1 to delete. 5
     #[test]
     fn empty_plan_says_no_changes() {
         let mut p = sample::plan();
-        p.changes.clear();
-        p.summary = Default::default();
+        p.footer.groups.clear();
+        p.footer.sample.clear();
+        p.footer.summary = Default::default();
         let out = render(&p, TextOptions::default());
         assert!(out.starts_with("No changes."), "{out}");
     }

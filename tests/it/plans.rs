@@ -246,8 +246,20 @@ fn saved_plan_applies_once_then_says_it_is_done() {
         output_text(&shown)
     );
     let json = t.run(&w, &emu, &["show", "plan.json", "--format", "json"]);
-    let v: Value = serde_json::from_slice(&json.stdout).unwrap();
-    assert_eq!(v["format_version"], 1);
+    // The plan file itself: a header, one line per change, a footer, the seal.
+    let lines: Vec<Value> = String::from_utf8(json.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["header"]["format_version"], 2);
+    assert_eq!(
+        lines.iter().filter(|l| l.get("change").is_some()).count(),
+        30
+    );
+    assert_eq!(lines[lines.len() - 2]["footer"]["summary"]["create"], 29);
+    assert!(lines[lines.len() - 1]["seal"]["plan_id"].is_string());
+    assert_eq!(json.stdout, std::fs::read(w.path("plan.json")).unwrap());
     let md = t.run(&w, &emu, &["show", "plan.json", "--format", "markdown"]);
     let md = String::from_utf8(md.stdout).unwrap();
     assert!(
