@@ -376,6 +376,21 @@ impl Builder<'_> {
         if self.options.destroy {
             return Ok(());
         }
+        if self.options.count_only && live.is_empty() {
+            // Against an empty tenant (`validate`) every record is a create: count it
+            // without projecting and hashing a record nobody will see.
+            return self.emit(Change {
+                kind: ObjectKind::Identity,
+                action: Action::Create,
+                key,
+                source: Some(source.name.clone()),
+                live_id: None,
+                etag: None,
+                desired_digest: None,
+                fields: Vec::new(),
+                record: Some(record),
+            });
+        }
         let fields = diff::desired_fields(&identity, &source.name);
         let live_identity = live.claim(&key).map_err(PlanError::LiveIndex)?;
         let d = diff::diff_identity(
