@@ -452,3 +452,118 @@ fn parse_header(line: &[u8]) -> Result<PlanHeader, String> {
 pub fn load(path: &Path) -> Result<Plan, PlanFileError> {
     Ok(PlanFile::open(path)?.plan)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Action, FileDigest, ObjectKind, PlanTarget};
+
+    fn header() -> PlanHeader {
+        PlanHeader {
+            format_version: FORMAT_VERSION,
+            tool_version: "0.1.0".into(),
+            created_at: "2026-12-01T00:00:00Z".into(),
+            destroy: false,
+            target: PlanTarget {
+                url: "sandbox:.avnology-sandbox".into(),
+                organization: None,
+            },
+            manifest: FileDigest {
+                path: "migration.toml".into(),
+                sha256: "m".into(),
+            },
+            sources: vec![],
+        }
+    }
+
+    fn create(key: &str) -> Change {
+        Change {
+            kind: ObjectKind::Identity,
+            action: Action::Create,
+            key: key.into(),
+            source: Some("s".into()),
+            live_id: None,
+            etag: None,
+            desired_digest: Some("d".into()),
+            fields: vec![],
+            record: Some(0),
+        }
+    }
+
+    fn written(dir: &Path, n: usize) -> PathBuf {
+        let mut w = PlanWriter::create(Some(dir), &header()).unwrap();
+        for i in 0..n {
+            w.change(&create(&format!("auth0|{i}"))).unwrap();
+        }
+        let path = dir.join("plan.json");
+        w.finish(&PlanFooter::default())
+            .unwrap()
+            .persist(&path)
+            .unwrap();
+        path
+    }
+
+    #[test]
+    fn a_plan_streams_back_in_order_and_its_seal_is_the_hash_of_what_precedes_it() {
+        let d = tempfile::tempdir().unwrap();
+        let path = written(d.path(), 3);
+        let file = PlanFile::open(&path).unwrap();
+        let keys: Vec<String> = file.changes().unwrap().map(|c| c.unwrap().key).collect();
+        assert_eq!(keys, ["auth0|0", "auth0|1", "auth0|2"]);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let (before, seal) = text.trim_end().rsplit_once('\n').unwrap();
+        assert_eq!(
+            seal,
+            format!(
+                "{{\"seal\":{{\"plan_id\":\"{}\"}}}}",
+                sha256_hex(format!("{before}\n").as_bytes())
+            )
+        );
+        assert_eq!(
+            file.plan.plan_id,
+            sha256_hex(format!("{before}\n").as_bytes())
+        );
+    }
+
+    #[test]
+    fn an_edited_cut_or_old_plan_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let path = written(d.path(), 3);
+        let text = std::fs::read_to_string(&path).unwrap();
+
+        std::fs::write(&path, text.replace("auth0|1", "auth0|9")).unwrap();
+        let e = PlanFile::open(&path).unwrap_err().to_string();
+        assert!(e.contains("do not match its plan_id"), "{e}");
+
+        let cut: Vec<&str> = text.lines().collect();
+        std::fs::write(&path, cut[..cut.len() - 1].join("\n")).unwrap();
+        let e = PlanFile::open(&path).unwrap_err().to_string();
+        assert!(e.contains("no seal"), "{e}");
+
+        std::fs::write(&path, "{\n  \"format_version\": 1,\n  \"changes\": []\n}\n").unwrap();
+        let e = PlanFile::open(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("format_version 1 is not supported") && e.contains("plan --out"),
+            "{e}"
+        );
+
+        std::fs::write(
+            &path,
+            text.replace("\"format_version\":2", "\"format_version\":3"),
+        )
+        .unwrap();
+        let e = PlanFile::open(&path).unwrap_err().to_string();
+        assert!(e.contains("format_version 3 is not supported"), "{e}");
+    }
+
+    #[test]
+    fn a_plan_changed_after_it_was_opened_stops_the_stream() {
+        let d = tempfile::tempdir().unwrap();
+        let path = written(d.path(), 3);
+        let file = PlanFile::open(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replace("auth0|2", "auth0|7")).unwrap();
+        let results: Vec<_> = file.changes().unwrap().collect();
+        assert!(results.last().unwrap().is_err(), "{results:?}");
+    }
+}

@@ -12,6 +12,7 @@ mod provider_commands;
 mod providers;
 mod quickstart;
 mod reliability;
+mod scale;
 mod schemas;
 
 #[test]
