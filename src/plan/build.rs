@@ -161,11 +161,14 @@ struct SeenAt {
 
 /// The first record of every external_id and every email, by two 64-bit hashes (a false
 /// match among a billion records is less likely than a disk error), so duplicates are found
-/// without holding the strings.
+/// without holding the strings: about 60 bytes per record in all.
 struct Seen {
     hashers: [std::hash::RandomState; 2],
-    ids: HashMap<(u64, u64), SeenAt>,
-    emails: HashMap<(u64, u64), SeenAt>,
+    /// Hash of an external_id → its record in `records`.
+    ids: HashMap<(u64, u64), u32>,
+    /// Hash of a lowercased email → its record in `records`.
+    emails: HashMap<(u64, u64), u32>,
+    records: Vec<SeenAt>,
     files: Vec<PathBuf>,
 }
 
@@ -175,6 +178,7 @@ impl Seen {
             hashers: [Default::default(), Default::default()],
             ids: HashMap::new(),
             emails: HashMap::new(),
+            records: Vec::new(),
             files: Vec::new(),
         }
     }
@@ -183,7 +187,8 @@ impl Seen {
         (self.hashers[0].hash_one(s), self.hashers[1].hash_one(s))
     }
 
-    fn at(&mut self, location: &Location) -> SeenAt {
+    /// Keeps where a record is; returns its number.
+    fn at(&mut self, location: &Location) -> u32 {
         let file = match self.files.iter().rposition(|f| *f == location.file) {
             Some(i) => i,
             None => {
@@ -191,17 +196,19 @@ impl Seen {
                 self.files.len() - 1
             }
         };
-        SeenAt {
+        self.records.push(SeenAt {
             file: file as u32,
             line: location
                 .line
                 .and_then(|l| u32::try_from(l).ok())
                 .unwrap_or(0),
             index: u32::try_from(location.index).unwrap_or(u32::MAX),
-        }
+        });
+        (self.records.len() - 1) as u32
     }
 
-    fn describe(&self, at: SeenAt) -> String {
+    fn describe(&self, record: u32) -> String {
+        let at = self.records[record as usize];
         Location {
             file: self.files[at.file as usize].clone(),
             line: (at.line > 0).then_some(u64::from(at.line)),
@@ -368,9 +375,11 @@ impl Builder<'_> {
             }
             let at = self.seen.at(location);
             self.seen.emails.insert(email_hash, at);
+            self.seen.ids.insert(id_hash, at);
+        } else {
+            let at = self.seen.at(location);
+            self.seen.ids.insert(id_hash, at);
         }
-        let at = self.seen.at(location);
-        self.seen.ids.insert(id_hash, at);
         self.tally(&source.name).accepted += 1;
         count_password(report, &identity);
         if self.options.destroy {
