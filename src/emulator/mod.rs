@@ -20,9 +20,11 @@
 //! Module map: [`config`] (what it starts with), [`store`] (SQLite), [`routes`] (handlers),
 //! [`auth`] (keys and scopes), [`faults`] and [`conn`] (injected failures), [`password`]
 //! (Argon2id, bcrypt, Firebase scrypt), [`filter`] and [`paging`] (list queries), [`etag`],
-//! [`validate`], and [`error`] (codes and the error envelope).
+//! [`validate`], [`error`] (codes and the error envelope), and [`bench`] (scale-benchmark
+//! requests and seeding).
 
 pub mod auth;
+pub mod bench;
 pub mod config;
 pub mod conn;
 pub mod error;

@@ -35,6 +35,24 @@ use super::filter::{Filter, Op, Term};
 
 /// The schema. `seq` columns are rowid aliases: `AUTOINCREMENT` keeps them increasing even
 /// after deletes, which keyset paging relies on.
+///
+/// Every list page and every uniqueness check must be an index search, whatever the table
+/// size (a rehearsal holds millions of identities):
+///
+/// - A plain index on `organization_id` is, in SQLite, an index on `(organization_id,
+///   rowid)`, so `organization_id = ? AND seq > ? ORDER BY seq LIMIT n` reads exactly the
+///   page. `identities_live_org` is that for live identities only (the listing the tool
+///   makes). `identities_org_state`, `(organization_id, state, rowid)`, serves filters
+///   that name `state` and covers counting an organization's live members (the first
+///   page's `total_size`, `member_count`) without reading table rows. Both grow at their
+///   right edge while an organization fills up, so they cost a create little.
+/// - The `external_id` unique indexes lead with `external_id`, so a filter on it alone is a
+///   search too; [`filter_where`] adds the redundant `ifnull(organization_id, '')` term that
+///   lets a lookup by `external_id` and organization use the whole unique key, which the
+///   query planner then prefers to paging through the organization. (They replace the
+///   earlier organization-first indexes, dropped below.)
+///
+/// The plans are checked by the `query_plans` tests beside each table.
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS organizations (
     seq               INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -59,17 +77,22 @@ CREATE TABLE IF NOT EXISTS identities (
     version         INTEGER NOT NULL,
     data            TEXT NOT NULL,
     create_time     TEXT NOT NULL,
-    update_time     TEXT NOT NULL
+    update_time     TEXT NOT NULL,
+    has_password    INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS identities_live_email
     ON identities (email_lower) WHERE state != 'scheduled_deletion';
 CREATE UNIQUE INDEX IF NOT EXISTS identities_live_username
     ON identities (username_lower)
     WHERE username_lower IS NOT NULL AND state != 'scheduled_deletion';
-CREATE UNIQUE INDEX IF NOT EXISTS identities_live_external_id
-    ON identities (ifnull(organization_id, ''), external_id)
+CREATE UNIQUE INDEX IF NOT EXISTS identities_live_by_external_id
+    ON identities (external_id, ifnull(organization_id, ''))
     WHERE external_id IS NOT NULL AND state != 'scheduled_deletion';
-CREATE INDEX IF NOT EXISTS identities_org ON identities (organization_id);
+DROP INDEX IF EXISTS identities_live_external_id;
+CREATE INDEX IF NOT EXISTS identities_org_state ON identities (organization_id, state);
+DROP INDEX IF EXISTS identities_org;
+CREATE INDEX IF NOT EXISTS identities_live_org ON identities (organization_id)
+    WHERE state != 'scheduled_deletion';
 CREATE TABLE IF NOT EXISTS credentials (
     identity_id TEXT PRIMARY KEY REFERENCES identities (id) ON DELETE CASCADE,
     algorithm   TEXT NOT NULL,
@@ -114,9 +137,11 @@ CREATE TABLE IF NOT EXISTS oauth_clients (
     create_time          TEXT NOT NULL,
     update_time          TEXT NOT NULL
 );
-CREATE UNIQUE INDEX IF NOT EXISTS oauth_clients_external_id
-    ON oauth_clients (ifnull(organization_id, ''), external_id)
+CREATE UNIQUE INDEX IF NOT EXISTS oauth_clients_by_external_id
+    ON oauth_clients (external_id, ifnull(organization_id, ''))
     WHERE external_id IS NOT NULL;
+DROP INDEX IF EXISTS oauth_clients_external_id;
+CREATE INDEX IF NOT EXISTS oauth_clients_org ON oauth_clients (organization_id);
 CREATE TABLE IF NOT EXISTS service_accounts (
     seq             INTEGER PRIMARY KEY AUTOINCREMENT,
     id              TEXT NOT NULL UNIQUE,
@@ -129,9 +154,11 @@ CREATE TABLE IF NOT EXISTS service_accounts (
     create_time     TEXT NOT NULL,
     update_time     TEXT NOT NULL
 );
-CREATE UNIQUE INDEX IF NOT EXISTS service_accounts_external_id
-    ON service_accounts (ifnull(organization_id, ''), external_id)
+CREATE UNIQUE INDEX IF NOT EXISTS service_accounts_by_external_id
+    ON service_accounts (external_id, ifnull(organization_id, ''))
     WHERE external_id IS NOT NULL;
+DROP INDEX IF EXISTS service_accounts_external_id;
+CREATE INDEX IF NOT EXISTS service_accounts_org ON service_accounts (organization_id);
 CREATE TABLE IF NOT EXISTS service_account_keys (
     seq                INTEGER PRIMARY KEY AUTOINCREMENT,
     id                 TEXT NOT NULL UNIQUE,
@@ -200,6 +227,9 @@ impl Store {
         conn.busy_timeout(Duration::from_secs(5))
             .map_err(open_err)?;
         conn.execute_batch(SCHEMA).map_err(StoreError::Schema)?;
+        add_has_password(&conn).map_err(StoreError::Schema)?;
+        // Keeps the statements of the hot paths (creates, list pages, key lookups) parsed.
+        conn.set_prepared_statement_cache_capacity(64);
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -241,16 +271,45 @@ impl Store {
         F: FnOnce(&Transaction<'_>) -> Result<T, ApiError> + Send + 'static,
     {
         let store = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = store.lock();
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = f(&tx)?;
-            tx.commit()?;
-            Ok(out)
-        })
-        .await
-        .map_err(|e| ApiError::internal(format!("storage task failed: {e}")))?
+        tokio::task::spawn_blocking(move || store.write_blocking(f))
+            .await
+            .map_err(|e| ApiError::internal(format!("storage task failed: {e}")))?
     }
+
+    /// [`Store::write`] on the calling thread (start-up and seeding work, outside any
+    /// request).
+    pub fn write_blocking<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&Transaction<'_>) -> Result<T, ApiError>,
+    {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+/// Adds `identities.has_password` to a database created before it existed, filled in from
+/// `credentials`. The flag saves every identity read an `EXISTS` probe of `credentials`: a
+/// random search per row, which was most of the cost of a list page on a large database.
+fn add_has_password(conn: &Connection) -> Result<(), rusqlite::Error> {
+    let present: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_table_info('identities') \
+         WHERE name = 'has_password')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !present {
+        conn.execute_batch(
+            "BEGIN IMMEDIATE;
+             ALTER TABLE identities ADD COLUMN has_password INTEGER NOT NULL DEFAULT 0;
+             UPDATE identities SET has_password = 1
+                 WHERE id IN (SELECT identity_id FROM credentials);
+             COMMIT;",
+        )?;
+    }
+    Ok(())
 }
 
 /// Now, RFC 3339 with milliseconds, UTC.
@@ -290,6 +349,11 @@ impl Where {
 /// Adds one clause per filter term. `column` maps a term to its SQL column and the value to
 /// compare (e.g. lower-cased), or refuses it. `!=` uses `IS NOT` so rows where the column is
 /// NULL count as different.
+///
+/// `organization_id = v` also adds `ifnull(organization_id, '') = v`, which that term
+/// implies (so no result changes): it is the second column of the `external_id` unique
+/// indexes, and with it a lookup by `external_id` and organization is a search on the full
+/// unique key, which the planner prefers over walking the organization (see [`SCHEMA`]).
 pub fn filter_where(
     filter: &Filter,
     column: impl Fn(&Term) -> Result<(&'static str, String), ApiError>,
@@ -301,6 +365,12 @@ pub fn filter_where(
             Op::Eq => "=",
             Op::Ne => "IS NOT",
         };
+        if col == "organization_id" && term.op == Op::Eq {
+            w.push(
+                "ifnull(organization_id, '') = ?",
+                [Value::Text(value.clone())],
+            );
+        }
         w.push(format!("{col} {op} ?"), [Value::Text(value)]);
     }
     Ok(w)
@@ -320,5 +390,119 @@ pub fn split_page<T>(
         (rows, last)
     } else {
         (rows, None)
+    }
+}
+
+/// Query-plan checks shared by the tables' tests: a page or a lookup must be an index
+/// search, never a scan of the table nor a sort of everything that matched.
+#[cfg(test)]
+pub(crate) mod plan_check {
+    use rusqlite::types::Value;
+    use rusqlite::{Connection, params_from_iter};
+
+    /// An empty in-memory database with the schema.
+    pub fn schema() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(super::SCHEMA).unwrap();
+        conn
+    }
+
+    /// The `EXPLAIN QUERY PLAN` details of `sql`, joined with `; `.
+    pub fn plan(conn: &Connection, sql: &str, params: &[Value]) -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        stmt.query_map(params_from_iter(params), |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap()
+            .join("; ")
+    }
+
+    /// Asserts that `sql` searches `table` with `index` and neither scans it nor (unless
+    /// `may_sort`, for lookups whose matches are few by construction) sorts.
+    pub fn assert_searches(
+        conn: &Connection,
+        sql: &str,
+        params: &[Value],
+        table: &str,
+        index: &str,
+        may_sort: bool,
+    ) {
+        let plan = plan(conn, sql, params);
+        assert!(
+            plan.contains(&format!("SEARCH {table} USING INDEX {index} "))
+                || plan.contains(&format!("SEARCH {table} USING COVERING INDEX {index} ")),
+            "expected a search of {table} with {index}:\n{sql}\n{plan}"
+        );
+        assert!(!plan.contains("SCAN"), "scan in:\n{sql}\n{plan}");
+        assert!(
+            may_sort || !plan.contains("TEMP B-TREE"),
+            "sort in:\n{sql}\n{plan}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database written before the index changes and `has_password` opens with the new
+    /// indexes in place of the old ones and the flag filled in, and keeps its rows.
+    #[test]
+    fn old_indexes_are_replaced_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE identities (
+                     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+                     external_id TEXT, email TEXT NOT NULL, email_lower TEXT NOT NULL,
+                     username TEXT, username_lower TEXT, organization_id TEXT,
+                     state TEXT NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL,
+                     create_time TEXT NOT NULL, update_time TEXT NOT NULL);
+                 CREATE UNIQUE INDEX identities_live_external_id
+                     ON identities (ifnull(organization_id, ''), external_id)
+                     WHERE external_id IS NOT NULL AND state != 'scheduled_deletion';
+                 CREATE INDEX identities_org ON identities (organization_id);
+                 CREATE TABLE credentials (
+                     identity_id TEXT PRIMARY KEY REFERENCES identities (id) ON DELETE CASCADE,
+                     algorithm TEXT NOT NULL, material TEXT NOT NULL, update_time TEXT NOT NULL);
+                 INSERT INTO identities (id, external_id, email, email_lower, state, version,
+                     data, create_time, update_time)
+                 VALUES ('usr_1', 'e1', 'a@x', 'a@x', 'active', 1, '{}', 't', 't'),
+                        ('usr_2', 'e2', 'b@x', 'b@x', 'active', 1, '{}', 't', 't');
+                 INSERT INTO credentials VALUES ('usr_2', 'bcrypt', '{}', 't');",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&DbLocation::File(path)).unwrap();
+        let (indexes, rows) = store
+            .blocking(|c| {
+                let mut stmt = c.prepare(
+                    "SELECT name FROM sqlite_master WHERE type = 'index' \
+                     AND tbl_name = 'identities' AND sql IS NOT NULL ORDER BY name",
+                )?;
+                let names = stmt
+                    .query_map([], |r| r.get::<_, String>(0))?
+                    .collect::<Result<Vec<_>, _>>()?;
+                let mut stmt = c.prepare("SELECT id, has_password FROM identities ORDER BY id")?;
+                let rows = stmt
+                    .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)))?
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok((names, rows))
+            })
+            .unwrap();
+        assert_eq!(
+            indexes,
+            [
+                "identities_live_by_external_id",
+                "identities_live_email",
+                "identities_live_org",
+                "identities_live_username",
+                "identities_org_state",
+            ]
+        );
+        // The rows are kept, and the new `has_password` flag says which have a credential.
+        assert_eq!(rows, [("usr_1".into(), false), ("usr_2".into(), true)]);
     }
 }

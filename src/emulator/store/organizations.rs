@@ -163,3 +163,24 @@ pub fn list(
     };
     Ok((items, more))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emulator::store::plan_check::{plan, schema};
+
+    /// `member_count` counts from an index alone, however many members there are.
+    #[test]
+    fn member_count_reads_a_covering_index() {
+        let conn = schema();
+        let plan = plan(
+            &conn,
+            &format!("{SELECT} WHERE id = ?1"),
+            &[rusqlite::types::Value::Text("org_1".into())],
+        );
+        assert!(
+            plan.contains("SEARCH i USING COVERING INDEX identities_org_state (organization_id=?)"),
+            "{plan}"
+        );
+    }
+}
