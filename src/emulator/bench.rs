@@ -69,8 +69,9 @@ pub fn seed(db: &Path, org_name: &str, n: u64) -> anyhow::Result<String> {
         member_count: 0,
         create_time: now_rfc3339(),
     };
+    let org_id = org.id.clone();
     store
-        .write_blocking(|tx| {
+        .write_blocking(move |tx| {
             organizations::check_unique(tx, &org)?;
             organizations::insert(tx, &org)
         })
@@ -79,12 +80,14 @@ pub fn seed(db: &Path, org_name: &str, n: u64) -> anyhow::Result<String> {
     let mut start = 0;
     while start < n {
         let end = (start + CHUNK).min(n);
-        let requests = (start..end).map(|i| {
-            let (key, body) = create_request("seed", i, &org.id);
-            (Some(key), Bytes::from(body))
-        });
+        let requests = (start..end)
+            .map(|i| {
+                let (key, body) = create_request("seed", i, &org_id);
+                (Some(key), Bytes::from(body))
+            })
+            .collect();
         create_many(&store, requests).with_context(|| format!("seeding {start}..{end}"))?;
         start = end;
     }
-    Ok(org.id)
+    Ok(org_id)
 }

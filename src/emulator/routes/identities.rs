@@ -90,11 +90,8 @@ pub async fn create(
 /// checks, same rows, same idempotency records), without HTTP. Each request is an
 /// `Idempotency-Key` (or none) and a JSON body. For seeding benchmark databases; a plaintext
 /// `initial_password` is hashed here, synchronously. Stops at the first refused request.
-pub fn create_many(
-    store: &Store,
-    requests: impl IntoIterator<Item = (Option<String>, Bytes)>,
-) -> Result<u64, ApiError> {
-    store.write_blocking(|tx| {
+pub fn create_many(store: &Store, requests: Vec<(Option<String>, Bytes)>) -> Result<u64, ApiError> {
+    store.write_blocking(move |tx| {
         let mut created = 0;
         for (idem_key, raw) in requests {
             let mut new = NewIdentity::parse(idem_key, &raw)?;

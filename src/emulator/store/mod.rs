@@ -1,11 +1,15 @@
-//! The emulator's storage: one SQLite connection (a WAL-mode file or `:memory:`) behind a
-//! std `Mutex`, and the schema, created with `CREATE … IF NOT EXISTS` on every start so a
-//! restart on the same file keeps its data.
+//! The emulator's storage: a SQLite database (a WAL-mode file or `:memory:`) and its
+//! schema, created with `CREATE … IF NOT EXISTS` on every start so a restart on the same
+//! file keeps its data.
 //!
-//! Every request runs its SQL inside [`Store::read`] or [`Store::write`], which move the work
-//! to tokio's blocking pool (SQLite calls block) and, for writes, wrap it in one `IMMEDIATE`
-//! transaction that commits only when the closure succeeds. One writer at a time is what
-//! makes the check-then-insert uniqueness and idempotency logic race-free.
+//! Every request runs its SQL inside [`Store::read`] or [`Store::write`]. Writes go to one
+//! thread that owns the only read-write connection and runs them one at a time, in arrival
+//! order, each committed only when its closure succeeds; one writer is what makes the
+//! check-then-insert uniqueness and idempotency logic race-free, and the [`writer`] thread
+//! lets concurrent writes share a commit. Reads of a file database run on tokio's blocking
+//! pool (SQLite calls block) on their own connections, which WAL lets read the last commit
+//! while the writer works; an in-memory database has one connection, so its reads queue on
+//! the writer thread too.
 //!
 //! The submodules own one table each: [`identities`] (with [`credentials`] for password
 //! material, kept out of the identity JSON), [`organizations`], [`api_keys`] (SHA-256
@@ -21,17 +25,21 @@ pub mod identities;
 pub mod oauth_clients;
 pub mod organizations;
 pub mod service_accounts;
+mod writer;
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
+use rusqlite::Connection;
 use rusqlite::types::Value;
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use tokio::sync::oneshot;
 
 use super::config::DbLocation;
 use super::error::ApiError;
 use super::filter::{Filter, Op, Term};
+use writer::Job;
 
 /// The schema. `seq` columns are rowid aliases: `AUTOINCREMENT` keeps them increasing even
 /// after deletes, which keyset paging relies on.
@@ -189,12 +197,24 @@ pub enum StoreError {
     /// The schema could not be created.
     #[error("cannot create the emulator schema")]
     Schema(#[source] rusqlite::Error),
+    /// The writer thread could not be started.
+    #[error("cannot start the emulator's database thread: {0}")]
+    Thread(String),
 }
 
-/// The database handle, cheap to clone.
+/// The database handle, cheap to clone. Dropping the last clone stops the writer thread,
+/// which closes the write connection.
 #[derive(Clone)]
 pub struct Store {
-    conn: Arc<Mutex<Connection>>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// The writer thread's queue.
+    jobs: mpsc::Sender<Job>,
+    /// Read connections of a file database; `None` for `:memory:`, whose only connection
+    /// is the writer's.
+    readers: Option<Readers>,
 }
 
 impl std::fmt::Debug for Store {
@@ -203,8 +223,63 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// Read connections to a file database, opened on demand and kept for reuse. In WAL mode
+/// they read the last committed state without waiting for the writer.
+struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+/// Idle read connections kept open (more are opened while more reads run at once).
+const MAX_IDLE_READERS: usize = 4;
+
+/// Statements each connection keeps prepared: the hot paths (create, list page, key
+/// lookup) use a few dozen distinct ones, and parsing them again was a visible part of a
+/// create.
+const STATEMENT_CACHE: usize = 64;
+
+/// The writer's page cache (SQLite's default is 2 MiB). A create updates a few indexes at
+/// random places (id, email, credentials, idempotency keys); with a million identities
+/// those indexes are tens of MiB, and each page not in the cache is a read from the file.
+const WRITER_CACHE_KIB: i64 = 64 * 1024;
+
+impl Readers {
+    fn open(&self) -> Result<Connection, rusqlite::Error> {
+        let conn = Connection::open(&self.path)?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        // Reads only: a bug that wrote here would bypass the writer's ordering.
+        conn.pragma_update(None, "query_only", "ON")?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(conn)
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T, ApiError>) -> Result<T, ApiError> {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => self.open()?,
+        };
+        let out = f(&conn);
+        // A read leaves no transaction open (rusqlite resets statements), so the connection
+        // is fit for the next read.
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if idle.len() < MAX_IDLE_READERS && conn.is_autocommit() {
+            idle.push(conn);
+        }
+        out
+    }
+}
+
 impl Store {
-    /// Opens (creating if needed) the database and its schema.
+    /// Opens (creating if needed) the database and its schema, and starts the writer
+    /// thread.
     pub fn open(location: &DbLocation) -> Result<Self, StoreError> {
         let (conn, path) = match location {
             DbLocation::File(path) => (Connection::open(path), path.clone()),
@@ -216,77 +291,142 @@ impl Store {
         };
         let conn = conn.map_err(open_err)?;
         if matches!(location, DbLocation::File(_)) {
-            // WAL lets test code read the file (read-only) while the emulator writes.
+            // WAL lets the read connections (and test code) read while the writer writes.
             conn.pragma_update(None, "journal_mode", "WAL")
                 .map_err(open_err)?;
+            // An emulator may lose the last commits in a power cut, not in a crash.
             conn.pragma_update(None, "synchronous", "NORMAL")
                 .map_err(open_err)?;
+            // The checkpointer thread keeps the WAL short; the writer checkpoints only if
+            // it falls far behind (about 80 MiB of WAL).
+            conn.pragma_update(None, "wal_autocheckpoint", 20_000)
+                .map_err(open_err)?;
         }
+        // Savepoints (one per write in a group) journal shared pages; keep that journal
+        // in memory instead of spilling it to a temporary file.
+        conn.pragma_update(None, "temp_store", "MEMORY")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)
+            .map_err(open_err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(open_err)?;
         conn.busy_timeout(Duration::from_secs(5))
             .map_err(open_err)?;
         conn.execute_batch(SCHEMA).map_err(StoreError::Schema)?;
         add_has_password(&conn).map_err(StoreError::Schema)?;
-        // Keeps the statements of the hot paths (creates, list pages, key lookups) parsed.
-        conn.set_prepared_statement_cache_capacity(64);
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        let readers = match location {
+            DbLocation::File(path) => Some(Readers {
+                path: path.clone(),
+                idle: Mutex::new(Vec::new()),
+            }),
+            DbLocation::Memory => None,
+        };
+        let checkpoints = match location {
+            DbLocation::File(path) => {
+                let ckpt = Connection::open(path).map_err(open_err)?;
+                ckpt.busy_timeout(Duration::from_secs(5))
+                    .map_err(open_err)?;
+                let (nudge, nudges) = mpsc::sync_channel(1);
+                std::thread::Builder::new()
+                    .name("emulator-sqlite-checkpoint".into())
+                    .spawn(move || writer::checkpointer(ckpt, nudges))
+                    .map_err(|e| StoreError::Thread(e.to_string()))?;
+                Some(nudge)
+            }
+            DbLocation::Memory => None,
+        };
+        let (jobs, queue) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("emulator-sqlite-writer".into())
+            .spawn(move || writer::run(conn, queue, checkpoints))
+            .map_err(|e| StoreError::Thread(e.to_string()))?;
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+            shared: Arc::new(Shared { jobs, readers }),
         })
     }
 
-    /// Locks the connection. A panic while it was held cannot have left a transaction open
-    /// (a dropped `Transaction` rolls back), so a poisoned lock is safe to take over.
-    fn lock(&self) -> MutexGuard<'_, Connection> {
-        self.conn
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn send(&self, job: Job) -> Result<(), ApiError> {
+        self.shared
+            .jobs
+            .send(job)
+            .map_err(|_| ApiError::internal("storage: the writer thread stopped"))
     }
 
-    /// Runs `f` synchronously on the connection (start-up work, outside any request).
-    pub fn blocking<T>(
+    /// Runs `f` on the write connection, outside any transaction, after every write queued
+    /// before it, and waits for it on the calling thread (start-up work, outside any
+    /// request).
+    pub fn blocking<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Connection) -> Result<T, rusqlite::Error>,
-    ) -> Result<T, rusqlite::Error> {
-        f(&mut self.lock())
+        f: impl FnOnce(&mut Connection) -> Result<T, rusqlite::Error> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.send(Job::Direct(Box::new(move |conn| {
+            let out = catch_unwind(AssertUnwindSafe(|| f(conn)))
+                .map_err(|_| ApiError::internal("storage task failed: it panicked"))
+                .and_then(|r| r.map_err(ApiError::from));
+            let _ = tx.send(out);
+        })))?;
+        rx.recv()
+            .map_err(|_| ApiError::internal("storage: the writer thread stopped"))?
     }
 
-    /// Runs read-only work on the blocking pool.
+    /// Runs read-only work: on a read connection in tokio's blocking pool (SQLite calls
+    /// block), or, for `:memory:`, on the writer thread.
     pub async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
     {
-        let store = self.clone();
-        tokio::task::spawn_blocking(move || f(&store.lock()))
+        if self.shared.readers.is_some() {
+            let store = self.clone();
+            return tokio::task::spawn_blocking(move || match &store.shared.readers {
+                Some(readers) => readers.with(f),
+                None => unreachable!("checked above"),
+            })
             .await
-            .map_err(|e| ApiError::internal(format!("storage task failed: {e}")))?
+            .map_err(|e| ApiError::internal(format!("storage task failed: {e}")))?;
+        }
+        let (tx, rx) = oneshot::channel();
+        self.send(Job::Direct(Box::new(move |conn| {
+            let out = catch_unwind(AssertUnwindSafe(|| f(conn)))
+                .unwrap_or_else(|_| Err(ApiError::internal("storage task failed: it panicked")));
+            let _ = tx.send(out);
+        })))?;
+        rx.await
+            .map_err(|_| ApiError::internal("storage: the writer thread stopped"))?
     }
 
-    /// Runs `f` in one `IMMEDIATE` transaction on the blocking pool; commits if it returns
-    /// `Ok`, rolls back otherwise.
+    /// Runs `f` in a transaction on the writer thread: its effects are committed if it
+    /// returns `Ok` and rolled back otherwise, and the answer comes once they are
+    /// committed. One writer at a time, in arrival order, is what makes the
+    /// check-then-insert uniqueness and idempotency logic race-free. See [`writer`] for how
+    /// concurrent writes share a commit.
     pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
     {
-        let store = self.clone();
-        tokio::task::spawn_blocking(move || store.write_blocking(f))
-            .await
-            .map_err(|e| ApiError::internal(format!("storage task failed: {e}")))?
+        let (tx, rx) = oneshot::channel();
+        self.send(Job::Write(writer::write_job(f, move |out| {
+            let _ = tx.send(out);
+        })))?;
+        rx.await
+            .map_err(|_| ApiError::internal("storage: the writer thread stopped"))?
     }
 
-    /// [`Store::write`] on the calling thread (start-up and seeding work, outside any
-    /// request).
+    /// [`Store::write`], waited for on the calling thread (seeding, outside any request).
     pub fn write_blocking<T, F>(&self, f: F) -> Result<T, ApiError>
     where
-        F: FnOnce(&Transaction<'_>) -> Result<T, ApiError>,
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
     {
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.send(Job::Write(writer::write_job(f, move |out| {
+            let _ = tx.send(out);
+        })))?;
+        rx.recv()
+            .map_err(|_| ApiError::internal("storage: the writer thread stopped"))?
     }
 }
 

@@ -51,11 +51,8 @@ pub fn get(conn: &Connection, id: &str) -> Result<Option<OrganizationRecord>, Ap
 /// True when an organization with this id exists.
 pub fn exists(conn: &Connection, id: &str) -> Result<bool, ApiError> {
     Ok(conn
-        .query_row(
-            "SELECT 1 FROM organizations WHERE id = ?1",
-            [id],
-            |_| Ok(()),
-        )
+        .prepare_cached("SELECT 1 FROM organizations WHERE id = ?1")?
+        .query_row([id], |_| Ok(()))
         .optional()?
         .is_some())
 }
