@@ -1,9 +1,9 @@
 //! API-key authentication for the admin routes: `Authorization: Bearer <key>`, looked up by
 //! its SHA-256 digest, and the scope each operation needs (reads need `…:read`, every other
 //! method `…:write`, of the users, orgs, OAuth-clients or service-accounts family by path).
-//! A key is either one the emulator was started with or one minted for a service account
-//! through the API (unexpired, its account not deleted). The key is never logged and never
-//! part of an error.
+//! A key is either one the emulator was started with (checked in memory) or one minted for
+//! a service account through the API (unexpired, its account not deleted; looked up in the
+//! database). The key is never logged and never part of an error.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, header};
@@ -12,7 +12,7 @@ use axum::response::Response;
 
 use super::AppState;
 use super::error::ApiError;
-use super::store::{api_keys, service_accounts};
+use super::store::service_accounts;
 use crate::live::wire::{client_scopes, scopes};
 
 /// The scope an admin request needs.
@@ -54,14 +54,16 @@ pub async fn require_scope(
 ) -> Result<Response, ApiError> {
     let scope = required_scope(req.method(), req.uri().path());
     let key = bearer(req.headers()).ok_or(ApiError::Unauthenticated)?;
-    let granted = state
-        .store()
-        .read(move |c| match api_keys::scopes_of(c, &key)? {
-            Some(granted) => Ok(Some(granted)),
-            None => service_accounts::key_scopes(c, &key),
-        })
-        .await?
-        .ok_or(ApiError::Unauthenticated)?;
+    // The configured keys are known in memory; only service-account keys, minted and
+    // revoked through the API, are looked up.
+    let granted = match state.configured_key_scopes(&key) {
+        Some(granted) => granted.to_vec(),
+        None => state
+            .store()
+            .read(move |c| service_accounts::key_scopes(c, &key))
+            .await?
+            .ok_or(ApiError::Unauthenticated)?,
+    };
     if !granted.iter().any(|s| s == scope) {
         return Err(ApiError::PermissionDenied { scope });
     }

@@ -20,9 +20,11 @@
 //! Module map: [`config`] (what it starts with), [`store`] (SQLite), [`routes`] (handlers),
 //! [`auth`] (keys and scopes), [`faults`] and [`conn`] (injected failures), [`password`]
 //! (Argon2id, bcrypt, Firebase scrypt), [`filter`] and [`paging`] (list queries), [`etag`],
-//! [`validate`], and [`error`] (codes and the error envelope).
+//! [`validate`], [`error`] (codes and the error envelope), and [`bench`] (scale-benchmark
+//! requests and seeding).
 
 pub mod auth;
+pub mod bench;
 pub mod config;
 pub mod conn;
 pub mod error;
@@ -35,6 +37,7 @@ pub mod routes;
 pub mod store;
 pub mod validate;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,6 +64,10 @@ struct Inner {
     store: Store,
     faults: Faults,
     log_requests: bool,
+    /// The scopes of each configured key, by the key's SHA-256 digest: the same set the
+    /// `api_keys` table holds, which never changes while the emulator runs, so checking a
+    /// request's key costs no database read.
+    key_scopes: HashMap<String, Vec<String>>,
 }
 
 impl AppState {
@@ -69,16 +76,32 @@ impl AppState {
     pub fn new(config: &EmulatorConfig) -> anyhow::Result<Self> {
         config.validate()?;
         let store = Store::open(&config.db)?;
+        let grants = config.api_keys.clone();
         store
-            .blocking(|c| store::api_keys::replace_all(c, &config.api_keys))
+            .blocking(move |c| store::api_keys::replace_all(c, &grants))
             .context("cannot store the emulator's API keys")?;
+        // Later grants of the same key win, as in the table.
+        let key_scopes = config
+            .api_keys
+            .iter()
+            .map(|g| (store::api_keys::digest(&g.key), g.scopes.clone()))
+            .collect();
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
                 faults: Faults::new(config.faults.clone()),
                 log_requests: config.log_requests,
+                key_scopes,
             }),
         })
+    }
+
+    /// The scopes of a key the emulator was started with, or `None` for any other key.
+    pub fn configured_key_scopes(&self, key: &str) -> Option<&[String]> {
+        self.inner
+            .key_scopes
+            .get(&store::api_keys::digest(key))
+            .map(Vec::as_slice)
     }
 
     /// The database.

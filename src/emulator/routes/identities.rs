@@ -22,7 +22,7 @@ use crate::emulator::etag;
 use crate::emulator::password::Credential;
 use crate::emulator::store::idempotency::{self, Recorded};
 use crate::emulator::store::identities::{self, IdentityRecord};
-use crate::emulator::store::{credentials, now_rfc3339, organizations};
+use crate::emulator::store::{Store, credentials, now_rfc3339, organizations};
 use crate::emulator::validate;
 use crate::live::wire::{
     CreateIdentityRequest, Identity, IdentityInput, IdentityState, ListIdentitiesResponse,
@@ -70,119 +70,12 @@ pub async fn create(
     raw: Bytes,
 ) -> Result<Response, ApiError> {
     let idem_key = body::idempotency_key(&headers)?;
-    let req: CreateIdentityRequest = body::parse_json(&raw)?;
-    let validate_only = req.validate_only;
-    let now = now_rfc3339();
-    let mut identity = Identity {
-        id: format!("usr_{}", uuid::Uuid::new_v4()),
-        external_id: None,
-        email: String::new(),
-        email_verified: false,
-        phone: None,
-        phone_verified: false,
-        username: None,
-        first_name: None,
-        last_name: None,
-        display_name: None,
-        avatar_url: None,
-        locale: None,
-        organization_id: None,
-        state: IdentityState::Active,
-        traits: Default::default(),
-        admin_metadata: Default::default(),
-        linked_providers: Vec::new(),
-        has_password: false,
-        create_time: now.clone(),
-        update_time: now,
-        etag: String::new(),
-    };
-    if req.identity.email.as_deref().unwrap_or("").is_empty() {
-        return Err(ApiError::field("email", "email is required"));
+    let mut new = NewIdentity::parse(idem_key, &raw)?;
+    if let Some(password) = new.plaintext.take() {
+        // Argon2id is deliberately slow: hashed on the blocking pool, outside the writer.
+        new.credential = Some(hash_plaintext(password).await?);
     }
-    for path in FIELDS {
-        apply_field(&mut identity, &req.identity, path)?;
-    }
-    validate::identity(&identity)?;
-
-    let credential = match (req.initial_password, req.password_hash) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::field(
-                "password_hash",
-                "set either initial_password or password_hash, not both",
-            ));
-        }
-        (Some(password), None) => {
-            if password.chars().count() < crate::emulator::password::MIN_PASSWORD_CHARS {
-                return Err(ApiError::field(
-                    "initial_password",
-                    "initial_password must be at least 8 characters",
-                ));
-            }
-            if validate_only {
-                // Nothing is stored, so the (deliberately slow) hash is not computed.
-                identity.has_password = true;
-                None
-            } else {
-                Some(hash_plaintext(password).await?)
-            }
-        }
-        (None, Some(import)) => Some(
-            Credential::from_import(&import).map_err(|e| ApiError::field(e.field, e.message))?,
-        ),
-        (None, None) => None,
-    };
-    identity.has_password |= credential.is_some();
-
-    let fingerprint = body::canonical_sha256(&raw);
-    let outcome = state
-        .store()
-        .write(move |tx| {
-            if !validate_only
-                && let Some(key) = &idem_key
-                && let Some(rec) = idempotency::get(tx, CREATE_ROUTE, key)?
-            {
-                return if rec.request_sha256 == fingerprint {
-                    Ok(Created::Replay(rec))
-                } else {
-                    Err(ApiError::conflict_reason(
-                        "idempotency_key_reused",
-                        "this Idempotency-Key was already used with a different request body",
-                    ))
-                };
-            }
-            check_org(tx, identity.organization_id.as_deref())?;
-            identities::check_unique(tx, &identity)?;
-            let mut rec = IdentityRecord {
-                seq: 0,
-                version: 1,
-                identity,
-            };
-            if validate_only {
-                return Ok(Created::Fresh(StatusCode::OK, Box::new(rec.to_wire())));
-            }
-            rec.seq = identities::insert(tx, &rec)?;
-            if let Some(c) = &credential {
-                credentials::set(tx, &rec.identity.id, c)?;
-            }
-            let wire = rec.to_wire();
-            if let Some(key) = &idem_key {
-                let body = serde_json::to_string(&wire)
-                    .map_err(|e| ApiError::internal(format!("encoding an identity: {e}")))?;
-                idempotency::put(
-                    tx,
-                    CREATE_ROUTE,
-                    key,
-                    &Recorded {
-                        request_sha256: fingerprint,
-                        status: StatusCode::CREATED.as_u16(),
-                        body,
-                        etag: Some(wire.etag.clone()),
-                    },
-                )?;
-            }
-            Ok(Created::Fresh(StatusCode::CREATED, Box::new(wire)))
-        })
-        .await?;
+    let outcome = state.store().write(move |tx| new.commit(tx)).await?;
     Ok(match outcome {
         Created::Fresh(status, wire) => body::json(status, &*wire, Some(&wire.etag)),
         Created::Replay(rec) => body::raw_json(
@@ -191,6 +84,179 @@ pub async fn create(
             rec.etag.as_deref(),
         ),
     })
+}
+
+/// Creates identities in one transaction exactly as `POST /v1/identities` would (same
+/// checks, same rows, same idempotency records), without HTTP. Each request is an
+/// `Idempotency-Key` (or none) and a JSON body. For seeding benchmark databases; a plaintext
+/// `initial_password` is hashed here, synchronously. Stops at the first refused request.
+pub fn create_many(store: &Store, requests: Vec<(Option<String>, Bytes)>) -> Result<u64, ApiError> {
+    store.write_blocking(move |tx| {
+        let mut created = 0;
+        for (idem_key, raw) in requests {
+            let mut new = NewIdentity::parse(idem_key, &raw)?;
+            if let Some(password) = new.plaintext.take() {
+                new.credential = Some(
+                    Credential::from_plaintext(&password)
+                        .map_err(|e| ApiError::field(e.field, e.message))?,
+                );
+            }
+            if let Created::Fresh(StatusCode::CREATED, _) = new.commit(tx)? {
+                created += 1;
+            }
+        }
+        Ok(created)
+    })
+}
+
+/// A create request, checked and turned into what will be stored; nothing is written yet.
+struct NewIdentity {
+    identity: Identity,
+    /// Imported (or, once hashed, computed) password material.
+    credential: Option<Credential>,
+    /// An `initial_password` still to be hashed before [`NewIdentity::commit`].
+    plaintext: Option<String>,
+    idem_key: Option<String>,
+    /// Canonical digest of the body, which an idempotent retry must match.
+    fingerprint: String,
+    validate_only: bool,
+}
+
+impl NewIdentity {
+    /// Every check that needs no database, in the order the errors are reported.
+    fn parse(idem_key: Option<String>, raw: &Bytes) -> Result<Self, ApiError> {
+        let req: CreateIdentityRequest = body::parse_json(raw)?;
+        let validate_only = req.validate_only;
+        let now = now_rfc3339();
+        let mut identity = Identity {
+            id: format!("usr_{}", uuid::Uuid::new_v4()),
+            external_id: None,
+            email: String::new(),
+            email_verified: false,
+            phone: None,
+            phone_verified: false,
+            username: None,
+            first_name: None,
+            last_name: None,
+            display_name: None,
+            avatar_url: None,
+            locale: None,
+            organization_id: None,
+            state: IdentityState::Active,
+            traits: Default::default(),
+            admin_metadata: Default::default(),
+            linked_providers: Vec::new(),
+            has_password: false,
+            create_time: now.clone(),
+            update_time: now,
+            etag: String::new(),
+        };
+        if req.identity.email.as_deref().unwrap_or("").is_empty() {
+            return Err(ApiError::field("email", "email is required"));
+        }
+        for path in FIELDS {
+            apply_field(&mut identity, &req.identity, path)?;
+        }
+        validate::identity(&identity)?;
+
+        let (credential, plaintext) = match (req.initial_password, req.password_hash) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::field(
+                    "password_hash",
+                    "set either initial_password or password_hash, not both",
+                ));
+            }
+            (Some(password), None) => {
+                if password.chars().count() < crate::emulator::password::MIN_PASSWORD_CHARS {
+                    return Err(ApiError::field(
+                        "initial_password",
+                        "initial_password must be at least 8 characters",
+                    ));
+                }
+                identity.has_password = true;
+                // With validate_only nothing is stored, so the (deliberately slow) hash is
+                // not computed.
+                (None, (!validate_only).then_some(password))
+            }
+            // Imported hashes are only checked for shape: the emulator never runs bcrypt or
+            // scrypt on create, only at login.
+            (None, Some(import)) => (
+                Some(
+                    Credential::from_import(&import)
+                        .map_err(|e| ApiError::field(e.field, e.message))?,
+                ),
+                None,
+            ),
+            (None, None) => (None, None),
+        };
+        identity.has_password |= credential.is_some();
+        Ok(Self {
+            identity,
+            credential,
+            plaintext,
+            idem_key,
+            fingerprint: body::canonical_sha256(raw),
+            validate_only,
+        })
+    }
+
+    /// All database work of a create, in the caller's transaction: replay or refuse a
+    /// repeated `Idempotency-Key`, check the organization and uniqueness, insert the
+    /// identity, its password material and the idempotency record.
+    fn commit(self, tx: &rusqlite::Connection) -> Result<Created, ApiError> {
+        let Self {
+            identity,
+            credential,
+            plaintext: _,
+            idem_key,
+            fingerprint,
+            validate_only,
+        } = self;
+        if !validate_only
+            && let Some(key) = &idem_key
+            && let Some(rec) = idempotency::get(tx, CREATE_ROUTE, key)?
+        {
+            return if rec.request_sha256 == fingerprint {
+                Ok(Created::Replay(rec))
+            } else {
+                Err(ApiError::conflict_reason(
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was already used with a different request body",
+                ))
+            };
+        }
+        check_org(tx, identity.organization_id.as_deref())?;
+        identities::check_unique(tx, &identity)?;
+        let mut rec = IdentityRecord {
+            seq: 0,
+            version: 1,
+            identity,
+        };
+        if validate_only {
+            return Ok(Created::Fresh(StatusCode::OK, Box::new(rec.into_wire())));
+        }
+        rec.seq = identities::insert(tx, &rec)?;
+        if let Some(c) = &credential {
+            credentials::set(tx, &rec.identity.id, c)?;
+        }
+        let wire = rec.into_wire();
+        if let Some(key) = &idem_key {
+            let body = serde_json::to_string(&wire)
+                .map_err(|e| ApiError::internal(format!("encoding an identity: {e}")))?;
+            idempotency::put(
+                tx,
+                CREATE_ROUTE,
+                key,
+                &Recorded {
+                    request_sha256: fingerprint,
+                    status: StatusCode::CREATED.as_u16(),
+                    body,
+                    etag: Some(wire.etag.clone()),
+                },
+            )?;
+        }
+        Ok(Created::Fresh(StatusCode::CREATED, Box::new(wire)))
+    }
 }
 
 async fn hash_plaintext(password: String) -> Result<Credential, ApiError> {
@@ -330,9 +396,13 @@ pub async fn list(
         .read(move |c| identities::list(c, &filter, after, page_size))
         .await?;
     let resp = ListIdentitiesResponse {
-        identities: page.items.iter().map(IdentityRecord::to_wire).collect(),
+        identities: page
+            .items
+            .into_iter()
+            .map(IdentityRecord::into_wire)
+            .collect(),
         next_page_token: req.next_token(page.more_after),
-        total_size: Some(page.total),
+        total_size: page.total,
     };
     Ok(body::json(StatusCode::OK, &resp, None))
 }
@@ -347,7 +417,7 @@ pub async fn get(
         .read(move |c| identities::get(c, &id))
         .await?
         .ok_or_else(not_found)?;
-    let wire = rec.to_wire();
+    let wire = rec.into_wire();
     Ok(body::json(StatusCode::OK, &wire, Some(&wire.etag)))
 }
 
@@ -406,7 +476,7 @@ pub async fn update(
                     rec.identity.has_password = true;
                 }
             }
-            Ok(rec.to_wire())
+            Ok(rec.into_wire())
         })
         .await?;
     Ok(body::json(StatusCode::OK, &wire, Some(&wire.etag)))
@@ -472,7 +542,7 @@ pub async fn custom_method(
                 rec.identity.update_time = now_rfc3339();
                 identities::update(tx, &rec)?;
             }
-            Ok(rec.to_wire())
+            Ok(rec.into_wire())
         })
         .await?;
     Ok(body::json(StatusCode::OK, &wire, Some(&wire.etag)))

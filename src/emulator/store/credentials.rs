@@ -1,5 +1,6 @@
 //! The `credentials` table: one row of password material per identity, in its own table so
-//! that no query that builds an identity response can ever read it. The material is the JSON
+//! that no query that builds an identity response can ever read it (responses see only the
+//! `identities.has_password` flag that [`set`] raises). The material is the JSON
 //! of a [`Credential`]; only the login flow reads it back.
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -12,15 +13,24 @@ use crate::emulator::password::Credential;
 pub fn set(conn: &Connection, identity_id: &str, credential: &Credential) -> Result<(), ApiError> {
     let material = serde_json::to_string(credential)
         .map_err(|e| ApiError::internal(format!("encoding a credential: {e}")))?;
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO credentials (identity_id, algorithm, material, update_time)
          VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (identity_id) DO UPDATE SET
              algorithm = excluded.algorithm,
              material = excluded.material,
              update_time = excluded.update_time",
-        params![identity_id, credential.algorithm(), material, now_rfc3339()],
-    )?;
+    )?
+    .execute(params![
+        identity_id,
+        credential.algorithm(),
+        material,
+        now_rfc3339()
+    ])?;
+    conn.prepare_cached(
+        "UPDATE identities SET has_password = 1 WHERE id = ?1 AND has_password = 0",
+    )?
+    .execute([identity_id])?;
     Ok(())
 }
 

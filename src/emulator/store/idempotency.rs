@@ -24,37 +24,36 @@ pub struct Recorded {
 /// The record for `key` on `route`, if any.
 pub fn get(conn: &Connection, route: &str, key: &str) -> Result<Option<Recorded>, ApiError> {
     Ok(conn
-        .query_row(
+        .prepare_cached(
             "SELECT request_sha256, status, body, etag FROM idempotency_keys
              WHERE route = ?1 AND key = ?2",
-            params![route, key],
-            |r| {
-                Ok(Recorded {
-                    request_sha256: r.get(0)?,
-                    status: r.get(1)?,
-                    body: r.get(2)?,
-                    etag: r.get(3)?,
-                })
-            },
-        )
+        )?
+        .query_row(params![route, key], |r| {
+            Ok(Recorded {
+                request_sha256: r.get(0)?,
+                status: r.get(1)?,
+                body: r.get(2)?,
+                etag: r.get(3)?,
+            })
+        })
         .optional()?)
 }
 
 /// Stores the response to the first request with `key` on `route`.
 pub fn put(conn: &Connection, route: &str, key: &str, rec: &Recorded) -> Result<(), ApiError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO idempotency_keys (route, key, request_sha256, status, body, etag, create_time)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            route,
-            key,
-            rec.request_sha256,
-            rec.status,
-            rec.body,
-            rec.etag,
-            now_rfc3339()
-        ],
-    )?;
+    )?
+    .execute(params![
+        route,
+        key,
+        rec.request_sha256,
+        rec.status,
+        rec.body,
+        rec.etag,
+        now_rfc3339()
+    ])?;
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! The `identities` table. Columns hold what is queried (ids, email, username, organization,
 //! state, version, times); `data` holds the JSON of the remaining profile fields. Password
-//! material is in [`super::credentials`]; only an `EXISTS` of it is read here, to fill
-//! `has_password`.
+//! material is in [`super::credentials`], never read here; the `has_password` column says
+//! whether there is any ([`super::credentials::set`] raises it).
 //!
 //! Uniqueness rules (checked here with precise error details, and backed by partial unique
 //! indexes): among identities that are not soft-deleted, email and username are unique
@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{Where, filter_where};
+use super::{Where, filter_where, split_page};
 use crate::emulator::error::ApiError;
 use crate::emulator::etag;
 use crate::emulator::filter::Filter;
@@ -28,9 +28,7 @@ pub const FILTER_FIELDS: &[&str] = &[
 ];
 
 const SELECT: &str = "SELECT seq, id, external_id, email, username, organization_id, state, \
-    version, data, create_time, update_time, \
-    EXISTS (SELECT 1 FROM credentials c WHERE c.identity_id = identities.id) \
-    FROM identities";
+    version, data, create_time, update_time, has_password FROM identities";
 
 /// A stored identity: the wire shape (without a meaningful `etag`) plus its rowid and
 /// version.
@@ -52,8 +50,14 @@ impl IdentityRecord {
 
     /// The identity as the API returns it, `etag` filled in.
     pub fn to_wire(&self) -> Identity {
-        let mut out = self.identity.clone();
-        out.etag = self.etag();
+        self.clone().into_wire()
+    }
+
+    /// [`IdentityRecord::to_wire`] without copying the identity (list pages).
+    pub fn into_wire(self) -> Identity {
+        let etag = self.etag();
+        let mut out = self.identity;
+        out.etag = etag;
         out
     }
 }
@@ -159,57 +163,59 @@ fn data_json(i: &Identity) -> Result<String, ApiError> {
 /// The identity with this id, soft-deleted or not.
 pub fn get(conn: &Connection, id: &str) -> Result<Option<IdentityRecord>, ApiError> {
     Ok(conn
-        .query_row(&format!("{SELECT} WHERE id = ?1"), [id], from_row)
+        .prepare_cached(&format!("{SELECT} WHERE id = ?1"))?
+        .query_row([id], from_row)
         .optional()?)
 }
 
 /// Inserts a new identity (version as given) and returns its rowid.
 pub fn insert(conn: &Connection, rec: &IdentityRecord) -> Result<i64, ApiError> {
     let i = &rec.identity;
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO identities (id, external_id, email, email_lower, username, username_lower,
-             organization_id, state, version, data, create_time, update_time)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-        params![
-            i.id,
-            i.external_id,
-            i.email,
-            i.email.to_lowercase(),
-            i.username,
-            i.username.as_ref().map(|u| u.to_lowercase()),
-            i.organization_id,
-            i.state.as_str(),
-            rec.version,
-            data_json(i)?,
-            i.create_time,
-            i.update_time,
-        ],
-    )?;
+             organization_id, state, version, data, create_time, update_time, has_password)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?
+    .execute(params![
+        i.id,
+        i.external_id,
+        i.email,
+        i.email.to_lowercase(),
+        i.username,
+        i.username.as_ref().map(|u| u.to_lowercase()),
+        i.organization_id,
+        i.state.as_str(),
+        rec.version,
+        data_json(i)?,
+        i.create_time,
+        i.update_time,
+        i.has_password,
+    ])?;
     Ok(conn.last_insert_rowid())
 }
 
 /// Writes every field of an existing identity (matched by id).
 pub fn update(conn: &Connection, rec: &IdentityRecord) -> Result<(), ApiError> {
     let i = &rec.identity;
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE identities SET external_id = ?2, email = ?3, email_lower = ?4, username = ?5,
              username_lower = ?6, organization_id = ?7, state = ?8, version = ?9, data = ?10,
              update_time = ?11
          WHERE id = ?1",
-        params![
-            i.id,
-            i.external_id,
-            i.email,
-            i.email.to_lowercase(),
-            i.username,
-            i.username.as_ref().map(|u| u.to_lowercase()),
-            i.organization_id,
-            i.state.as_str(),
-            rec.version,
-            data_json(i)?,
-            i.update_time,
-        ],
-    )?;
+    )?
+    .execute(params![
+        i.id,
+        i.external_id,
+        i.email,
+        i.email.to_lowercase(),
+        i.username,
+        i.username.as_ref().map(|u| u.to_lowercase()),
+        i.organization_id,
+        i.state.as_str(),
+        rec.version,
+        data_json(i)?,
+        i.update_time,
+    ])?;
     Ok(())
 }
 
@@ -221,6 +227,15 @@ pub fn delete(conn: &Connection, id: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Uniqueness probes: another live identity than `?1` with the same key. Each is a search
+/// of the partial unique index that backs the rule.
+const TAKEN_EMAIL: &str = "SELECT 1 FROM identities WHERE state != 'scheduled_deletion' \
+    AND id != ?1 AND email_lower = ?2 LIMIT 1";
+const TAKEN_USERNAME: &str = "SELECT 1 FROM identities WHERE state != 'scheduled_deletion' \
+    AND id != ?1 AND username_lower = ?2 LIMIT 1";
+const TAKEN_EXTERNAL_ID: &str = "SELECT 1 FROM identities WHERE state != 'scheduled_deletion' \
+    AND id != ?1 AND external_id = ?2 AND ifnull(organization_id, '') = ?3 LIMIT 1";
+
 /// Fails with 409 when `candidate` would collide with another live identity. A candidate
 /// that is itself soft-deleted collides with nothing.
 pub fn check_unique(conn: &Connection, candidate: &Identity) -> Result<(), ApiError> {
@@ -228,26 +243,23 @@ pub fn check_unique(conn: &Connection, candidate: &Identity) -> Result<(), ApiEr
         return Ok(());
     }
     // Another live identity (`?1` is the candidate's own id) matching the condition.
-    let taken = |condition: &str, params: &[&dyn rusqlite::ToSql]| -> Result<bool, ApiError> {
-        let sql = format!(
-            "SELECT 1 FROM identities \
-             WHERE state != 'scheduled_deletion' AND id != ?1 AND {condition} LIMIT 1"
-        );
+    let taken = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> Result<bool, ApiError> {
         let mut all: Vec<&dyn rusqlite::ToSql> = vec![&candidate.id];
         all.extend_from_slice(params);
         Ok(conn
-            .query_row(&sql, all.as_slice(), |_| Ok(()))
+            .prepare_cached(sql)?
+            .query_row(all.as_slice(), |_| Ok(()))
             .optional()?
             .is_some())
     };
-    if taken("email_lower = ?2", &[&candidate.email.to_lowercase()])? {
+    if taken(TAKEN_EMAIL, &[&candidate.email.to_lowercase()])? {
         return Err(ApiError::duplicate(
             "email",
             "an identity with this email already exists",
         ));
     }
     if let Some(username) = &candidate.username
-        && taken("username_lower = ?2", &[&username.to_lowercase()])?
+        && taken(TAKEN_USERNAME, &[&username.to_lowercase()])?
     {
         return Err(ApiError::duplicate(
             "username",
@@ -256,10 +268,7 @@ pub fn check_unique(conn: &Connection, candidate: &Identity) -> Result<(), ApiEr
     }
     if let Some(external_id) = &candidate.external_id {
         let org = candidate.organization_id.clone().unwrap_or_default();
-        if taken(
-            "external_id = ?2 AND ifnull(organization_id, '') = ?3",
-            &[external_id, &org],
-        )? {
+        if taken(TAKEN_EXTERNAL_ID, &[external_id, &org])? {
             return Err(ApiError::duplicate(
                 "external_id",
                 "an identity with this external_id already exists in this organization",
@@ -311,41 +320,55 @@ pub struct Page {
     pub items: Vec<IdentityRecord>,
     /// The rowid of the last row when more rows follow.
     pub more_after: Option<i64>,
-    /// How many rows match the filter in total.
-    pub total: u64,
+    /// How many rows match the filter in total: on the first page only (see [`list`]).
+    pub total: Option<u64>,
+}
+
+/// The page query: up to `limit + 1` rows (the extra one tells whether another page
+/// follows) matching `filter` with rowid above `after`, in rowid order.
+fn page_query(filter: &Filter, after: i64, limit: u32) -> Result<(String, Where), ApiError> {
+    let mut w = filter_clauses(filter)?;
+    w.push("seq > ?", [rusqlite::types::Value::Integer(after)]);
+    let sql = format!(
+        "{SELECT} {} ORDER BY seq LIMIT {}",
+        w.sql(),
+        u64::from(limit) + 1
+    );
+    Ok((sql, w))
+}
+
+/// The count of every row matching `filter`.
+fn count_query(filter: &Filter) -> Result<(String, Where), ApiError> {
+    let w = filter_clauses(filter)?;
+    Ok((format!("SELECT COUNT(*) FROM identities {}", w.sql()), w))
 }
 
 /// Up to `limit` identities matching `filter` with rowid above `after`.
+///
+/// A page costs O(`limit`): the rows come from an index search (see the schema). Counting
+/// every match costs O(matches), so `total` is computed for the first page only (`after`
+/// 0); a full listing then pays for one count instead of one per page, which made listing
+/// a million identities quadratic.
 pub fn list(conn: &Connection, filter: &Filter, after: i64, limit: u32) -> Result<Page, ApiError> {
-    let w = filter_clauses(filter)?;
-    let total: i64 = conn.query_row(
-        &format!("SELECT COUNT(*) FROM identities {}", w.sql()),
-        params_from_iter(w.params()),
-        |r| r.get(0),
-    )?;
-    let mut paged = filter_clauses(filter)?;
-    paged.push("seq > ?", [rusqlite::types::Value::Integer(after)]);
-    // Fetch one extra row to learn whether another page follows.
-    let sql = format!(
-        "{SELECT} {} ORDER BY seq LIMIT {}",
-        paged.sql(),
-        u64::from(limit) + 1
-    );
-    let mut stmt = conn.prepare(&sql)?;
-    let mut items = stmt
-        .query_map(params_from_iter(paged.params()), from_row)?
+    let (sql, w) = page_query(filter, after, limit)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt
+        .query_map(params_from_iter(w.params()), from_row)?
         .collect::<Result<Vec<_>, _>>()?;
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let more_after = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(|r| r.seq)
+    let (items, more_after) = split_page(rows, limit, |r| r.seq);
+    let total = if after == 0 {
+        let (sql, w) = count_query(filter)?;
+        let n: i64 = conn
+            .prepare_cached(&sql)?
+            .query_row(params_from_iter(w.params()), |r| r.get(0))?;
+        Some(u64::try_from(n).unwrap_or(0))
     } else {
         None
     };
     Ok(Page {
         items,
         more_after,
-        total: u64::try_from(total).unwrap_or(0),
+        total,
     })
 }
 
@@ -377,4 +400,86 @@ pub fn count_members(conn: &Connection, organization_id: &str) -> Result<u64, Ap
         |r| r.get(0),
     )?;
     Ok(u64::try_from(n).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::types::Value;
+
+    use super::*;
+    use crate::emulator::filter;
+    use crate::emulator::store::plan_check::{assert_searches, schema};
+
+    fn text(v: &str) -> Value {
+        Value::Text(v.to_string())
+    }
+
+    /// The filters the tool sends, page by page and counted: each an index search.
+    #[test]
+    fn query_plans() {
+        let conn = schema();
+        // (filter, index of the page, whether a page may sort its rows (only when few can
+        // match), index of the count)
+        let cases = [
+            (
+                r#"organization_id = "org_1""#,
+                "identities_live_org",
+                false,
+                // Covering: counting a million members reads no table row.
+                "identities_org_state",
+            ),
+            (
+                r#"external_id = "auth0|1" AND organization_id = "org_1""#,
+                "identities_live_by_external_id",
+                false,
+                "identities_live_by_external_id",
+            ),
+            (
+                r#"external_id = "auth0|1""#,
+                "identities_live_by_external_id",
+                true,
+                "identities_live_by_external_id",
+            ),
+            (
+                r#"email = "A@example.com""#,
+                "identities_live_email",
+                false,
+                "identities_live_email",
+            ),
+            (
+                r#"state = "active" AND organization_id = "org_1""#,
+                "identities_org_state",
+                false,
+                "identities_org_state",
+            ),
+        ];
+        for (text_filter, index, may_sort, count_index) in cases {
+            let f = filter::parse(text_filter, FILTER_FIELDS).unwrap();
+            for after in [0, 500_000] {
+                let (sql, w) = page_query(&f, after, 100).unwrap();
+                assert_searches(&conn, &sql, w.params(), "identities", index, may_sort);
+            }
+            let (sql, w) = count_query(&f).unwrap();
+            assert_searches(&conn, &sql, w.params(), "identities", count_index, false);
+        }
+        for (sql, params, index) in [
+            (
+                TAKEN_EMAIL,
+                vec![text("usr_1"), text("a@x")],
+                "identities_live_email",
+            ),
+            (
+                TAKEN_USERNAME,
+                vec![text("usr_1"), text("a")],
+                "identities_live_username",
+            ),
+            (
+                TAKEN_EXTERNAL_ID,
+                vec![text("usr_1"), text("e"), text("org_1")],
+                "identities_live_by_external_id",
+            ),
+        ] {
+            assert_searches(&conn, sql, &params, "identities", index, false);
+        }
+    }
 }

@@ -51,11 +51,8 @@ pub fn get(conn: &Connection, id: &str) -> Result<Option<OrganizationRecord>, Ap
 /// True when an organization with this id exists.
 pub fn exists(conn: &Connection, id: &str) -> Result<bool, ApiError> {
     Ok(conn
-        .query_row(
-            "SELECT 1 FROM organizations WHERE id = ?1",
-            [id],
-            |_| Ok(()),
-        )
+        .prepare_cached("SELECT 1 FROM organizations WHERE id = ?1")?
+        .query_row([id], |_| Ok(()))
         .optional()?
         .is_some())
 }
@@ -162,4 +159,25 @@ pub fn list(
         None
     };
     Ok((items, more))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emulator::store::plan_check::{plan, schema};
+
+    /// `member_count` counts from an index alone, however many members there are.
+    #[test]
+    fn member_count_reads_a_covering_index() {
+        let conn = schema();
+        let plan = plan(
+            &conn,
+            &format!("{SELECT} WHERE id = ?1"),
+            &[rusqlite::types::Value::Text("org_1".into())],
+        );
+        assert!(
+            plan.contains("SEARCH i USING COVERING INDEX identities_org_state (organization_id=?)"),
+            "{plan}"
+        );
+    }
 }

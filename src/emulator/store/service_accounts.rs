@@ -15,7 +15,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{api_keys, filter_where, now_rfc3339, split_page};
+use super::{Where, api_keys, filter_where, now_rfc3339, split_page};
 use crate::emulator::error::ApiError;
 use crate::emulator::etag;
 use crate::emulator::filter::Filter;
@@ -188,6 +188,17 @@ pub fn list(
     after: i64,
     limit: u32,
 ) -> Result<(Vec<ServiceAccountRecord>, Option<i64>), ApiError> {
+    let (sql, w) = page_query(filter, after, limit)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt
+        .query_map(params_from_iter(w.params()), from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(split_page(rows, limit, |r| r.seq))
+}
+
+/// The page query: up to `limit + 1` rows (the extra one tells whether another page
+/// follows) matching `filter` with rowid above `after`, in rowid order.
+fn page_query(filter: &Filter, after: i64, limit: u32) -> Result<(String, Where), ApiError> {
     let mut w = filter_where(filter, |term| match term.field.as_str() {
         "external_id" => Ok(("external_id", term.value.clone())),
         "name" => Ok(("name", term.value.clone())),
@@ -204,11 +215,7 @@ pub fn list(
         w.sql(),
         u64::from(limit) + 1
     );
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt
-        .query_map(params_from_iter(w.params()), from_row)?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(split_page(rows, limit, |r| r.seq))
+    Ok((sql, w))
 }
 
 // ----- API keys ---------------------------------------------------------------------------
@@ -323,5 +330,31 @@ mod tests {
         assert!(unexpired(Some("2030-01-01T00:00:00.001Z"), now));
         assert!(!unexpired(Some(now), now));
         assert!(!unexpired(Some("2029-12-31T23:59:59.999Z"), now));
+    }
+
+    /// Listing an organization and looking one up by `external_id` are index searches.
+    #[test]
+    fn query_plans() {
+        let conn = crate::emulator::store::plan_check::schema();
+        for (text_filter, index) in [
+            (r#"organization_id = "org_1""#, "service_accounts_org"),
+            (
+                r#"external_id = "e" AND organization_id = "org_1""#,
+                "service_accounts_by_external_id",
+            ),
+        ] {
+            let f = crate::emulator::filter::parse(text_filter, FILTER_FIELDS).unwrap();
+            for after in [0, 500_000] {
+                let (sql, w) = page_query(&f, after, 100).unwrap();
+                crate::emulator::store::plan_check::assert_searches(
+                    &conn,
+                    &sql,
+                    w.params(),
+                    "service_accounts",
+                    index,
+                    false,
+                );
+            }
+        }
     }
 }
