@@ -32,7 +32,7 @@ pub(super) enum Outcome {
 }
 
 /// Converts one record.
-pub(super) fn convert(raw: RawUser) -> Outcome {
+pub(super) fn convert(raw: RawUser<'_>) -> Outcome {
     let external_id = match raw.user_id {
         Field::Present(id) if !id.trim().is_empty() => id,
         Field::Present(_) | Field::Absent => {
@@ -117,7 +117,7 @@ pub(super) fn convert(raw: RawUser) -> Outcome {
         identity.linked_providers = linked_providers(identities, &mut problems);
     }
     if let Some(factors) = present(raw.multifactor, &mut problems) {
-        identity.mfa_enrolled = !factors.is_empty();
+        identity.mfa_enrolled = factors > 0;
     }
 
     if problems.is_empty() {
@@ -132,10 +132,13 @@ pub(super) fn convert(raw: RawUser) -> Outcome {
 
 /// The social logins among `identities[]`, sorted and without duplicates. The database
 /// identity of a password user is not a linked provider; a social-only user's own identity is.
-fn linked_providers(identities: Vec<Value>, problems: &mut Vec<String>) -> Vec<LinkedProvider> {
+fn linked_providers(
+    identities: Vec<Result<RawIdentity<'_>, &'static str>>,
+    problems: &mut Vec<String>,
+) -> Vec<LinkedProvider> {
     let mut linked = Vec::new();
-    for (i, value) in identities.into_iter().enumerate() {
-        let entry = match RawIdentity::from_value(value) {
+    for (i, entry) in identities.into_iter().enumerate() {
+        let entry = match entry {
             Ok(entry) => entry,
             Err(found) => {
                 problems.push(format!("`identities[{i}]` must be an object, not {found}"));
@@ -179,8 +182,13 @@ fn present<T>(field: Field<T>, problems: &mut Vec<String>) -> Option<T> {
 }
 
 /// Like [`present`], treating a blank string as absent: exports write `""` for unset fields.
-fn non_empty(field: Field<String>, problems: &mut Vec<String>) -> Option<String> {
-    present(field, problems).filter(|s| !s.trim().is_empty())
+fn non_empty<S: AsRef<str> + Into<String>>(
+    field: Field<S>,
+    problems: &mut Vec<String>,
+) -> Option<String> {
+    present(field, problems)
+        .filter(|s| !s.as_ref().trim().is_empty())
+        .map(Into::into)
 }
 
 #[cfg(test)]
