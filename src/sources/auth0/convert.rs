@@ -80,7 +80,7 @@ pub(super) fn convert(raw: RawUser<'_>) -> Outcome {
     }
 
     let mut identity = Identity {
-        external_id: ExternalId::new(external_id.clone()),
+        external_id: ExternalId::new(external_id),
         email,
         email_verified: present(raw.email_verified, &mut problems),
         phone,
@@ -102,15 +102,14 @@ pub(super) fn convert(raw: RawUser<'_>) -> Outcome {
             .insert("metadata".to_owned(), Value::Object(metadata));
     }
     if let Some(app_metadata) = present(raw.app_metadata, &mut problems) {
-        for (key, value) in app_metadata {
-            if key == OWNER_MARKER_KEY {
-                problems.push(format!(
-                    "`app_metadata.{OWNER_MARKER_KEY}` is reserved for the migration's owner marker; \
-                     rename it in the export"
-                ));
-            } else {
-                identity.admin_metadata.insert(key, value);
-            }
+        if app_metadata.contains_key(OWNER_MARKER_KEY) {
+            problems.push(format!(
+                "`app_metadata.{OWNER_MARKER_KEY}` is reserved for the migration's owner marker; \
+                 rename it in the export"
+            ));
+        } else {
+            // The identity's admin metadata starts empty, so it is exactly this map.
+            identity.admin_metadata = app_metadata;
         }
     }
     if let Some(identities) = present(raw.identities, &mut problems) {
@@ -124,7 +123,7 @@ pub(super) fn convert(raw: RawUser<'_>) -> Outcome {
         Outcome::Identity(Box::new(identity))
     } else {
         Outcome::Invalid {
-            external_id: Some(external_id),
+            external_id: Some(identity.external_id.as_str().to_owned()),
             message: problems.join("; "),
         }
     }

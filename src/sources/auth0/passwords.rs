@@ -118,22 +118,30 @@ impl PasswordIndex {
     ///
     /// When the spool cannot be read back.
     pub(super) fn claim(&self, user_id: &str, cache: &mut SpoolCache) -> io::Result<Claim> {
+        // Users usually come in the order of the password export, so the row after the last
+        // one found is the likely next match: compare it first when the read window already
+        // holds it. Only a valid row can be taken this way (an invalid one defers to a valid
+        // row elsewhere), and a valid row is the only one with its id, so this is exact.
+        if let Some(record) = cache.cached(cache.next)
+            && record.kind == Kind::Valid
+            && record.id == user_id.as_bytes()
+        {
+            let (hash, next) = self.take(&record, cache.next);
+            cache.next = next;
+            return Ok(hash);
+        }
+
         let mut rejected = None;
-        for offset in self.table.candidates(user_id) {
+        for offset in self.table.candidates(self.table.key(user_id)) {
             let record = cache.record(&self.spool, offset)?;
             if record.id != user_id.as_bytes() {
                 continue; // another id with the same fingerprint
             }
             match record.kind {
                 Kind::Valid => {
-                    let (word, bit) = (record.ordinal / 64, record.ordinal % 64);
-                    if let Some(word) = self.claimed.get(word as usize) {
-                        word.fetch_or(1 << bit, Ordering::Relaxed);
-                    }
-                    // The bytes passed `bcrypt_bytes`, so they are ASCII and the conversion
-                    // is exact.
-                    let hash = String::from_utf8_lossy(record.hash).into_owned();
-                    return Ok(Claim::Hash(Secret::new(hash)));
+                    let (hash, next) = self.take(&record, offset);
+                    cache.next = next;
+                    return Ok(hash);
                 }
                 // A valid row for the same id wins over an invalid one, wherever it is.
                 Kind::Rejected => {
@@ -146,6 +154,17 @@ impl PasswordIndex {
             }
         }
         Ok(rejected.map_or(Claim::None, Claim::Rejected))
+    }
+
+    /// Marks the valid `record` at `offset` claimed; its hash, and the offset after it.
+    fn take(&self, record: &SpoolRecord<'_>, offset: u64) -> (Claim, u64) {
+        let (word, bit) = (record.ordinal / 64, record.ordinal % 64);
+        if let Some(word) = self.claimed.get(word as usize) {
+            word.fetch_or(1 << bit, Ordering::Relaxed);
+        }
+        // The bytes passed `bcrypt_bytes`, so they are ASCII and the conversion is exact.
+        let hash = String::from_utf8_lossy(record.hash).into_owned();
+        (Claim::Hash(Secret::new(hash)), offset + record.len as u64)
     }
 
     /// Rows no user record claimed.
@@ -390,35 +409,39 @@ impl IndexBuilder {
         line: Option<u64>,
         index: u64,
     ) -> io::Result<Added> {
-        if let Some(first) = self.find(user_id, Kind::Valid)? {
+        let key = self.table.key(user_id);
+        if let Some(first) = self.find(key, user_id, Kind::Valid)? {
             return Ok(match first {
                 (_, first_hash) if first_hash == *hash => Added::Repeat,
                 (first_line, _) => Added::Conflict { first_line },
             });
         }
         let ordinal = self.loaded;
-        self.append(Kind::Valid, user_id, line, index, ordinal, hash)?;
+        self.append(key, Kind::Valid, user_id, line, index, ordinal, hash)?;
         self.loaded += 1;
         Ok(Added::New)
     }
 
     /// Remembers where the first invalid row of `user_id` is, for that user's report.
     fn add_rejected(&mut self, user_id: &str, line: Option<u64>, index: u64) -> io::Result<()> {
-        if self.find(user_id, Kind::Rejected)?.is_none() {
-            self.append(Kind::Rejected, user_id, line, index, 0, &[])?;
+        let key = self.table.key(user_id);
+        if self.find(key, user_id, Kind::Rejected)?.is_none() {
+            self.append(key, Kind::Rejected, user_id, line, index, 0, &[])?;
         }
         Ok(())
     }
 
-    /// The line and hash of the record of `kind` already spooled for `user_id`, if any.
+    /// The line and hash of the record of `kind` already spooled for `user_id` (whose
+    /// fingerprint is `key`), if any.
     fn find(
         &mut self,
+        key: u64,
         user_id: &str,
         kind: Kind,
     ) -> io::Result<Option<(Option<u64>, [u8; BCRYPT_LEN])>> {
-        let mut candidates = self.table.candidates(user_id).peekable();
+        let mut candidates = self.table.candidates(key).peekable();
         if candidates.peek().is_none() {
-            return Ok(None);
+            return Ok(None); // the common case: a fingerprint not seen before
         }
         // Reading back what is still in the write buffer needs it on disk first.
         self.spool.flush()?;
@@ -441,8 +464,10 @@ impl IndexBuilder {
         Ok(found)
     }
 
+    #[allow(clippy::too_many_arguments)] // one record's fields, written in one place
     fn append(
         &mut self,
+        key: u64,
         kind: Kind,
         user_id: &str,
         line: Option<u64>,
@@ -453,7 +478,7 @@ impl IndexBuilder {
         self.scratch.clear();
         encode(&mut self.scratch, kind, user_id, line, index, ordinal, hash)?;
         self.spool.write_all(&self.scratch)?;
-        self.table.add(user_id, self.written);
+        self.table.add(key, self.written);
         self.written += self.scratch.len() as u64;
         Ok(())
     }
@@ -521,8 +546,12 @@ impl Table {
         }
     }
 
-    fn add(&mut self, user_id: &str, offset: u64) {
-        let key = self.fingerprint.of(user_id);
+    /// The fingerprint of `user_id`, the key for [`Table::add`] and [`Table::candidates`].
+    fn key(&self, user_id: &str) -> u64 {
+        self.fingerprint.of(user_id)
+    }
+
+    fn add(&mut self, key: u64, offset: u64) {
         match self.first.entry(key) {
             Entry::Vacant(slot) => {
                 slot.insert(offset);
@@ -535,10 +564,9 @@ impl Table {
         }
     }
 
-    /// The spool offsets of every record whose id has `user_id`'s fingerprint, in the order
+    /// The spool offsets of every record whose id has the fingerprint `key`, in the order
     /// they were added.
-    fn candidates(&self, user_id: &str) -> Candidates<'_> {
-        let key = self.fingerprint.of(user_id);
+    fn candidates(&self, key: u64) -> Candidates<'_> {
         match self.first.get(&key) {
             None => Candidates::One(None),
             Some(&offset) if offset & SHARED == 0 => Candidates::One(Some(offset)),
@@ -633,6 +661,48 @@ struct SpoolRecord<'a> {
     id: &'a [u8],
     /// The bcrypt bytes of a valid row; empty for a rejected one.
     hash: &'a [u8],
+    /// The record's length in the spool.
+    len: usize,
+}
+
+/// Reads the record at the start of `bytes`: `Ok(None)` when `bytes` ends before it does.
+fn parse_record(bytes: &[u8]) -> io::Result<Option<SpoolRecord<'_>>> {
+    let Some(header) = bytes.get(..HEADER) else {
+        return Ok(None);
+    };
+    let kind = match header[0] {
+        b'V' => Kind::Valid,
+        b'R' => Kind::Rejected,
+        _ => return Err(corrupt()),
+    };
+    let word = |at: usize| {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&header[at..at + 8]);
+        u64::from_le_bytes(word)
+    };
+    let id_len = u32::from_le_bytes([header[1], header[2], header[3], header[4]]) as usize;
+    let hash_len = if kind == Kind::Valid { BCRYPT_LEN } else { 0 };
+    let len = HEADER + id_len + hash_len;
+    let Some(body) = bytes.get(HEADER..len) else {
+        return Ok(None);
+    };
+    let (id, hash) = body.split_at(id_len);
+    let line = word(5);
+    Ok(Some(SpoolRecord {
+        kind,
+        line: (line != 0).then_some(line),
+        index: word(13),
+        ordinal: word(21),
+        id,
+        hash,
+        len,
+    }))
+}
+
+/// The length of the record that starts with `header` (at least [`HEADER`] bytes).
+fn record_len(header: &[u8]) -> usize {
+    let id_len = u32::from_le_bytes([header[1], header[2], header[3], header[4]]) as usize;
+    HEADER + id_len + if header[0] == b'V' { BCRYPT_LEN } else { 0 }
 }
 
 /// One thread's read window on the spool: the bytes of the last positioned read, so that
@@ -643,6 +713,8 @@ pub(super) struct SpoolCache {
     buf: Vec<u8>,
     /// The spool offset of `buf[0]`.
     start: u64,
+    /// The offset after the last valid record a lookup found: the likely next match.
+    next: u64,
 }
 
 /// Bytes read at a time: a few dozen records.
@@ -650,30 +722,14 @@ const WINDOW: usize = 8 * 1024;
 
 impl SpoolCache {
     fn record<'a>(&'a mut self, file: &File, offset: u64) -> io::Result<SpoolRecord<'a>> {
-        let header = self.bytes(file, offset, HEADER)?;
-        let kind = match header[0] {
-            b'V' => Kind::Valid,
-            b'R' => Kind::Rejected,
-            _ => return Err(corrupt()),
-        };
-        let word = |at: usize| {
-            let mut bytes = [0u8; 8];
-            bytes.copy_from_slice(&header[at..at + 8]);
-            u64::from_le_bytes(bytes)
-        };
-        let id_len = u32::from_le_bytes([header[1], header[2], header[3], header[4]]) as usize;
-        let (line, index, ordinal) = (word(5), word(13), word(21));
-        let hash_len = if kind == Kind::Valid { BCRYPT_LEN } else { 0 };
-        let bytes = self.bytes(file, offset, HEADER + id_len + hash_len)?;
-        let (id, hash) = bytes[HEADER..].split_at(id_len);
-        Ok(SpoolRecord {
-            kind,
-            line: (line != 0).then_some(line),
-            index,
-            ordinal,
-            id,
-            hash,
-        })
+        let len = record_len(self.bytes(file, offset, HEADER)?);
+        parse_record(self.bytes(file, offset, len)?)?.ok_or_else(corrupt)
+    }
+
+    /// The record at `offset` if the window holds all of it (no I/O).
+    fn cached(&self, offset: u64) -> Option<SpoolRecord<'_>> {
+        let at = usize::try_from(offset.checked_sub(self.start)?).ok()?;
+        parse_record(self.buf.get(at..)?).ok().flatten()
     }
 
     /// `len` bytes of the spool from `offset`, read from the file unless the window has them.
@@ -985,9 +1041,25 @@ mod tests {
 
     #[test]
     fn a_valid_row_wins_over_an_invalid_one_for_the_same_user() {
-        let text = format!("{}{}", row("x", "$2b$10$short"), row("x", HASH));
+        let text = format!(
+            "{}{}{}",
+            row("w", HASH),
+            row("x", "$2b$10$short"),
+            row("x", HASH)
+        );
         let (index, errors) = load_str(&text);
         assert_eq!(errors.len(), 1);
+        // After `w`, the next spool record is `x`'s invalid row: the lookup must not stop
+        // there, whether it starts from that hint or from scratch.
+        let mut cache = SpoolCache::default();
+        assert!(matches!(
+            index.claim("auth0|w", &mut cache),
+            Ok(Claim::Hash(_))
+        ));
+        assert!(matches!(
+            index.claim("auth0|x", &mut cache),
+            Ok(Claim::Hash(_))
+        ));
         assert!(matches!(claim(&index, "auth0|x"), Claim::Hash(_)));
         // Two invalid rows for one user: the report points at the first.
         let text = format!("\n{}{}", row("y", "$2b$10$short"), row("y", "nope"));

@@ -37,24 +37,23 @@ pub fn normalise_key(key: &str) -> String {
 pub fn with_normalised_key<R>(key: &str, f: impl FnOnce(&str) -> R) -> R {
     /// Longer than any key a reader knows; longer keys simply take the allocating path.
     const STACK: usize = 32;
-    if !key.is_ascii() {
-        // `char::to_lowercase` can turn a non-ASCII character into ASCII (the Kelvin sign
-        // into `k`), so only the general path is right here.
-        return f(&normalise_key(key));
-    }
     let mut buf = [0u8; STACK];
     let mut len = 0;
     for &b in key.as_bytes() {
-        if matches!(b, b' ' | b'_' | b'-') {
-            continue;
+        match b {
+            b' ' | b'_' | b'-' => {}
+            // `char::to_lowercase` can turn a non-ASCII character into ASCII (the Kelvin sign
+            // into `k`), so only the general path is right for keys with any.
+            0x80.. => return f(&normalise_key(key)),
+            _ if len == STACK => return f(&normalise_key(key)),
+            _ => {
+                // For ASCII, `to_ascii_lowercase` is `char::to_lowercase`.
+                buf[len] = b.to_ascii_lowercase();
+                len += 1;
+            }
         }
-        if len == STACK {
-            return f(&normalise_key(key));
-        }
-        buf[len] = b.to_ascii_lowercase();
-        len += 1;
     }
-    // ASCII in, ASCII out; for ASCII, `to_ascii_lowercase` is `char::to_lowercase`.
+    // ASCII in, ASCII out: this cannot fail, but the general path is right if it did.
     match std::str::from_utf8(&buf[..len]) {
         Ok(normalised) => f(normalised),
         Err(_) => f(&normalise_key(key)),
