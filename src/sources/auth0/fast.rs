@@ -385,3 +385,181 @@ impl Visitor<'_> for OidKey {
         Ok(key.eq_ignore_ascii_case("$oid"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::super::convert::convert;
+    use super::super::passwords;
+    use super::*;
+    use crate::sources::json_records::{no_id_key, parse_record_line};
+
+    /// What the general path makes of a line: the converted record, or why it is unreadable.
+    fn general_user(line: &[u8]) -> String {
+        match parse_record_line(line, 0, no_id_key).0 {
+            Ok(entries) => format!("{:?}", convert(RawUser::from_entries(entries))),
+            Err(message) => format!("unreadable: {message}"),
+        }
+    }
+
+    fn general_row(line: &[u8]) -> String {
+        let row = match parse_record_line(line, 0, no_id_key).0 {
+            Ok(entries) => passwords::parse_row_for_tests(entries),
+            Err(message) => Err((None, message)),
+        };
+        format!("{row:?}")
+    }
+
+    /// A key of a user record in one of the spellings files use, or an unknown one.
+    fn user_key() -> impl Strategy<Value = String> {
+        prop::sample::select(vec![
+            "user_id",
+            "Id",
+            "USER-ID",
+            "email",
+            "Email",
+            "email_verified",
+            "Email Verified",
+            "emailVerified",
+            "phone_number",
+            "phone_verified",
+            "username",
+            "given_name",
+            "Given Name",
+            "family_name",
+            "name",
+            "picture",
+            "locale",
+            "blocked",
+            "Blocked",
+            "user_metadata",
+            "app_metadata",
+            "identities",
+            "multifactor",
+            "nickname",
+            "created_at",
+            "logins_count",
+            "user\\u005fid",
+            "K\u{212a}",
+            "ëmail",
+        ])
+        .prop_map(str::to_owned)
+    }
+
+    fn value() -> impl Strategy<Value = serde_json::Value> {
+        prop_oneof![
+            Just(json!(null)),
+            any::<bool>().prop_map(|b| json!(b)),
+            Just(json!("true")),
+            any::<i64>().prop_map(|n| json!(n)),
+            Just(json!(1.5e300)),
+            "[a-z@. ]{0,8}".prop_map(|s| json!(s)),
+            Just(json!("a@example.com")),
+            Just(json!("+15555550100")),
+            Just(json!({"plan": "pro", "avnology_migrate": 1})),
+            Just(json!({"theme": "dark", "theme": "light"})),
+            Just(
+                json!([{"provider": "github", "user_id": 9, "isSocial": true},
+                        {"provider": "auth0", "user_id": "x", "isSocial": false}])
+            ),
+            Just(json!([{"provider": "github", "Provider": "gh", "isSocial": true}, "x"])),
+            Just(json!([{"provider": 5, "isSocial": false}, {"user_id": 1.25, "isSocial": true}])),
+            Just(json!(["guardian"])),
+            Just(json!([])),
+        ]
+    }
+
+    fn user_line() -> impl Strategy<Value = String> {
+        let object = prop::collection::vec((user_key(), value()), 0..8).prop_map(|pairs| {
+            let body: Vec<String> = pairs
+                .into_iter()
+                // Keys are written raw so that escapes (`\u005f`) stay escapes.
+                .map(|(k, v)| format!("\"{k}\":{v}"))
+                .collect();
+            format!("{{{}}}", body.join(","))
+        });
+        prop_oneof![8 => object, 1 => "[{}\\[\\]\":,a-z0-9 ]{0,30}"]
+    }
+
+    fn row_line() -> impl Strategy<Value = String> {
+        let key = prop::sample::select(vec![
+            "_id",
+            "_ID",
+            "id",
+            "alt_id",
+            "altId",
+            "passwordHash",
+            "password_hash",
+            "email",
+            "identifiers",
+        ]);
+        let value = prop_oneof![
+            Just(json!(null)),
+            Just(json!("")),
+            Just(json!("abc")),
+            Just(json!(7)),
+            Just(json!({"$oid": "5dea"})),
+            Just(json!({"$OID": "x", "$oid": "y"})),
+            Just(json!({"$oid": 1, "$Oid": "z"})),
+            Just(json!({"$date": "2020"})),
+            Just(json!(
+                "$2b$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"
+            )),
+            Just(json!("$2b$10$short")),
+        ];
+        prop::collection::vec((key, value), 0..6).prop_map(|pairs| {
+            let body: Vec<String> = pairs
+                .into_iter()
+                .map(|(k, v)| format!("\"{k}\":{v}"))
+                .collect();
+            format!("{{{}}}", body.join(","))
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        /// Whenever the fast path takes a user line, it reads it as the general path does.
+        #[test]
+        fn the_fast_user_path_agrees_with_the_general_path(line in user_line()) {
+            if let Some(raw) = user(line.as_bytes()) {
+                prop_assert_eq!(format!("{:?}", convert(raw)), general_user(line.as_bytes()), "{}", line);
+            }
+        }
+
+        /// Whenever the fast path takes a password row, it reads it as the general path does.
+        #[test]
+        fn the_fast_row_path_agrees_with_the_general_path(line in row_line()) {
+            if let Some(fields) = row(line.as_bytes()) {
+                let fast = format!("{:?}", passwords::resolve_for_tests(fields));
+                prop_assert_eq!(fast, general_row(line.as_bytes()), "{}", line);
+            }
+        }
+    }
+
+    #[test]
+    fn ordinary_records_take_the_fast_path() {
+        let canonical = br#"{"user_id":"auth0|1","email":"a@example.com","email_verified":true,"identities":[{"provider":"github","user_id":12,"isSocial":true}],"user_metadata":{"a":1},"multifactor":["guardian"],"logins_count":3,"created_at":"2020-01-01T00:00:00.000Z"}"#;
+        let title_case = br#"{"Id":"auth0|2","Email":"b@example.com","Email Verified":false,"Given Name":"B","Nickname":"b"}"#;
+        let row_line = br#"{"_id":{"$oid":"5dea"},"email":"a@example.com","passwordHash":"$2b$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy","password_set_date":{"$date":"2019-12-06T18:36:12.412Z"},"identifiers":[{"type":"email","value":"a@example.com","verified":true}],"alt_id":null}"#;
+        assert!(user(canonical).is_some());
+        assert!(user(title_case).is_some());
+        assert!(row(row_line).is_some());
+        // What the fast path leaves to the general path.
+        for unusual in [
+            &br#"{"user_id":"a","Id":"a"}"#[..],
+            br#"{"email_verified":"true"}"#,
+            br#"{"user_id":12}"#,
+            br#"["not an object"]"#,
+            br#"{"user_id":"a"} trailing"#,
+        ] {
+            assert!(
+                user(unusual).is_none(),
+                "{}",
+                String::from_utf8_lossy(unusual)
+            );
+        }
+    }
+}

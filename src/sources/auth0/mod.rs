@@ -10,18 +10,17 @@
 //! # Threads
 //!
 //! A million-user export is read on every core, and the caller's sink sees exactly what a
-//! single-threaded reader would show it, in the same order:
+//! single-threaded reader would show it, in the same order. One producer thread cuts the
+//! NDJSON files into blocks of lines (decompressing gzip): first the password export's, then
+//! the users'. Worker threads parse the blocks (see [`pipeline`](super::pipeline)). The
+//! calling thread takes the results in file order: it feeds the password rows into the index
+//! and reports the invalid ones, publishes the finished index, then hands every user record to
+//! the sink. Workers convert user records as soon as they have them and join them to their
+//! password rows once the index is published. So both cores work on the password export first
+//! and on the users after, and the sink, which need not be `Send`, stays on the calling
+//! thread.
 //!
-//! - one thread indexes the password export ([`passwords::load`]) while the users file is
-//!   already being read;
-//! - NDJSON users files are cut into blocks of lines by a producer thread (which also
-//!   decompresses gzip) and parsed and converted by worker threads (see
-//!   [`pipeline`](super::pipeline)); once the password index is complete, the workers also
-//!   join each user to its row;
-//! - the calling thread first reports the invalid password rows, then hands every user record
-//!   to the sink in file order, so the sink never needs to be `Send`.
-//!
-//! A JSON-array users file (small by nature: Auth0's import takes arrays of at most 500 KB) is
+//! JSON-array files (small by nature: Auth0's import takes arrays of at most 500 KB) are
 //! streamed on the calling thread through the general path.
 
 pub mod clients;
@@ -33,17 +32,18 @@ mod passwords;
 #[cfg(test)]
 mod tests;
 
+use std::io;
 use std::path::Path;
 use std::sync::OnceLock;
-use std::sync::mpsc::{Receiver, sync_channel};
 use std::thread::Scope;
 
 use convert::Outcome;
 use export::{RawUser, is_user_id_key};
-use passwords::{Claim, PasswordIndex, SpoolCache};
+use passwords::{Claim, IndexBuilder, PasswordIndex, RowResult, SpoolCache};
 
 use super::json_records::{
-    BLOCK_BYTES, JsonRecord, LineBlock, OpenJson, ReadFailure, open_json_records, parse_record_line,
+    BLOCK_BYTES, JsonRecord, LineBlock, NdjsonBlocks, OpenJson, ReadFailure, open_json_records,
+    parse_record_line,
 };
 use super::pipeline::{self, Ordered};
 use super::{Location, SkipReason, Skipped, SourceError, UserItem};
@@ -89,74 +89,85 @@ pub fn read_users(
     passwords: Option<&Path>,
     sink: &mut dyn FnMut(UserItem),
 ) -> Result<ReadStats, SourceError> {
-    // Set exactly once: the loaded index, or `None` when there is no password export or it
+    // Set exactly once: the finished index, or `None` when there is no password export or it
     // could not be read. Workers wait for it before joining users to rows.
     let index_cell: OnceLock<Option<PasswordIndex>> = OnceLock::new();
     let index_cell = &index_cell;
+    let password_file =
+        passwords.map(|path| (path, open_json_records(path).map_err(passwords::prefixed)));
+    let users_file = open_json_records(users);
+
     std::thread::scope(|scope| {
-        let password_events = match passwords {
-            Some(path) => Some(spawn_password_index(scope, path, index_cell)),
+        // However this closure ends, workers waiting for the index go on (and then stop).
+        let _unblock = Unblock(index_cell);
+
+        // The NDJSON files go to the workers, password export first; the rest stays here.
+        let (password_file, password_blocks) = match password_file {
+            Some((path, Ok(OpenJson::Ndjson(blocks)))) => (Some((path, Ok(None))), Some(blocks)),
+            Some((path, Ok(OpenJson::Array(array)))) => (Some((path, Ok(Some(array)))), None),
+            Some((path, Ok(OpenJson::Empty))) => (Some((path, Ok(None))), None),
+            Some((path, Err(err))) => (Some((path, Err(err))), None),
+            None => (None, None),
+        };
+        let password_ndjson = password_blocks.is_some();
+        let (users_file, user_blocks) = match users_file {
+            Ok(OpenJson::Ndjson(blocks)) => (Ok(None), Some(blocks)),
+            Ok(OpenJson::Array(array)) => (Ok(Some(array)), None),
+            Ok(OpenJson::Empty) => (Ok(None), None),
+            Err(err) => (Err(err), None),
+        };
+        let mut results = spawn_workers(scope, password_blocks, user_blocks, index_cell);
+
+        // The password export: every invalid row is reported before any user.
+        let mut stats = ReadStats::default();
+        match password_file {
             None => {
                 let _ = index_cell.set(None);
-                None
             }
-        };
-        // Start on the users right away; what goes wrong with them is reported after the
-        // password export, as when the two were read one after the other.
-        let users_file = match open_json_records(users) {
-            Err(err) => UsersFile::Unreadable(err),
-            Ok(OpenJson::Empty) => UsersFile::Empty,
-            Ok(OpenJson::Array(array)) => UsersFile::Array(array),
-            Ok(OpenJson::Ndjson(blocks)) => {
-                UsersFile::Ndjson(spawn_user_workers(scope, blocks, index_cell))
-            }
-        };
-
-        let mut stats = ReadStats::default();
-        if let Some(events) = password_events {
-            loop {
-                match events.recv() {
-                    Ok(PasswordEvent::Invalid(err)) => sink(UserItem::Invalid(err)),
-                    Ok(PasswordEvent::Done(result)) => {
-                        result?;
-                        break;
-                    }
-                    Err(_) => panic!("the password-index thread stopped without a result"),
+            Some((_, Err(err))) => return Err(err),
+            Some((path, Ok(array))) => {
+                let mut builder = IndexBuilder::new(path)?;
+                let mut invalid = |err| sink(UserItem::Invalid(err));
+                if let Some(array) = array {
+                    builder.add_array(array, &mut invalid)?;
                 }
+                if password_ndjson {
+                    let mut index = 0u64;
+                    loop {
+                        match results.next() {
+                            Some(Done::Passwords(Ok(rows))) => {
+                                for (line, row) in rows {
+                                    let location = Location {
+                                        file: path.to_path_buf(),
+                                        line: Some(line),
+                                        index,
+                                    };
+                                    index += 1;
+                                    builder.add(location, row, &mut invalid)?;
+                                }
+                            }
+                            Some(Done::Passwords(Err(failure))) => {
+                                return Err(passwords::read_failure(path, &failure, index));
+                            }
+                            Some(Done::PasswordsEnd) => break,
+                            Some(Done::Users(_)) | None => {
+                                unreachable!("the producer ends the password blocks first")
+                            }
+                        }
+                    }
+                }
+                let index = builder.finish()?;
+                stats.password_rows = index.loaded;
+                stats.password_rows_invalid = index.invalid;
+                let _ = index_cell.set(Some(index));
             }
         }
         let index = index_cell.get().and_then(Option::as_ref);
-        if let Some(index) = index {
-            stats.password_rows = index.loaded;
-            stats.password_rows_invalid = index.invalid;
-        }
 
+        // The users, in file order.
         match users_file {
-            UsersFile::Unreadable(err) => return Err(err),
-            UsersFile::Empty => {}
-            UsersFile::Ndjson(blocks) => {
-                for block in blocks {
-                    let records = block.map_err(|failure| {
-                        let location = Location {
-                            file: users.to_path_buf(),
-                            line: Some(failure.line),
-                            index: stats.records,
-                        };
-                        let message = format!("cannot read export: {}", failure.error);
-                        SourceError::new(location, None, message)
-                    })?;
-                    for (line, joined) in records {
-                        let location = Location {
-                            file: users.to_path_buf(),
-                            line: Some(line),
-                            index: stats.records,
-                        };
-                        let joined = joined.map_err(|e| spool_read_error(&location, e))?;
-                        emit(joined, location, &mut stats, sink);
-                    }
-                }
-            }
-            UsersFile::Array(array) => {
+            Err(err) => return Err(err),
+            Ok(Some(array)) => {
                 let mut cache = SpoolCache::default();
                 let mut failed = None;
                 array.read(is_user_id_key, &mut |record: JsonRecord| {
@@ -174,11 +185,38 @@ pub fn read_users(
                     };
                     match join(parsed, index, &mut cache) {
                         Ok(joined) => emit(joined, record.location, &mut stats, sink),
-                        Err(e) => failed = Some(spool_read_error(&record.location, e)),
+                        Err(e) => failed = Some(passwords::spool_error(record.location, &e)),
                     }
                 })?;
                 if let Some(err) = failed {
                     return Err(err);
+                }
+            }
+            Ok(None) => {
+                for done in results {
+                    let Done::Users(block) = done else {
+                        unreachable!("the password blocks were all taken")
+                    };
+                    let records = block.map_err(|failure| {
+                        let location = Location {
+                            file: users.to_path_buf(),
+                            line: Some(failure.line),
+                            index: stats.records,
+                        };
+                        let message = format!("cannot read export: {}", failure.error);
+                        SourceError::new(location, None, message)
+                    })?;
+                    for (line, joined) in records {
+                        let location = Location {
+                            file: users.to_path_buf(),
+                            line: Some(line),
+                            index: stats.records,
+                        };
+                        match joined {
+                            Ok(joined) => emit(joined, location, &mut stats, sink),
+                            Err(e) => return Err(passwords::spool_error(location, &e)),
+                        }
+                    }
                 }
             }
         }
@@ -188,81 +226,85 @@ pub fn read_users(
     })
 }
 
-/// The users file, opened, while the password export is being indexed.
-enum UsersFile {
-    Unreadable(SourceError),
-    Empty,
-    Array(super::json_records::ArrayRecords),
-    Ndjson(Ordered<Result<Vec<(u64, std::io::Result<Joined>)>, ReadFailure>>),
+/// Publishes "no index" when dropped, unless an index was published: workers waiting for
+/// the index must always be able to go on, whatever ends the read.
+struct Unblock<'a>(&'a OnceLock<Option<PasswordIndex>>);
+
+impl Drop for Unblock<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.set(None);
+    }
 }
 
-/// What the password-index thread tells the calling thread.
-enum PasswordEvent {
-    /// An invalid row, for the sink.
-    Invalid(SourceError),
-    /// The index is built (and published) or the export is unreadable.
-    Done(Result<(), SourceError>),
+/// Work for the worker threads, in the order the producer cuts it.
+enum Job {
+    /// Lines of the password export.
+    Passwords(Result<LineBlock, ReadFailure>),
+    /// The end of the password export (so the calling thread knows, before any users).
+    PasswordsEnd,
+    /// Lines of the users file.
+    Users(Result<LineBlock, ReadFailure>),
 }
 
-/// Indexes the password export at `path` on its own thread; the index is published in
-/// `cell`, invalid rows and the end come through the returned channel.
-fn spawn_password_index<'scope>(
+/// A worker's result for one [`Job`].
+enum Done {
+    Passwords(Result<Vec<(u64, RowResult)>, ReadFailure>),
+    PasswordsEnd,
+    /// Each record's line and the record, joined; an `Err` (the spool cannot be read) ends
+    /// the block.
+    Users(Result<Vec<(u64, io::Result<Joined>)>, ReadFailure>),
+}
+
+/// Starts the producer and the workers for whichever files are NDJSON.
+fn spawn_workers<'scope>(
     scope: &'scope Scope<'scope, '_>,
-    path: &'scope Path,
+    mut passwords: Option<NdjsonBlocks>,
+    mut users: Option<NdjsonBlocks>,
     cell: &'scope OnceLock<Option<PasswordIndex>>,
-) -> Receiver<PasswordEvent> {
-    // Bounded: a file of nothing but invalid rows must not pile up in memory.
-    let (tx, rx) = sync_channel(1024);
-    scope.spawn(move || {
-        /// Publishes "no index" if the thread ends without publishing one, so that workers
-        /// waiting for it always go on (and the calling thread reports why).
-        struct Unblock<'a>(&'a OnceLock<Option<PasswordIndex>>);
-        impl Drop for Unblock<'_> {
-            fn drop(&mut self) {
-                let _ = self.0.set(None);
-            }
+) -> Ordered<Done> {
+    let produce = move || {
+        if let Some(blocks) = &mut passwords {
+            return Some(match blocks.next_block(BLOCK_BYTES) {
+                Some(block) => Job::Passwords(block),
+                None => {
+                    passwords = None;
+                    Job::PasswordsEnd
+                }
+            });
         }
-        let unblock = Unblock(cell);
-        // A send fails only when the caller stopped listening; nothing is left to tell then.
-        let result = passwords::load(path, &mut |err| {
-            let _ = tx.send(PasswordEvent::Invalid(err));
-        });
-        let done = result.map(|index| {
-            let _ = cell.set(Some(index));
-        });
-        drop(unblock);
-        let _ = tx.send(PasswordEvent::Done(done));
-    });
-    rx
-}
-
-/// Starts the threads that read, parse, convert and join the users of an NDJSON file; the
-/// results come in file order, one block of lines at a time.
-fn spawn_user_workers<'scope>(
-    scope: &'scope Scope<'scope, '_>,
-    mut blocks: super::json_records::NdjsonBlocks,
-    cell: &'scope OnceLock<Option<PasswordIndex>>,
-) -> Ordered<Result<Vec<(u64, std::io::Result<Joined>)>, ReadFailure>> {
-    let produce = move || blocks.next_block(BLOCK_BYTES);
-    let work = move |cache: &mut SpoolCache, block: Result<LineBlock, ReadFailure>| {
-        let block = block?;
-        // Parse and convert before waiting for the password index: that is the work that
-        // overlaps with indexing.
-        let parsed: Vec<(u64, Parsed)> = block
-            .lines()
-            .map(|line| (line.line, parse_line(line.text, line.column_shift)))
-            .collect();
-        let index = cell.wait().as_ref();
-        let mut joined = Vec::with_capacity(parsed.len());
-        for (line, parsed) in parsed {
-            let result = join(parsed, index, cache);
-            let failed = result.is_err();
-            joined.push((line, result));
-            if failed {
-                break; // the calling thread ends the read here
+        users.as_mut()?.next_block(BLOCK_BYTES).map(Job::Users)
+    };
+    let work = move |cache: &mut SpoolCache, job: Job| match job {
+        Job::Passwords(block) => Done::Passwords(block.map(|block| {
+            block
+                .lines()
+                .map(|line| {
+                    (
+                        line.line,
+                        passwords::parse_line(line.text, line.column_shift),
+                    )
+                })
+                .collect()
+        })),
+        Job::PasswordsEnd => Done::PasswordsEnd,
+        Job::Users(block) => Done::Users(block.map(|block| {
+            // Parse and convert first: that much can run before the index is complete.
+            let parsed: Vec<(u64, Parsed)> = block
+                .lines()
+                .map(|line| (line.line, parse_line(line.text, line.column_shift)))
+                .collect();
+            let index = cell.wait().as_ref();
+            let mut joined = Vec::with_capacity(parsed.len());
+            for (line, parsed) in parsed {
+                let result = join(parsed, index, cache);
+                let failed = result.is_err();
+                joined.push((line, result));
+                if failed {
+                    break; // the calling thread ends the read there
+                }
             }
-        }
-        Ok(joined)
+            joined
+        })),
     };
     pipeline::spawn(scope, pipeline::workers(), produce, work)
 }
@@ -310,7 +352,7 @@ fn join(
     parsed: Parsed,
     index: Option<&PasswordIndex>,
     cache: &mut SpoolCache,
-) -> std::io::Result<Joined> {
+) -> io::Result<Joined> {
     let claim = |id: &str, cache: &mut SpoolCache| match index {
         Some(index) => index.claim(id, cache),
         None => Ok(Claim::None),
@@ -384,13 +426,4 @@ fn emit(joined: Joined, location: Location, stats: &mut ReadStats, sink: &mut dy
             )));
         }
     }
-}
-
-/// The password index could not be read back while joining the record at `location`.
-fn spool_read_error(location: &Location, err: std::io::Error) -> SourceError {
-    SourceError::new(
-        location.clone(),
-        None,
-        format!("password-hash export: cannot read the temporary password index: {err}"),
-    )
 }

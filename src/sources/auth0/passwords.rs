@@ -45,8 +45,10 @@ use super::export::{Field, Slots};
 use super::fast;
 use crate::model::Secret;
 use crate::sources::json_records::{
-    BLOCK_BYTES, JsonRecord, OpenJson, no_id_key, open_json_records, parse_record_line,
+    ArrayRecords, JsonRecord, ReadFailure, no_id_key, parse_record_line,
 };
+#[cfg(test)]
+use crate::sources::json_records::{OpenJson, open_json_records};
 use crate::sources::{Location, SourceError};
 
 /// The password-export fields this tool reads.
@@ -79,7 +81,7 @@ pub(super) struct RowFields<'a> {
 }
 
 /// A row's `user_id` and bcrypt bytes, or its `user_id` (when known) and what is wrong.
-type RowResult = Result<(String, [u8; BCRYPT_LEN]), (Option<String>, String)>;
+pub(super) type RowResult = Result<(String, [u8; BCRYPT_LEN]), (Option<String>, String)>;
 
 /// The length of every bcrypt string.
 const BCRYPT_LEN: usize = 60;
@@ -178,8 +180,13 @@ impl PasswordIndex {
     }
 }
 
-/// Loads `path`, reporting each invalid row to `invalid`. An `Err` means the file could not be
-/// read at all (or the spool could not be written).
+/// Loads `path` on the calling thread, reporting each invalid row to `invalid`. An `Err`
+/// means the file could not be read at all (or the spool could not be written).
+///
+/// `read_users` does the same work spread over threads (workers parse the lines with
+/// [`parse_line`], the calling thread feeds an [`IndexBuilder`]); this is the reference for
+/// it and what the tests exercise directly.
+#[cfg(test)]
 pub(super) fn load(
     path: &Path,
     invalid: &mut dyn FnMut(SourceError),
@@ -187,85 +194,72 @@ pub(super) fn load(
     load_with(path, Fingerprint::keyed(), invalid)
 }
 
+#[cfg(test)]
 fn load_with(
     path: &Path,
     fingerprint: Fingerprint,
     invalid: &mut dyn FnMut(SourceError),
 ) -> Result<PasswordIndex, SourceError> {
-    let prefixed = |mut e: SourceError| {
-        e.message = format!("password-hash export: {}", e.message);
-        e
-    };
-    let spool_error = |location: Location, e: io::Error| {
-        SourceError::new(
-            location,
-            None,
-            format!("password-hash export: cannot write the temporary password index: {e}"),
-        )
-    };
-    let at = |line: Option<u64>, index: u64| Location {
-        file: path.to_path_buf(),
-        line,
-        index,
-    };
-
     let opened = open_json_records(path).map_err(prefixed)?;
-    let mut builder =
-        IndexBuilder::new(path, fingerprint).map_err(|e| spool_error(at(None, 0), e))?;
+    let mut builder = IndexBuilder::with_fingerprint(path, fingerprint)?;
     match opened {
         OpenJson::Empty => {}
         OpenJson::Ndjson(mut blocks) => {
             let mut index = 0u64;
-            while let Some(block) = blocks.next_block(BLOCK_BYTES) {
-                let block = block.map_err(|failure| {
-                    let message = format!("cannot read export: {}", failure.error);
-                    prefixed(SourceError::new(
-                        at(Some(failure.line), index),
-                        None,
-                        message,
-                    ))
-                })?;
+            while let Some(block) = blocks.next_block(crate::sources::json_records::BLOCK_BYTES) {
+                let block = block.map_err(|failure| read_failure(path, &failure, index))?;
                 for line in block.lines() {
-                    let location = at(Some(line.line), index);
-                    index += 1;
-                    let row = match fast::row(line.text) {
-                        Some(fields) => resolve(fields),
-                        None => {
-                            match parse_record_line(line.text, line.column_shift, no_id_key).0 {
-                                Ok(entries) => parse_row(entries),
-                                Err(message) => Err((None, message)),
-                            }
-                        }
+                    let location = Location {
+                        file: path.to_path_buf(),
+                        line: Some(line.line),
+                        index,
                     };
-                    builder
-                        .add(location.clone(), row, invalid)
-                        .map_err(|e| spool_error(location, e))?;
+                    index += 1;
+                    builder.add(location, parse_line(line.text, line.column_shift), invalid)?;
                 }
             }
         }
-        OpenJson::Array(array) => {
-            let mut failed = None;
-            array
-                .read(no_id_key, &mut |record: JsonRecord| {
-                    if failed.is_some() {
-                        return;
-                    }
-                    let row = match record.entries {
-                        Ok(entries) => parse_row(entries),
-                        Err(message) => Err((None, message)),
-                    };
-                    let location = record.location;
-                    if let Err(e) = builder.add(location.clone(), row, invalid) {
-                        failed = Some(spool_error(location, e));
-                    }
-                })
-                .map_err(prefixed)?;
-            if let Some(err) = failed {
-                return Err(err);
-            }
-        }
+        OpenJson::Array(array) => builder.add_array(array, invalid)?,
     }
-    builder.finish().map_err(|e| spool_error(at(None, 0), e))
+    builder.finish()
+}
+
+/// Puts this module's prefix on a message about the password export.
+pub(super) fn prefixed(mut err: SourceError) -> SourceError {
+    err.message = format!("password-hash export: {}", err.message);
+    err
+}
+
+/// The export at `path` cannot be read past `failure.line`; `index` records were read.
+pub(super) fn read_failure(path: &Path, failure: &ReadFailure, index: u64) -> SourceError {
+    let location = Location {
+        file: path.to_path_buf(),
+        line: Some(failure.line),
+        index,
+    };
+    let message = format!("cannot read export: {}", failure.error);
+    prefixed(SourceError::new(location, None, message))
+}
+
+/// The spool (the temporary file behind the index) could not be written or read back.
+pub(super) fn spool_error(location: Location, err: &io::Error) -> SourceError {
+    SourceError::new(
+        location,
+        None,
+        format!("password-hash export: cannot use the temporary password index: {err}"),
+    )
+}
+
+/// Reads one NDJSON line of the export (see [`trim_line`](crate::sources::json_records::trim_line)):
+/// the typed fast path, or the general path for anything unusual.
+pub(super) fn parse_line(text: &[u8], column_shift: u64) -> RowResult {
+    if let Some(fields) = fast::row(text) {
+        return resolve(fields);
+    }
+    match parse_record_line(text, column_shift, no_id_key).0 {
+        Ok(entries) => parse_row(entries),
+        Err(message) => Err((None, message)),
+    }
 }
 
 /// Reads one row from its entries (the general path).
@@ -286,6 +280,16 @@ fn parse_row(entries: Vec<(String, Value)>) -> RowResult {
         alt_id: alt_id.map(Cow::Owned),
         hash: hash.map(Cow::Owned),
     })
+}
+
+#[cfg(test)]
+pub(super) fn parse_row_for_tests(entries: Vec<(String, Value)>) -> RowResult {
+    parse_row(entries)
+}
+
+#[cfg(test)]
+pub(super) fn resolve_for_tests(row: RowFields<'_>) -> RowResult {
+    resolve(row)
 }
 
 /// The join rule and the hash check, whichever path read the row.
@@ -320,9 +324,9 @@ fn resolve(row: RowFields<'_>) -> RowResult {
     }
 }
 
-/// Builds the index while the export is read, in file order, so that a second row for one
+/// Builds the index from the export's rows, fed in file order, so that a second row for one
 /// user is reported where it is, as it is met.
-struct IndexBuilder {
+pub(super) struct IndexBuilder {
     path: PathBuf,
     spool: BufWriter<File>,
     /// Bytes appended to the spool so far: the offset of the next record.
@@ -346,10 +350,27 @@ enum Added {
 }
 
 impl IndexBuilder {
-    fn new(path: &Path, fingerprint: Fingerprint) -> io::Result<Self> {
+    /// An empty index for the export at `path`, with its spool.
+    ///
+    /// # Errors
+    ///
+    /// When the temporary file cannot be created.
+    pub(super) fn new(path: &Path) -> Result<Self, SourceError> {
+        Self::with_fingerprint(path, Fingerprint::keyed())
+    }
+
+    fn with_fingerprint(path: &Path, fingerprint: Fingerprint) -> Result<Self, SourceError> {
+        let spool = tempfile::tempfile().map_err(|e| {
+            let location = Location {
+                file: path.to_path_buf(),
+                line: None,
+                index: 0,
+            };
+            spool_error(location, &e)
+        })?;
         Ok(Self {
             path: path.to_path_buf(),
-            spool: BufWriter::with_capacity(256 * 1024, tempfile::tempfile()?),
+            spool: BufWriter::with_capacity(256 * 1024, spool),
             written: 0,
             table: Table::new(fingerprint),
             cache: SpoolCache::default(),
@@ -359,9 +380,53 @@ impl IndexBuilder {
         })
     }
 
-    /// Adds one row (already read), reporting it to `invalid` when it is invalid or a second,
-    /// different hash for its user.
-    fn add(
+    /// Adds one row (already read) found at `location`, reporting it to `invalid` when it is
+    /// invalid or a second, different hash for its user.
+    ///
+    /// # Errors
+    ///
+    /// When the spool cannot be written or read back.
+    pub(super) fn add(
+        &mut self,
+        location: Location,
+        row: RowResult,
+        invalid: &mut dyn FnMut(SourceError),
+    ) -> Result<(), SourceError> {
+        let at = location.clone();
+        self.add_row(location, row, invalid)
+            .map_err(|e| spool_error(at, &e))
+    }
+
+    /// Adds every row of an export that is a JSON array, streamed on the calling thread.
+    ///
+    /// # Errors
+    ///
+    /// When the array cannot be read on (see [`ArrayRecords::read`]) or the spool cannot be
+    /// written.
+    pub(super) fn add_array(
+        &mut self,
+        array: ArrayRecords,
+        invalid: &mut dyn FnMut(SourceError),
+    ) -> Result<(), SourceError> {
+        let mut failed = None;
+        array
+            .read(no_id_key, &mut |record: JsonRecord| {
+                if failed.is_some() {
+                    return;
+                }
+                let row = match record.entries {
+                    Ok(entries) => parse_row(entries),
+                    Err(message) => Err((None, message)),
+                };
+                if let Err(err) = self.add(record.location, row, invalid) {
+                    failed = Some(err);
+                }
+            })
+            .map_err(prefixed)?;
+        failed.map_or(Ok(()), Err)
+    }
+
+    fn add_row(
         &mut self,
         location: Location,
         row: RowResult,
@@ -483,11 +548,21 @@ impl IndexBuilder {
         Ok(())
     }
 
-    fn finish(self) -> io::Result<PasswordIndex> {
+    /// The finished index.
+    ///
+    /// # Errors
+    ///
+    /// When the last rows cannot be written to the spool.
+    pub(super) fn finish(self) -> Result<PasswordIndex, SourceError> {
+        let location = Location {
+            file: self.path.clone(),
+            line: None,
+            index: 0,
+        };
         let spool = self
             .spool
             .into_inner()
-            .map_err(io::IntoInnerError::into_error)?;
+            .map_err(|e| spool_error(location, e.error()))?;
         let words = self.loaded.div_ceil(64);
         Ok(PasswordIndex {
             path: self.path,
