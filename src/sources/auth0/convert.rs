@@ -132,11 +132,11 @@ pub(super) fn convert(raw: RawUser<'_>) -> Outcome {
 /// The social logins among `identities[]`, sorted and without duplicates. The database
 /// identity of a password user is not a linked provider; a social-only user's own identity is.
 fn linked_providers(
-    identities: Vec<Result<RawIdentity<'_>, &'static str>>,
+    identities: Vec<(usize, Result<RawIdentity<'_>, &'static str>)>,
     problems: &mut Vec<String>,
 ) -> Vec<LinkedProvider> {
     let mut linked = Vec::new();
-    for (i, entry) in identities.into_iter().enumerate() {
+    for (i, entry) in identities {
         let entry = match entry {
             Ok(entry) => entry,
             Err(found) => {

@@ -99,9 +99,12 @@ pub(super) struct RawUser<'a> {
     pub blocked: Field<bool>,
     pub user_metadata: Field<Map<String, Value>>,
     pub app_metadata: Field<Map<String, Value>>,
-    /// `{connection, provider, user_id, isSocial}` entries, each read on its own (or the kind
-    /// of value found where an object should be), so one bad entry can be named by its index.
-    pub identities: Field<Vec<Result<RawIdentity<'a>, &'static str>>>,
+    /// `{connection, provider, user_id, isSocial}` entries with their index in the array,
+    /// each read on its own (or the kind of value found where an object should be), so one
+    /// bad entry can be named by its index. The general path keeps every entry; the fast path
+    /// keeps only the social ones, because an entry it accepts that is not social cannot
+    /// produce a linked provider or a problem (see `fast.rs`).
+    pub identities: Field<Vec<(usize, Result<RawIdentity<'a>, &'static str>)>>,
     /// How many factors are enrolled (`multifactor`, e.g. `["guardian"]`).
     pub multifactor: Field<usize>,
     /// Keys that name the same field with different values.
@@ -128,9 +131,13 @@ impl RawUser<'static> {
             blocked: s.take(F::Blocked),
             user_metadata: s.take(F::UserMetadata),
             app_metadata: s.take(F::AppMetadata),
-            identities: s
-                .take::<Vec<Value>>(F::Identities)
-                .map(|entries| entries.into_iter().map(RawIdentity::from_value).collect()),
+            identities: s.take::<Vec<Value>>(F::Identities).map(|entries| {
+                entries
+                    .into_iter()
+                    .map(RawIdentity::from_value)
+                    .enumerate()
+                    .collect()
+            }),
             multifactor: s.take::<Vec<Value>>(F::Multifactor).map(|f| f.len()),
             conflicts: s.conflicts,
         }

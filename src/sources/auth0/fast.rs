@@ -100,9 +100,8 @@ impl<'de> Visitor<'de> for UserVisitor {
                     raw.app_metadata = field(map.next_value::<Option<Map<String, Value>>>()?);
                 }
                 F::Identities => {
-                    let entries: Option<Vec<FastIdentity<'de>>> = map.next_value()?;
-                    raw.identities =
-                        field(entries).map(|e| e.into_iter().map(|i| Ok(i.0)).collect());
+                    let social: Option<SocialIdentities<'de>> = map.next_value()?;
+                    raw.identities = field(social).map(|s| s.0);
                 }
                 F::Multifactor => {
                     raw.multifactor = field(map.next_value::<Option<SeqLen>>()?).map(|n| n.0);
@@ -113,7 +112,41 @@ impl<'de> Visitor<'de> for UserVisitor {
     }
 }
 
-/// One entry of `identities[]`, read with borrowed strings (most entries are dropped).
+/// The social entries of `identities[]`, with their index. Every entry is still read, and
+/// any entry the fast path cannot take gives the record up, but an accepted entry that is not
+/// social is dropped at once: the converter skips it without a word (its types are right and
+/// it has no conflicting keys), so keeping it would only cost an allocation per user.
+struct SocialIdentities<'de>(Vec<(usize, Result<RawIdentity<'de>, &'static str>)>);
+
+impl<'de> de::Deserialize<'de> for SocialIdentities<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_seq(SocialIdentitiesVisitor)
+    }
+}
+
+struct SocialIdentitiesVisitor;
+
+impl<'de> Visitor<'de> for SocialIdentitiesVisitor {
+    type Value = SocialIdentities<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of identities")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut social = Vec::new();
+        let mut i = 0;
+        while let Some(FastIdentity(entry)) = seq.next_element()? {
+            if entry.is_social == Field::Present(true) {
+                social.push((i, Ok(entry)));
+            }
+            i += 1;
+        }
+        Ok(SocialIdentities(social))
+    }
+}
+
+/// One entry of `identities[]`, read with borrowed strings.
 struct FastIdentity<'de>(RawIdentity<'de>);
 
 impl<'de> de::Deserialize<'de> for FastIdentity<'de> {

@@ -137,13 +137,8 @@ pub fn read_users(
                         match results.next() {
                             Some(Done::Passwords(Ok(rows))) => {
                                 for (line, row) in rows {
-                                    let location = Location {
-                                        file: path.to_path_buf(),
-                                        line: Some(line),
-                                        index,
-                                    };
+                                    builder.add(Some(line), index, row, &mut invalid)?;
                                     index += 1;
-                                    builder.add(location, row, &mut invalid)?;
                                 }
                             }
                             Some(Done::Passwords(Err(failure))) => {

@@ -165,7 +165,10 @@ impl PasswordIndex {
             word.fetch_or(1 << bit, Ordering::Relaxed);
         }
         // The bytes passed `bcrypt_bytes`, so they are ASCII and the conversion is exact.
-        let hash = String::from_utf8_lossy(record.hash).into_owned();
+        let hash = match std::str::from_utf8(record.hash) {
+            Ok(hash) => hash.to_owned(),
+            Err(_) => String::from_utf8_lossy(record.hash).into_owned(),
+        };
         (Claim::Hash(Secret::new(hash)), offset + record.len as u64)
     }
 
@@ -209,13 +212,9 @@ fn load_with(
             while let Some(block) = blocks.next_block(crate::sources::json_records::BLOCK_BYTES) {
                 let block = block.map_err(|failure| read_failure(path, &failure, index))?;
                 for line in block.lines() {
-                    let location = Location {
-                        file: path.to_path_buf(),
-                        line: Some(line.line),
-                        index,
-                    };
+                    let row = parse_line(line.text, line.column_shift);
+                    builder.add(Some(line.line), index, row, invalid)?;
                     index += 1;
-                    builder.add(location, parse_line(line.text, line.column_shift), invalid)?;
                 }
             }
         }
@@ -380,21 +379,30 @@ impl IndexBuilder {
         })
     }
 
-    /// Adds one row (already read) found at `location`, reporting it to `invalid` when it is
-    /// invalid or a second, different hash for its user.
+    /// Adds one row (already read), found on `line` as record `index` of the export,
+    /// reporting it to `invalid` when it is invalid or a second, different hash for its user.
     ///
     /// # Errors
     ///
     /// When the spool cannot be written or read back.
     pub(super) fn add(
         &mut self,
-        location: Location,
+        line: Option<u64>,
+        index: u64,
         row: RowResult,
         invalid: &mut dyn FnMut(SourceError),
     ) -> Result<(), SourceError> {
-        let at = location.clone();
-        self.add_row(location, row, invalid)
-            .map_err(|e| spool_error(at, &e))
+        self.add_row(line, index, row, invalid)
+            .map_err(|e| spool_error(self.location(line, index), &e))
+    }
+
+    /// Where record `index` of the export is; built only for messages.
+    fn location(&self, line: Option<u64>, index: u64) -> Location {
+        Location {
+            file: self.path.clone(),
+            line,
+            index,
+        }
     }
 
     /// Adds every row of an export that is a JSON array, streamed on the calling thread.
@@ -418,7 +426,8 @@ impl IndexBuilder {
                     Ok(entries) => parse_row(entries),
                     Err(message) => Err((None, message)),
                 };
-                if let Err(err) = self.add(record.location, row, invalid) {
+                let at = record.location;
+                if let Err(err) = self.add(at.line, at.index, row, invalid) {
                     failed = Some(err);
                 }
             })
@@ -428,37 +437,36 @@ impl IndexBuilder {
 
     fn add_row(
         &mut self,
-        location: Location,
+        line: Option<u64>,
+        index: u64,
         row: RowResult,
         invalid: &mut dyn FnMut(SourceError),
     ) -> io::Result<()> {
         match row {
-            Ok((user_id, hash)) => {
-                match self.add_valid(&user_id, &hash, location.line, location.index)? {
-                    Added::New | Added::Repeat => {}
-                    Added::Conflict { first_line } => {
-                        // Two different hashes for one user cannot both be right.
-                        let first = first_line
-                            .map_or_else(String::new, |l| format!(" (first at line {l})"));
-                        self.invalid += 1;
-                        invalid(SourceError::new(
-                            location,
-                            Some(user_id),
-                            format!(
-                                "password-hash export: a second, different hash for this \
-                                 user{first}; the first is used"
-                            ),
-                        ));
-                    }
+            Ok((user_id, hash)) => match self.add_valid(&user_id, &hash, line, index)? {
+                Added::New | Added::Repeat => {}
+                Added::Conflict { first_line } => {
+                    // Two different hashes for one user cannot both be right.
+                    let first =
+                        first_line.map_or_else(String::new, |l| format!(" (first at line {l})"));
+                    self.invalid += 1;
+                    invalid(SourceError::new(
+                        self.location(line, index),
+                        Some(user_id),
+                        format!(
+                            "password-hash export: a second, different hash for this \
+                             user{first}; the first is used"
+                        ),
+                    ));
                 }
-            }
+            },
             Err((user_id, message)) => {
                 self.invalid += 1;
                 if let Some(id) = &user_id {
-                    self.add_rejected(id, location.line, location.index)?;
+                    self.add_rejected(id, line, index)?;
                 }
                 invalid(SourceError::new(
-                    location,
+                    self.location(line, index),
                     user_id,
                     format!("password-hash export: {message}"),
                 ));
