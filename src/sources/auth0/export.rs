@@ -4,7 +4,8 @@
 //! Real files spell their keys three ways: the export job's `export_as` names (`user_id`,
 //! `email_verified`), the legacy Import/Export extension's Title-Case names (`Id`,
 //! `Email Verified`, `Given Name`), and hand-edited variants that differ in case. Keys are
-//! therefore matched after normalising them (see [`normalise_key`]), and a value of the wrong
+//! therefore matched after normalising them (see
+//! [`normalise_key`](crate::sources::json_records::fields::normalise_key)), and a value of the wrong
 //! JSON type is kept as a [`Field::Wrong`] rather than failing the record, so the converter can
 //! report every problem of a record together with its `user_id`.
 //!

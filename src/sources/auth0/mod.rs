@@ -12,7 +12,7 @@
 //! A million-user export is read on every core, and the caller's sink sees exactly what a
 //! single-threaded reader would show it, in the same order. One producer thread cuts the
 //! NDJSON files into blocks of lines (decompressing gzip): first the password export's, then
-//! the users'. Worker threads parse the blocks (see [`pipeline`](super::pipeline)). The
+//! the users'. Worker threads parse the blocks (see `sources/pipeline.rs`). The
 //! calling thread takes the results in file order: it feeds the password rows into the index
 //! and reports the invalid ones, publishes the finished index, then hands every user record to
 //! the sink. Workers convert user records as soon as they have them and join them to their

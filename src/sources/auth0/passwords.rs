@@ -10,22 +10,30 @@
 //!
 //! A tenant can have millions of password users, and the users file is streamed, so every row
 //! must stay findable until the last user is read. Holding every hash (and its id) in memory
-//! made memory grow by some 150 bytes per password user. Instead [`load`] reads the export once
-//! and writes each row it accepts, compactly, to a *spool*: an anonymous temporary file
-//! (`tempfile::tempfile`, in `TMPDIR`, gone when closed, even after a crash) holding the row's
-//! id, its hash, and where it is in the export. In memory stays only a table from a 64-bit
-//! fingerprint of the id to the record's offset in the spool, 16 bytes a row, plus one bit a
-//! row for "a user claimed it". A lookup ([`PasswordIndex::claim`]) reads the candidate records
-//! back with positioned reads and compares the full id, so two ids that share a fingerprint
-//! are told apart exactly (they share a list in the table); the fingerprint is keyed with a
-//! per-run random key, so such collisions stay rare even for hostile ids.
+//! made memory grow by some 150 bytes per password user. Instead the [`IndexBuilder`] takes
+//! the rows in file order and writes each one it accepts, compactly, to a *spool*: an
+//! anonymous temporary file (`tempfile::tempfile`, in `TMPDIR`, unlinked from the start, so
+//! it is gone when closed, even after a crash) holding the row's id, its hash, and where it is
+//! in the export. In memory stays only a table from a 64-bit fingerprint of the id to the
+//! record's offset in the spool (16 bytes a row, about 35 MiB at a million rows with the hash
+//! table's slack), plus one bit a row for "a user claimed it".
+//!
+//! A lookup ([`PasswordIndex::claim`]) reads the candidate records back with positioned reads
+//! and compares the full id, so ids that share a fingerprint are told apart exactly (their
+//! offsets share a list in the table); the fingerprint is keyed with a per-run random key, so
+//! such collisions stay rare even for hostile ids. A second row for a known fingerprint is
+//! read back the same way while building, which is how a repeated or conflicting row is found
+//! and reported at its own line, as it is met.
 //!
 //! Why a spool rather than offsets into the export itself: one format serves NDJSON, JSON
 //! arrays and gzip alike (a gzip stream has no offsets to seek to), a lookup reads about 100
-//! bytes and parses no JSON, and the spool is about a third of the export's size. Records are
-//! appended in export order, and the users file usually lists users in the same order, so the
-//! reads-back go mostly forward through the spool; each reader keeps a small window
-//! ([`SpoolCache`]) and touches the file once per few dozen lookups.
+//! bytes and parses no JSON, and the spool is about a third of the export's size (about 120
+//! bytes a row for Auth0's ids). Records are appended in export order, and a users file
+//! usually lists users in the same order, so lookups go mostly forward through the spool:
+//! each thread keeps a small read window ([`SpoolCache`]), reads the file once per few dozen
+//! lookups, and first compares the record after its previous match, which spares the table
+//! probe (a random memory access) for in-order users. The spool lives where `TMPDIR` points;
+//! on a system whose `/tmp` is a RAM disk, point `TMPDIR` at a disk for very large exports.
 //!
 //! Every message about a row names the file and line and never the hash; the index and its
 //! records have no `Debug` that could print one.

@@ -897,7 +897,7 @@ fn an_unreadable_users_file_is_reported_after_the_password_rows() {
     let files = Files::new();
     let passwords = files.write(
         "passwords.ndjson",
-        format!("{{\"_id\":{{\"$oid\":\"x\"}},\"passwordHash\":\"nope\"}}\n"),
+        "{\"_id\":{\"$oid\":\"x\"},\"passwordHash\":\"nope\"}\n",
     );
     let missing = files.dir.path().join("missing.ndjson");
     let mut items = Vec::new();

@@ -39,7 +39,7 @@ use serde_json::Value;
 
 pub use blocks::{BLOCK_BYTES, LineBlock, NdjsonBlocks, NdjsonLine, ReadFailure};
 pub use csv_rows::{CsvRow, CsvRows, MAX_ROW_BYTES};
-pub use ndjson::{parse_record_line, trim_line};
+pub use ndjson::{Entries, parse_record_line, trim_line};
 
 use super::{ExportReader, Location, SourceError, open_export};
 

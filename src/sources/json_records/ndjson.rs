@@ -60,6 +60,10 @@ pub(super) fn read(
     }
 }
 
+/// A record's entries in file order, or why the record is not a JSON object (a message that
+/// quotes no values), as in [`JsonRecord::entries`](super::JsonRecord::entries).
+pub type Entries = Result<Vec<(String, Value)>, String>;
+
 /// Parses one NDJSON line (already without its BOM and line terminator, see [`trim_line`])
 /// into a record's entries, or the message for a line that is not a JSON object, together
 /// with the id captured on the way. `column_shift` is what format detection consumed of the
@@ -71,7 +75,7 @@ pub fn parse_record_line(
     line: &[u8],
     column_shift: u64,
     id_key: IdKey,
-) -> (Result<Vec<(String, Value)>, String>, Option<String>) {
+) -> (Entries, Option<String>) {
     let mut capture = Capture::new(id_key);
     let entries = parse_line(line, &mut capture).map_err(|e| {
         // The parser numbers columns within the line; the first line may have lost
