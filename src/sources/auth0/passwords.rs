@@ -808,8 +808,12 @@ pub(super) struct SpoolCache {
     next: u64,
 }
 
-/// Bytes read at a time: a few dozen records.
+/// Bytes read at a time while lookups go forward through the spool: a few dozen records.
 const WINDOW: usize = 8 * 1024;
+
+/// Bytes read at a time for a lookup that jumps elsewhere (users in another order than the
+/// export): a record or a few, so that random lookups do not copy a whole window each.
+const SMALL_READ: usize = 512;
 
 impl SpoolCache {
     fn record<'a>(&'a mut self, file: &File, offset: u64) -> io::Result<SpoolRecord<'a>> {
@@ -828,7 +832,11 @@ impl SpoolCache {
         let end = offset + len as u64;
         let cached = offset >= self.start && end <= self.start + self.buf.len() as u64;
         if !cached {
-            self.buf.resize(len.max(WINDOW), 0);
+            // Reading on from the current window: a whole window; a jump: a small read.
+            let window_end = self.start + self.buf.len() as u64;
+            let forward = offset >= self.start && offset <= window_end + WINDOW as u64;
+            let want = if forward { WINDOW } else { SMALL_READ };
+            self.buf.resize(len.max(want), 0);
             let mut got = 0;
             while got < self.buf.len() {
                 match read_at(file, &mut self.buf[got..], offset + got as u64) {
