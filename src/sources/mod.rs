@@ -19,6 +19,7 @@ pub mod firebase;
 pub mod json_records;
 mod location;
 mod open;
+mod pipeline;
 
 pub use dispatch::{ReadStats, read_user_source};
 pub use location::{Location, SourceError};

@@ -32,7 +32,7 @@ pub(super) enum Outcome {
 }
 
 /// Converts one record.
-pub(super) fn convert(raw: RawUser) -> Outcome {
+pub(super) fn convert(raw: RawUser<'_>) -> Outcome {
     let external_id = match raw.user_id {
         Field::Present(id) if !id.trim().is_empty() => id,
         Field::Present(_) | Field::Absent => {
@@ -80,7 +80,7 @@ pub(super) fn convert(raw: RawUser) -> Outcome {
     }
 
     let mut identity = Identity {
-        external_id: ExternalId::new(external_id.clone()),
+        external_id: ExternalId::new(external_id),
         email,
         email_verified: present(raw.email_verified, &mut problems),
         phone,
@@ -102,29 +102,28 @@ pub(super) fn convert(raw: RawUser) -> Outcome {
             .insert("metadata".to_owned(), Value::Object(metadata));
     }
     if let Some(app_metadata) = present(raw.app_metadata, &mut problems) {
-        for (key, value) in app_metadata {
-            if key == OWNER_MARKER_KEY {
-                problems.push(format!(
-                    "`app_metadata.{OWNER_MARKER_KEY}` is reserved for the migration's owner marker; \
-                     rename it in the export"
-                ));
-            } else {
-                identity.admin_metadata.insert(key, value);
-            }
+        if app_metadata.contains_key(OWNER_MARKER_KEY) {
+            problems.push(format!(
+                "`app_metadata.{OWNER_MARKER_KEY}` is reserved for the migration's owner marker; \
+                 rename it in the export"
+            ));
+        } else {
+            // The identity's admin metadata starts empty, so it is exactly this map.
+            identity.admin_metadata = app_metadata;
         }
     }
     if let Some(identities) = present(raw.identities, &mut problems) {
         identity.linked_providers = linked_providers(identities, &mut problems);
     }
     if let Some(factors) = present(raw.multifactor, &mut problems) {
-        identity.mfa_enrolled = !factors.is_empty();
+        identity.mfa_enrolled = factors > 0;
     }
 
     if problems.is_empty() {
         Outcome::Identity(Box::new(identity))
     } else {
         Outcome::Invalid {
-            external_id: Some(external_id),
+            external_id: Some(identity.external_id.as_str().to_owned()),
             message: problems.join("; "),
         }
     }
@@ -132,10 +131,13 @@ pub(super) fn convert(raw: RawUser) -> Outcome {
 
 /// The social logins among `identities[]`, sorted and without duplicates. The database
 /// identity of a password user is not a linked provider; a social-only user's own identity is.
-fn linked_providers(identities: Vec<Value>, problems: &mut Vec<String>) -> Vec<LinkedProvider> {
+fn linked_providers(
+    identities: Vec<(usize, Result<RawIdentity<'_>, &'static str>)>,
+    problems: &mut Vec<String>,
+) -> Vec<LinkedProvider> {
     let mut linked = Vec::new();
-    for (i, value) in identities.into_iter().enumerate() {
-        let entry = match RawIdentity::from_value(value) {
+    for (i, entry) in identities {
+        let entry = match entry {
             Ok(entry) => entry,
             Err(found) => {
                 problems.push(format!("`identities[{i}]` must be an object, not {found}"));
@@ -179,8 +181,13 @@ fn present<T>(field: Field<T>, problems: &mut Vec<String>) -> Option<T> {
 }
 
 /// Like [`present`], treating a blank string as absent: exports write `""` for unset fields.
-fn non_empty(field: Field<String>, problems: &mut Vec<String>) -> Option<String> {
-    present(field, problems).filter(|s| !s.trim().is_empty())
+fn non_empty<S: AsRef<str> + Into<String>>(
+    field: Field<S>,
+    problems: &mut Vec<String>,
+) -> Option<String> {
+    present(field, problems)
+        .filter(|s| !s.as_ref().trim().is_empty())
+        .map(Into::into)
 }
 
 #[cfg(test)]

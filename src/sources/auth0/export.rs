@@ -4,20 +4,28 @@
 //! Real files spell their keys three ways: the export job's `export_as` names (`user_id`,
 //! `email_verified`), the legacy Import/Export extension's Title-Case names (`Id`,
 //! `Email Verified`, `Given Name`), and hand-edited variants that differ in case. Keys are
-//! therefore matched after normalising them (see [`normalise_key`]), and a value of the wrong
+//! therefore matched after normalising them (see
+//! [`normalise_key`](crate::sources::json_records::fields::normalise_key)), and a value of the wrong
 //! JSON type is kept as a [`Field::Wrong`] rather than failing the record, so the converter can
 //! report every problem of a record together with its `user_id`.
+//!
+//! [`RawUser::from_entries`] is the general path, for any record the JSON container hands
+//! over. Most records of a real export take the typed fast path in `fast.rs` instead, which
+//! fills the same [`RawUser`] straight from the line; the conversion after that is shared, so
+//! both paths give the same identity and the same messages.
+
+use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
 use crate::sources::json_records::kind_of;
 
 // Key normalisation and typed field slots are shared with the other JSON readers.
-pub(super) use crate::sources::json_records::fields::{Field, Slots, Text, normalise_key};
+pub(super) use crate::sources::json_records::fields::{Field, Slots, with_normalised_key};
 
 /// The user fields this tool reads, by meaning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum UserField {
+pub(super) enum UserField {
     UserId,
     Email,
     EmailVerified,
@@ -40,7 +48,7 @@ impl UserField {
     /// Maps a normalised key to a field. `id` is the extension's name for `user_id`. Keys this
     /// tool does not migrate (`created_at`, `logins_count`, `Connection`, `nickname`, …) map to
     /// nothing and are ignored.
-    fn of(normalised: &str) -> Option<Self> {
+    pub(super) fn of(normalised: &str) -> Option<Self> {
         Some(match normalised {
             "userid" | "id" => Self::UserId,
             "email" => Self::Email,
@@ -65,12 +73,14 @@ impl UserField {
 
 /// Whether a raw key is the user's id, for capturing it before a record breaks.
 pub(super) fn is_user_id_key(key: &str) -> bool {
-    UserField::of(&normalise_key(key)) == Some(UserField::UserId)
+    with_normalised_key(key, UserField::of) == Some(UserField::UserId)
 }
 
-/// One record of the users export.
+/// One record of the users export. Strings that end up in the identity are owned; the
+/// entries of `identities[]`, which are mostly looked at and dropped, may borrow from the
+/// line they were parsed from.
 #[derive(Debug)]
-pub(super) struct RawUser {
+pub(super) struct RawUser<'a> {
     /// `user_id`, `<strategy>|<id>`.
     pub user_id: Field<String>,
     pub email: Field<String>,
@@ -90,16 +100,19 @@ pub(super) struct RawUser {
     pub blocked: Field<bool>,
     pub user_metadata: Field<Map<String, Value>>,
     pub app_metadata: Field<Map<String, Value>>,
-    /// `{connection, provider, user_id, isSocial}` entries, kept raw: each is read by
-    /// [`RawIdentity::from_value`] so one bad entry can be named by its index.
-    pub identities: Field<Vec<Value>>,
-    /// Enrolled factors, e.g. `["guardian"]`.
-    pub multifactor: Field<Vec<Value>>,
+    /// `{connection, provider, user_id, isSocial}` entries with their index in the array,
+    /// each read on its own (or the kind of value found where an object should be), so one
+    /// bad entry can be named by its index. The general path keeps every entry; the fast path
+    /// keeps only the social ones, because an entry it accepts that is not social cannot
+    /// produce a linked provider or a problem (see `fast.rs`).
+    pub identities: Field<Vec<(usize, Result<RawIdentity<'a>, &'static str>)>>,
+    /// How many factors are enrolled (`multifactor`, e.g. `["guardian"]`).
+    pub multifactor: Field<usize>,
     /// Keys that name the same field with different values.
     pub conflicts: Vec<String>,
 }
 
-impl RawUser {
+impl RawUser<'static> {
     /// Reads a record from its entries.
     pub(super) fn from_entries(entries: Vec<(String, Value)>) -> Self {
         use UserField as F;
@@ -119,23 +132,54 @@ impl RawUser {
             blocked: s.take(F::Blocked),
             user_metadata: s.take(F::UserMetadata),
             app_metadata: s.take(F::AppMetadata),
-            identities: s.take(F::Identities),
-            multifactor: s.take(F::Multifactor),
+            identities: s.take::<Vec<Value>>(F::Identities).map(|entries| {
+                entries
+                    .into_iter()
+                    .map(RawIdentity::from_value)
+                    .enumerate()
+                    .collect()
+            }),
+            multifactor: s.take::<Vec<Value>>(F::Multifactor).map(|f| f.len()),
             conflicts: s.conflicts,
+        }
+    }
+}
+
+impl RawUser<'_> {
+    /// A record with no fields, for the fast path to fill.
+    pub(super) fn empty() -> Self {
+        Self {
+            user_id: Field::Absent,
+            email: Field::Absent,
+            email_verified: Field::Absent,
+            phone_number: Field::Absent,
+            phone_verified: Field::Absent,
+            username: Field::Absent,
+            given_name: Field::Absent,
+            family_name: Field::Absent,
+            name: Field::Absent,
+            picture: Field::Absent,
+            locale: Field::Absent,
+            blocked: Field::Absent,
+            user_metadata: Field::Absent,
+            app_metadata: Field::Absent,
+            identities: Field::Absent,
+            multifactor: Field::Absent,
+            conflicts: Vec::new(),
         }
     }
 }
 
 /// The identity fields this tool reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum IdentityField {
+pub(super) enum IdentityField {
     Provider,
     UserId,
     IsSocial,
 }
 
 impl IdentityField {
-    fn of(normalised: &str) -> Option<Self> {
+    pub(super) fn of(normalised: &str) -> Option<Self> {
         Some(match normalised {
             "provider" => Self::Provider,
             "userid" => Self::UserId,
@@ -147,16 +191,16 @@ impl IdentityField {
 
 /// One entry of a user's `identities[]`.
 #[derive(Debug)]
-pub(super) struct RawIdentity {
+pub(super) struct RawIdentity<'a> {
     /// `google-oauth2`, `github`, `auth0`, …
-    pub provider: Field<String>,
+    pub provider: Field<Cow<'a, str>>,
     /// The user's id at the provider: a string, or a number for some providers (GitHub).
-    pub user_id: Field<String>,
+    pub user_id: Field<Cow<'a, str>>,
     pub is_social: Field<bool>,
     pub conflicts: Vec<String>,
 }
 
-impl RawIdentity {
+impl RawIdentity<'static> {
     /// Reads an entry, or names the kind of value found where an object should be.
     pub(super) fn from_value(value: Value) -> Result<Self, &'static str> {
         let Value::Object(map) = value else {
@@ -164,21 +208,9 @@ impl RawIdentity {
         };
         let mut s = Slots::new(map.into_iter().collect(), IdentityField::of);
         // Numeric ids (GitHub's) are ids all the same; read them as their decimal text.
-        let user_id = match s.take::<Text>(IdentityField::UserId) {
-            Field::Present(Text(id)) => Field::Present(id),
-            Field::Absent => Field::Absent,
-            Field::Wrong {
-                key,
-                expected,
-                found,
-            } => Field::Wrong {
-                key,
-                expected,
-                found,
-            },
-        };
+        let user_id = s.take_text(IdentityField::UserId).map(Cow::Owned);
         Ok(Self {
-            provider: s.take(IdentityField::Provider),
+            provider: s.take::<String>(IdentityField::Provider).map(Cow::Owned),
             user_id,
             is_social: s.take(IdentityField::IsSocial),
             conflicts: s.conflicts,
@@ -189,6 +221,7 @@ impl RawIdentity {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sources::json_records::fields::normalise_key;
     use serde_json::json;
 
     fn entries(value: Value) -> Vec<(String, Value)> {

@@ -1,30 +1,53 @@
 //! Auth0 users: the export job's file (NDJSON, plain or gzip, or the same records as a JSON
 //! array) joined with the optional password-hash export from a support ticket.
 //!
-//! This module owns the order of work and the counts: the password export is indexed first
-//! (it is small: database users only), then the users file is streamed one record at a time
-//! and each record leaves as a [`UserItem`] before the next is read. The pieces are `export`
-//! (the file's raw records), `convert` (raw record → identity, per DESIGN.md section 4) and
-//! `passwords` (the hash export and its join rule); the container (NDJSON or JSON array, gzip,
-//! BOM, line numbers) is [`json_records`](super::json_records)' business.
+//! This module owns the order of work and the counts. The pieces are `export` (the file's
+//! raw records, general path), `fast` (the typed fast path for NDJSON lines), `convert` (raw
+//! record → identity, per DESIGN.md section 4) and `passwords` (the hash export, its join rule
+//! and its on-disk index); the container (NDJSON or JSON array, gzip, BOM, line numbers) is
+//! [`json_records`](super::json_records)' business.
+//!
+//! # Threads
+//!
+//! A million-user export is read on every core, and the caller's sink sees exactly what a
+//! single-threaded reader would show it, in the same order. One producer thread cuts the
+//! NDJSON files into blocks of lines (decompressing gzip): first the password export's, then
+//! the users'. Worker threads parse the blocks (see `sources/pipeline.rs`). The
+//! calling thread takes the results in file order: it feeds the password rows into the index
+//! and reports the invalid ones, publishes the finished index, then hands every user record to
+//! the sink. Workers convert user records as soon as they have them and join them to their
+//! password rows once the index is published. So both cores work on the password export first
+//! and on the users after, and the sink, which need not be `Send`, stays on the calling
+//! thread.
+//!
+//! JSON-array files (small by nature: Auth0's import takes arrays of at most 500 KB) are
+//! streamed on the calling thread through the general path.
 
 pub mod clients;
 mod convert;
 mod export;
+mod fast;
 mod passwords;
 
 #[cfg(test)]
 mod tests;
 
+use std::io;
 use std::path::Path;
+use std::sync::OnceLock;
+use std::thread::Scope;
 
 use convert::Outcome;
 use export::{RawUser, is_user_id_key};
-use passwords::{Claim, PasswordIndex};
+use passwords::{Claim, IndexBuilder, PasswordIndex, RowResult, SpoolCache};
 
-use super::json_records::read_json_records;
-use super::{SkipReason, Skipped, SourceError, UserItem};
-use crate::model::PasswordHash;
+use super::json_records::{
+    BLOCK_BYTES, JsonRecord, LineBlock, NdjsonBlocks, OpenJson, ReadFailure, open_json_records,
+    parse_record_line,
+};
+use super::pipeline::{self, Ordered};
+use super::{Location, SkipReason, Skipped, SourceError, UserItem};
+use crate::model::{Identity, PasswordHash};
 
 /// What a read found, beyond the items themselves.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -60,79 +83,342 @@ pub struct ReadStats {
 /// Only for problems that make a file unreadable: it cannot be opened, its gzip stream is
 /// broken, an I/O error, or a syntax error inside a JSON array (after which no element can be
 /// trusted). Problems with single records are [`UserItem::Invalid`] items, and reading goes
-/// on.
+/// on. A problem with the password export is reported before anything about the users file.
 pub fn read_users(
     users: &Path,
     passwords: Option<&Path>,
     sink: &mut dyn FnMut(UserItem),
 ) -> Result<ReadStats, SourceError> {
-    let mut stats = ReadStats::default();
-    let mut index = match passwords {
-        Some(path) => passwords::load(path, &mut |err| sink(UserItem::Invalid(err)))?,
-        None => PasswordIndex::default(),
-    };
-    stats.password_rows = index.loaded;
-    stats.password_rows_invalid = index.invalid;
+    // Set exactly once: the finished index, or `None` when there is no password export or it
+    // could not be read. Workers wait for it before joining users to rows.
+    let index_cell: OnceLock<Option<PasswordIndex>> = OnceLock::new();
+    let index_cell = &index_cell;
+    let password_file =
+        passwords.map(|path| (path, open_json_records(path).map_err(passwords::prefixed)));
+    let users_file = open_json_records(users);
 
-    read_json_records(users, is_user_id_key, &mut |record| {
-        stats.records += 1;
-        let location = record.location;
-        let entries = match record.entries {
-            Ok(entries) => entries,
-            Err(message) => {
-                stats.invalid += 1;
-                sink(UserItem::Invalid(SourceError::new(
-                    location,
-                    record.id_hint,
-                    message,
-                )));
-                return;
-            }
+    std::thread::scope(|scope| {
+        // However this closure ends, workers waiting for the index go on (and then stop).
+        let _unblock = Unblock(index_cell);
+
+        // The NDJSON files go to the workers, password export first; the rest stays here.
+        let (password_file, password_blocks) = match password_file {
+            Some((path, Ok(OpenJson::Ndjson(blocks)))) => (Some((path, Ok(None))), Some(blocks)),
+            Some((path, Ok(OpenJson::Array(array)))) => (Some((path, Ok(Some(array)))), None),
+            Some((path, Ok(OpenJson::Empty))) => (Some((path, Ok(None))), None),
+            Some((path, Err(err))) => (Some((path, Err(err))), None),
+            None => (None, None),
         };
-        match convert::convert(RawUser::from_entries(entries)) {
-            Outcome::Identity(mut identity) => {
-                match index.claim(identity.external_id.as_str()) {
-                    Claim::Hash(hash) => {
-                        identity.password = Some(PasswordHash::Bcrypt(hash));
-                        stats.passwords_matched += 1;
-                    }
-                    Claim::Rejected(row) => {
-                        identity.password_unsupported = Some(format!(
-                            "its row in the password-hash export is invalid ({row})"
-                        ));
-                    }
-                    Claim::None => {}
-                }
-                stats.identities += 1;
-                sink(UserItem::Identity(identity, location));
+        let password_ndjson = password_blocks.is_some();
+        let (users_file, user_blocks) = match users_file {
+            Ok(OpenJson::Ndjson(blocks)) => (Ok(None), Some(blocks)),
+            Ok(OpenJson::Array(array)) => (Ok(Some(array)), None),
+            Ok(OpenJson::Empty) => (Ok(None), None),
+            Err(err) => (Err(err), None),
+        };
+        let mut results = spawn_workers(scope, password_blocks, user_blocks, index_cell);
+
+        // The password export: every invalid row is reported before any user.
+        let mut stats = ReadStats::default();
+        match password_file {
+            None => {
+                let _ = index_cell.set(None);
             }
-            Outcome::Skipped { external_id } => {
-                // The row (if any) found its user; it is just not usable.
-                index.claim(&external_id);
-                stats.skipped += 1;
-                sink(UserItem::Skipped(Skipped {
-                    location,
-                    external_id: Some(external_id),
-                    reason: SkipReason::NoEmail,
-                }));
-            }
-            Outcome::Invalid {
-                external_id,
-                message,
-            } => {
-                if let Some(id) = &external_id {
-                    index.claim(id);
+            Some((_, Err(err))) => return Err(err),
+            Some((path, Ok(array))) => {
+                let mut builder = IndexBuilder::new(path)?;
+                let mut invalid = |err| sink(UserItem::Invalid(err));
+                if let Some(array) = array {
+                    builder.add_array(array, &mut invalid)?;
                 }
-                stats.invalid += 1;
-                sink(UserItem::Invalid(SourceError::new(
-                    location,
-                    external_id,
-                    message,
-                )));
+                if password_ndjson {
+                    let mut index = 0u64;
+                    loop {
+                        match results.next() {
+                            Some(Done::Passwords(Ok(rows))) => {
+                                for (line, row) in rows {
+                                    builder.add(Some(line), index, row, &mut invalid)?;
+                                    index += 1;
+                                }
+                            }
+                            Some(Done::Passwords(Err(failure))) => {
+                                return Err(passwords::read_failure(path, &failure, index));
+                            }
+                            Some(Done::PasswordsEnd) => break,
+                            Some(Done::Users(_)) | None => {
+                                unreachable!("the producer ends the password blocks first")
+                            }
+                        }
+                    }
+                }
+                let index = builder.finish()?;
+                stats.password_rows = index.loaded;
+                stats.password_rows_invalid = index.invalid;
+                let _ = index_cell.set(Some(index));
             }
         }
-    })?;
+        let index = index_cell.get().and_then(Option::as_ref);
 
-    stats.passwords_unmatched = index.unclaimed();
-    Ok(stats)
+        // The users, in file order.
+        match users_file {
+            Err(err) => return Err(err),
+            Ok(Some(array)) => {
+                let mut cache = SpoolCache::default();
+                let mut failed = None;
+                array.read(is_user_id_key, &mut |record: JsonRecord| {
+                    if failed.is_some() {
+                        return;
+                    }
+                    let parsed = match record.entries {
+                        Ok(entries) => {
+                            Parsed::Converted(convert::convert(RawUser::from_entries(entries)))
+                        }
+                        Err(message) => Parsed::Unreadable {
+                            message,
+                            id_hint: record.id_hint,
+                        },
+                    };
+                    match join(parsed, index, &mut cache) {
+                        Ok(joined) => emit(joined, record.location, &mut stats, sink),
+                        Err(e) => failed = Some(passwords::spool_error(record.location, &e)),
+                    }
+                })?;
+                if let Some(err) = failed {
+                    return Err(err);
+                }
+            }
+            Ok(None) => {
+                for done in results {
+                    let Done::Users(block) = done else {
+                        unreachable!("the password blocks were all taken")
+                    };
+                    let records = block.map_err(|failure| {
+                        let location = Location {
+                            file: users.to_path_buf(),
+                            line: Some(failure.line),
+                            index: stats.records,
+                        };
+                        let message = format!("cannot read export: {}", failure.error);
+                        SourceError::new(location, None, message)
+                    })?;
+                    for (line, joined) in records {
+                        let location = Location {
+                            file: users.to_path_buf(),
+                            line: Some(line),
+                            index: stats.records,
+                        };
+                        match joined {
+                            Ok(joined) => emit(joined, location, &mut stats, sink),
+                            Err(e) => return Err(passwords::spool_error(location, &e)),
+                        }
+                    }
+                }
+            }
+        }
+
+        stats.passwords_unmatched = index.map_or(0, PasswordIndex::unclaimed);
+        Ok(stats)
+    })
+}
+
+/// Publishes "no index" when dropped, unless an index was published: workers waiting for
+/// the index must always be able to go on, whatever ends the read.
+struct Unblock<'a>(&'a OnceLock<Option<PasswordIndex>>);
+
+impl Drop for Unblock<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.set(None);
+    }
+}
+
+/// Work for the worker threads, in the order the producer cuts it.
+enum Job {
+    /// Lines of the password export.
+    Passwords(Result<LineBlock, ReadFailure>),
+    /// The end of the password export (so the calling thread knows, before any users).
+    PasswordsEnd,
+    /// Lines of the users file.
+    Users(Result<LineBlock, ReadFailure>),
+}
+
+/// A worker's result for one [`Job`].
+enum Done {
+    Passwords(Result<Vec<(u64, RowResult)>, ReadFailure>),
+    PasswordsEnd,
+    /// Each record's line and the record, joined; an `Err` (the spool cannot be read) ends
+    /// the block.
+    Users(Result<Vec<(u64, io::Result<Joined>)>, ReadFailure>),
+}
+
+/// Starts the producer and the workers for whichever files are NDJSON.
+fn spawn_workers<'scope>(
+    scope: &'scope Scope<'scope, '_>,
+    mut passwords: Option<NdjsonBlocks>,
+    mut users: Option<NdjsonBlocks>,
+    cell: &'scope OnceLock<Option<PasswordIndex>>,
+) -> Ordered<Done> {
+    let produce = move || {
+        if let Some(blocks) = &mut passwords {
+            return Some(match blocks.next_block(BLOCK_BYTES) {
+                Some(block) => Job::Passwords(block),
+                None => {
+                    passwords = None;
+                    Job::PasswordsEnd
+                }
+            });
+        }
+        users.as_mut()?.next_block(BLOCK_BYTES).map(Job::Users)
+    };
+    let work = move |cache: &mut SpoolCache, job: Job| match job {
+        Job::Passwords(block) => Done::Passwords(block.map(|block| {
+            block
+                .lines()
+                .map(|line| {
+                    (
+                        line.line,
+                        passwords::parse_line(line.text, line.column_shift),
+                    )
+                })
+                .collect()
+        })),
+        Job::PasswordsEnd => Done::PasswordsEnd,
+        Job::Users(block) => Done::Users(block.map(|block| {
+            // Parse and convert first: that much can run before the index is complete.
+            let parsed: Vec<(u64, Parsed)> = block
+                .lines()
+                .map(|line| (line.line, parse_line(line.text, line.column_shift)))
+                .collect();
+            let index = cell.wait().as_ref();
+            let mut joined = Vec::with_capacity(parsed.len());
+            for (line, parsed) in parsed {
+                let result = join(parsed, index, cache);
+                let failed = result.is_err();
+                joined.push((line, result));
+                if failed {
+                    break; // the calling thread ends the read there
+                }
+            }
+            joined
+        })),
+    };
+    pipeline::spawn(scope, pipeline::workers(), produce, work)
+}
+
+/// A user record, parsed and converted, before the password join.
+enum Parsed {
+    Converted(Outcome),
+    /// Not a JSON object (or not JSON): the message, and the id read before it broke.
+    Unreadable {
+        message: String,
+        id_hint: Option<String>,
+    },
+}
+
+/// One NDJSON line: the typed fast path, or the general path for anything unusual.
+fn parse_line(text: &[u8], column_shift: u64) -> Parsed {
+    if let Some(raw) = fast::user(text) {
+        return Parsed::Converted(convert::convert(raw));
+    }
+    match parse_record_line(text, column_shift, is_user_id_key) {
+        (Ok(entries), _) => Parsed::Converted(convert::convert(RawUser::from_entries(entries))),
+        (Err(message), id_hint) => Parsed::Unreadable { message, id_hint },
+    }
+}
+
+/// A user record after the password join, ready for the sink.
+enum Joined {
+    Identity {
+        identity: Box<Identity>,
+        /// It received a hash.
+        matched: bool,
+    },
+    Skipped {
+        external_id: String,
+    },
+    Invalid {
+        external_id: Option<String>,
+        message: String,
+    },
+}
+
+/// Joins a record to its password row. Every record with a `user_id` claims its row, even
+/// one that is skipped or invalid: the row found its user, so it is not "unmatched".
+fn join(
+    parsed: Parsed,
+    index: Option<&PasswordIndex>,
+    cache: &mut SpoolCache,
+) -> io::Result<Joined> {
+    let claim = |id: &str, cache: &mut SpoolCache| match index {
+        Some(index) => index.claim(id, cache),
+        None => Ok(Claim::None),
+    };
+    Ok(match parsed {
+        Parsed::Unreadable { message, id_hint } => Joined::Invalid {
+            external_id: id_hint,
+            message,
+        },
+        Parsed::Converted(Outcome::Identity(mut identity)) => {
+            let matched = match claim(identity.external_id.as_str(), cache)? {
+                Claim::Hash(hash) => {
+                    identity.password = Some(PasswordHash::Bcrypt(hash));
+                    true
+                }
+                Claim::Rejected(row) => {
+                    identity.password_unsupported = Some(format!(
+                        "its row in the password-hash export is invalid ({row})"
+                    ));
+                    false
+                }
+                Claim::None => false,
+            };
+            Joined::Identity { identity, matched }
+        }
+        Parsed::Converted(Outcome::Skipped { external_id }) => {
+            claim(&external_id, cache)?;
+            Joined::Skipped { external_id }
+        }
+        Parsed::Converted(Outcome::Invalid {
+            external_id,
+            message,
+        }) => {
+            if let Some(id) = &external_id {
+                claim(id, cache)?;
+            }
+            Joined::Invalid {
+                external_id,
+                message,
+            }
+        }
+    })
+}
+
+/// Counts a record and hands it to the sink.
+fn emit(joined: Joined, location: Location, stats: &mut ReadStats, sink: &mut dyn FnMut(UserItem)) {
+    stats.records += 1;
+    match joined {
+        Joined::Identity { identity, matched } => {
+            stats.passwords_matched += u64::from(matched);
+            stats.identities += 1;
+            sink(UserItem::Identity(identity, location));
+        }
+        Joined::Skipped { external_id } => {
+            stats.skipped += 1;
+            sink(UserItem::Skipped(Skipped {
+                location,
+                external_id: Some(external_id),
+                reason: SkipReason::NoEmail,
+            }));
+        }
+        Joined::Invalid {
+            external_id,
+            message,
+        } => {
+            stats.invalid += 1;
+            sink(UserItem::Invalid(SourceError::new(
+                location,
+                external_id,
+                message,
+            )));
+        }
+    }
 }

@@ -30,6 +30,36 @@ pub fn normalise_key(key: &str) -> String {
         .collect()
 }
 
+/// Calls `f` with what [`normalise_key`] makes of `key`, without allocating for the short
+/// ASCII keys real exports use. Readers classify every key of every record, so this is on the
+/// hot path of a million-user file; other keys take [`normalise_key`] itself, so the result is
+/// the same for every key.
+pub fn with_normalised_key<R>(key: &str, f: impl FnOnce(&str) -> R) -> R {
+    /// Longer than any key a reader knows; longer keys simply take the allocating path.
+    const STACK: usize = 32;
+    let mut buf = [0u8; STACK];
+    let mut len = 0;
+    for &b in key.as_bytes() {
+        match b {
+            b' ' | b'_' | b'-' => {}
+            // `char::to_lowercase` can turn a non-ASCII character into ASCII (the Kelvin sign
+            // into `k`), so only the general path is right for keys with any.
+            0x80.. => return f(&normalise_key(key)),
+            _ if len == STACK => return f(&normalise_key(key)),
+            _ => {
+                // For ASCII, `to_ascii_lowercase` is `char::to_lowercase`.
+                buf[len] = b.to_ascii_lowercase();
+                len += 1;
+            }
+        }
+    }
+    // ASCII in, ASCII out: this cannot fail, but the general path is right if it did.
+    match std::str::from_utf8(&buf[..len]) {
+        Ok(normalised) => f(normalised),
+        Err(_) => f(&normalise_key(key)),
+    }
+}
+
 /// A value as the file holds it: absent (missing or `null`), present with the expected JSON
 /// type, or present with another type.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,6 +81,23 @@ pub enum Field<T> {
 }
 
 impl<T> Field<T> {
+    /// The same field with its present value mapped; absence and wrong types stay as they are.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Field<U> {
+        match self {
+            Field::Absent => Field::Absent,
+            Field::Present(value) => Field::Present(f(value)),
+            Field::Wrong {
+                key,
+                expected,
+                found,
+            } => Field::Wrong {
+                key,
+                expected,
+                found,
+            },
+        }
+    }
+
     /// The problem with a wrongly typed field, phrased for a message.
     pub fn wrong_type(&self) -> Option<String> {
         match self {
@@ -174,7 +221,7 @@ impl<K: Copy + Eq + std::hash::Hash> Slots<K> {
         let mut slots: HashMap<K, (String, Value)> = HashMap::new();
         let mut conflicts = Vec::new();
         for (key, value) in entries {
-            let Some(field) = field_of(&normalise_key(&key)) else {
+            let Some(field) = with_normalised_key(&key, &field_of) else {
                 continue;
             };
             if value.is_null() {
@@ -229,19 +276,7 @@ impl<K: Copy + Eq + std::hash::Hash> Slots<K> {
 
     /// Takes a field that may be a string or a number, as text.
     pub fn take_text(&mut self, field: K) -> Field<String> {
-        match self.take::<Text>(field) {
-            Field::Present(Text(s)) => Field::Present(s),
-            Field::Absent => Field::Absent,
-            Field::Wrong {
-                key,
-                expected,
-                found,
-            } => Field::Wrong {
-                key,
-                expected,
-                found,
-            },
-        }
+        self.take::<Text>(field).map(|Text(s)| s)
     }
 
     /// Whether the record has a (non-null) value for `field`.
@@ -294,6 +329,25 @@ mod tests {
         let s = slots(json!({"localId": "a", "id": "b"}));
         assert_eq!(s.conflicts.len(), 1);
         assert!(Slots::of_object(json!([1]), field_of).is_err());
+    }
+
+    #[test]
+    fn the_stack_normalisation_matches_normalise_key() {
+        for key in [
+            "user_id",
+            "User Id",
+            "USER-ID",
+            "_ID",
+            "Email Verified",
+            "",
+            "___",
+            "a_very_long_key_name_that_does_not_fit_the_stack_buffer_at_all",
+            "K\u{212a}elvin",
+            "ÜSER_ÍD",
+            "İd",
+        ] {
+            with_normalised_key(key, |n| assert_eq!(n, normalise_key(key), "{key}"));
+        }
     }
 
     #[test]

@@ -17,8 +17,15 @@
 //! open, broken gzip, I/O, a syntax error inside a JSON array) end the read with
 //! [`SourceError`]. Messages never quote record values: JSON syntax errors say what was
 //! expected and where, and non-object records say what kind of value was found.
+//!
+//! Readers that parse records themselves (the Auth0 reader's typed fast path, on several
+//! threads) open the file with [`open_json_records`] instead: it detects the container the same
+//! way and hands over NDJSON as [`NdjsonBlocks`] of whole, numbered lines, with
+//! [`parse_record_line`] as the general path for any line, and a JSON array as
+//! [`ArrayRecords`], streamed like [`read_json_records`] streams it.
 
 mod array;
+mod blocks;
 mod csv_rows;
 mod documents;
 pub mod fields;
@@ -30,7 +37,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
+pub use blocks::{BLOCK_BYTES, LineBlock, NdjsonBlocks, NdjsonLine, ReadFailure};
 pub use csv_rows::{CsvRow, CsvRows, MAX_ROW_BYTES};
+pub use ndjson::{Entries, parse_record_line, trim_line};
 
 use super::{ExportReader, Location, SourceError, open_export};
 
@@ -207,6 +216,56 @@ pub fn read_json_records(
         ),
     };
     Ok(JsonSummary { format, records })
+}
+
+/// A JSON records file, opened and sorted by container ([`open_json_records`]).
+pub enum OpenJson {
+    /// Nothing but whitespace.
+    Empty,
+    /// NDJSON, to be read in blocks of lines.
+    Ndjson(NdjsonBlocks),
+    /// A JSON array of records.
+    Array(ArrayRecords),
+}
+
+/// A JSON array of records, not yet read.
+pub struct ArrayRecords {
+    path: std::path::PathBuf,
+    reader: ExportReader,
+    offset: Offset,
+}
+
+impl ArrayRecords {
+    /// Streams the array's elements to `sink`, exactly as [`read_json_records`] does, and
+    /// returns how many there were.
+    ///
+    /// # Errors
+    ///
+    /// As for [`read_json_records`].
+    pub fn read(self, id_key: IdKey, sink: &mut dyn FnMut(JsonRecord)) -> Result<u64, SourceError> {
+        array::read(&self.path, self.reader, self.offset, id_key, sink)
+    }
+}
+
+/// Opens `path` and detects its container the way [`read_json_records`] does (after a BOM and
+/// whitespace, `[` is a JSON array and anything else NDJSON), for readers that drive the
+/// reading themselves.
+///
+/// # Errors
+///
+/// When the file cannot be opened or its first bytes cannot be read; the messages are those of
+/// [`read_json_records`].
+pub fn open_json_records(path: &Path) -> Result<OpenJson, SourceError> {
+    let (reader, first, offset) = open_and_sniff(path)?;
+    Ok(match first {
+        None => OpenJson::Empty,
+        Some(b'[') => OpenJson::Array(ArrayRecords {
+            path: path.to_path_buf(),
+            reader,
+            offset,
+        }),
+        Some(_) => OpenJson::Ndjson(NdjsonBlocks::new(reader, offset)),
+    })
 }
 
 /// How much leading whitespace [`sniff`] consumed, so that line and column numbers reported

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use serde::de::DeserializeSeed;
-use serde_json::Deserializer;
+use serde_json::{Deserializer, Value};
 
 use super::object::{Capture, RecordSeed, not_an_object};
 use super::{BOM, IdKey, JsonRecord, Offset, describe};
@@ -40,8 +40,7 @@ pub(super) fn read(
         }
         line_no += 1;
         let shift = std::mem::take(&mut column_shift);
-        // A BOM can start any line of files that were concatenated (`cat a.ndjson b.ndjson`).
-        let line = trim_end(buf.strip_prefix(BOM).unwrap_or(&buf));
+        let line = trim_line(&buf);
         if line.is_empty() {
             continue;
         }
@@ -52,23 +51,47 @@ pub(super) fn read(
         };
         index += 1;
 
-        let mut capture = Capture::new(id_key);
-        let entries = parse_line(line, &mut capture).map_err(|e| {
-            // The parser numbers columns within the line; the first line may have lost
-            // leading whitespace to format detection.
-            format!("{} at column {}", describe(&e), e.column() as u64 + shift)
-        });
-        let entries = match entries {
-            Ok(Ok(entries)) => Ok(entries),
-            Ok(Err(found)) => Err(not_an_object(found)),
-            Err(message) => Err(message),
-        };
+        let (entries, id_hint) = parse_record_line(line, shift, id_key);
         sink(JsonRecord {
             location,
             entries,
-            id_hint: capture.id,
+            id_hint,
         });
     }
+}
+
+/// A record's entries in file order, or why the record is not a JSON object (a message that
+/// quotes no values), as in [`JsonRecord::entries`](super::JsonRecord::entries).
+pub type Entries = Result<Vec<(String, Value)>, String>;
+
+/// Parses one NDJSON line (already without its BOM and line terminator, see [`trim_line`])
+/// into a record's entries, or the message for a line that is not a JSON object, together
+/// with the id captured on the way. `column_shift` is what format detection consumed of the
+/// first line, so that columns in messages count from the start of the line in the file.
+///
+/// This is the general path every NDJSON record can take; readers with a faster typed parse
+/// for the common shape fall back to it for everything else, so messages are the same.
+pub fn parse_record_line(
+    line: &[u8],
+    column_shift: u64,
+    id_key: IdKey,
+) -> (Entries, Option<String>) {
+    let mut capture = Capture::new(id_key);
+    let entries = parse_line(line, &mut capture).map_err(|e| {
+        // The parser numbers columns within the line; the first line may have lost
+        // leading whitespace to format detection.
+        format!(
+            "{} at column {}",
+            describe(&e),
+            e.column() as u64 + column_shift
+        )
+    });
+    let entries = match entries {
+        Ok(Ok(entries)) => Ok(entries),
+        Ok(Err(found)) => Err(not_an_object(found)),
+        Err(message) => Err(message),
+    };
+    (entries, capture.id)
 }
 
 fn parse_line(line: &[u8], capture: &mut Capture) -> serde_json::Result<super::object::Parsed> {
@@ -81,6 +104,13 @@ fn parse_line(line: &[u8], capture: &mut Capture) -> serde_json::Result<super::o
     // Two objects on one line, or anything after the object, is not one record.
     de.end()?;
     Ok(parsed)
+}
+
+/// The record text of a raw line: without a leading BOM (which can start any line of files
+/// that were concatenated, `cat a.ndjson b.ndjson`), its terminator (LF or CRLF) and trailing
+/// whitespace; empty for a blank line, which is not a record.
+pub fn trim_line(raw: &[u8]) -> &[u8] {
+    trim_end(raw.strip_prefix(BOM).unwrap_or(raw))
 }
 
 /// The line without its terminator (LF or CRLF) and trailing whitespace; empty for a blank
