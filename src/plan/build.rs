@@ -170,6 +170,7 @@ struct Seen {
     emails: HashMap<(u64, u64), u32>,
     records: Vec<SeenAt>,
     files: Vec<PathBuf>,
+    scratch: String,
 }
 
 impl Seen {
@@ -180,11 +181,23 @@ impl Seen {
             emails: HashMap::new(),
             records: Vec::new(),
             files: Vec::new(),
+            scratch: String::new(),
         }
     }
 
     fn hash(&self, s: &str) -> (u64, u64) {
         (self.hashers[0].hash_one(s), self.hashers[1].hash_one(s))
+    }
+
+    /// The hash of `s` lowercased (emails compare case-insensitively), through a buffer
+    /// reused from record to record.
+    fn hash_folded(&mut self, s: &str) -> (u64, u64) {
+        let mut folded = std::mem::take(&mut self.scratch);
+        folded.clear();
+        folded.extend(s.chars().flat_map(char::to_lowercase));
+        let hash = self.hash(&folded);
+        self.scratch = folded;
+        hash
     }
 
     /// Keeps where a record is; returns its number.
@@ -237,28 +250,27 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
-    /// Records one change: counted, sampled, and written to the plan file (an identity
-    /// create without its fields: those stay in the sources and the sample).
-    fn emit(&mut self, change: Change) -> Result<(), PlanError> {
+    /// Counts a change of `kind` and `action`; returns whether it is among the first of its
+    /// group, which the review sample lists.
+    fn count(&mut self, kind: ObjectKind, action: Action) -> bool {
         let group = match self
             .groups
             .iter_mut()
-            .find(|g| g.kind == change.kind && g.action == change.action)
+            .find(|g| g.kind == kind && g.action == action)
         {
             Some(g) => g,
             None => {
                 self.groups.push(GroupCount {
-                    kind: change.kind,
-                    action: change.action,
+                    kind,
+                    action,
                     count: 0,
                 });
                 self.groups.last_mut().expect("just pushed")
             }
         };
         group.count += 1;
-        let listed = group.count <= LISTED_PER_GROUP as u64;
-        if change.kind != ObjectKind::Organization {
-            match change.action {
+        if kind != ObjectKind::Organization {
+            match action {
                 Action::Create => self.summary.create += 1,
                 Action::Update => self.summary.update += 1,
                 Action::Deactivate => self.summary.deactivate += 1,
@@ -266,10 +278,14 @@ impl Builder<'_> {
                 Action::Delete => self.summary.delete += 1,
             }
         }
-        if matches!(
-            change.kind,
-            ObjectKind::OAuthClient | ObjectKind::ServiceAccount
-        ) {
+        group.count <= LISTED_PER_GROUP as u64
+    }
+
+    /// Records one change: counted, sampled, and written to the plan file (an identity
+    /// create without its fields: those stay in the sources and the sample).
+    fn emit(&mut self, change: Change) -> Result<(), PlanError> {
+        let listed = self.count(change.kind, change.action);
+        if matches!(change.kind, ObjectKind::OAuthClient | ObjectKind::ServiceAccount) {
             match change.action {
                 Action::Create => {
                     self.summary.clients.create += 1;
@@ -360,7 +376,7 @@ impl Builder<'_> {
             return Ok(());
         }
         if let Some(email) = &identity.email {
-            let email_hash = self.seen.hash(&email.to_lowercase());
+            let email_hash = self.seen.hash_folded(email);
             if let Some(first) = self.seen.emails.get(&email_hash).copied() {
                 self.reject(SkippedRecord {
                     source: source.name.clone(),
@@ -388,7 +404,10 @@ impl Builder<'_> {
         if self.options.count_only && live.is_empty() {
             // Against an empty tenant (`validate`) every record is a create: count it
             // without projecting and hashing a record nobody will see.
-            return self.emit(Change {
+            if !self.count(ObjectKind::Identity, Action::Create) {
+                return Ok(());
+            }
+            self.sample.push(Change {
                 kind: ObjectKind::Identity,
                 action: Action::Create,
                 key,
@@ -399,6 +418,7 @@ impl Builder<'_> {
                 fields: Vec::new(),
                 record: Some(record),
             });
+            return Ok(());
         }
         let fields = diff::desired_fields(&identity, &source.name);
         let live_identity = live.claim(&key).map_err(PlanError::LiveIndex)?;
