@@ -17,9 +17,10 @@ rm -rf "$WORK"
 mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd)
 
-cargo build --release --locked --quiet --bin avnology-migrate --example bare-parse
-BIN=$PWD/target/release/avnology-migrate
-BARE=$PWD/target/release/examples/bare-parse
+cargo build --release --locked --quiet --bin avnology-migrate --example bare_parse
+TARGET=${CARGO_TARGET_DIR:-$PWD/target}
+BIN=$TARGET/release/avnology-migrate
+BARE=$TARGET/release/examples/bare_parse
 
 KEY=ak_test_bench_$RANDOM$RANDOM
 "$BIN" emulator --listen 127.0.0.1:0 --db "$WORK/emulator.db" --api-key "$KEY" \
@@ -57,6 +58,7 @@ measure() {
 }
 
 measure bare-parse "$BARE" "$WORK/export/auth0_users.ndjson" "$WORK/export/auth0_passwords.ndjson"
+measure readers "$BARE" --reader "$WORK/export/migration.toml"
 measure validate "$BIN" validate -m "$WORK/export/migration.toml"
 measure first-plan "$BIN" plan -m "$WORK/export/migration.toml" --out "$WORK/plan.json"
 PLAN_BYTES=$(stat -c %s "$WORK/plan.json")
