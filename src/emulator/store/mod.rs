@@ -301,6 +301,10 @@ impl Store {
             // it falls far behind (about 80 MiB of WAL).
             conn.pragma_update(None, "wal_autocheckpoint", 20_000)
                 .map_err(open_err)?;
+            // A burst of writes can leave a long WAL file behind; cut it back when it
+            // starts over.
+            conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
+                .map_err(open_err)?;
         }
         // Savepoints (one per write in a group) journal shared pages; keep that journal
         // in memory instead of spilling it to a temporary file.
