@@ -35,14 +35,14 @@ pub fn create_request(run: &str, i: u64, org_id: &str) -> (String, String) {
         "identity": {
             "external_id": format!("auth0|{run}{i:020}"),
             "email": format!("user{i}.{run}@example.com"),
-            "email_verified": i % 3 != 0,
+            "email_verified": !i.is_multiple_of(3),
             "first_name": given,
             "last_name": "Placeholder",
             "display_name": format!("{given} Placeholder"),
             "avatar_url": format!("https://avatars.example.com/{i}.png"),
             "locale": "en-US",
             "organization_id": org_id,
-            "traits": {"plan": if i % 5 == 0 { "pro" } else { "free" }},
+            "traits": {"plan": if i.is_multiple_of(5) { "pro" } else { "free" }},
             "admin_metadata": {
                 "migrated_from": "auth0",
                 "auth0_created_at": "2020-01-01T04:27:12.032Z",

@@ -20,7 +20,7 @@ use crate::live::wire::{IdentityState, LoginFlow, LoginSubmission, LoginSuccess}
 
 /// `POST /v1/flows/login`.
 pub async fn create(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let (id, expire_time) = state.store().write(|tx| flows::create(tx)).await?;
+    let (id, expire_time) = state.store().write(flows::create).await?;
     Ok(body::json(
         StatusCode::CREATED,
         &LoginFlow { id, expire_time },

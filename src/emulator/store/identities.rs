@@ -482,4 +482,22 @@ mod tests {
             assert_searches(&conn, sql, &params, "identities", index, false);
         }
     }
+
+    /// Paging binds new values into the same prepared statement; nothing in the page
+    /// query may make SQLite prepare it again for each page (see [`filter_where`]).
+    #[test]
+    fn pages_reuse_their_prepared_statement() {
+        let conn = schema();
+        let f = filter::parse(r#"organization_id = "org_1""#, FILTER_FIELDS).unwrap();
+        let mut last = None;
+        for after in [0, 100, 200, 300] {
+            let (sql, w) = page_query(&f, after, 100).unwrap();
+            let mut stmt = conn.prepare_cached(&sql).unwrap();
+            stmt.query_map(params_from_iter(w.params()), |_| Ok(()))
+                .unwrap()
+                .for_each(drop);
+            last = Some(stmt.get_status(rusqlite::StatementStatus::RePrepare));
+        }
+        assert_eq!(last, Some(0));
+    }
 }

@@ -55,7 +55,7 @@ use writer::Job;
 ///   page's `total_size`, `member_count`) without reading table rows. Both grow at their
 ///   right edge while an organization fills up, so they cost a create little.
 /// - The `external_id` unique indexes lead with `external_id`, so a filter on it alone is a
-///   search too; [`filter_where`] adds the redundant `ifnull(organization_id, '')` term that
+///   search too; [`filter_where`] adds a redundant `ifnull(organization_id, '')` term that
 ///   lets a lookup by `external_id` and organization use the whole unique key, which the
 ///   query planner then prefers to paging through the organization. (They replace the
 ///   earlier organization-first indexes, dropped below.)
@@ -301,6 +301,10 @@ impl Store {
             // it falls far behind (about 80 MiB of WAL).
             conn.pragma_update(None, "wal_autocheckpoint", 20_000)
                 .map_err(open_err)?;
+            // A burst of writes can leave a long WAL file behind; cut it back when it
+            // starts over.
+            conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
+                .map_err(open_err)?;
         }
         // Savepoints (one per write in a group) journal shared pages; keep that journal
         // in memory instead of spilling it to a temporary file.
@@ -490,14 +494,26 @@ impl Where {
 /// compare (e.g. lower-cased), or refuses it. `!=` uses `IS NOT` so rows where the column is
 /// NULL count as different.
 ///
-/// `organization_id = v` also adds `ifnull(organization_id, '') = v`, which that term
-/// implies (so no result changes): it is the second column of the `external_id` unique
-/// indexes, and with it a lookup by `external_id` and organization is a search on the full
-/// unique key, which the planner prefers over walking the organization (see [`SCHEMA`]).
+/// Two details keep the tool's queries index searches that stay prepared (see [`SCHEMA`]
+/// and the `query_plans` and `pages_reuse_their_prepared_statement` tests):
+///
+/// - A lookup by `external_id = v` and `organization_id = o` also gets
+///   `ifnull(organization_id, '') = o`, which the organization term implies (so no result
+///   changes): it is the second column of the `external_id` unique indexes, and with it the
+///   lookup is a search on the full unique key, which the planner prefers over walking the
+///   organization.
+/// - `organization_id` values are bound as `CAST(? AS TEXT)` (they are text already, so
+///   nothing changes). Deciding whether a partial index applies, SQLite looks at the value
+///   bound to a bare `?` in some terms, and a statement whose parameter it looked at is
+///   prepared again whenever a value is bound: for every page of a listing.
 pub fn filter_where(
     filter: &Filter,
     column: impl Fn(&Term) -> Result<(&'static str, String), ApiError>,
 ) -> Result<Where, ApiError> {
+    let by_external_id = filter
+        .terms
+        .iter()
+        .any(|t| t.field == "external_id" && t.op == Op::Eq);
     let mut w = Where::default();
     for term in &filter.terms {
         let (col, value) = column(term)?;
@@ -505,13 +521,17 @@ pub fn filter_where(
             Op::Eq => "=",
             Op::Ne => "IS NOT",
         };
-        if col == "organization_id" && term.op == Op::Eq {
-            w.push(
-                "ifnull(organization_id, '') = ?",
-                [Value::Text(value.clone())],
-            );
+        if col == "organization_id" {
+            if by_external_id && term.op == Op::Eq {
+                w.push(
+                    "ifnull(organization_id, '') = ?",
+                    [Value::Text(value.clone())],
+                );
+            }
+            w.push(format!("{col} {op} CAST(? AS TEXT)"), [Value::Text(value)]);
+        } else {
+            w.push(format!("{col} {op} ?"), [Value::Text(value)]);
         }
-        w.push(format!("{col} {op} ?"), [Value::Text(value)]);
     }
     Ok(w)
 }

@@ -6,7 +6,9 @@
 //! write that fails (a 409, a 400 found in the database) is rolled back alone and the
 //! others keep their effects. A request is answered only after its group committed, so an
 //! answered write is as durable as with one transaction each; if the commit fails, every
-//! write of the group is answered with that error.
+//! write of the group that had succeeded is answered with that error instead (one that had
+//! failed keeps its own error; it saw its group's earlier writes, as it would have seen
+//! them committed had they run one by one).
 //!
 //! Why: with one transaction per request and the connection behind a mutex, a create paid
 //! for a hop to the blocking pool, for the mutex handoff between concurrent requests, and
