@@ -8,6 +8,11 @@
 //! Errors that make the rest of the file unreadable (I/O, a broken gzip stream) end the
 //! read with [`SourceError`].
 //!
+//! The Auth0 reader, built for exports of millions of users, parses NDJSON on every core
+//! (a producer thread cuts the file into blocks of lines, workers parse them, the caller
+//! receives the records in file order; see `pipeline.rs`) and joins Auth0's separate
+//! password-hash export through an index on disk rather than a map of every hash.
+//!
 //! [`model`]: crate::model
 
 pub mod auth0;

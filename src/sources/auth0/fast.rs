@@ -74,7 +74,7 @@ impl<'de> Visitor<'de> for UserVisitor {
         use UserField as F;
         let mut raw = RawUser::empty();
         let mut seen = Seen::default();
-        while let Some(key) = map.next_key_seed(KeySeed(UserField::of))? {
+        while let Some(key) = map.next_key_seed(KeySeed(UserField::of, EXACT_USER_KEYS))? {
             let Some(key) = key else {
                 map.next_value::<IgnoredAny>()?;
                 continue;
@@ -172,7 +172,7 @@ impl<'de> Visitor<'de> for IdentityVisitor {
             conflicts: Vec::new(),
         };
         let mut seen = Seen::default();
-        while let Some(key) = map.next_key_seed(KeySeed(IdentityField::of))? {
+        while let Some(key) = map.next_key_seed(KeySeed(IdentityField::of, EXACT_IDENTITY_KEYS))? {
             let Some(key) = key else {
                 map.next_value::<IgnoredAny>()?;
                 continue;
@@ -208,7 +208,7 @@ impl<'de> Visitor<'de> for RowVisitor {
             hash: Field::Absent,
         };
         let mut seen = Seen::default();
-        while let Some(key) = map.next_key_seed(KeySeed(RowField::of))? {
+        while let Some(key) = map.next_key_seed(KeySeed(RowField::of, EXACT_ROW_KEYS))? {
             let Some(key) = key else {
                 map.next_value::<IgnoredAny>()?;
                 continue;
@@ -228,10 +228,65 @@ impl<'de> Visitor<'de> for RowVisitor {
     }
 }
 
-/// Classifies a key by meaning with `of` (which receives the normalised key), borrowing it.
-struct KeySeed<K>(fn(&str) -> Option<K>);
+/// Classifies a key by meaning, borrowing it: first by its exact spelling in a table such as [`EXACT_USER_KEYS`]
+/// (what Auth0's exports write: most keys of most records, so no normalising), else with `of`
+/// on the normalised key.
+struct KeySeed<K: 'static>(fn(&str) -> Option<K>, Exact<K>);
 
-impl<'de, K> DeserializeSeed<'de> for KeySeed<K> {
+/// Exact spellings and what they classify as (`None`: a key this tool does not read).
+type Exact<K> = &'static [(&'static str, Option<K>)];
+
+/// The exact spellings of user-record keys in Auth0's export job (`user_id`, …) and of the
+/// keys it writes that this tool ignores. `exact_spellings_classify_like_normalised_keys`
+/// checks each against normalisation.
+const EXACT_USER_KEYS: Exact<UserField> = &[
+    ("user_id", Some(UserField::UserId)),
+    ("email", Some(UserField::Email)),
+    ("email_verified", Some(UserField::EmailVerified)),
+    ("phone_number", Some(UserField::PhoneNumber)),
+    ("phone_verified", Some(UserField::PhoneVerified)),
+    ("username", Some(UserField::Username)),
+    ("given_name", Some(UserField::GivenName)),
+    ("family_name", Some(UserField::FamilyName)),
+    ("name", Some(UserField::Name)),
+    ("picture", Some(UserField::Picture)),
+    ("locale", Some(UserField::Locale)),
+    ("blocked", Some(UserField::Blocked)),
+    ("user_metadata", Some(UserField::UserMetadata)),
+    ("app_metadata", Some(UserField::AppMetadata)),
+    ("identities", Some(UserField::Identities)),
+    ("multifactor", Some(UserField::Multifactor)),
+    ("nickname", None),
+    ("created_at", None),
+    ("updated_at", None),
+    ("last_login", None),
+    ("last_ip", None),
+    ("logins_count", None),
+];
+
+/// The same for the entries of `identities[]`.
+const EXACT_IDENTITY_KEYS: Exact<IdentityField> = &[
+    ("provider", Some(IdentityField::Provider)),
+    ("user_id", Some(IdentityField::UserId)),
+    ("isSocial", Some(IdentityField::IsSocial)),
+    ("connection", None),
+];
+
+/// The same for the rows of the password export.
+const EXACT_ROW_KEYS: Exact<RowField> = &[
+    ("_id", Some(RowField::Id)),
+    ("alt_id", Some(RowField::AltId)),
+    ("passwordHash", Some(RowField::PasswordHash)),
+    ("email", None),
+    ("email_verified", None),
+    ("password_set_date", None),
+    ("tenant", None),
+    ("connection", None),
+    ("_tmp_is_unique", None),
+    ("identifiers", None),
+];
+
+impl<'de, K: Copy> DeserializeSeed<'de> for KeySeed<K> {
     type Value = Option<K>;
 
     fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Option<K>, D::Error> {
@@ -239,7 +294,7 @@ impl<'de, K> DeserializeSeed<'de> for KeySeed<K> {
     }
 }
 
-impl<K> Visitor<'_> for KeySeed<K> {
+impl<K: Copy> Visitor<'_> for KeySeed<K> {
     type Value = Option<K>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -247,6 +302,9 @@ impl<K> Visitor<'_> for KeySeed<K> {
     }
 
     fn visit_str<E: de::Error>(self, key: &str) -> Result<Option<K>, E> {
+        if let Some(&(_, field)) = self.1.iter().find(|(exact, _)| *exact == key) {
+            return Ok(field);
+        }
         Ok(with_normalised_key(key, self.0))
     }
 }
@@ -569,6 +627,19 @@ mod tests {
                 let fast = format!("{:?}", passwords::resolve_for_tests(fields));
                 prop_assert_eq!(fast, general_row(line.as_bytes()), "{}", line);
             }
+        }
+    }
+
+    #[test]
+    fn exact_spellings_classify_like_normalised_keys() {
+        for &(key, field) in EXACT_USER_KEYS {
+            assert_eq!(with_normalised_key(key, UserField::of), field, "{key}");
+        }
+        for &(key, field) in EXACT_IDENTITY_KEYS {
+            assert_eq!(with_normalised_key(key, IdentityField::of), field, "{key}");
+        }
+        for &(key, field) in EXACT_ROW_KEYS {
+            assert_eq!(with_normalised_key(key, RowField::of), field, "{key}");
         }
     }
 

@@ -42,8 +42,8 @@ use export::{RawUser, is_user_id_key};
 use passwords::{Claim, IndexBuilder, PasswordIndex, RowResult, SpoolCache};
 
 use super::json_records::{
-    BLOCK_BYTES, JsonRecord, LineBlock, NdjsonBlocks, OpenJson, ReadFailure, open_json_records,
-    parse_record_line,
+    ArrayRecords, BLOCK_BYTES, JsonRecord, LineBlock, NdjsonBlocks, OpenJson, ReadFailure,
+    open_json_records, parse_record_line,
 };
 use super::pipeline::{self, Ordered};
 use super::{Location, SkipReason, Skipped, SourceError, UserItem};
@@ -93,6 +93,8 @@ pub fn read_users(
     // could not be read. Workers wait for it before joining users to rows.
     let index_cell: OnceLock<Option<PasswordIndex>> = OnceLock::new();
     let index_cell = &index_cell;
+    // Opened up front, so NDJSON can go to the workers; what went wrong opening either file
+    // is reported in the order the files are read, password export first.
     let password_file =
         passwords.map(|path| (path, open_json_records(path).map_err(passwords::prefixed)));
     let users_file = open_json_records(users);
@@ -101,117 +103,59 @@ pub fn read_users(
         // However this closure ends, workers waiting for the index go on (and then stop).
         let _unblock = Unblock(index_cell);
 
-        // The NDJSON files go to the workers, password export first; the rest stays here.
         let (password_file, password_blocks) = match password_file {
-            Some((path, Ok(OpenJson::Ndjson(blocks)))) => (Some((path, Ok(None))), Some(blocks)),
-            Some((path, Ok(OpenJson::Array(array)))) => (Some((path, Ok(Some(array)))), None),
-            Some((path, Ok(OpenJson::Empty))) => (Some((path, Ok(None))), None),
-            Some((path, Err(err))) => (Some((path, Err(err))), None),
-            None => (None, None),
+            None => (PasswordFile::None, None),
+            Some((_, Err(err))) => (PasswordFile::Unreadable(err), None),
+            Some((path, Ok(OpenJson::Empty))) => (PasswordFile::Here(path, None), None),
+            Some((path, Ok(OpenJson::Array(array)))) => {
+                (PasswordFile::Here(path, Some(array)), None)
+            }
+            Some((path, Ok(OpenJson::Ndjson(blocks)))) => {
+                (PasswordFile::Workers(path), Some(blocks))
+            }
         };
-        let password_ndjson = password_blocks.is_some();
         let (users_file, user_blocks) = match users_file {
-            Ok(OpenJson::Ndjson(blocks)) => (Ok(None), Some(blocks)),
-            Ok(OpenJson::Array(array)) => (Ok(Some(array)), None),
-            Ok(OpenJson::Empty) => (Ok(None), None),
             Err(err) => (Err(err), None),
+            Ok(OpenJson::Empty) => (Ok(None), None),
+            Ok(OpenJson::Array(array)) => (Ok(Some(array)), None),
+            Ok(OpenJson::Ndjson(blocks)) => (Ok(None), Some(blocks)),
         };
         let mut results = spawn_workers(scope, password_blocks, user_blocks, index_cell);
 
         // The password export: every invalid row is reported before any user.
         let mut stats = ReadStats::default();
-        match password_file {
-            None => {
-                let _ = index_cell.set(None);
-            }
-            Some((_, Err(err))) => return Err(err),
-            Some((path, Ok(array))) => {
+        let mut invalid_row = |err| sink(UserItem::Invalid(err));
+        let index = match password_file {
+            PasswordFile::None => None,
+            PasswordFile::Unreadable(err) => return Err(err),
+            PasswordFile::Here(path, array) => {
                 let mut builder = IndexBuilder::new(path)?;
-                let mut invalid = |err| sink(UserItem::Invalid(err));
                 if let Some(array) = array {
-                    builder.add_array(array, &mut invalid)?;
+                    builder.add_array(array, &mut invalid_row)?;
                 }
-                if password_ndjson {
-                    let mut index = 0u64;
-                    loop {
-                        match results.next() {
-                            Some(Done::Passwords(Ok(rows))) => {
-                                for (line, row) in rows {
-                                    builder.add(Some(line), index, row, &mut invalid)?;
-                                    index += 1;
-                                }
-                            }
-                            Some(Done::Passwords(Err(failure))) => {
-                                return Err(passwords::read_failure(path, &failure, index));
-                            }
-                            Some(Done::PasswordsEnd) => break,
-                            Some(Done::Users(_)) | None => {
-                                unreachable!("the producer ends the password blocks first")
-                            }
-                        }
-                    }
-                }
-                let index = builder.finish()?;
-                stats.password_rows = index.loaded;
-                stats.password_rows_invalid = index.invalid;
-                let _ = index_cell.set(Some(index));
+                Some(builder.finish()?)
             }
+            PasswordFile::Workers(path) => {
+                Some(index_from_workers(path, &mut results, &mut invalid_row)?)
+            }
+        };
+        if let Some(index) = &index {
+            stats.password_rows = index.loaded;
+            stats.password_rows_invalid = index.invalid;
         }
+        let _ = index_cell.set(index);
         let index = index_cell.get().and_then(Option::as_ref);
 
         // The users, in file order.
         match users_file {
             Err(err) => return Err(err),
-            Ok(Some(array)) => {
-                let mut cache = SpoolCache::default();
-                let mut failed = None;
-                array.read(is_user_id_key, &mut |record: JsonRecord| {
-                    if failed.is_some() {
-                        return;
-                    }
-                    let parsed = match record.entries {
-                        Ok(entries) => {
-                            Parsed::Converted(convert::convert(RawUser::from_entries(entries)))
-                        }
-                        Err(message) => Parsed::Unreadable {
-                            message,
-                            id_hint: record.id_hint,
-                        },
-                    };
-                    match join(parsed, index, &mut cache) {
-                        Ok(joined) => emit(joined, record.location, &mut stats, sink),
-                        Err(e) => failed = Some(passwords::spool_error(record.location, &e)),
-                    }
-                })?;
-                if let Some(err) = failed {
-                    return Err(err);
-                }
-            }
+            Ok(Some(array)) => read_user_array(array, index, &mut stats, sink)?,
             Ok(None) => {
                 for done in results {
                     let Done::Users(block) = done else {
                         unreachable!("the password blocks were all taken")
                     };
-                    let records = block.map_err(|failure| {
-                        let location = Location {
-                            file: users.to_path_buf(),
-                            line: Some(failure.line),
-                            index: stats.records,
-                        };
-                        let message = format!("cannot read export: {}", failure.error);
-                        SourceError::new(location, None, message)
-                    })?;
-                    for (line, joined) in records {
-                        let location = Location {
-                            file: users.to_path_buf(),
-                            line: Some(line),
-                            index: stats.records,
-                        };
-                        match joined {
-                            Ok(joined) => emit(joined, location, &mut stats, sink),
-                            Err(e) => return Err(passwords::spool_error(location, &e)),
-                        }
-                    }
+                    emit_block(users, block, &mut stats, sink)?;
                 }
             }
         }
@@ -219,6 +163,104 @@ pub fn read_users(
         stats.passwords_unmatched = index.map_or(0, PasswordIndex::unclaimed);
         Ok(stats)
     })
+}
+
+/// The password export, once opened.
+enum PasswordFile<'a> {
+    /// None was given.
+    None,
+    /// It cannot be opened.
+    Unreadable(SourceError),
+    /// Read on the calling thread: empty, or a JSON array.
+    Here(&'a Path, Option<ArrayRecords>),
+    /// NDJSON, parsed by the workers before the users.
+    Workers(&'a Path),
+}
+
+/// Builds the index from the password rows the workers parsed, taken in file order up to the
+/// end of the password export, reporting invalid rows to `invalid`.
+fn index_from_workers(
+    path: &Path,
+    results: &mut Ordered<Done>,
+    invalid: &mut dyn FnMut(SourceError),
+) -> Result<PasswordIndex, SourceError> {
+    let mut builder = IndexBuilder::new(path)?;
+    let mut index = 0u64;
+    loop {
+        match results.next() {
+            Some(Done::Passwords(Ok(rows))) => {
+                for (line, row) in rows {
+                    builder.add(Some(line), index, row, invalid)?;
+                    index += 1;
+                }
+            }
+            Some(Done::Passwords(Err(failure))) => {
+                return Err(passwords::read_failure(path, &failure, index));
+            }
+            Some(Done::PasswordsEnd) => return builder.finish(),
+            Some(Done::Users(_)) | None => {
+                unreachable!("the producer ends the password blocks before any other")
+            }
+        }
+    }
+}
+
+/// Hands one block of user records (or the error that ends the file) to the sink.
+fn emit_block(
+    users: &Path,
+    block: Result<Vec<(u64, io::Result<Joined>)>, ReadFailure>,
+    stats: &mut ReadStats,
+    sink: &mut dyn FnMut(UserItem),
+) -> Result<(), SourceError> {
+    let records = block.map_err(|failure| {
+        let location = Location {
+            file: users.to_path_buf(),
+            line: Some(failure.line),
+            index: stats.records,
+        };
+        let message = format!("cannot read export: {}", failure.error);
+        SourceError::new(location, None, message)
+    })?;
+    for (line, joined) in records {
+        let location = Location {
+            file: users.to_path_buf(),
+            line: Some(line),
+            index: stats.records,
+        };
+        match joined {
+            Ok(joined) => emit(joined, location, stats, sink),
+            Err(e) => return Err(passwords::spool_error(location, &e)),
+        }
+    }
+    Ok(())
+}
+
+/// Streams a users file that is a JSON array on the calling thread, through the general path.
+fn read_user_array(
+    array: ArrayRecords,
+    index: Option<&PasswordIndex>,
+    stats: &mut ReadStats,
+    sink: &mut dyn FnMut(UserItem),
+) -> Result<(), SourceError> {
+    let mut cache = SpoolCache::default();
+    let mut failed = None;
+    array.read(is_user_id_key, &mut |record: JsonRecord| {
+        if failed.is_some() {
+            return;
+        }
+        let parsed = match record.entries {
+            Ok(entries) => Parsed::Converted(convert::convert(RawUser::from_entries(entries))),
+            Err(message) => Parsed::Unreadable {
+                message,
+                id_hint: record.id_hint,
+            },
+        };
+        match join(parsed, index, &mut cache) {
+            Ok(joined) => emit(joined, record.location, stats, sink),
+            Err(e) => failed = Some(passwords::spool_error(record.location, &e)),
+        }
+    })?;
+    failed.map_or(Ok(()), Err)
 }
 
 /// Publishes "no index" when dropped, unless an index was published: workers waiting for

@@ -1238,12 +1238,27 @@ mod tests {
     }
 
     #[test]
-    fn the_index_keeps_no_hash_in_memory() {
+    fn the_hashes_live_in_the_spool_and_memory_holds_offsets() {
         let text: String = (0..10).map(|n| row(&format!("m{n}"), &hash_n(n))).collect();
         let (index, _) = load_str(&text);
-        // What stays in memory per row is its fingerprint and spool offset.
+        // In memory: one fingerprint → offset entry per row, nothing else per row.
         assert_eq!(index.table.first.len(), 10);
         assert!(index.table.shared.is_empty());
-        assert_eq!(std::mem::size_of::<(u64, u64)>(), 16);
+        assert_eq!(index.claimed.len(), 1, "one bit per row");
+        // On disk: each offset leads to the row's id and hash.
+        let mut cache = SpoolCache::default();
+        for n in 0..10 {
+            let id = format!("auth0|m{n}");
+            let offset = index
+                .table
+                .candidates(index.table.key(&id))
+                .next()
+                .expect("an entry");
+            assert_eq!(offset & SHARED, 0);
+            let record = cache.record(&index.spool, offset).expect("readable");
+            assert_eq!((record.kind, record.id), (Kind::Valid, id.as_bytes()));
+            assert_eq!(record.hash, hash_n(n).as_bytes());
+            assert_eq!((record.line, record.index), (Some(n as u64 + 1), n as u64));
+        }
     }
 }
