@@ -96,7 +96,17 @@ pub async fn apply_manifest(
         .file
         .context("a plan computed for apply has a plan file")?;
     let file = PlanFile::open(written.path())?;
-    let exit = run_plan(args, &conn.client, &file, manifest, None, global.verbose).await?;
+    let cancel = on_interrupt();
+    let exit = run_plan(
+        args,
+        &conn.client,
+        &file,
+        manifest,
+        None,
+        cancel,
+        global.verbose,
+    )
+    .await?;
     drop(written);
     if let Some(s) = conn.sandbox {
         let _ = s.shutdown().await;
@@ -109,6 +119,8 @@ async fn apply_saved(
     plan_path: &Path,
     global: &GlobalArgs,
 ) -> anyhow::Result<Exit> {
+    // A saved plan asks nothing: Ctrl-C from the first moment means "stop cleanly".
+    let cancel = on_interrupt();
     let file = PlanFile::open(plan_path)?;
     let plan = &file.plan;
     let manifest_path = args
@@ -151,6 +163,7 @@ async fn apply_saved(
         &file,
         &manifest,
         Some((journal, plan_path)),
+        cancel,
         global.verbose,
     )
     .await?;
@@ -180,32 +193,35 @@ fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
 
-/// Executes a plan file with progress, the journal, the NDJSON log and Ctrl-C handling. The
-/// changes stream from the file, paired with the records re-read from the manifest's
-/// sources.
+/// From now on Ctrl-C stops dispatching instead of killing the process: no new change
+/// starts, those in flight finish and are journaled.
+fn on_interrupt() -> Arc<AtomicBool> {
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            flag.store(true, Ordering::SeqCst);
+            eprintln!("\nInterrupted: no new changes will start; waiting for requests in flight…");
+        }
+    });
+    cancel
+}
+
+/// Executes a plan file with progress, the journal, the NDJSON log and `cancel` (raised by
+/// Ctrl-C). The changes stream from the file, paired with the records re-read from the
+/// manifest's sources.
 async fn run_plan(
     args: &ApplyArgs,
     client: &Client,
     file: &PlanFile,
     manifest: &Manifest,
     journal: Option<(Arc<Journal>, &Path)>,
+    cancel: Arc<AtomicBool>,
     verbose: bool,
 ) -> anyhow::Result<Exit> {
     let plan = &file.plan;
     let secrets = open_secrets(args, plan)?;
     let clients = Arc::new(plan::collect_desired_clients(manifest)?);
-    let cancel = Arc::new(AtomicBool::new(false));
-    {
-        let cancel = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                cancel.store(true, Ordering::SeqCst);
-                eprintln!(
-                    "\nInterrupted: no new changes will start; waiting for requests in flight…"
-                );
-            }
-        });
-    }
     let progress = {
         let c = client.clone();
         Progress::new(

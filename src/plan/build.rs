@@ -285,7 +285,10 @@ impl Builder<'_> {
     /// create without its fields: those stay in the sources and the sample).
     fn emit(&mut self, change: Change) -> Result<(), PlanError> {
         let listed = self.count(change.kind, change.action);
-        if matches!(change.kind, ObjectKind::OAuthClient | ObjectKind::ServiceAccount) {
+        if matches!(
+            change.kind,
+            ObjectKind::OAuthClient | ObjectKind::ServiceAccount
+        ) {
             match change.action {
                 Action::Create => {
                     self.summary.clients.create += 1;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::common::{Emulator, Workdir, bin, output_text};
+use super::common::{Emulator, Workdir, bin, output_text, wait_until};
 
 const USERS: usize = 5_000;
 
@@ -230,7 +230,12 @@ fn ctrl_c_stops_within_seconds_with_a_resume_hint_and_resume_completes() {
             .success()
     );
     let child = spawn_apply(&w, &emu, &["apply", "plan.json", "--concurrency", "4"]);
-    std::thread::sleep(Duration::from_millis(1500));
+    // Interrupt mid-way: once creates are landing, however long the start took on a busy
+    // machine.
+    assert!(
+        wait_until(Duration::from_secs(60), || counts(&emu).0 >= 50),
+        "apply never started creating"
+    );
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
