@@ -1,14 +1,16 @@
 //! Scale measurements for the readers (not part of the tool).
 //!
+//! `scripts/bench-scale.sh` runs both; by hand:
+//!
 //! ```sh
-//! export CARGO_TARGET_DIR=/work/target-sources
+//! python3 scripts/gen-auth0-users.py 1000000 target/g1m
 //! cargo build --release --locked --example bare_parse
 //! # The floor: serde_json parses every line of each file into a `Value`, nothing else.
-//! /usr/bin/time -v $CARGO_TARGET_DIR/release/examples/bare_parse \
-//!     /tmp/g1m/auth0_users.ndjson /tmp/g1m/auth0_passwords.ndjson
+//! /usr/bin/time -v target/release/examples/bare_parse \
+//!     target/g1m/auth0_users.ndjson target/g1m/auth0_passwords.ndjson
 //! # The readers alone: every `[[users]]` source of a manifest through `read_user_source`,
 //! # items counted and dropped (no plan, no digests, no duplicate maps).
-//! /usr/bin/time -v $CARGO_TARGET_DIR/release/examples/bare_parse --reader /tmp/g1m/migration.toml
+//! /usr/bin/time -v target/release/examples/bare_parse --reader target/g1m/migration.toml
 //! ```
 //!
 //! The file lives in `examples/` beside the example data folders; Cargo builds
