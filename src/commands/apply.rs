@@ -193,18 +193,38 @@ fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
 
-/// From now on Ctrl-C stops dispatching instead of killing the process: no new change
-/// starts, those in flight finish and are journaled.
+/// From now on Ctrl-C (SIGINT) and SIGTERM (what CI cancellation and Kubernetes send) stop
+/// dispatching instead of killing the process: no new change starts, those in flight finish
+/// and are journaled, and the summary and resume hint are printed.
 fn on_interrupt() -> Arc<AtomicBool> {
     let cancel = Arc::new(AtomicBool::new(false));
     let flag = cancel.clone();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
+        if interrupted().await {
             flag.store(true, Ordering::SeqCst);
             eprintln!("\nInterrupted: no new changes will start; waiting for requests in flight…");
         }
     });
     cancel
+}
+
+/// Waits for Ctrl-C or SIGTERM; `false` if neither can be listened for.
+async fn interrupted() -> bool {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            return tokio::signal::ctrl_c().await.is_ok();
+        };
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.is_ok(),
+            r = term.recv() => r.is_some(),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.is_ok()
+    }
 }
 
 /// Executes a plan file with progress, the journal, the NDJSON log and `cancel` (raised by
@@ -281,7 +301,7 @@ async fn run_plan(
             None => "avnology-migrate apply (a fresh plan picks up what is left)".to_string(),
         };
         output::status(&format!(
-            "Stopped after Ctrl-C: {} changes not started. The journal is saved.\nhint: resume with `{resume}`",
+            "Stopped after an interrupt (Ctrl-C or SIGTERM): {} changes not started. The journal is saved.\nhint: resume with `{resume}`",
             plan.total_changes()
                 .saturating_sub(report.resumed + report.applied() + report.stale + report.failed)
         ));

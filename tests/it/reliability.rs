@@ -219,6 +219,16 @@ fn sigkill_at_random_points_then_resume_loses_and_doubles_nothing() {
 
 #[test]
 fn ctrl_c_stops_within_seconds_with_a_resume_hint_and_resume_completes() {
+    interrupt_mid_way_then_resume("-INT");
+}
+
+/// CI cancellation and Kubernetes send SIGTERM: it stops apply the way Ctrl-C does.
+#[test]
+fn sigterm_stops_like_ctrl_c_with_a_summary_and_resume_completes() {
+    interrupt_mid_way_then_resume("-TERM");
+}
+
+fn interrupt_mid_way_then_resume(signal: &str) {
     let emu = Emulator::start(&["--latency-ms", "5"]);
     let w = bulk(USERS);
     assert!(
@@ -237,7 +247,7 @@ fn ctrl_c_stops_within_seconds_with_a_resume_hint_and_resume_completes() {
         "apply never started creating"
     );
     let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
@@ -251,7 +261,8 @@ fn ctrl_c_stops_within_seconds_with_a_resume_hint_and_resume_completes() {
     let text = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
-        text.contains("hint: resume with `avnology-migrate apply plan.json`"),
+        text.contains("hint: resume with `avnology-migrate apply plan.json`")
+            && text.contains("Apply interrupted:"),
         "{text}"
     );
     let (done, distinct) = counts(&emu);
