@@ -331,8 +331,8 @@ fn log_line(o: &ChangeOutcome) -> String {
     .to_string()
 }
 
-/// Refuses a plan whose manifest or source files changed since it was made, before any
-/// request that could change the tenant.
+/// Refuses a plan made for another tenant URL, or whose manifest or source files changed
+/// since it was made, before any request that could change the tenant.
 fn check_current(plan: &Plan, manifest: &Manifest) -> anyhow::Result<()> {
     let stale = |what: String| {
         with_hint(
@@ -342,6 +342,16 @@ fn check_current(plan: &Plan, manifest: &Manifest) -> anyhow::Result<()> {
             "run `avnology-migrate plan --out PLAN` again and review the new plan",
         )
     };
+    let target = plan::build::target_url(manifest);
+    if target != plan.header.target.url {
+        return Err(with_hint(
+            anyhow::anyhow!(
+                "the plan was made for the tenant at `{}`, but the target is now `{target}`; nothing was applied",
+                plan.header.target.url
+            ),
+            "apply a plan where it was made: check AVNOLOGY_API_URL and [target] url, or plan again for this tenant",
+        ));
+    }
     if manifest.sha256 != plan.header.manifest.sha256 {
         return Err(stale(format!("the manifest `{}`", manifest.path.display())));
     }

@@ -506,10 +506,7 @@ pub fn build(
         created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         destroy: options.destroy,
         target: PlanTarget {
-            url: match &manifest.target.url {
-                TargetUrl::Sandbox { dir } => format!("sandbox:{}", display_rel(manifest, dir)),
-                TargetUrl::Remote(u) => u.clone(),
-            },
+            url: target_url(manifest),
             organization: manifest.target.organization.clone(),
         },
         manifest: FileDigest {
@@ -791,6 +788,15 @@ fn count_password(report: &mut PasswordReport, identity: &Identity) {
     }
     if identity.mfa_enrolled {
         report.mfa_not_carried += 1;
+    }
+}
+
+/// The manifest's target as a plan records it: the resolved API URL (the manifest's, else
+/// `AVNOLOGY_API_URL`), or `sandbox:DIR`.
+pub fn target_url(manifest: &Manifest) -> String {
+    match &manifest.target.url {
+        TargetUrl::Sandbox { dir } => format!("sandbox:{}", display_rel(manifest, dir)),
+        TargetUrl::Remote(u) => u.clone(),
     }
 }
 

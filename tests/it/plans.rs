@@ -532,3 +532,36 @@ fn colour_follows_the_flag_and_never_carries_meaning_alone() {
         .unwrap();
     assert!(!String::from_utf8(never.stdout).unwrap().contains('\u{1b}'));
 }
+
+#[test]
+fn a_saved_plan_refuses_a_tenant_other_than_the_one_it_was_made_for() {
+    let planned_on = Emulator::start(&[]);
+    let other = Emulator::start(&[]);
+    let w = workdir(BASE);
+    let out = w
+        .cmd(Some(&planned_on))
+        .args(["plan", "-m", "migration.toml", "--out", "plan.json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+    let out = w
+        .cmd(Some(&other))
+        .args(["apply", "plan.json"])
+        .output()
+        .unwrap();
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!("made for the tenant at `{}`", planned_on.url))
+            && text.contains("nothing was applied"),
+        "{text}"
+    );
+    assert_eq!(count_identities(&other), 0);
+    let out = w
+        .cmd(Some(&planned_on))
+        .args(["apply", "plan.json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert_eq!(count_identities(&planned_on), 29);
+}
