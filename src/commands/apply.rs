@@ -35,7 +35,7 @@ pub struct ApplyArgs {
     #[arg(long, default_value_t = DEFAULT_CONCURRENCY)]
     pub concurrency: usize,
     /// Never start more than this many changes per second.
-    #[arg(long)]
+    #[arg(long, value_parser = super::apply::parse_rate)]
     pub max_rps: Option<f64>,
     /// Write one NDJSON line per finished change (key, action, outcome, attempts, id, error).
     #[arg(long)]
@@ -45,6 +45,18 @@ pub struct ApplyArgs {
     /// else.
     #[arg(long, value_name = "FILE")]
     pub secrets_out: Option<PathBuf>,
+}
+
+/// Parses `--max-rps`: a positive, finite number of changes per second (0 or NaN would
+/// otherwise silently mean "no cap").
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        Ok(_) => Err(format!(
+            "`{s}` is not a rate: give a positive number of changes per second, or leave --max-rps out for no cap"
+        )),
+        Err(e) => Err(format!("`{s}`: {e}")),
+    }
 }
 
 /// Requests in flight at once unless `--concurrency` says otherwise.

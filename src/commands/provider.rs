@@ -39,7 +39,7 @@ pub struct ImportArgs {
     #[arg(long, default_value_t = DEFAULT_CONCURRENCY)]
     pub concurrency: usize,
     /// Never send more than this many requests per second.
-    #[arg(long)]
+    #[arg(long, value_parser = super::apply::parse_rate)]
     pub max_rps: Option<f64>,
     /// One NDJSON line per finished change.
     #[arg(long)]

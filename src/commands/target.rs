@@ -59,6 +59,7 @@ pub async fn connect(manifest: &Manifest, verbose: bool) -> anyhow::Result<Conne
             std::fs::create_dir_all(dir).with_context(|| {
                 format!("cannot create the sandbox directory `{}`", dir.display())
             })?;
+            protect_sandbox(dir)?;
             let db = dir.join("sandbox.db");
             // A fresh key per run: the sandbox is only reachable from this process's
             // lifetime on a random loopback port, and the key never leaves memory.
@@ -85,6 +86,26 @@ pub async fn connect(manifest: &Manifest, verbose: bool) -> anyhow::Result<Conne
             })
         }
     }
+}
+
+/// The sandbox holds imported password hashes: only its owner may read it, and git never
+/// picks it up.
+fn protect_sandbox(dir: &std::path::Path) -> anyhow::Result<()> {
+    let ignore = dir.join(".gitignore");
+    if !ignore.exists() {
+        std::fs::write(
+            &ignore,
+            "# The local Avnology sandbox: imported password hashes. Never commit it.\n*\n",
+        )
+        .with_context(|| format!("cannot write `{}`", ignore.display()))?;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot make the sandbox `{}` private", dir.display()))?;
+    }
+    Ok(())
 }
 
 /// Reads the target organization, its identities (page by page into a compact index), its

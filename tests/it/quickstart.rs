@@ -473,6 +473,46 @@ fn readme_main_command_runs_against_the_in_process_sandbox() {
     assert!(out.status.success(), "{text}");
     assert!(text.contains("local sandbox"), "{text}");
     assert!(w.path(".avnology-sandbox/sandbox.db").exists());
+    // It holds the imported hashes: private to its owner, and ignored by git.
+    let ignore = std::fs::read_to_string(w.path(".avnology-sandbox/.gitignore")).unwrap();
+    assert!(ignore.lines().any(|l| l == "*"), "{ignore}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(w.path(".avnology-sandbox"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+    let out = w
+        .cmd(None)
+        .args([
+            "apply",
+            "-m",
+            "migration.toml",
+            "--auto-approve",
+            "--max-rps",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("not a rate"), "{text}");
+    let out = w
+        .cmd(None)
+        .args([
+            "apply",
+            "-m",
+            "migration.toml",
+            "--auto-approve",
+            "--max-rps",
+            "NaN",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
     let out = w
         .cmd(None)
         .args(["plan", "-m", "migration.toml", "--detailed-exitcode"])
