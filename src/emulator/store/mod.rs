@@ -599,6 +599,34 @@ pub(crate) mod plan_check {
             "sort in:\n{sql}\n{plan}"
         );
     }
+
+    /// The page query of a table's listing.
+    pub type PageQuery = fn(
+        &crate::emulator::filter::Filter,
+        i64,
+        u32,
+    )
+        -> Result<(String, super::Where), crate::emulator::error::ApiError>;
+
+    /// Asserts that listing an organization and looking one up by `external_id` in it are
+    /// searches of `table` with its `{table}_org` and `{table}_by_external_id` indexes, on the
+    /// first page and deep into a listing.
+    pub fn assert_listings_search(table: &str, fields: &[&str], page_query: PageQuery) {
+        let conn = schema();
+        for (text_filter, index) in [
+            (r#"organization_id = "org_1""#, format!("{table}_org")),
+            (
+                r#"external_id = "e" AND organization_id = "org_1""#,
+                format!("{table}_by_external_id"),
+            ),
+        ] {
+            let f = crate::emulator::filter::parse(text_filter, fields).unwrap();
+            for after in [0, 500_000] {
+                let (sql, w) = page_query(&f, after, 100).unwrap();
+                assert_searches(&conn, &sql, w.params(), table, &index, false);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

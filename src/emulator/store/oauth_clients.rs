@@ -257,26 +257,10 @@ mod tests {
     /// Listing an organization and looking one up by `external_id` are index searches.
     #[test]
     fn query_plans() {
-        let conn = crate::emulator::store::plan_check::schema();
-        for (text_filter, index) in [
-            (r#"organization_id = "org_1""#, "oauth_clients_org"),
-            (
-                r#"external_id = "e" AND organization_id = "org_1""#,
-                "oauth_clients_by_external_id",
-            ),
-        ] {
-            let f = crate::emulator::filter::parse(text_filter, FILTER_FIELDS).unwrap();
-            for after in [0, 500_000] {
-                let (sql, w) = page_query(&f, after, 100).unwrap();
-                crate::emulator::store::plan_check::assert_searches(
-                    &conn,
-                    &sql,
-                    w.params(),
-                    "oauth_clients",
-                    index,
-                    false,
-                );
-            }
-        }
+        crate::emulator::store::plan_check::assert_listings_search(
+            "oauth_clients",
+            FILTER_FIELDS,
+            page_query,
+        );
     }
 }
