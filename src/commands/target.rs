@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use crate::emulator::{self, DbLocation, EmulatorConfig, KeyGrant, RunningEmulator};
 use crate::env_vars;
 use crate::error::WithHint;
-use crate::live::{Client, ClientOptions, MAX_PAGE_SIZE, wire};
+use crate::live::{Client, ClientOptions, wire};
 use crate::manifest::{Manifest, TargetUrl};
 use crate::plan::LiveState;
 use crate::render::progress::Activity;
@@ -141,29 +141,26 @@ pub async fn read_live(client: &Client, organization: Option<&str>) -> anyhow::R
             }
         })
     };
-    let mut token: Option<String> = None;
-    loop {
-        let page = client
-            .list_identities(filter.as_deref(), MAX_PAGE_SIZE, token.as_deref())
-            .await
-            .map_err(unauthenticated_hint)?;
-        if let Some(t) = page.total_size {
-            total.store(t, Ordering::Relaxed);
-        }
-        for identity in &page.identities {
-            live.identities
-                .insert(identity)
-                .context("cannot hold the live identities in a temporary file")?;
-        }
-        listed.fetch_add(page.identities.len() as u64, Ordering::Relaxed);
-        match page.next_page_token {
-            Some(next) if Some(&next) != token.as_ref() => token = Some(next),
-            // A server that repeats its cursor would loop forever: stop and say so.
-            Some(_) => anyhow::bail!(
-                "the tenant returned the same page token twice while listing identities"
-            ),
-            None => break,
-        }
+    let mut spill_error: Option<std::io::Error> = None;
+    client
+        .for_each_identity_counted(
+            filter.as_deref(),
+            |t| total.store(t, Ordering::Relaxed),
+            |identity| {
+                listed.fetch_add(1, Ordering::Relaxed);
+                if spill_error.is_none()
+                    && let Err(e) = live.identities.insert(&identity)
+                {
+                    spill_error = Some(e);
+                }
+            },
+        )
+        .await
+        .map_err(unauthenticated_hint)?;
+    if let Some(e) = spill_error {
+        return Err(
+            anyhow::Error::new(e).context("cannot hold the live identities in a temporary file")
+        );
     }
     activity.finish();
     let mut oauth_clients = HashMap::new();

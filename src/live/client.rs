@@ -307,13 +307,29 @@ impl Client {
         filter: Option<&str>,
         f: impl FnMut(wire::Identity),
     ) -> Result<u64> {
+        self.for_each_identity_counted(filter, |_| {}, f).await
+    }
+
+    /// [`Client::for_each_identity`], also handing `on_total` the number of matches when the
+    /// server says it (`total_size`), for progress.
+    pub async fn for_each_identity_counted(
+        &self,
+        filter: Option<&str>,
+        on_total: impl Fn(u64),
+        f: impl FnMut(wire::Identity),
+    ) -> Result<u64> {
         for_each_page(
             "/v1/identities",
             async |token: Option<String>| {
                 self.list_identities(filter, MAX_PAGE_SIZE, token.as_deref())
                     .await
             },
-            |page| (page.identities, page.next_page_token),
+            |page| {
+                if let Some(total) = page.total_size {
+                    on_total(total);
+                }
+                (page.identities, page.next_page_token)
+            },
             f,
         )
         .await

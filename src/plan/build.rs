@@ -283,7 +283,7 @@ impl Builder<'_> {
 
     /// Records one change: counted, sampled, and written to the plan file (an identity
     /// create without its fields: those stay in the sources and the sample).
-    fn emit(&mut self, change: Change) -> Result<(), PlanError> {
+    fn emit(&mut self, mut change: Change) -> Result<(), PlanError> {
         let listed = self.count(change.kind, change.action);
         if matches!(
             change.kind,
@@ -302,11 +302,10 @@ impl Builder<'_> {
         }
         if let Some(writer) = &mut self.writer {
             if change.kind == ObjectKind::Identity && change.action == Action::Create {
-                let bare = Change {
-                    fields: Vec::new(),
-                    ..change.clone()
-                };
-                writer.change(&bare)?;
+                // Written without its fields; the sample keeps them for the first few.
+                let fields = std::mem::take(&mut change.fields);
+                writer.change(&change)?;
+                change.fields = fields;
             } else {
                 writer.change(&change)?;
             }
