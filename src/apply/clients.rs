@@ -5,12 +5,14 @@
 use serde_json::{Map, Value};
 
 use super::executor::{Attempt, OutcomeKind};
+use super::guard;
 use super::request::idempotency_key;
 use super::secrets::{Minted, SecretsFile};
 use crate::diff::OWNER_KEY;
 use crate::diff::client::{ClientDiff, diff_client, diff_service_account, mask_path};
 use crate::live::{Client, Error, wire};
 use crate::model::ClientDecl;
+use crate::plan::ownership::Ownership;
 use crate::plan::{Action, Change, DesiredClient, DesiredSet};
 
 fn uncertain(e: &Error) -> bool {
@@ -72,6 +74,7 @@ fn mask(change: &Change) -> Vec<&str> {
 }
 
 /// Applies one OAuth client change.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn apply_oauth_client(
     client: &Client,
     plan_id: &str,
@@ -79,9 +82,32 @@ pub(crate) async fn apply_oauth_client(
     desired: &DesiredSet,
     org_id: Option<&str>,
     secrets: Option<&SecretsFile>,
+    ownership: &Ownership,
     look_first: bool,
 ) -> Attempt {
     let d = desired.clients.get(&(change.kind, change.key.clone()));
+    if matches!(change.action, Action::Update | Action::Delete)
+        && let Some(id) = change.live_id.as_deref()
+    {
+        match client.get_oauth_client(id).await {
+            Ok(live) => {
+                if let Some(refused) = guard::refusal(
+                    change,
+                    id,
+                    live.external_id.as_deref(),
+                    &live.metadata,
+                    ownership,
+                ) {
+                    return failed(&refused);
+                }
+            }
+            Err(e) if e.is_not_found() && change.action == Action::Delete => {
+                return Attempt::Final(OutcomeKind::AlreadyApplied { id: id.to_string() });
+            }
+            Err(e) if uncertain(&e) => return Attempt::Uncertain(e.to_string()),
+            Err(e) => return failed(&e),
+        }
+    }
     match change.action {
         Action::Create => {
             let Some(d) = d else {
@@ -208,9 +234,32 @@ pub(crate) async fn apply_service_account(
     org_id: Option<&str>,
     owner_id: Option<&str>,
     secrets: Option<&SecretsFile>,
+    ownership: &Ownership,
     look_first: bool,
 ) -> Attempt {
     let d = desired.clients.get(&(change.kind, change.key.clone()));
+    if matches!(change.action, Action::Update | Action::Delete)
+        && let Some(id) = change.live_id.as_deref()
+    {
+        match client.get_service_account(id).await {
+            Ok(live) => {
+                if let Some(refused) = guard::refusal(
+                    change,
+                    id,
+                    live.external_id.as_deref(),
+                    &live.metadata,
+                    ownership,
+                ) {
+                    return failed(&refused);
+                }
+            }
+            Err(e) if e.is_not_found() && change.action == Action::Delete => {
+                return Attempt::Final(OutcomeKind::AlreadyApplied { id: id.to_string() });
+            }
+            Err(e) if uncertain(&e) => return Attempt::Uncertain(e.to_string()),
+            Err(e) => return failed(&e),
+        }
+    }
     match change.action {
         Action::Create => {
             let Some(d) = d else {

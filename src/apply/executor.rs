@@ -12,14 +12,15 @@ use tokio::task::JoinSet;
 
 use tokio::sync::mpsc;
 
-use super::clients;
 use super::journal::{self, Journal, JournalState, change_id};
 use super::rate::RateController;
 use super::request::{create_request, idempotency_key, update_request};
 use super::secrets::SecretsFile;
 use super::stream::Work;
+use super::{clients, guard};
 use crate::diff::{self, IdentityAction};
 use crate::live::{Client, wire};
+use crate::plan::ownership::Ownership;
 use crate::plan::{Action, Change, DesiredIdentity, DesiredSet, ObjectKind, Plan};
 
 /// Called with every finished change (progress bars, the NDJSON log).
@@ -45,6 +46,9 @@ pub struct ApplyOptions {
     pub secrets: Option<Arc<SecretsFile>>,
     /// Email of the identity that owns new service accounts.
     pub service_account_owner: Option<String>,
+    /// The sources whose objects this apply may change or delete: the live object's owner
+    /// marker is checked against them before every update, state change and delete.
+    pub ownership: Arc<Ownership>,
 }
 
 impl Default for ApplyOptions {
@@ -58,6 +62,7 @@ impl Default for ApplyOptions {
             verbose: false,
             secrets: None,
             service_account_owner: None,
+            ownership: Arc::default(),
         }
     }
 }
@@ -261,7 +266,7 @@ pub async fn execute(
         if let Some(j) = &options.journal {
             j.start(&id)?;
         }
-        let (client, clients, plan_id, org_id, controller, owner_id, secrets) = (
+        let (client, clients, plan_id, org_id, controller, owner_id, secrets, ownership) = (
             client.clone(),
             clients.clone(),
             plan_id.clone(),
@@ -269,6 +274,7 @@ pub async fn execute(
             controller.clone(),
             owner_id.clone(),
             options.secrets.clone(),
+            options.ownership.clone(),
         );
         tasks.spawn(async move {
             let mut attempts = 0;
@@ -286,6 +292,7 @@ pub async fn execute(
                             &clients,
                             org,
                             secrets.as_deref(),
+                            &ownership,
                             look_first,
                         )
                         .await
@@ -299,6 +306,7 @@ pub async fn execute(
                             org,
                             owner_id.as_deref(),
                             secrets.as_deref(),
+                            &ownership,
                             look_first,
                         )
                         .await
@@ -310,6 +318,7 @@ pub async fn execute(
                             &change,
                             desired.as_ref(),
                             org,
+                            &ownership,
                             look_first,
                         )
                         .await
@@ -498,6 +507,7 @@ async fn apply_identity(
     change: &Change,
     desired: Option<&DesiredIdentity>,
     org_id: Option<&str>,
+    ownership: &Ownership,
     look_first: bool,
 ) -> Attempt {
     let failed = |e: &dyn std::fmt::Display| {
@@ -555,25 +565,32 @@ async fn apply_identity(
                 return failed(&"the desired record is missing from the sources");
             };
             let mut etag = change.etag.clone();
+            // The live object decides whether this manifest may touch it, not the plan.
+            let live = match client.get_identity(id).await {
+                Ok(live) => live,
+                Err(e) if uncertain(&e) => return Attempt::Uncertain(e.to_string()),
+                Err(e) => return failed(&e),
+            };
+            if let Some(refused) = guard::refusal(
+                change,
+                id,
+                live.external_id.as_deref(),
+                &live.admin_metadata,
+                ownership,
+            ) {
+                return failed(&refused);
+            }
             if look_first {
-                match client.get_identity(id).await {
-                    Ok(live) => {
-                        let diff = diff::diff_identity(&d.fields, Some(&live), &[]);
-                        if diff.action == IdentityAction::NoOp {
-                            return Attempt::Final(OutcomeKind::AlreadyApplied {
-                                id: id.to_string(),
-                            });
-                        }
-                        // Only continue where this plan left off (a PATCH done, a state
-                        // change pending); any other difference is someone else's edit.
-                        if Some(&live.etag) != change.etag.as_ref() && !only_state_differs(&diff) {
-                            return Attempt::Final(OutcomeKind::Stale);
-                        }
-                        etag = Some(live.etag);
-                    }
-                    Err(e) if uncertain(&e) => return Attempt::Uncertain(e.to_string()),
-                    Err(e) => return failed(&e),
+                let diff = diff::diff_identity(&d.fields, Some(&live), &[]);
+                if diff.action == IdentityAction::NoOp {
+                    return Attempt::Final(OutcomeKind::AlreadyApplied { id: id.to_string() });
                 }
+                // Only continue where this plan left off (a PATCH done, a state change
+                // pending); any other difference is someone else's edit.
+                if Some(&live.etag) != change.etag.as_ref() && !only_state_differs(&diff) {
+                    return Attempt::Final(OutcomeKind::Stale);
+                }
+                etag = Some(live.etag);
             }
             if let Some(req) = update_request(change, d) {
                 let patch_needed = !look_first || etag == change.etag;
@@ -604,18 +621,27 @@ async fn apply_identity(
             let Some(id) = change.live_id.as_deref() else {
                 return failed(&"the plan has no live id for this change");
             };
-            if look_first {
-                match client.get_identity(id).await {
-                    Ok(live) if live.state == wire::IdentityState::ScheduledDeletion => {
+            // Fetched first, always: the owner marker on the live object decides.
+            match client.get_identity(id).await {
+                Ok(live) => {
+                    if let Some(refused) = guard::refusal(
+                        change,
+                        id,
+                        live.external_id.as_deref(),
+                        &live.admin_metadata,
+                        ownership,
+                    ) {
+                        return failed(&refused);
+                    }
+                    if live.state == wire::IdentityState::ScheduledDeletion {
                         return Attempt::Final(OutcomeKind::AlreadyApplied { id: id.to_string() });
                     }
-                    Ok(_) => {}
-                    Err(e) if e.is_not_found() => {
-                        return Attempt::Final(OutcomeKind::AlreadyApplied { id: id.to_string() });
-                    }
-                    Err(e) if uncertain(&e) => return Attempt::Uncertain(e.to_string()),
-                    Err(e) => return failed(&e),
                 }
+                Err(e) if e.is_not_found() => {
+                    return Attempt::Final(OutcomeKind::AlreadyApplied { id: id.to_string() });
+                }
+                Err(e) if uncertain(&e) => return Attempt::Uncertain(e.to_string()),
+                Err(e) => return failed(&e),
             }
             match client.delete_identity(id, change.etag.as_deref()).await {
                 Ok(()) => Attempt::Final(OutcomeKind::Applied { id: id.to_string() }),

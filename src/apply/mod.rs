@@ -12,8 +12,10 @@
 
 mod clients;
 mod executor;
+mod guard;
 pub mod journal;
 pub mod rate;
+pub mod reconcile;
 mod request;
 pub mod secrets;
 pub mod stream;

@@ -72,6 +72,38 @@ fn needs_record(change: &Change) -> bool {
     change.kind == ObjectKind::Identity && change.action != Action::Delete
 }
 
+/// Checks that every value `change` shows for review is the one apply will send: the
+/// desired value of its field, re-derived from the sources. A plan's digest binds the desired
+/// record, but an update's `after` values are what a reviewer read; a plan edited and sealed
+/// again could show one email and send another.
+fn shows_desired(
+    change: &Change,
+    desired: &std::collections::BTreeMap<String, serde_json::Value>,
+) -> anyhow::Result<()> {
+    for f in &change.fields {
+        let want = match f.path.split_once('[') {
+            Some((list, index)) => index
+                .strip_suffix(']')
+                .and_then(|i| i.parse::<usize>().ok())
+                .and_then(|i| desired.get(list)?.get(i)),
+            None => desired.get(&f.path),
+        };
+        // A minted secret is shown as a placeholder, never as a value.
+        if want.is_none() && f.sensitive {
+            continue;
+        }
+        if f.after.as_ref() != want {
+            anyhow::bail!(
+                "the plan shows `{}` of {} `{}` as a value its source does not declare (was the plan edited?); nothing after it was applied",
+                f.path,
+                change.kind.noun(),
+                change.key
+            );
+        }
+    }
+    Ok(())
+}
+
 impl Feed {
     fn send(&mut self, item: anyhow::Result<Work>) {
         if !self.closed && self.tx.blocking_send(item).is_err() {
@@ -92,7 +124,7 @@ impl Feed {
             && let Some(want) = &c.desired_digest
         {
             match self.clients.clients.get(&(c.kind, c.key.clone())) {
-                Some(d) if d.digest == *want => {}
+                Some(d) if d.digest == *want => shows_desired(c, &d.fields)?,
                 Some(d) => anyhow::bail!(
                     "the {} `{}` of source `{}` no longer matches the plan; nothing after it was applied",
                     c.kind.noun(),
@@ -167,6 +199,10 @@ impl Feed {
                         at + 1,
                         d.identity.external_id
                     ));
+                    return;
+                }
+                if let Err(e) = shows_desired(&change, &d.fields) {
+                    failure = Some(e);
                     return;
                 }
                 self.send(Ok(Work {

@@ -156,6 +156,7 @@ async fn apply_saved(
         return Ok(Exit::Success);
     }
     let conn = target::connect(&manifest, global.verbose).await?;
+    check_tenant(&conn.client, plan, &journal).await?;
     if journal.is_empty()? {
         output::status(&format!(
             "Applying plan {} ({} changes).",
@@ -293,6 +294,7 @@ async fn run_plan(
         cancel: cancel.clone(),
         observer: Some(observer),
         verbose,
+        ownership: Arc::new(crate::plan::ownership::Ownership::of(manifest)),
     };
     let (work, reader) = apply::stream::spawn(file, manifest.clone(), clients.clone())?;
     let report = apply::execute(client, plan, work, clients, &options).await;
@@ -306,7 +308,20 @@ async fn run_plan(
         let _ = tokio::task::spawn_blocking(move || reader.join()).await;
     }
     let stats = client.stats();
-    let exit = finish(plan, &report, stats.retries);
+    let mut exit = finish(plan, &report, stats.retries);
+    // A run that skipped changes on its journal's word checks the tenant before it says done.
+    if exit == Exit::Success && !report.cancelled && report.resumed > 0 {
+        let differences = apply::reconcile::check(client, plan).await?;
+        if !differences.is_empty() {
+            for d in &differences {
+                output::status(&format!("error: {d}"));
+            }
+            output::status(
+                "error: the journal records changes as done that the tenant does not show; the apply is not complete\nhint: run `avnology-migrate plan` to see what is missing, and apply that plan",
+            );
+            exit = Exit::Failure;
+        }
+    }
     if report.cancelled {
         let resume = match &journal {
             Some((_, path)) => format!("avnology-migrate apply {}", path.display()),
@@ -381,6 +396,52 @@ fn check_current(plan: &Plan, manifest: &Manifest) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Refuses, before any request that writes, a tenant other than the one the plan was made
+/// against: the plan records its organization's id, and an alias URL, another tenant or a
+/// re-created organization has another. A plan that creates the organization is bound by
+/// URL only until its journal records the organization it created.
+async fn check_tenant(client: &Client, plan: &Plan, journal: &Journal) -> anyhow::Result<()> {
+    let Some(name) = plan.header.target.organization.as_deref() else {
+        return Ok(());
+    };
+    let other_tenant = |what: String| {
+        with_hint(
+            anyhow::anyhow!("{what}; nothing was applied"),
+            "apply a plan to the tenant it was made against, or plan again for this one",
+        )
+    };
+    let live = client.find_organization_by_name(name).await?;
+    match (&plan.header.target.organization_id, live) {
+        (Some(want), Some(org)) if org.id == *want => Ok(()),
+        (Some(want), Some(org)) => Err(other_tenant(format!(
+            "the plan was made for organization `{name}` with id {want}, but this tenant's `{name}` is {}: another tenant, or the organization was re-created",
+            org.id
+        ))),
+        (Some(want), None) => Err(other_tenant(format!(
+            "the plan was made for organization `{name}` with id {want}, which this tenant does not have"
+        ))),
+        (None, Some(_))
+            if plan.count(plan::ObjectKind::Organization, plan::Action::Create) == 0 =>
+        {
+            Err(other_tenant(format!(
+                "the plan does not record the id of organization `{name}` (an older avnology-migrate made it)"
+            )))
+        }
+        (None, Some(org)) => {
+            let created =
+                journal::outcome_id(plan::ObjectKind::Organization, plan::Action::Create, name);
+            match journal.state(&created)? {
+                Some(journal::JournalState::Done(id)) if id == org.id => Ok(()),
+                _ => Err(other_tenant(format!(
+                    "organization `{name}` exists in this tenant ({}) but did not when the plan was made",
+                    org.id
+                ))),
+            }
+        }
+        (None, None) => Ok(()),
+    }
 }
 
 /// Prints failures and the summary; the exit status says whether everything applied.

@@ -28,9 +28,14 @@ pub struct PlanArgs {
     /// Exit 0 when there are no changes, 1 on error, 2 when there are changes.
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// Plan the removal of everything this manifest owns (the rollback path).
+    /// Plan the removal of everything this manifest owns (the rollback path). Refused when it
+    /// deletes more than `max_deletes`.
     #[arg(long)]
     pub destroy: bool,
+    /// Allow this many deletes in this plan, overriding `[policy] max_deletes` (prune and
+    /// `--destroy`).
+    #[arg(long, value_name = "N")]
+    pub max_deletes: Option<u64>,
 }
 
 /// Runs `plan`.
@@ -43,6 +48,7 @@ pub async fn run(args: PlanArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
         &mut live,
         BuildOptions {
             destroy: args.destroy,
+            max_deletes: args.max_deletes,
             // Written beside `--out`, so saving it is a rename on one filesystem.
             dir: args.out.as_deref().map(crate::plan::file::folder_of),
             ..BuildOptions::default()

@@ -141,22 +141,39 @@ pub async fn read_live(client: &Client, organization: Option<&str>) -> anyhow::R
             }
         })
     };
+    // Identities scheduled for deletion are listed after the others (a listing without a
+    // `state` term leaves them out): a plan restores its own instead of creating them again.
+    let org_id = org.as_ref().map(|o| o.id.clone());
+    let mut soft_deleted_terms = vec![("state", "scheduled_deletion")];
+    if let Some(id) = &org_id {
+        soft_deleted_terms.push(("organization_id", id.as_str()));
+    }
+    let soft_deleted = crate::live::filter::all_equal(&soft_deleted_terms);
     let mut spill_error: Option<std::io::Error> = None;
-    client
-        .for_each_identity_counted(
-            filter.as_deref(),
-            |t| total.store(t, Ordering::Relaxed),
-            |identity| {
-                listed.fetch_add(1, Ordering::Relaxed);
-                if spill_error.is_none()
-                    && let Err(e) = live.identities.insert(&identity)
-                {
-                    spill_error = Some(e);
-                }
-            },
-        )
-        .await
-        .map_err(unauthenticated_hint)?;
+    for (filter, counted) in [
+        (filter.as_deref(), true),
+        (Some(soft_deleted.as_str()), false),
+    ] {
+        client
+            .for_each_identity_counted(
+                filter,
+                |t| {
+                    if counted {
+                        total.store(t, Ordering::Relaxed)
+                    }
+                },
+                |identity| {
+                    listed.fetch_add(1, Ordering::Relaxed);
+                    if spill_error.is_none()
+                        && let Err(e) = live.identities.insert(&identity)
+                    {
+                        spill_error = Some(e);
+                    }
+                },
+            )
+            .await
+            .map_err(unauthenticated_hint)?;
+    }
     if let Some(e) = spill_error {
         return Err(
             anyhow::Error::new(e).context("cannot hold the live identities in a temporary file")

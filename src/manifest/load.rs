@@ -215,6 +215,32 @@ pub fn parse(
         }
     }
 
+    for adopted in &raw.policy.adopt_sources {
+        let (l, c) = at(&format!("\"{adopted}\""));
+        if adopted.trim().is_empty() {
+            return Err(invalid(
+                l,
+                c,
+                "adopt_sources: a source name is empty".into(),
+            ));
+        }
+        let own = raw.users.iter().any(|u| u.name == *adopted)
+            || raw
+                .client_sources
+                .iter()
+                .any(|s| s.name.as_deref().unwrap_or(s.provider.as_str()) == adopted.as_str())
+            || adopted == MANIFEST_CLIENTS;
+        if own {
+            return Err(invalid(
+                l,
+                c,
+                format!(
+                    "adopt_sources: `{adopted}` is one of this manifest's own sources; list only the old names of renamed sources"
+                ),
+            ));
+        }
+    }
+
     let mut clients: Vec<OAuthClient> = Vec::new();
     for c in &raw.clients {
         let (l, col) = at(&format!("\"{}\"", c.key));
@@ -302,6 +328,7 @@ pub fn parse(
             max_deletes: raw.policy.max_deletes,
             ignore_changes: raw.policy.ignore_changes.clone(),
             on_invalid: raw.policy.on_invalid,
+            adopt_sources: raw.policy.adopt_sources.clone(),
         },
         sha256,
     })

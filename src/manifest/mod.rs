@@ -94,6 +94,8 @@ pub struct Policy {
     pub ignore_changes: Vec<String>,
     /// What an invalid source record does.
     pub on_invalid: OnInvalid,
+    /// Source names (not this manifest's) whose objects it takes over: a renamed source.
+    pub adopt_sources: Vec<String>,
 }
 
 /// A loaded, interpolated, validated manifest.

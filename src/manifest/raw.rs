@@ -186,6 +186,11 @@ pub struct RawPolicy {
     /// `fail` (default) or `skip`.
     #[serde(default)]
     pub on_invalid: OnInvalid,
+    /// Source names whose objects this manifest takes over (a renamed source): their
+    /// identities and clients are updated to this manifest's source names, and pruned like its
+    /// own. Without this, objects of sources the manifest does not name are never touched.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adopt_sources: Vec<String>,
 }
 
 /// The JSON Schema of the manifest, as checked in at `schemas/migration.schema.json` (a test

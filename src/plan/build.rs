@@ -18,6 +18,7 @@ use serde_json::Value;
 use super::clients::{ClientPlan, DesiredClient, plan_clients, unowned};
 use super::file::{PlanFileError, PlanWriter, WrittenPlan};
 use super::live_index::{LiveIdentities, owner_source};
+use super::ownership::{Owner, Ownership};
 use super::{
     Action, Change, FORMAT_VERSION, FileDigest, GroupCount, LISTED_PER_GROUP, MAX_LISTED_RECORDS,
     ObjectKind, PasswordReport, Plan, PlanFooter, PlanHeader, PlanTarget, SkippedRecord,
@@ -54,6 +55,8 @@ pub struct BuildOptions {
     pub dir: Option<PathBuf>,
     /// Counts source records as they are read, for progress.
     pub records_read: Option<Arc<AtomicU64>>,
+    /// Overrides `[policy] max_deletes` (`--max-deletes`).
+    pub max_deletes: Option<u64>,
 }
 
 /// A desired identity, as apply sends it.
@@ -115,7 +118,9 @@ pub enum PlanError {
         total: u64,
     },
     /// More deletes than `max_deletes` allows.
-    #[error("the plan would delete {deletes} identities, more than policy.max_deletes = {max}")]
+    #[error(
+        "the plan would delete {deletes} objects, more than max_deletes = {max} allows (raise [policy] max_deletes, or pass --max-deletes {deletes} after reviewing it)"
+    )]
     TooManyDeletes {
         /// Planned deletes.
         deletes: u64,
@@ -245,6 +250,14 @@ struct Builder<'a> {
     warnings_dropped: u64,
     tallies: Vec<SourceTally>,
     seen: Seen,
+    ownership: Ownership,
+    /// Declared records whose live identity belongs to a source this manifest does not
+    /// name, per that source: left untouched, reported once per source.
+    foreign: BTreeMap<String, u64>,
+    /// Identities of this manifest scheduled for deletion that the plan restores.
+    restores: u64,
+    /// Live identities per owned source once the plan is applied.
+    owned_after: BTreeMap<String, u64>,
     /// The first failure inside a source callback, which cannot return one.
     error: Option<PlanError>,
 }
@@ -424,11 +437,36 @@ impl Builder<'_> {
         }
         let fields = diff::desired_fields(&identity, &source.name);
         let live_identity = live.claim(&key).map_err(PlanError::LiveIndex)?;
+        if let Some(l) = &live_identity {
+            match self.ownership.owner(&l.admin_metadata) {
+                Owner::Foreign(other) => {
+                    *self.foreign.entry(other.to_string()).or_default() += 1;
+                    return Ok(());
+                }
+                // Someone else's soft-deleted identity: not ours to restore or to duplicate.
+                Owner::Unmarked if l.state == wire::IdentityState::ScheduledDeletion => {
+                    self.warn(format!(
+                        "identity `{key}` is scheduled for deletion in the tenant and was not created by avnology-migrate; it is left untouched"
+                    ));
+                    return Ok(());
+                }
+                _ => {}
+            }
+        }
         let d = diff::diff_identity(
             &fields,
             live_identity.as_ref(),
             &self.manifest.policy.ignore_changes,
         );
+        if d.action != IdentityAction::Unowned {
+            *self.owned_after.entry(source.name.clone()).or_default() += 1;
+        }
+        if live_identity
+            .as_ref()
+            .is_some_and(|l| l.state == wire::IdentityState::ScheduledDeletion)
+        {
+            self.restores += 1;
+        }
         let action = match d.action {
             IdentityAction::NoOp => {
                 self.summary.no_op += 1;
@@ -507,6 +545,7 @@ pub fn build(
         target: PlanTarget {
             url: target_url(manifest),
             organization: manifest.target.organization.clone(),
+            organization_id: live.organization.as_ref().map(|o| o.id.clone()),
         },
         manifest: FileDigest {
             path: manifest.path.display().to_string(),
@@ -532,6 +571,10 @@ pub fn build(
         warnings_dropped: 0,
         tallies: Vec::new(),
         seen: Seen::new(),
+        ownership: Ownership::of(manifest),
+        foreign: BTreeMap::new(),
+        restores: 0,
+        owned_after: BTreeMap::new(),
         error: None,
     };
 
@@ -576,6 +619,7 @@ pub fn build(
     let mut passwords = Vec::new();
     for source in &manifest.users {
         b.tally(&source.name);
+        b.owned_after.entry(source.name.clone()).or_default();
         let mut report = PasswordReport {
             source: source.name.clone(),
             ..Default::default()
@@ -672,21 +716,34 @@ pub fn build(
         b.emit(change)?;
     }
 
-    // Deletes: owned identities no source declared (prune), or every owned one (destroy).
-    // Counted first, so a plan over `max_deletes` is refused before any is written.
-    let wanted =
-        |l: &wire::Identity| diff::is_owned(l) && (options.destroy || manifest.policy.prune);
+    // Deletes: identities of this manifest's sources that no source declared (prune), or
+    // every one of them (destroy); never another source's, never one already scheduled for
+    // deletion. Counted first, so a plan over `max_deletes` is refused before any is written.
+    let ownership = b.ownership.clone();
+    let deleting = options.destroy || manifest.policy.prune;
+    let wanted = |l: &wire::Identity| {
+        deleting
+            && l.state != wire::IdentityState::ScheduledDeletion
+            && ownership.owner(&l.admin_metadata).is_ours()
+    };
     let mut identity_deletes = 0u64;
-    if options.destroy || manifest.policy.prune {
-        live.identities
-            .for_each_undeclared(|l| identity_deletes += u64::from(wanted(&l)))
-            .map_err(PlanError::LiveIndex)?;
-    }
+    live.identities
+        .for_each_undeclared(|l| {
+            if wanted(&l) {
+                identity_deletes += 1;
+            } else if l.state != wire::IdentityState::ScheduledDeletion
+                && let Owner::Ours(s) | Owner::Adopted(s) = ownership.owner(&l.admin_metadata)
+            {
+                *b.owned_after.entry(s.to_string()).or_default() += 1;
+            }
+        })
+        .map_err(PlanError::LiveIndex)?;
     let total_deletes = identity_deletes + client_deletes.len() as u64;
-    if !options.destroy && total_deletes > manifest.policy.max_deletes {
+    let max_deletes = options.max_deletes.unwrap_or(manifest.policy.max_deletes);
+    if total_deletes > max_deletes {
         return Err(PlanError::TooManyDeletes {
             deletes: total_deletes,
-            max: manifest.policy.max_deletes,
+            max: max_deletes,
         });
     }
     if identity_deletes > 0 {
@@ -715,9 +772,33 @@ pub fn build(
         b.emit(change)?;
     }
 
+    // Not owned by this manifest: no external_id, no marker, or another source's marker.
+    let foreign_identities: u64 = live
+        .identities
+        .owned_by_source
+        .iter()
+        .filter(|(source, _)| !ownership.is_ours(source))
+        .map(|(_, n)| n)
+        .sum();
     b.summary.unowned = live.identities.without_external_id
         + live.identities.unowned
-        + unowned(&live.oauth_clients, &live.service_accounts);
+        + foreign_identities
+        + unowned(&live.oauth_clients, &live.service_accounts, &ownership);
+    for (other, n) in std::mem::take(&mut b.foreign) {
+        b.warn(format!(
+            "{n} identit{} this manifest declares belong{} to source `{other}`, which it does not name; left untouched (if `{other}` was renamed, add adopt_sources = [\"{other}\"] to [policy] to take them over)",
+            if n == 1 { "y" } else { "ies" },
+            if n == 1 { "s" } else { "" },
+        ));
+    }
+    if b.restores > 0 {
+        let n = b.restores;
+        b.warn(format!(
+            "{n} identit{} of this manifest's sources {} scheduled for deletion in the tenant and will be restored",
+            if n == 1 { "y" } else { "ies" },
+            if n == 1 { "is" } else { "are" },
+        ));
+    }
     if b.warnings_dropped > 0 {
         let dropped = b.warnings_dropped;
         b.warnings
@@ -732,6 +813,7 @@ pub fn build(
         passwords,
         tallies: b.tallies,
         warnings: b.warnings,
+        owned_after: b.owned_after,
     };
     let file = match b.writer {
         Some(writer) => Some(writer.finish(&footer)?),

@@ -5,12 +5,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
+use super::ownership::{Owner, Ownership, marker_source};
 use super::{Action, Change, ObjectKind, SkippedRecord, SourceDigest};
+use crate::diff;
 use crate::diff::client::{
     ClientDiff, desired_client_fields, desired_service_account_fields, diff_client,
     diff_service_account,
 };
-use crate::diff::{self, OWNER_KEY};
 use crate::live::wire;
 use crate::manifest::{MANIFEST_CLIENTS, Manifest};
 use crate::model::ClientDecl;
@@ -56,11 +57,7 @@ pub(crate) struct ClientPlan {
 }
 
 fn owner_source(metadata: &serde_json::Map<String, Value>) -> Option<String> {
-    metadata
-        .get(OWNER_KEY)?
-        .get("source")?
-        .as_str()
-        .map(str::to_string)
+    marker_source(metadata).map(str::to_string)
 }
 
 /// Plans the clients of `manifest` against the live clients.
@@ -73,6 +70,7 @@ pub(crate) fn plan_clients(
 ) -> Result<ClientPlan, super::PlanError> {
     let mut out = ClientPlan::default();
     let mut seen: HashMap<(ObjectKind, String), String> = HashMap::new();
+    let ownership = Ownership::of(manifest);
 
     let mut accept = |out: &mut ClientPlan, decl: ClientDecl, source: &str, location: String| {
         let kind = match decl {
@@ -91,6 +89,17 @@ pub(crate) fn plan_clients(
         }
         seen.insert((kind, key.clone()), location);
         if destroy {
+            return;
+        }
+        let live_metadata = match kind {
+            ObjectKind::OAuthClient => live_clients.get(&key).map(|l| &l.metadata),
+            _ => live_accounts.get(&key).map(|l| &l.metadata),
+        };
+        if let Some(Owner::Foreign(other)) = live_metadata.map(|m| ownership.owner(m)) {
+            out.warnings.push(format!(
+                "{} `{key}` belongs to source `{other}`, which this manifest does not name; left untouched (if `{other}` was renamed, add adopt_sources = [\"{other}\"] to [policy] to take it over)",
+                kind.noun()
+            ));
             return;
         }
         let (fields, d) = match &decl {
@@ -209,13 +218,14 @@ pub(crate) fn plan_clients(
         }
     }
 
-    // Deletes: owned clients no source declares (prune), or every owned one (destroy).
+    // Deletes: this manifest's clients no source declares (prune), or every one of them
+    // (destroy); never another source's.
     let prune = manifest.policy.prune;
     let declared = |kind: ObjectKind, key: &str| seen.contains_key(&(kind, key.to_string()));
     let mut deletes: Vec<Change> = Vec::new();
     for l in live_clients.values() {
         let key = l.external_id.clone().unwrap_or_default();
-        if owner_source(&l.metadata).is_some()
+        if ownership.owner(&l.metadata).is_ours()
             && (destroy || (prune && !declared(ObjectKind::OAuthClient, &key)))
         {
             deletes.push(delete(
@@ -229,7 +239,7 @@ pub(crate) fn plan_clients(
     }
     for l in live_accounts.values() {
         let key = l.external_id.clone().unwrap_or_default();
-        if owner_source(&l.metadata).is_some()
+        if ownership.owner(&l.metadata).is_ours()
             && (destroy || (prune && !declared(ObjectKind::ServiceAccount, &key)))
         {
             deletes.push(delete(
@@ -269,17 +279,19 @@ fn invalid_record(source: &str, e: &SourceError) -> SkippedRecord {
     }
 }
 
-/// Unowned live clients and service accounts (counted in the summary, never touched).
+/// Live clients and service accounts not owned by this manifest (counted in the summary,
+/// never touched).
 pub(crate) fn unowned(
     live_clients: &HashMap<String, wire::OAuthClient>,
     live_accounts: &HashMap<String, wire::ServiceAccount>,
+    ownership: &Ownership,
 ) -> u64 {
     (live_clients
         .values()
-        .filter(|l| owner_source(&l.metadata).is_none())
+        .filter(|l| !ownership.owner(&l.metadata).is_ours())
         .count()
         + live_accounts
             .values()
-            .filter(|l| owner_source(&l.metadata).is_none())
+            .filter(|l| !ownership.owner(&l.metadata).is_ours())
             .count()) as u64
 }

@@ -7,7 +7,12 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use tempfile::NamedTempFile;
 
-use super::{Change, FORMAT_VERSION, Plan, PlanFooter, PlanHeader, PlanLine, Seal};
+use std::collections::HashMap;
+
+use super::{
+    Action, Change, FORMAT_VERSION, LISTED_PER_GROUP, ObjectKind, Plan, PlanFooter, PlanHeader,
+    PlanLine, Seal,
+};
 
 /// Errors reading or writing a plan file.
 #[derive(Debug, thiserror::Error)]
@@ -242,6 +247,7 @@ impl PlanFile {
         let mut header: Option<PlanHeader> = None;
         let mut footer: Option<PlanFooter> = None;
         let mut seal: Option<Seal> = None;
+        let mut review = ReviewCheck::default();
         loop {
             line.clear();
             let n = read_line(&mut reader, &mut line).map_err(|e| io_error("read", path, e))?;
@@ -257,12 +263,16 @@ impl PlanFile {
                 hasher.update(&line);
                 continue;
             }
-            // Changes are hashed, not parsed: they are parsed when they are streamed.
+            // Changes are hashed and counted here, and the first of each group kept to check
+            // the review sample against; they are parsed whole when they are streamed.
             if line.starts_with(b"{\"change\":") {
                 if footer.is_some() {
                     return Err(invalid(format!("line {number}: a change after the footer")));
                 }
                 hasher.update(&line);
+                review
+                    .add(&line)
+                    .map_err(|e| invalid(format!("line {number}: {e}")))?;
                 continue;
             }
             match serde_json::from_slice::<PlanLine>(&line) {
@@ -283,6 +293,11 @@ impl PlanFile {
                 "its contents do not match its plan_id (was it edited?)".into(),
             ));
         }
+        review.check(&footer).map_err(|e| {
+            invalid(format!(
+                "{e}; what it shows for review is not what it would apply (was it edited?)"
+            ))
+        })?;
         Ok(PlanFile {
             path: path.to_path_buf(),
             plan: Plan {
@@ -316,6 +331,117 @@ impl PlanFile {
             plan_id: self.plan.plan_id.clone(),
             done: false,
         })
+    }
+}
+
+/// What a plan shows for review (counts and the sample of each group's first changes, with
+/// the fields of creates) checked against the change lines `apply` executes, so an edited
+/// and re-sealed plan cannot show one thing and do another. The sample is, by construction,
+/// the first [`LISTED_PER_GROUP`] changes of each kind and action in file order; a create's
+/// fields in the sample must hash to the desired digest its change line carries, which
+/// `apply` checks against the record it re-reads from the source.
+#[derive(Default)]
+struct ReviewCheck {
+    counts: HashMap<(ObjectKind, Action), u64>,
+    first: HashMap<(ObjectKind, Action), Vec<Change>>,
+}
+
+impl ReviewCheck {
+    fn add(&mut self, line: &[u8]) -> Result<(), String> {
+        #[derive(serde::Deserialize)]
+        struct Probe {
+            change: KindAction,
+        }
+        #[derive(serde::Deserialize)]
+        struct KindAction {
+            kind: ObjectKind,
+            action: Action,
+        }
+        let probe: Probe = serde_json::from_slice(line).map_err(|e| e.to_string())?;
+        let group = (probe.change.kind, probe.change.action);
+        let count = self.counts.entry(group).or_default();
+        *count += 1;
+        if *count <= LISTED_PER_GROUP as u64 {
+            match serde_json::from_slice::<PlanLine>(line) {
+                Ok(PlanLine::Change(c)) => self.first.entry(group).or_default().push(c),
+                Ok(_) => return Err("not a change".into()),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        Ok(())
+    }
+
+    fn check(mut self, footer: &PlanFooter) -> Result<(), String> {
+        for g in &footer.groups {
+            let have = self.counts.remove(&(g.kind, g.action)).unwrap_or(0);
+            if have != g.count {
+                return Err(format!(
+                    "it counts {} {} to be {} but holds {have}",
+                    g.count,
+                    g.kind.plural(),
+                    g.action.verb()
+                ));
+            }
+        }
+        if let Some(((kind, action), n)) = self.counts.iter().next() {
+            return Err(format!(
+                "it holds {n} {} to be {} that it does not count",
+                kind.plural(),
+                action.verb()
+            ));
+        }
+        let mut position: HashMap<(ObjectKind, Action), usize> = HashMap::new();
+        for shown in &footer.sample {
+            let group = (shown.kind, shown.action);
+            let i = position.entry(group).or_default();
+            let line = self
+                .first
+                .get(&group)
+                .and_then(|changes| changes.get(*i))
+                .ok_or_else(|| {
+                    format!(
+                        "its sample shows {} `{}` that is not among its changes",
+                        shown.kind.noun(),
+                        shown.key
+                    )
+                })?;
+            *i += 1;
+            let same = if shown.kind == ObjectKind::Identity && shown.action == Action::Create {
+                // The line carries no fields; the sample's must be the record the digest is of.
+                let fields: std::collections::BTreeMap<String, serde_json::Value> = shown
+                    .fields
+                    .iter()
+                    .filter_map(|f| Some((f.path.clone(), f.after.clone()?)))
+                    .collect();
+                let bound = shown.fields.is_empty()
+                    || shown.desired_digest.as_deref()
+                        == Some(crate::diff::desired_digest(&fields).as_str());
+                bound
+                    && Change {
+                        fields: Vec::new(),
+                        ..shown.clone()
+                    } == *line
+            } else {
+                shown == line
+            };
+            if !same {
+                return Err(format!(
+                    "its sample shows {} `{}` differently from the change it applies",
+                    shown.kind.noun(),
+                    shown.key
+                ));
+            }
+        }
+        for (group, changes) in &self.first {
+            if position.get(group).copied().unwrap_or(0) != changes.len() {
+                return Err(format!(
+                    "its sample leaves out some of the first {} to be {}",
+                    group.0.plural(),
+                    group.1.verb()
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -467,6 +593,7 @@ mod tests {
             target: PlanTarget {
                 url: "sandbox:.avnology-sandbox".into(),
                 organization: None,
+                organization_id: None,
             },
             manifest: FileDigest {
                 path: "migration.toml".into(),
@@ -476,7 +603,10 @@ mod tests {
         }
     }
 
+    /// A create as the sample shows it: with its fields, which its digest is of.
     fn create(key: &str) -> Change {
+        let email = serde_json::Value::String(format!("{}@example.com", key.replace('|', "-")));
+        let desired = std::collections::BTreeMap::from([("email".to_string(), email.clone())]);
         Change {
             kind: ObjectKind::Identity,
             action: Action::Create,
@@ -484,23 +614,85 @@ mod tests {
             source: Some("s".into()),
             live_id: None,
             etag: None,
-            desired_digest: Some("d".into()),
-            fields: vec![],
+            desired_digest: Some(crate::diff::desired_digest(&desired)),
+            fields: vec![crate::diff::FieldChange {
+                path: "email".into(),
+                before: None,
+                after: Some(email),
+                sensitive: false,
+            }],
             record: Some(0),
         }
     }
 
     fn written(dir: &Path, n: usize) -> PathBuf {
         let mut w = PlanWriter::create(Some(dir), &header()).unwrap();
+        let mut sample = Vec::new();
         for i in 0..n {
-            w.change(&create(&format!("auth0|{i}"))).unwrap();
+            let c = create(&format!("auth0|{i}"));
+            w.change(&Change {
+                fields: vec![],
+                ..c.clone()
+            })
+            .unwrap();
+            sample.push(c);
         }
         let path = dir.join("plan.json");
-        w.finish(&PlanFooter::default())
-            .unwrap()
-            .persist(&path)
-            .unwrap();
+        let footer = PlanFooter {
+            groups: vec![crate::plan::GroupCount {
+                kind: ObjectKind::Identity,
+                action: Action::Create,
+                count: n as u64,
+            }],
+            sample,
+            ..PlanFooter::default()
+        };
+        w.finish(&footer).unwrap().persist(&path).unwrap();
         path
+    }
+
+    /// Seals `text` (a plan without its seal line) again, as someone editing it would.
+    fn resealed(text: &str) -> String {
+        let body: String = text
+            .lines()
+            .filter(|l| !l.starts_with("{\"seal\""))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        format!(
+            "{body}{{\"seal\":{{\"plan_id\":\"{}\"}}}}\n",
+            sha256_hex(body.as_bytes())
+        )
+    }
+
+    #[test]
+    fn a_resealed_plan_that_shows_other_than_it_applies_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let path = written(d.path(), 3);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(PlanFile::open(&path).is_ok());
+
+        // The sample shows another email than the record the create's digest binds.
+        std::fs::write(
+            &path,
+            resealed(&text.replace("auth0-1@example.com", "ceo@example.com")),
+        )
+        .unwrap();
+        let e = PlanFile::open(&path).unwrap_err().to_string();
+        assert!(e.contains("shows identity `auth0|1` differently"), "{e}");
+
+        // A change added to the lines but not to the counts or the sample.
+        let extra = text
+            .lines()
+            .find(|l| l.contains("\"auth0|2\""))
+            .unwrap()
+            .replace("auth0|2", "auth0|3");
+        let added = text.replacen("{\"footer\"", &format!("{extra}\n{{\"footer\""), 1);
+        std::fs::write(&path, resealed(&added)).unwrap();
+        let e = PlanFile::open(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("counts 3 identities") && e.contains("holds 4"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -42,8 +42,12 @@ pub struct LiveIdentities {
     pub without_external_id: u64,
     /// Live identities with an `external_id` but without the owner marker.
     pub unowned: u64,
-    /// Owned identities per owner-marker source name.
+    /// Owned identities per owner-marker source name (the empty name for a marker without
+    /// one).
     pub owned_by_source: HashMap<String, u64>,
+    /// Identities scheduled for deletion (soft-deleted): held so a plan restores its own
+    /// instead of creating them again, never counted or deleted again.
+    pub scheduled_deletion: u64,
 }
 
 impl std::fmt::Debug for LiveIdentities {
@@ -69,6 +73,7 @@ impl Default for LiveIdentities {
             without_external_id: 0,
             unowned: 0,
             owned_by_source: HashMap::new(),
+            scheduled_deletion: 0,
         }
     }
 }
@@ -97,8 +102,10 @@ impl LiveIdentities {
         self.slots.is_empty()
     }
 
-    /// Adds one live identity. An identity whose `external_id` is already held (the API
-    /// promises uniqueness; a server that broke it) keeps the first.
+    /// Adds one live identity. An identity whose `external_id` is already held keeps the
+    /// first: the API keeps `external_id` unique among identities that are not scheduled
+    /// for deletion, and those are listed before the soft-deleted ones, so a live identity
+    /// wins over a soft-deleted one of the same key.
     pub fn insert(&mut self, identity: &wire::Identity) -> std::io::Result<()> {
         let Some(key) = identity.external_id.as_deref().filter(|k| !k.is_empty()) else {
             self.without_external_id += 1;
@@ -110,6 +117,9 @@ impl LiveIdentities {
             return Ok(());
         }
         match owner_source(identity) {
+            _ if identity.state == wire::IdentityState::ScheduledDeletion => {
+                self.scheduled_deletion += 1;
+            }
             Some(source) => *self.owned_by_source.entry(source.to_string()).or_default() += 1,
             None if diff::is_owned(identity) => {
                 *self.owned_by_source.entry(String::new()).or_default() += 1;

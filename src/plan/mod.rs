@@ -22,6 +22,9 @@ pub mod build;
 mod clients;
 pub mod file;
 pub mod live_index;
+pub mod ownership;
+
+use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -336,6 +339,11 @@ pub struct PlanTarget {
     /// The organization name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<String>,
+    /// The organization's Avnology id when it existed at plan time: `apply` refuses a
+    /// tenant whose organization of that name has another id (an alias URL, another
+    /// tenant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<String>,
 }
 
 /// The plan file's first line: what the plan is and what it is bound to.
@@ -383,6 +391,10 @@ pub struct PlanFooter {
     /// Warnings for the reviewer.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Live identities each owned source (by owner marker) will hold once the plan is
+    /// applied: what `apply` reconciles against when it trusted its journal.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub owned_after: BTreeMap<String, u64>,
 }
 
 /// The plan file's last line.

@@ -102,6 +102,7 @@ pub fn plan() -> Plan {
             target: PlanTarget {
                 url: "sandbox:.avnology-sandbox".into(),
                 organization: Some("acme".into()),
+                organization_id: None,
             },
             manifest: FileDigest {
                 path: "migration.toml".into(),
@@ -113,6 +114,7 @@ pub fn plan() -> Plan {
             groups,
             sample,
             tallies: vec![],
+            owned_after: Default::default(),
             skipped: vec![SkippedRecord {
                 source: "auth0-prod".into(),
                 location: "users.ndjson:7 (record 7)".into(),

@@ -330,8 +330,10 @@ fn detailed_exitcode_is_0_without_changes_2_with_changes_and_1_on_error() {
     assert_eq!(out.status.code(), Some(1));
 }
 
-/// The quickstart split into two sources: `main` and `extra` (the last three users).
-fn split_sources(w: &Workdir, prune: bool, max_deletes: u64, with_extra: bool) {
+/// The quickstart split into two sources: `main` and `extra` (the last three users). Without
+/// `with_extra`, the manifest names only `main`, and takes `extra`'s objects over when
+/// `adopt_extra`.
+fn split_sources(w: &Workdir, prune: bool, max_deletes: u64, with_extra: bool, adopt_extra: bool) {
     let export = std::fs::read_to_string(w.path("auth0_users.ndjson")).unwrap();
     let lines: Vec<&str> = export.lines().filter(|l| !l.trim().is_empty()).collect();
     let (main, extra) = lines.split_at(lines.len() - 3);
@@ -346,6 +348,9 @@ fn split_sources(w: &Workdir, prune: bool, max_deletes: u64, with_extra: bool) {
     m.push_str(&format!(
         "\n[policy]\nprune = {prune}\nmax_deletes = {max_deletes}\n"
     ));
+    if adopt_extra {
+        m.push_str("adopt_sources = [\"extra\"]\n");
+    }
     w.write("migration.toml", &m);
 }
 
@@ -366,7 +371,7 @@ fn prune_deletes_only_owned_objects_within_max_deletes_and_destroy_rolls_back() 
     );
     assert_eq!(s, 201, "{body}");
 
-    split_sources(&w, false, 0, true);
+    split_sources(&w, false, 0, true, false);
     assert!(
         t.run(
             &w,
@@ -378,17 +383,27 @@ fn prune_deletes_only_owned_objects_within_max_deletes_and_destroy_rolls_back() 
     );
     assert_eq!(count_identities(&emu), 30);
 
-    // Remove the `extra` source with prune on: 3 deletes > max_deletes 2 fails.
-    split_sources(&w, true, 2, false);
+    // Remove the `extra` source with prune on: its identities are another source's now,
+    // not this manifest's, and prune leaves them alone.
+    split_sources(&w, true, 2, false, false);
+    let out = t.run(&w, &emu, &["plan", "-m", "migration.toml"]);
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("0 to delete"), "{text}");
+    assert!(text.contains("4 not owned by this manifest"), "{text}");
+
+    // Taking `extra` over explicitly makes them this manifest's: 3 deletes > max_deletes 2
+    // fails.
+    split_sources(&w, true, 2, false, true);
     let out = t.run(&w, &emu, &["plan", "-m", "migration.toml"]);
     let text = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
-        text.contains("would delete 3 identities, more than policy.max_deletes = 2"),
+        text.contains("would delete 3 objects, more than max_deletes = 2 allows"),
         "{text}"
     );
 
-    split_sources(&w, true, 3, false);
+    split_sources(&w, true, 3, false, true);
     let out = t.run(
         &w,
         &emu,
@@ -411,6 +426,11 @@ fn prune_deletes_only_owned_objects_within_max_deletes_and_destroy_rolls_back() 
         "Pre"
     );
 
+    // Destroy honours max_deletes too; --max-deletes overrides it for this plan.
+    let out = t.run(&w, &emu, &["plan", "-m", "migration.toml", "--destroy"]);
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("would delete 26 objects"), "{text}");
     // Destroy: everything this manifest owns goes; the pre-existing identity stays.
     let out = t.run(
         &w,
@@ -420,6 +440,8 @@ fn prune_deletes_only_owned_objects_within_max_deletes_and_destroy_rolls_back() 
             "-m",
             "migration.toml",
             "--destroy",
+            "--max-deletes",
+            "26",
             "--out",
             "destroy.json",
         ],
