@@ -147,16 +147,20 @@ async fn apply_saved(
     }
     let journal = Arc::new(Journal::open(&journal::path_for(plan_path), &plan.plan_id)?);
     let recorded = journal.count_done()?;
-    if recorded >= plan.total_changes() {
-        output::status(&format!(
-            "Plan {} was already applied in full (journal {}): nothing to do.",
-            short(&plan.plan_id),
-            journal.path().display()
-        ));
-        return Ok(Exit::Success);
-    }
     let conn = target::connect(&manifest, global.verbose).await?;
     check_tenant(&conn.client, plan, &journal).await?;
+    if recorded >= plan.total_changes() {
+        // The journal's word is checked against the tenant before "nothing to do".
+        let exit = reconciled(&conn.client, plan).await?;
+        if exit == Exit::Success {
+            output::status(&format!(
+                "Plan {} was already applied in full (journal {}): nothing to do.",
+                short(&plan.plan_id),
+                journal.path().display()
+            ));
+        }
+        return Ok(exit);
+    }
     if journal.is_empty()? {
         output::status(&format!(
             "Applying plan {} ({} changes).",
@@ -311,16 +315,7 @@ async fn run_plan(
     let mut exit = finish(plan, &report, stats.retries);
     // A run that skipped changes on its journal's word checks the tenant before it says done.
     if exit == Exit::Success && !report.cancelled && report.resumed > 0 {
-        let differences = apply::reconcile::check(client, plan).await?;
-        if !differences.is_empty() {
-            for d in &differences {
-                output::status(&format!("error: {d}"));
-            }
-            output::status(
-                "error: the journal records changes as done that the tenant does not show; the apply is not complete\nhint: run `avnology-migrate plan` to see what is missing, and apply that plan",
-            );
-            exit = Exit::Failure;
-        }
+        exit = reconciled(client, plan).await?;
     }
     if report.cancelled {
         let resume = match &journal {
@@ -396,6 +391,22 @@ fn check_current(plan: &Plan, manifest: &Manifest) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Counts the identities of each source the plan expects in the tenant; a difference (a
+/// journal that records as done what the tenant does not show) is reported as a failure.
+async fn reconciled(client: &Client, plan: &Plan) -> anyhow::Result<Exit> {
+    let differences = apply::reconcile::check(client, plan).await?;
+    if differences.is_empty() {
+        return Ok(Exit::Success);
+    }
+    for d in &differences {
+        output::status(&format!("error: {d}"));
+    }
+    output::status(
+        "error: the journal records changes as done that the tenant does not show; the apply is not complete\nhint: run `avnology-migrate plan` to see what is missing, and apply that plan",
+    );
+    Ok(Exit::Failure)
 }
 
 /// Refuses, before any request that writes, a tenant other than the one the plan was made

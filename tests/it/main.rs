@@ -14,6 +14,7 @@ mod quickstart;
 mod reliability;
 mod scale;
 mod schemas;
+mod trust;
 
 #[test]
 fn no_forgotten_test_files() {
