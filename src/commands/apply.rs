@@ -17,6 +17,7 @@ use crate::live::Client;
 use crate::manifest::Manifest;
 use crate::plan::file::PlanFile;
 use crate::plan::{self, BuildOptions, Plan};
+use crate::render::escape::terminal;
 use crate::render::progress::Progress;
 use crate::render::text::{self, TextOptions};
 
@@ -150,8 +151,8 @@ async fn apply_saved(
     if recorded >= plan.total_changes() {
         output::status(&format!(
             "Plan {} was already applied in full (journal {}): nothing to do.",
-            short(&plan.plan_id),
-            journal.path().display()
+            terminal(short(&plan.plan_id)),
+            terminal(&journal.path().display().to_string())
         ));
         return Ok(Exit::Success);
     }
@@ -159,13 +160,13 @@ async fn apply_saved(
     if journal.is_empty()? {
         output::status(&format!(
             "Applying plan {} ({} changes).",
-            short(&plan.plan_id),
+            terminal(short(&plan.plan_id)),
             plan.total_changes()
         ));
     } else {
         output::status(&format!(
             "Resuming plan {} from its journal ({recorded} of {} changes done).",
-            short(&plan.plan_id),
+            terminal(short(&plan.plan_id)),
             plan.total_changes()
         ));
     }
@@ -309,7 +310,10 @@ async fn run_plan(
     let exit = finish(plan, &report, stats.retries);
     if report.cancelled {
         let resume = match &journal {
-            Some((_, path)) => format!("avnology-migrate apply {}", path.display()),
+            Some((_, path)) => format!(
+                "avnology-migrate apply {}",
+                terminal(&path.display().to_string())
+            ),
             None => "avnology-migrate apply (a fresh plan picks up what is left)".to_string(),
         };
         output::status(&format!(
@@ -383,20 +387,22 @@ fn check_current(plan: &Plan, manifest: &Manifest) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Prints failures and the summary; the exit status says whether everything applied.
+/// Prints failures and the summary; the exit status says whether everything applied. Keys
+/// come from exports and errors quote the server, so both are escaped: one line per outcome.
 fn finish(plan: &Plan, report: &ApplyReport, retries: u64) -> Exit {
     for o in &report.notable {
         match &o.outcome {
             OutcomeKind::Failed { error } => output::status(&format!(
-                "error: {} {} `{}`: {error}",
+                "error: {} {} `{}`: {}",
                 o.action.infinitive(),
                 o.kind.noun(),
-                o.key
+                terminal(&o.key),
+                terminal(error)
             )),
             OutcomeKind::Stale => output::status(&format!(
                 "stale: {} `{}` changed in the tenant since the plan was made; skipped",
                 o.kind.noun(),
-                o.key
+                terminal(&o.key)
             )),
             _ => {}
         }
