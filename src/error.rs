@@ -3,10 +3,17 @@
 //! Library modules define their own `thiserror` enums; commands bubble them up as
 //! `anyhow::Error`. [`with_hint`] attaches a `hint:` line to any error, and [`report`] prints the
 //! chain once, then the hints, on stderr.
+//!
+//! Messages quote ids, paths and server text. Where a message keeps line breaks of its own
+//! (a list of invalid records), the values are escaped where they are interpolated; [`report`]
+//! then escapes every remaining control, bidi and invisible format character except `\n`, so
+//! no value can recolour the terminal, rewrite a line or reorder what is read.
 
 use std::fmt;
 use std::io::Write;
 use std::process::ExitCode;
+
+use crate::render::escape::terminal_lines;
 
 /// Exit statuses (Terraform's contract): 0 success / no changes, 1 error, 2 changes present
 /// (only with `--detailed-exitcode`).
@@ -90,9 +97,9 @@ pub fn report(err: &anyhow::Error) -> Exit {
         }
     }
     let mut stderr = anstream::stderr().lock();
-    let _ = writeln!(stderr, "error: {}", messages.join(": "));
+    let _ = writeln!(stderr, "error: {}", terminal_lines(&messages.join(": ")));
     for h in hints {
-        let _ = writeln!(stderr, "hint: {h}");
+        let _ = writeln!(stderr, "hint: {}", terminal_lines(&h));
     }
     Exit::Failure
 }

@@ -411,7 +411,10 @@ fn finish(report: &mut ApplyReport, options: &ApplyOptions, outcome: ChangeOutco
         if let Err(e) = j.finish(&key, &state) {
             // A journal write failure must not be silent: the change itself is done, but a
             // resume would look it up again (safe, just slower).
-            eprintln!("warning: {e:#}");
+            eprintln!(
+                "warning: {}",
+                crate::render::escape::terminal(&format!("{e:#}"))
+            );
         }
     }
     if let Some(observer) = &options.observer {

@@ -17,6 +17,7 @@ use crate::live::Client;
 use crate::manifest::Manifest;
 use crate::plan::file::PlanFile;
 use crate::plan::{self, BuildOptions, Plan};
+use crate::render::escape::terminal;
 use crate::render::progress::Progress;
 use crate::render::text::{self, TextOptions};
 
@@ -155,8 +156,8 @@ async fn apply_saved(
         if exit == Exit::Success {
             output::status(&format!(
                 "Plan {} was already applied in full (journal {}): nothing to do.",
-                short(&plan.plan_id),
-                journal.path().display()
+                terminal(short(&plan.plan_id)),
+                terminal(&journal.path().display().to_string())
             ));
         }
         return Ok(exit);
@@ -164,13 +165,13 @@ async fn apply_saved(
     if journal.is_empty()? {
         output::status(&format!(
             "Applying plan {} ({} changes).",
-            short(&plan.plan_id),
+            terminal(short(&plan.plan_id)),
             plan.total_changes()
         ));
     } else {
         output::status(&format!(
             "Resuming plan {} from its journal ({recorded} of {} changes done).",
-            short(&plan.plan_id),
+            terminal(short(&plan.plan_id)),
             plan.total_changes()
         ));
     }
@@ -319,7 +320,10 @@ async fn run_plan(
     }
     if report.cancelled {
         let resume = match &journal {
-            Some((_, path)) => format!("avnology-migrate apply {}", path.display()),
+            Some((_, path)) => format!(
+                "avnology-migrate apply {}",
+                terminal(&path.display().to_string())
+            ),
             None => "avnology-migrate apply (a fresh plan picks up what is left)".to_string(),
         };
         output::status(&format!(
@@ -401,7 +405,7 @@ async fn reconciled(client: &Client, plan: &Plan) -> anyhow::Result<Exit> {
         return Ok(Exit::Success);
     }
     for d in &differences {
-        output::status(&format!("error: {d}"));
+        output::status(&format!("error: {}", terminal(&d.to_string())));
     }
     output::status(
         "error: the journal records changes as done that the tenant does not show; the apply is not complete\nhint: run `avnology-migrate plan` to see what is missing, and apply that plan",
@@ -455,20 +459,22 @@ async fn check_tenant(client: &Client, plan: &Plan, journal: &Journal) -> anyhow
     }
 }
 
-/// Prints failures and the summary; the exit status says whether everything applied.
+/// Prints failures and the summary; the exit status says whether everything applied. Keys
+/// come from exports and errors quote the server, so both are escaped: one line per outcome.
 fn finish(plan: &Plan, report: &ApplyReport, retries: u64) -> Exit {
     for o in &report.notable {
         match &o.outcome {
             OutcomeKind::Failed { error } => output::status(&format!(
-                "error: {} {} `{}`: {error}",
+                "error: {} {} `{}`: {}",
                 o.action.infinitive(),
                 o.kind.noun(),
-                o.key
+                terminal(&o.key),
+                terminal(error)
             )),
             OutcomeKind::Stale => output::status(&format!(
                 "stale: {} `{}` changed in the tenant since the plan was made; skipped",
                 o.kind.noun(),
-                o.key
+                terminal(&o.key)
             )),
             _ => {}
         }

@@ -61,10 +61,9 @@ pub async fn run(args: PlanArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
     output::plan(&built.plan, file.path(), args.format, args.show_pii)?;
     if let Some(out) = &args.out {
         file.persist(out)?;
+        let out = crate::render::escape::terminal(&out.display().to_string()).into_owned();
         output::status(&format!(
-            "\nSaved the plan to {}. To apply exactly this plan, run:\n  avnology-migrate apply {}",
-            out.display(),
-            out.display()
+            "\nSaved the plan to {out}. To apply exactly this plan, run:\n  avnology-migrate apply {out}"
         ));
     }
     if let Some(s) = conn.sandbox {

@@ -77,7 +77,7 @@ pub async fn connect(manifest: &Manifest, verbose: bool) -> anyhow::Result<Conne
             let url = format!("http://{}", running.addr);
             anstream::eprintln!(
                 "Target: local sandbox at {url} (data in {}). Nothing is sent to Avnology.",
-                db.display()
+                crate::render::escape::terminal(&db.display().to_string())
             );
             let client = Client::new(&url, wire::ApiKey::new(key), client_options(verbose))?;
             Ok(Connection {

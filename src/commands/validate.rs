@@ -6,6 +6,7 @@ use super::{output, target};
 use crate::cli::GlobalArgs;
 use crate::error::Exit;
 use crate::plan::{BuildOptions, LiveState};
+use crate::render::escape::terminal;
 
 /// Check the manifest and every source record without touching the network.
 #[derive(Debug, clap::Args)]
@@ -33,12 +34,16 @@ pub async fn run(args: ValidateArgs, _global: &GlobalArgs) -> anyhow::Result<Exi
             .cloned()
             .unwrap_or_default()
     };
-    let mut text = format!("Manifest {} is valid.\n", manifest.path.display());
+    // Source names and paths are the manifest's own strings: escaped like export values.
+    let mut text = format!(
+        "Manifest {} is valid.\n",
+        terminal(&manifest.path.display().to_string())
+    );
     for source in &manifest.users {
         let t = tally(&source.name);
         text.push_str(&format!(
             "  source `{}` ({}): {} identities, {} skipped, {} invalid\n",
-            source.name,
+            terminal(&source.name),
             source.provider.as_str(),
             t.accepted,
             t.skipped,
@@ -61,7 +66,7 @@ pub async fn run(args: ValidateArgs, _global: &GlobalArgs) -> anyhow::Result<Exi
         let t = tally(&source.name);
         text.push_str(&format!(
             "  client source `{}` ({}): {clients} OAuth clients, {accounts} service accounts, {} skipped, {} invalid\n",
-            source.name,
+            terminal(&source.name),
             source.provider.as_str(),
             t.skipped,
             t.invalid

@@ -10,6 +10,7 @@ use crate::cli::GlobalArgs;
 use crate::error::Exit;
 use crate::live::LoginOutcome;
 use crate::plan::{Action, BuildOptions, ObjectKind};
+use crate::render::escape::terminal;
 
 /// Check that the tenant matches the manifest and that test users can log in.
 #[derive(Debug, clap::Args)]
@@ -93,11 +94,16 @@ pub async fn run(args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
                 LoginOutcome::Success { .. } => passed += 1,
                 LoginOutcome::Rejected { code, message } => {
                     ok = false;
+                    // The identifier is the logins file's and the rest the server's: escaped,
+                    // so each failure stays one line.
                     lines.push(format!(
-                        "{} login `{identifier}` ({}:{}): {code} {message}",
+                        "{} login `{}` ({}:{}): {} {}",
                         mark(false),
-                        path.display(),
-                        i + 2
+                        terminal(identifier),
+                        terminal(&path.display().to_string()),
+                        i + 2,
+                        terminal(&code),
+                        terminal(&message)
                     ));
                 }
             }

@@ -1091,7 +1091,7 @@ impl Client {
             }
             #[cfg(test)]
             self.inner.traced.lock().unwrap().push(line.clone());
-            eprintln!("{line}");
+            eprintln!("{}", crate::render::escape::terminal(&line));
         }
     }
 }

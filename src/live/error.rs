@@ -58,7 +58,10 @@ pub enum Error {
         source: reqwest::Error,
     },
     /// The response (or, rarely, the request) could not be encoded or decoded.
-    #[error("unexpected response from the Avnology API to {method} {path}: {message}")]
+    #[error(
+        "unexpected response from the Avnology API to {method} {path}: {}",
+        crate::render::escape::terminal(.message)
+    )]
     Decode {
         /// HTTP method.
         method: String,
@@ -203,17 +206,19 @@ fn status_and_code(status: u16, code: &str) -> String {
     if code.is_empty() {
         status.to_string()
     } else {
-        format!("{status} {code}")
+        format!("{status} {}", crate::render::escape::terminal(code))
     }
 }
 
-/// The server's message; a 401 also says plainly that the key was refused, so the caller's
-/// `hint:` about `AVNOLOGY_SECRET_KEY` reads naturally after it.
+/// The server's message, escaped (a newline in it must not pass for a line of ours); a 401
+/// also says plainly that the key was refused, so the caller's `hint:` about
+/// `AVNOLOGY_SECRET_KEY` reads naturally after it.
 fn api_message(status: u16, message: &str) -> String {
+    let message = crate::render::escape::terminal(message);
     if status == 401 {
         format!("{message} (the API key was not accepted)")
     } else {
-        message.to_string()
+        message.into_owned()
     }
 }
 
@@ -221,7 +226,7 @@ fn request_suffix(request_id: &str) -> String {
     if request_id.is_empty() {
         String::new()
     } else {
-        format!(" (request {request_id})")
+        format!(" (request {})", crate::render::escape::terminal(request_id))
     }
 }
 
@@ -480,6 +485,23 @@ mod tests {
         assert!(!text.contains("ak_x"), "{text}");
         assert!(!format!("{e:?}").contains("ak_x"));
         assert!(e.hint().unwrap().contains("AVNOLOGY_SECRET_KEY"));
+    }
+
+    #[test]
+    fn a_server_message_cannot_add_lines_or_escape_sequences() {
+        let e = decode(
+            400,
+            r#"{"error":{"code":"AVNOLOGY_X\u001b[2J","message":"bad\nerror: forged\u001b[31m\u202e","request_id":"req_1\r"}}"#,
+        );
+        let text = e.to_string();
+        assert!(
+            !text.chars().any(crate::render::escape::is_unsafe),
+            "{text:?}"
+        );
+        assert!(
+            text.contains(r"bad\nerror: forged\u{1b}[31m\u{202e}"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -28,6 +28,7 @@ use crate::diff::{self, IdentityAction};
 use crate::live::wire;
 use crate::manifest::{Manifest, OnInvalid, TargetUrl, UserSource};
 use crate::model::{Identity, PasswordHash};
+use crate::render::escape::terminal;
 use crate::sources::{self, Location, SourceError, UserItem};
 
 /// What the tenant holds, read before planning.
@@ -843,10 +844,13 @@ pub fn collect_desired_clients(manifest: &Manifest) -> Result<DesiredSet, PlanEr
     })
 }
 
+/// One line of [`PlanError::InvalidRecords`]: the values are escaped here because the
+/// message keeps its own line breaks, so a newline in an id or a reason would forge a line.
 fn describe_invalid(r: &SkippedRecord) -> String {
+    let (location, reason) = (terminal(&r.location), terminal(&r.reason));
     match &r.external_id {
-        Some(id) => format!("  {}, external_id `{id}`: {}", r.location, r.reason),
-        None => format!("  {}: {}", r.location, r.reason),
+        Some(id) => format!("  {location}, external_id `{}`: {reason}", terminal(id)),
+        None => format!("  {location}: {reason}"),
     }
 }
 

@@ -2,11 +2,20 @@
 //! [`MAX_LEN`] characters (GitHub's comment limit is 65,536) whatever the plan size: entries
 //! are listed until the budget is spent and the rest are counted. Emails, names and other
 //! personal data are masked unless `show_pii` is set, because PR comments are widely read.
+//!
+//! Every value from an export, the manifest or the tenant is placed with [`escape`]: in code
+//! spans and code blocks whose backtick fences outlast any run inside, as text with HTML and
+//! markdown punctuation escaped, with `|` escaped in table cells, and with control and bidi
+//! characters shown as escapes. A hostile id can therefore neither close a block nor add HTML,
+//! links, lines or columns to the comment.
+//!
+//! [`escape`]: super::escape
 
 use std::fmt::Write as _;
 
 use serde_json::Value;
 
+use super::escape::{self, code_span, terminal, text_with_code};
 use crate::diff::FieldChange;
 use crate::plan::{Action, Change, ObjectKind, Plan};
 
@@ -43,16 +52,16 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
     }
     let _ = writeln!(
         out,
-        "Target `{}`{} · plan `{}` · manifest `{}`\n",
-        header.target.url,
+        "Target {}{} · plan {} · manifest {}\n",
+        code_span(&header.target.url),
         header
             .target
             .organization
             .as_deref()
-            .map(|o| format!(", organization `{o}`"))
+            .map(|o| format!(", organization {}", code_span(o)))
             .unwrap_or_default(),
-        short(&plan.plan_id),
-        header.manifest.path
+        code_span(short(&plan.plan_id)),
+        code_span(&header.manifest.path)
     );
     out.push_str("| create | update | deactivate | reactivate | delete | unchanged | skipped | invalid | not owned |\n");
     out.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
@@ -101,17 +110,25 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
                 total,
                 action.infinitive()
             );
-            out.push_str("```diff\n");
+            // The fence is chosen once the listed entries are known, and counted in the
+            // budget, so that no backtick run inside can close the block.
+            let mut body = String::new();
+            let mut fence_len = 3;
             let mut shown = 0;
             for change in plan.listed(kind, action) {
                 let entry = entry(change, options);
-                if out.len() + entry.len() > MAX_LEN - RESERVE {
+                let fence_with = fence_len.max(escape::fence(&entry).len());
+                if out.len() + body.len() + entry.len() + 2 * fence_with + "diff\n\n".len()
+                    > MAX_LEN - RESERVE
+                {
                     break;
                 }
-                out.push_str(&entry);
+                body.push_str(&entry);
+                fence_len = fence_with;
                 shown += 1;
             }
-            out.push_str("```\n");
+            let fence = "`".repeat(fence_len);
+            let _ = write!(out, "{fence}diff\n{body}{fence}\n");
             if shown < total {
                 let _ = writeln!(
                     out,
@@ -133,10 +150,10 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
         for r in footer.skipped.iter().chain(&footer.invalid).take(20) {
             let _ = writeln!(
                 tail,
-                "- `{}` {} — {}",
-                r.external_id.as_deref().unwrap_or("(no id)"),
-                r.location,
-                mask_text(&r.reason, options)
+                "- {} {} — {}",
+                code_span(r.external_id.as_deref().unwrap_or("(no id)")),
+                escape::text(&r.location),
+                text_with_code(&mask_text(&r.reason, options))
             );
         }
         let n = s.skipped + s.invalid;
@@ -150,8 +167,8 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
         for p in &footer.passwords {
             let _ = writeln!(
                 tail,
-                "| `{}` | {} | {} | {} | {} | {} |",
-                p.source,
+                "| {} | {} | {} | {} | {} | {} |",
+                escape::table_cell(&code_span(&p.source)),
                 p.bcrypt,
                 p.firebase_scrypt,
                 p.reset_no_hash + p.reset_unsupported,
@@ -162,7 +179,11 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
         tail.push('\n');
     }
     for w in footer.warnings.iter().take(10) {
-        let _ = writeln!(tail, "> [!WARNING]\n> {}\n", mask_text(w, options));
+        let _ = writeln!(
+            tail,
+            "> [!WARNING]\n> {}\n",
+            text_with_code(&mask_text(w, options))
+        );
     }
     if footer.warnings.len() > 10 {
         let _ = writeln!(
@@ -182,15 +203,17 @@ fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
 
+/// One change inside the `diff` block: every value escaped with [`terminal`], so each line
+/// starts with its diff symbol and the block's fence is the only way out of it.
 fn entry(change: &Change, options: MarkdownOptions) -> String {
     let mut s = format!(
         "{} {} \"{}\"",
         change.action.symbol(),
         change.kind.noun(),
-        change.key
+        terminal(&change.key)
     );
     if let Some(src) = &change.source {
-        let _ = write!(s, "  (source {src})");
+        let _ = write!(s, "  (source {})", terminal(src));
     }
     s.push('\n');
     for f in &change.fields {
@@ -204,7 +227,12 @@ fn entry(change: &Change, options: MarkdownOptions) -> String {
             (None, Some(v)) | (Some(v), None) => show(f, v, options),
             (None, None) => String::new(),
         };
-        let _ = writeln!(s, "{line_sym}     {} = {value}", f.path);
+        let _ = writeln!(
+            s,
+            "{line_sym}     {} = {}",
+            terminal(&f.path),
+            terminal(&value)
+        );
     }
     s
 }
@@ -368,6 +396,107 @@ Target `sandbox:.avnology-sandbox`, organization `acme` · plan `0123456789ab` �
 |---|---:|---:|---:|---:|---:|
 | `auth0-prod` | 1 | 0 | 1 | 2 | 1 |
 "#);
+    }
+
+    /// `md` without its fenced blocks and code spans: what GitHub reads as markdown and HTML.
+    /// Panics if a fenced block is left open or holds a line that is not a diff line.
+    fn outside_code(md: &str) -> String {
+        let mut out = String::new();
+        let mut fence: Option<usize> = None;
+        for line in md.lines() {
+            let ticks = line.chars().take_while(|&c| c == '`').count();
+            match fence {
+                Some(n) if ticks >= n && line.trim_end().len() == ticks => fence = None,
+                Some(_) => assert!(
+                    line.starts_with(['+', '-', '~', '!', '±']),
+                    "a value escaped its diff line: {line:?}\n{md}"
+                ),
+                None if ticks >= 3 => fence = Some(ticks),
+                None => {
+                    let mut rest = line;
+                    while let Some(start) = rest.find('`') {
+                        out.push_str(&rest[..start]);
+                        let n = rest[start..].chars().take_while(|&c| c == '`').count();
+                        let after = &rest[start + n..];
+                        let delim = "`".repeat(n);
+                        let close = (0..after.len()).find(|&i| {
+                            after[i..].starts_with(&delim)
+                                && !after[i + n..].starts_with('`')
+                                && (i == 0 || !after[..i].ends_with('`'))
+                        });
+                        match close {
+                            Some(i) => rest = &after[i + n..],
+                            None => {
+                                out.push_str(&delim);
+                                rest = after;
+                            }
+                        }
+                    }
+                    out.push_str(rest);
+                    out.push('\n');
+                }
+            }
+        }
+        assert_eq!(fence, None, "a fenced block is left open:\n{md}");
+        out
+    }
+
+    #[test]
+    fn hostile_values_stay_inside_code_and_cells() {
+        for show_pii in [false, true] {
+            assert_sound(&render(
+                &sample::hostile_plan(),
+                MarkdownOptions { show_pii },
+            ));
+        }
+        let md = render(&sample::hostile_plan(), MarkdownOptions { show_pii: true });
+        assert!(
+            md.contains("<h1>pwned</h1>"),
+            "the value is still shown, verbatim: {md}"
+        );
+    }
+
+    /// No control or bidi character, no HTML but the renderer's own, balanced `<details>`,
+    /// and every row of a table with its table's number of cells.
+    fn assert_sound(md: &str) {
+        assert!(
+            !md.chars()
+                .any(|c| c != '\n' && crate::render::escape::is_unsafe(c)),
+            "{md}"
+        );
+        let prose = outside_code(md);
+        let tags = [
+            "<details open>",
+            "<details>",
+            "</details>",
+            "<summary>",
+            "</summary>",
+            "<code>",
+            "</code>",
+        ];
+        let mut stripped = prose.clone();
+        for t in tags {
+            stripped = stripped.replace(t, "");
+        }
+        assert!(!stripped.contains('<'), "raw HTML outside code:\n{prose}");
+        assert_eq!(
+            prose.matches("<details").count(),
+            prose.matches("</details>").count(),
+            "{md}"
+        );
+        let mut columns = None;
+        for line in md.lines() {
+            if !line.starts_with('|') {
+                columns = None;
+                continue;
+            }
+            let pipes = line.replace("\\|", "").matches('|').count();
+            assert_eq!(
+                *columns.get_or_insert(pipes),
+                pipes,
+                "a value split a table row: {line}"
+            );
+        }
     }
 
     #[test]

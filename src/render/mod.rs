@@ -1,9 +1,11 @@
 //! Printing plans for people and machines. Renderers read a [`Plan`] (its header, footer and
 //! review sample, never the whole change list) and write text; they never touch the network.
-//! Sensitive values print as `(sensitive)`. Machines read the plan file itself.
+//! Sensitive values print as `(sensitive)`, and every value from an export, a manifest or the
+//! API goes through [`escape`] for its medium. Machines read the plan file itself.
 //!
 //! [`Plan`]: crate::plan::Plan
 
+pub mod escape;
 pub mod markdown;
 pub mod progress;
 #[cfg(test)]

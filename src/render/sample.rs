@@ -173,3 +173,42 @@ pub fn big_plan(n: usize) -> Plan {
     };
     p
 }
+
+/// What a hostile export could put in every displayed string: a newline followed by a
+/// closing fence and HTML, backticks, table pipes, ANSI escapes (7-bit and C1), and a bidi
+/// override.
+pub const HOSTILE: &str = "x\n```\n</details>\n<h1>pwned</h1>`|\u{1b}[31m\u{9b}0m\u{202e}";
+
+/// The sample plan with [`HOSTILE`] in every id, name, path, value, reason and warning.
+pub fn hostile_plan() -> Plan {
+    let mut p = plan();
+    let h = |prefix: &str| format!("{prefix}{HOSTILE}");
+    for c in &mut p.footer.sample {
+        c.key = h("auth0|");
+        c.source = Some(h("src"));
+        c.fields.push(field(
+            &h("traits."),
+            Some(json!(h("before"))),
+            Some(json!(h("after"))),
+        ));
+    }
+    p.header.target.url = h("https://");
+    p.header.target.organization = Some(h("org"));
+    p.header.manifest.path = h("m");
+    p.footer.skipped[0] = SkippedRecord {
+        source: h("src"),
+        location: h("users.ndjson:7 "),
+        external_id: Some(h("sms|")),
+        reason: format!("email `{}` is not a valid email address", h("a@b.c")),
+    };
+    p.footer.invalid.push(SkippedRecord {
+        external_id: None,
+        ..p.footer.skipped[0].clone()
+    });
+    p.footer.summary.invalid = 1;
+    p.footer.passwords[0].source = h("src");
+    p.footer.passwords[0].reset_unsupported = 1;
+    p.footer.passwords[0].unsupported_users = vec![h("auth0|")];
+    p.footer.warnings = vec![format!("identity `{}` exists", h("auth0|"))];
+    p
+}

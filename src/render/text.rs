@@ -1,10 +1,13 @@
 //! The Terraform-like text plan. Large sets collapse: each action lists its first entries in
-//! full and counts the rest, so a plan of a million creates stays readable.
+//! full and counts the rest, so a plan of a million creates stays readable. Ids, names,
+//! field paths and values, sources and reasons are printed through [`terminal`], so no value
+//! can add a line, move the cursor or reorder the text around it.
 
 use std::fmt::Write as _;
 
 use serde_json::Value;
 
+use super::escape::terminal;
 use super::style::{self, paint};
 use crate::diff::FieldChange;
 use crate::plan::{Action, Change, ObjectKind, Plan};
@@ -70,7 +73,12 @@ pub fn render(plan: &Plan, options: TextOptions) -> String {
     render_skipped(&mut out, plan, c);
     render_passwords(&mut out, plan);
     for w in &plan.footer.warnings {
-        let _ = writeln!(out, "\n{} {w}", paint(c, style::WARN, "warning:"));
+        let _ = writeln!(
+            out,
+            "\n{} {}",
+            paint(c, style::WARN, "warning:"),
+            terminal(w)
+        );
     }
     out.push('\n');
     out.push_str(&summary_line(plan, c));
@@ -80,10 +88,11 @@ pub fn render(plan: &Plan, options: TextOptions) -> String {
 
 fn render_change(out: &mut String, ch: &Change, c: bool) {
     let sym = paint(c, style::action(ch.action), ch.action.symbol());
+    let key = terminal(&ch.key);
     let source = ch
         .source
         .as_deref()
-        .map(|s| format!(" (source {s})"))
+        .map(|s| format!(" (source {})", terminal(s)))
         .unwrap_or_default();
     let _ = writeln!(
         out,
@@ -92,16 +101,16 @@ fn render_change(out: &mut String, ch: &Change, c: bool) {
             c,
             style::DIM,
             &format!(
-                "# {} \"{}\"{source} will be {}",
+                "# {} \"{key}\"{source} will be {}",
                 ch.kind.noun(),
-                ch.key,
                 ch.action.verb()
             )
         )
     );
-    let _ = writeln!(out, "  {sym} {} \"{}\"", ch.kind.noun(), ch.key);
-    let width = ch.fields.iter().map(|f| f.path.len()).max().unwrap_or(0);
-    for f in &ch.fields {
+    let _ = writeln!(out, "  {sym} {} \"{key}\"", ch.kind.noun());
+    let paths: Vec<_> = ch.fields.iter().map(|f| terminal(&f.path)).collect();
+    let width = paths.iter().map(|p| p.len()).max().unwrap_or(0);
+    for (f, path) in ch.fields.iter().zip(&paths) {
         let fsym = match (&f.before, &f.after) {
             (None, Some(_)) => "+",
             (Some(_), None) => "-",
@@ -114,7 +123,7 @@ fn render_change(out: &mut String, ch: &Change, c: bool) {
             (Some(b), None) => show(f, b),
             (None, None) => String::new(),
         };
-        let _ = writeln!(out, "      {fsym} {:width$} = {value}", f.path);
+        let _ = writeln!(out, "      {fsym} {path:width$} = {value}");
     }
 }
 
@@ -126,15 +135,16 @@ fn field_action(sym: &str) -> Action {
     }
 }
 
-/// A field value for display: JSON, with sensitive values masked.
+/// A field value for display: JSON (which escapes C0 controls but not DEL, C1 or bidi
+/// characters, hence the second pass), with sensitive values masked.
 fn show(f: &FieldChange, v: &Value) -> String {
     if f.sensitive {
         match v.as_str() {
-            Some(alg) => format!("(sensitive {alg} hash)"),
+            Some(alg) => format!("(sensitive {} hash)", terminal(alg)),
             None => "(sensitive)".to_string(),
         }
     } else {
-        v.to_string()
+        terminal(&v.to_string()).into_owned()
     }
 }
 
@@ -156,9 +166,15 @@ fn render_skipped(out: &mut String, plan: &Plan, c: bool) {
             let id = r
                 .external_id
                 .as_deref()
-                .map(|i| format!(" `{i}`"))
+                .map(|i| format!(" `{}`", terminal(i)))
                 .unwrap_or_default();
-            let _ = writeln!(out, "  ! {}{id} ({}): {}", r.location, r.source, r.reason);
+            let _ = writeln!(
+                out,
+                "  ! {}{id} ({}): {}",
+                terminal(&r.location),
+                terminal(&r.source),
+                terminal(&r.reason)
+            );
         }
         let listed = list.len().min(25) as u64;
         if total > listed {
@@ -177,7 +193,9 @@ fn render_passwords(out: &mut String, plan: &Plan) {
         let _ = write!(
             out,
             "\nPasswords ({}): {native} carry over (bcrypt {}, firebase-scrypt {}), {reset} must reset",
-            p.source, p.bcrypt, p.firebase_scrypt
+            terminal(&p.source),
+            p.bcrypt,
+            p.firebase_scrypt
         );
         if reset > 0 {
             let _ = write!(
@@ -197,7 +215,7 @@ fn render_passwords(out: &mut String, plan: &Plan) {
             let _ = write!(
                 out,
                 "\n  ! must reset, unsupported hasher: {}{}",
-                p.unsupported_users.join(", "),
+                terminal(&p.unsupported_users.join(", ")),
                 if more > 0 {
                     format!(" … and {more} more")
                 } else {
@@ -296,6 +314,24 @@ Plan: 1 to create, 1 to update, 1 to deactivate, 0 to reactivate, 1 to delete. 5
             String::from_utf8(anstream::adapter::strip_bytes(coloured.as_bytes()).into_vec())
                 .unwrap();
         assert_eq!(stripped, plain);
+    }
+
+    #[test]
+    fn hostile_values_cannot_add_lines_or_control_the_terminal() {
+        let out = render(&sample::hostile_plan(), TextOptions::default());
+        let unsafe_char = out
+            .chars()
+            .find(|&c| c != '\n' && crate::render::escape::is_unsafe(c));
+        assert_eq!(unsafe_char, None, "{out}");
+        for line in out.lines() {
+            assert!(
+                !line.starts_with("```")
+                    && !line.starts_with("</details>")
+                    && !line.starts_with("<h1>"),
+                "a value forged the line {line:?} in:\n{out}"
+            );
+        }
+        assert!(out.contains(r#"+ identity "auth0|x\n```\n</details>\n<h1>pwned</h1>`|\u{1b}[31m\u{9b}0m\u{202e}""#), "{out}");
     }
 
     #[test]

@@ -1,7 +1,11 @@
-//! Where a record is, and what is wrong with it.
+//! Where a record is, and what is wrong with it. Both print through
+//! [`terminal`](crate::render::escape::terminal): paths, ids and messages quote export data,
+//! and these lines reach terminals, plans and error messages.
 
 use std::fmt;
 use std::path::PathBuf;
+
+use crate::render::escape::terminal;
 
 /// The position of a record in an export file: the file, the 1-based line where the record
 /// starts (for line-oriented formats and pretty-printed JSON), and its 0-based index among
@@ -18,7 +22,7 @@ pub struct Location {
 
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
+        write!(f, "{}", terminal(&self.file.display().to_string()))?;
         if let Some(line) = self.line {
             write!(f, ":{line}")?;
         }
@@ -57,8 +61,8 @@ impl fmt::Display for SourceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.location)?;
         if let Some(id) = &self.external_id {
-            write!(f, ", external_id `{id}`")?;
+            write!(f, ", external_id `{}`", terminal(id))?;
         }
-        write!(f, ": {}", self.message)
+        write!(f, ": {}", terminal(&self.message))
     }
 }
