@@ -5,6 +5,7 @@
 mod common;
 mod emulator;
 mod emulator_clients;
+mod inputs;
 mod live_client;
 mod live_clients;
 mod plans;
