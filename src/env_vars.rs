@@ -2,7 +2,7 @@
 //! constants instead of spelling the names, so the list here is the complete contract.
 
 /// Base URL of the Avnology admin API, used where the manifest names no `url` and by the
-/// provider commands. Defaults to [`DEFAULT_API_URL`].
+/// provider commands (which default to [`DEFAULT_API_URL`]; a manifest has no default).
 pub const AVNOLOGY_API_URL: &str = "AVNOLOGY_API_URL";
 
 /// The tenant's admin API key (`ak_live_…`, `ak_test_…` or `sk_live_…`), as Avnology's
@@ -16,7 +16,7 @@ pub const NO_COLOR: &str = "NO_COLOR";
 /// fast. Never set in production.
 pub const AVNOLOGY_MIGRATE_FAST_RETRY: &str = "AVNOLOGY_MIGRATE_FAST_RETRY";
 
-/// The public Avnology ID API host.
+/// The public Avnology ID API host: the provider commands' default target.
 pub const DEFAULT_API_URL: &str = "https://api-id.avnology.net";
 
 /// Reads `.env` in the working directory, if present, without overriding variables that are

@@ -41,9 +41,9 @@ pub struct ApplyArgs {
     /// Write one NDJSON line per finished change (key, action, outcome, attempts, id, error).
     #[arg(long)]
     pub log: Option<PathBuf>,
-    /// Where newly minted client secrets and API keys are written (NDJSON, mode 0600). Required
-    /// when the plan creates a confidential client or a service account; secrets go nowhere
-    /// else.
+    /// Where newly minted client secrets and API keys are written (NDJSON, mode 0600): a new
+    /// file, or the one an interrupted apply of the same plan created. Required when the plan
+    /// creates a confidential client or a service account; secrets go nowhere else.
     #[arg(long, value_name = "FILE")]
     pub secrets_out: Option<PathBuf>,
 }
@@ -136,10 +136,10 @@ async fn apply_saved(
     let cancel = on_interrupt();
     let file = PlanFile::open(plan_path)?;
     let plan = &file.plan;
-    let manifest_path = args
-        .manifest
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(&plan.header.manifest.path));
+    let manifest_path = match &args.manifest {
+        Some(path) => path.clone(),
+        None => recorded_manifest(plan_path, &plan.header.manifest.path)?,
+    };
     let manifest = crate::manifest::load(&manifest_path)?;
     check_current(plan, &manifest)?;
     if plan.is_empty() {
@@ -191,13 +191,64 @@ async fn apply_saved(
     Ok(exit)
 }
 
-/// Opens `--secrets-out`, refusing to start a plan that mints secrets without one.
-fn open_secrets(args: &ApplyArgs, plan: &Plan) -> anyhow::Result<Option<Arc<SecretsFile>>> {
+/// The manifest a saved plan was made from. The plan records its path relative to the plan
+/// file's folder; plans saved by earlier versions recorded it as given on the command line, so
+/// that path, relative to the working directory, is tried next. Either way the manifest's
+/// digest must then match the plan's.
+fn recorded_manifest(plan_path: &Path, recorded: &str) -> anyhow::Result<PathBuf> {
+    let recorded = Path::new(recorded);
+    let beside_plan = match plan_path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(folder) => folder.join(recorded),
+        None => recorded.to_path_buf(),
+    };
+    if beside_plan.exists() {
+        return Ok(beside_plan);
+    }
+    if recorded.exists() {
+        return Ok(recorded.to_path_buf());
+    }
+    Err(with_hint(
+        anyhow::anyhow!(
+            "cannot find the manifest the plan was made from: `{}` does not exist (the plan records `{}`, relative to its own folder); nothing was applied",
+            beside_plan.display(),
+            recorded.display()
+        ),
+        "pass the manifest with -m FILE",
+    ))
+}
+
+/// Opens `--secrets-out`, refusing to start a plan that mints secrets without one, and a path
+/// that is one of the files this apply reads or writes (`plan_file`: the saved plan, when
+/// there is one).
+fn open_secrets(
+    args: &ApplyArgs,
+    plan: &Plan,
+    manifest: &Manifest,
+    plan_file: Option<&Path>,
+) -> anyhow::Result<Option<Arc<SecretsFile>>> {
+    let mints = plan.summary().clients.mint_secrets > 0;
     match &args.secrets_out {
-        Some(path) => Ok(Some(Arc::new(SecretsFile::open(path).with_context(
-            || format!("cannot open the secrets file `{}`", path.display()),
-        )?))),
-        None if plan.summary().clients.mint_secrets > 0 => Err(crate::error::with_hint(
+        Some(path) if !mints => {
+            output::status(&format!(
+                "This plan mints no secrets: `{}` is not written.",
+                path.display()
+            ));
+            Ok(None)
+        }
+        Some(path) => {
+            refuse_inputs_as_secrets(path, args, manifest, plan_file)?;
+            let file = SecretsFile::open(path, &plan.plan_id).map_err(|e| {
+                with_hint(
+                    anyhow::Error::new(e).context(format!(
+                        "cannot use `{}` for the secrets; nothing was applied",
+                        path.display()
+                    )),
+                    "pass --secrets-out a path that does not exist yet; a resumed apply of the same plan may reuse the file its first run created",
+                )
+            })?;
+            Ok(Some(Arc::new(file)))
+        }
+        None if mints => Err(crate::error::with_hint(
             anyhow::anyhow!(
                 "this plan creates clients or service accounts whose secrets Avnology shows only once; nothing was applied"
             ),
@@ -205,6 +256,79 @@ fn open_secrets(args: &ApplyArgs, plan: &Plan) -> anyhow::Result<Option<Arc<Secr
         )),
         None => Ok(None),
     }
+}
+
+/// Refuses a `--secrets-out` path that names the plan file, its journal, the log, the manifest
+/// or a source file (or a file inside a source directory): secrets are written only to a file
+/// of their own. Paths are compared by their folder's canonical path and their file name, so
+/// `./plan.json`, `sub/../plan.json` and a path through a linked folder all match.
+fn refuse_inputs_as_secrets(
+    path: &Path,
+    args: &ApplyArgs,
+    manifest: &Manifest,
+    plan_file: Option<&Path>,
+) -> anyhow::Result<()> {
+    let Some(secrets) = canonical_location(path) else {
+        // The folder does not exist: creating the file will say so.
+        return Ok(());
+    };
+    let mut taken: Vec<(String, PathBuf)> = Vec::new();
+    if let Some(plan) = plan_file {
+        taken.push(("the plan file".into(), plan.to_path_buf()));
+        let journal = journal::path_for(plan);
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = journal.as_os_str().to_os_string();
+            name.push(suffix);
+            taken.push(("the plan's journal".into(), PathBuf::from(name)));
+        }
+    }
+    if let Some(log) = &args.log {
+        taken.push(("the --log file".into(), log.clone()));
+    }
+    taken.push(("the manifest".into(), manifest.path.clone()));
+    for source in &manifest.users {
+        let what = format!("a file of source `{}`", source.name);
+        taken.push((what.clone(), source.path.clone()));
+        if let Some(p) = &source.passwords {
+            taken.push((what, p.clone()));
+        }
+    }
+    for source in &manifest.client_sources {
+        taken.push((
+            format!("a file of client source `{}`", source.name),
+            source.path.clone(),
+        ));
+    }
+    for (what, other) in taken {
+        let same = [
+            canonical_location(&other),
+            std::fs::canonicalize(&other).ok(),
+        ]
+        .into_iter()
+        .flatten()
+        .any(|o| secrets == o || (other.is_dir() && secrets.starts_with(&o)));
+        if same {
+            return Err(with_hint(
+                anyhow::anyhow!(
+                    "--secrets-out `{}` is {what}; nothing was applied",
+                    path.display()
+                ),
+                "pass --secrets-out a new file of its own, e.g. secrets.ndjson",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A path as its folder's canonical path joined with its file name (the file itself need not
+/// exist, and a link in its last component is not followed).
+fn canonical_location(path: &Path) -> Option<PathBuf> {
+    let name = path.file_name()?;
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    Some(std::fs::canonicalize(folder).ok()?.join(name))
 }
 
 fn short(id: &str) -> &str {
@@ -258,7 +382,7 @@ async fn run_plan(
     verbose: bool,
 ) -> anyhow::Result<Exit> {
     let plan = &file.plan;
-    let secrets = open_secrets(args, plan)?;
+    let secrets = open_secrets(args, plan, manifest, journal.as_ref().map(|(_, p)| *p))?;
     let clients = Arc::new(plan::collect_desired_clients(manifest)?);
     let progress = {
         let c = client.clone();
@@ -368,6 +492,9 @@ fn check_current(plan: &Plan, manifest: &Manifest) -> anyhow::Result<()> {
             "run `avnology-migrate plan --out PLAN` again and review the new plan",
         )
     };
+    if let crate::manifest::TargetUrl::Unset(message) = &manifest.target.url {
+        return Err(anyhow::anyhow!("{message}"));
+    }
     let target = plan::build::target_url(manifest);
     if target != plan.header.target.url {
         return Err(with_hint(

@@ -5,16 +5,20 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context as _;
+
 use super::apply::{self, ApplyArgs, DEFAULT_CONCURRENCY};
 use super::{output, target};
 use crate::cli::GlobalArgs;
-use crate::error::Exit;
+use crate::env_vars;
+use crate::error::{Exit, with_hint};
 use crate::manifest::raw::{Provider, RawFirebaseHash, RawManifest, RawTarget, RawUserSource};
 use crate::plan::BuildOptions;
 use crate::render::text::{self, TextOptions};
 
-/// The environment variable the Firebase signer key is read from when `--hash-key` is not
-/// given (it keeps the key out of shell history and process lists).
+/// The environment variable the Firebase signer key is read from when `--hash-key-file` is
+/// not given. The key is never taken as a command-line value, which would show in process
+/// lists and shell history.
 pub const FIREBASE_SIGNER_KEY: &str = "FIREBASE_SIGNER_KEY";
 
 /// Flags every provider command takes.
@@ -80,9 +84,13 @@ pub struct FirebaseArgs {
     /// Common flags.
     #[command(flatten)]
     pub import: ImportArgs,
-    /// `base64_signer_key` (default: the FIREBASE_SIGNER_KEY environment variable). Without
-    /// it, password hashes are not imported and those users must reset.
-    #[arg(long)]
+    /// A file holding `base64_signer_key` (default: the FIREBASE_SIGNER_KEY environment
+    /// variable). Without either, password hashes are not imported and those users must reset.
+    #[arg(long, value_name = "FILE")]
+    pub hash_key_file: Option<PathBuf>,
+    /// Refused: a key on the command line shows in process lists and shell history. Kept so
+    /// the refusal can say what to use instead.
+    #[arg(long, hide = true, value_name = "KEY")]
     pub hash_key: Option<String>,
     /// `base64_salt_separator`.
     #[arg(long, default_value = "Bw==")]
@@ -124,11 +132,7 @@ pub async fn run(command: ProviderCommand, global: &GlobalArgs) -> anyhow::Resul
         ProviderCommand::Clerk(a) => (Provider::Clerk, "clerk", &a.import, None, None),
         ProviderCommand::Cognito(a) => (Provider::Cognito, "cognito", &a.import, None, None),
         ProviderCommand::Firebase(a) => {
-            let key = a
-                .hash_key
-                .clone()
-                .or_else(|| std::env::var(FIREBASE_SIGNER_KEY).ok())
-                .filter(|k| !k.is_empty());
+            let key = firebase_signer_key(a)?;
             let hash = key.map(|k| {
                 (
                     k,
@@ -144,9 +148,16 @@ pub async fn run(command: ProviderCommand, global: &GlobalArgs) -> anyhow::Resul
         }
     };
     let signer_key = firebase.as_ref().map(|(k, _)| k.clone());
+    // The guides' commands default to the public API, as Avnology's own tool does.
+    let url = common
+        .url
+        .clone()
+        .or_else(|| std::env::var(env_vars::AVNOLOGY_API_URL).ok())
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| env_vars::DEFAULT_API_URL.to_string());
     let raw = RawManifest {
         target: RawTarget {
-            url: common.url.clone(),
+            url: Some(url),
             organization: common.organization.clone(),
             service_account_owner: None,
         },
@@ -203,4 +214,34 @@ pub async fn run(command: ProviderCommand, global: &GlobalArgs) -> anyhow::Resul
         ..ApplyArgs::default()
     };
     apply::apply_manifest(&args, &manifest, global).await
+}
+
+/// The Firebase signer key from `--hash-key-file` or FIREBASE_SIGNER_KEY; `--hash-key KEY` is
+/// refused before anything is read or sent.
+fn firebase_signer_key(args: &FirebaseArgs) -> anyhow::Result<Option<String>> {
+    if args.hash_key.is_some() {
+        return Err(with_hint(
+            anyhow::anyhow!(
+                "--hash-key is not accepted: a key on the command line shows in process lists and shell history; nothing was imported"
+            ),
+            format!(
+                "put the key in a file and pass --hash-key-file FILE, or export {FIREBASE_SIGNER_KEY}"
+            ),
+        ));
+    }
+    match &args.hash_key_file {
+        Some(path) => {
+            let key = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the signer key file `{}`", path.display()))?;
+            let key = key.trim();
+            if key.is_empty() {
+                anyhow::bail!("the signer key file `{}` is empty", path.display());
+            }
+            Ok(Some(key.to_string()))
+        }
+        None => Ok(std::env::var(FIREBASE_SIGNER_KEY)
+            .ok()
+            .map(|k| k.trim().to_string())
+            .filter(|k| !k.is_empty())),
+    }
 }

@@ -51,6 +51,7 @@ pub fn connect_remote(url: &str, verbose: bool) -> anyhow::Result<Client> {
 /// Connects to the manifest's target, starting the sandbox if that is the target.
 pub async fn connect(manifest: &Manifest, verbose: bool) -> anyhow::Result<Connection> {
     match &manifest.target.url {
+        TargetUrl::Unset(message) => Err(anyhow::anyhow!("{message}")),
         TargetUrl::Remote(url) => Ok(Connection {
             client: connect_remote(url.as_str(), verbose)?,
             sandbox: None,

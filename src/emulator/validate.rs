@@ -8,15 +8,18 @@
 //! them: redirect URIs are matched exactly (so no wildcards, no fragments, and the string is
 //! stored as given), https everywhere except loopback, private-use schemes for native apps,
 //! and no implicit or password grants. Messages name the list index, never the value.
+//!
+//! The sizes (external id, name, URI and list lengths) are [`crate::model::limits`], the
+//! same constants the sources check records against offline.
 
 use reqwest::Url;
 
 use crate::emulator::error::ApiError;
 use crate::live::wire::{Identity, OAuthClient};
+use crate::model::limits::{
+    MAX_EXTERNAL_ID, MAX_LIST_LEN, MAX_NAME_CHARS, MAX_SCOPE_LEN, MAX_URI_LEN, ORG_NAME_LEN,
+};
 use crate::model::validate;
-
-/// Longest accepted `external_id`.
-pub const MAX_EXTERNAL_ID: usize = 255;
 
 /// Registration modes an organization may have.
 pub const REGISTRATION_MODES: &[&str] = &["open", "invite_only", "sso_only", "disabled"];
@@ -60,7 +63,7 @@ pub fn identity(i: &Identity) -> Result<(), ApiError> {
 
 /// Organization names (and slugs): 2–64 of lowercase ASCII letters, digits and `-`.
 pub fn org_name(field: &str, value: &str) -> Result<(), ApiError> {
-    let ok = (2..=64).contains(&value.len())
+    let ok = ORG_NAME_LEN.contains(&value.len())
         && value
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
@@ -69,7 +72,11 @@ pub fn org_name(field: &str, value: &str) -> Result<(), ApiError> {
     } else {
         Err(ApiError::field(
             field,
-            format!("{field} must be 2–64 characters of lowercase letters, digits and `-`"),
+            format!(
+                "{field} must be {}–{} characters of lowercase letters, digits and `-`",
+                ORG_NAME_LEN.start(),
+                ORG_NAME_LEN.end()
+            ),
         ))
     }
 }
@@ -88,16 +95,6 @@ pub fn registration_mode(value: &str) -> Result<(), ApiError> {
         ))
     }
 }
-
-/// Longest accepted OAuth client name and service account name (documented for service
-/// accounts: 1–256).
-pub const MAX_NAME_CHARS: usize = 256;
-
-/// Longest accepted redirect URI or origin.
-pub const MAX_URI_LEN: usize = 2048;
-
-/// Most entries in one URI list, grant list or scope list.
-pub const MAX_LIST_LEN: usize = 100;
 
 /// Client types.
 pub const CLIENT_TYPES: &[&str] = &["confidential", "public"];
@@ -287,7 +284,7 @@ pub fn scope_tokens(scopes: &[String]) -> Result<(), ApiError> {
     }
     for (i, s) in scopes.iter().enumerate() {
         let ok = !s.is_empty()
-            && s.len() <= 256
+            && s.len() <= MAX_SCOPE_LEN
             && s.bytes()
                 .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\');
         if !ok {

@@ -12,6 +12,7 @@ use super::{
     UserSource,
 };
 use crate::env_vars;
+use crate::model::limits::ORG_NAME_LEN;
 use crate::model::{ExternalId, FirebaseHashParams, OAuthClient, Secret};
 
 /// Loads `path` with the process environment.
@@ -83,20 +84,31 @@ pub fn parse(
         serde_json::from_value(value.clone()).map_err(|e| invalid(None, None, e.to_string()))?;
     let sha256 = hex::encode(Sha256::digest(value.to_string().as_bytes()));
 
+    let positions = Positions::read(&text, is_yaml);
+
     // An empty directory (manifest in the working directory) keeps joined paths short:
     // `auth0_users.ndjson`, not `./auth0_users.ndjson`, in every message.
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let at = |needle: &str| find_position(&text, needle);
 
-    // The manifest's url wins; then AVNOLOGY_API_URL; then the public API. Either may say
-    // `sandbox` or `sandbox:DIR`.
+    // The manifest's url wins; then AVNOLOGY_API_URL. Either may say `sandbox` or
+    // `sandbox:DIR`. There is no silent default: a manifest that names no tenant would
+    // otherwise be planned against whatever a default points at, and fail far from the cause.
     let url_text = raw
         .target
         .url
         .clone()
-        .or_else(|| env(env_vars::AVNOLOGY_API_URL).filter(|s| !s.is_empty()))
-        .unwrap_or_else(|| env_vars::DEFAULT_API_URL.to_string());
-    let url = match url_text.as_str() {
+        .or_else(|| env(env_vars::AVNOLOGY_API_URL).filter(|s| !s.trim().is_empty()));
+    let url = match url_text.as_deref().unwrap_or_default() {
+        "" => {
+            let (l, c) = positions.target;
+            let message = if l.is_some() {
+                "[target] has no `url`: add url = \"sandbox\" or the tenant's URL (or set AVNOLOGY_API_URL)"
+            } else {
+                "no [target] table: add [target] url = \"sandbox\" or the tenant's URL (or set AVNOLOGY_API_URL)"
+            };
+            TargetUrl::Unset(invalid(l, c, message.into()).to_string())
+        }
         "sandbox" => TargetUrl::Sandbox {
             dir: dir.join(".avnology-sandbox"),
         },
@@ -106,7 +118,7 @@ pub fn parse(
         s => TargetUrl::Remote(s.trim_end_matches('/').to_string()),
     };
     if let Some(org) = &raw.target.organization {
-        let ok = (2..=64).contains(&org.len())
+        let ok = ORG_NAME_LEN.contains(&org.len())
             && org
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
@@ -116,15 +128,20 @@ pub fn parse(
                 l,
                 c,
                 format!(
-                    "organization `{org}` must be 2–64 characters of lowercase letters, digits and `-`"
+                    "organization `{org}` must be {}–{} characters of lowercase letters, digits and `-`",
+                    ORG_NAME_LEN.start(),
+                    ORG_NAME_LEN.end()
                 ),
             ));
         }
     }
 
     let mut users = Vec::new();
-    for source in &raw.users {
-        let (l, c) = at(&format!("\"{}\"", source.name));
+    for (i, source) in raw.users.iter().enumerate() {
+        let spans = positions.users.get(i);
+        let (l, c) = spans
+            .and_then(|s| s.name)
+            .unwrap_or_else(|| at(&format!("\"{}\"", source.name)));
         if source.name.trim().is_empty() {
             return Err(invalid(
                 l,
@@ -195,11 +212,33 @@ pub fn parse(
                 })
             }
         };
+        if source.name == MANIFEST_CLIENTS {
+            return Err(invalid(
+                l,
+                c,
+                format!(
+                    "a [[users]] source is named `{MANIFEST_CLIENTS}`, the source name of [[clients]]: source names are unique across [[users]] and [[clients]]; rename it"
+                ),
+            ));
+        }
+        let path = dir.join(&source.path);
+        let (pl, pc) = spans
+            .and_then(|s| s.path)
+            .unwrap_or_else(|| at(&source.path));
+        must_exist(&path, &format!("source `{}`", source.name)).map_err(|m| invalid(pl, pc, m))?;
+        let passwords = source.passwords.as_ref().map(|p| dir.join(p));
+        if let (Some(p), Some(raw_path)) = (&passwords, &source.passwords) {
+            let (pl, pc) = spans
+                .and_then(|s| s.passwords)
+                .unwrap_or_else(|| at(raw_path));
+            must_exist(p, &format!("source `{}`: passwords", source.name))
+                .map_err(|m| invalid(pl, pc, m))?;
+        }
         users.push(UserSource {
             name: source.name.clone(),
             provider: source.provider,
-            path: dir.join(&source.path),
-            passwords: source.passwords.as_ref().map(|p| dir.join(p)),
+            path,
+            passwords,
             firebase_hash,
         });
     }
@@ -276,12 +315,43 @@ pub fn parse(
         });
     }
     let mut client_sources: Vec<ClientSource> = Vec::new();
-    for c in &raw.client_sources {
+    for (i, c) in raw.client_sources.iter().enumerate() {
         let name = c
             .name
             .clone()
             .unwrap_or_else(|| c.provider.as_str().to_string());
-        let (l, col) = at(&format!("\"{}\"", c.path));
+        let spans = positions.client_sources.get(i);
+        let (pl, pc) = spans
+            .and_then(|s| s.path)
+            .unwrap_or_else(|| at(&format!("\"{}\"", c.path)));
+        // A named source points at its name; one named after its provider, at its path.
+        let (l, col) = match (spans.and_then(|s| s.name), &c.name) {
+            (Some(pos), _) => pos,
+            (None, Some(n)) => at(&format!("\"{n}\"")),
+            (None, None) => (pl, pc),
+        };
+        // Each source owns the objects marked with its name, and its counts are tallied by
+        // name: a users source and a client source of one name would share both.
+        if let Some((j, _)) = raw.users.iter().enumerate().find(|(_, u)| u.name == name) {
+            let (ul, _) = positions
+                .users
+                .get(j)
+                .and_then(|s| s.name)
+                .unwrap_or_else(|| at(&format!("\"{name}\"")));
+            let users_at = ul.map(|n| format!(" (line {n})")).unwrap_or_default();
+            let named = if c.name.is_some() {
+                "is named"
+            } else {
+                "takes its provider's name"
+            };
+            return Err(invalid(
+                l,
+                col,
+                format!(
+                    "this [[client_sources]] entry {named} `{name}`, like the [[users]] source{users_at}: source names are unique across [[users]] and [[clients]]; give one a distinct `name`"
+                ),
+            ));
+        }
         if client_sources.iter().any(|o| o.name == name) || name == MANIFEST_CLIENTS {
             return Err(invalid(
                 l,
@@ -296,10 +366,12 @@ pub fn parse(
                 "Firebase has no OAuth client registry to read clients from; declare them in [[clients]]".into(),
             ));
         }
+        let path = dir.join(&c.path);
+        must_exist(&path, &format!("client source `{name}`")).map_err(|m| invalid(pl, pc, m))?;
         client_sources.push(ClientSource {
             name,
             provider: c.provider,
-            path: dir.join(&c.path),
+            path,
             vars: c.vars.clone(),
             rewrite: c
                 .rewrite
@@ -332,6 +404,103 @@ pub fn parse(
         },
         sha256,
     })
+}
+
+/// Refuses a source path that cannot be read (checked here, where the manifest line that
+/// names it is known, rather than when the source is first read).
+fn must_exist(path: &Path, what: &str) -> Result<(), String> {
+    match std::fs::metadata(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(format!("{what}: `{}` does not exist", path.display()))
+        }
+        Err(e) => Err(format!("{what}: cannot read `{}`: {e}", path.display())),
+    }
+}
+
+/// Where the values that checks point at are written: 1-based line and column.
+type Position = (Option<usize>, Option<usize>);
+
+/// The positions of the manifest's parts, for messages. TOML is read again with spans; YAML's
+/// serde API has none, so there only the `[target]` table's presence is known and the checks
+/// fall back to searching the text.
+#[derive(Debug, Default)]
+struct Positions {
+    /// The `[target]` table (line only), or `(None, None)` when there is none.
+    target: Position,
+    /// Per `[[users]]` entry.
+    users: Vec<SourcePositions>,
+    /// Per `[[client_sources]]` entry.
+    client_sources: Vec<SourcePositions>,
+}
+
+/// Where one source's values are.
+#[derive(Debug, Default, Clone, Copy)]
+struct SourcePositions {
+    name: Option<Position>,
+    path: Option<Position>,
+    passwords: Option<Position>,
+}
+
+impl Positions {
+    fn read(text: &str, is_yaml: bool) -> Positions {
+        #[derive(serde::Deserialize)]
+        struct Spans {
+            target: Option<toml::Spanned<serde::de::IgnoredAny>>,
+            #[serde(default)]
+            users: Vec<SourceSpans>,
+            #[serde(default)]
+            client_sources: Vec<SourceSpans>,
+        }
+        #[derive(serde::Deserialize)]
+        struct SourceSpans {
+            name: Option<toml::Spanned<serde::de::IgnoredAny>>,
+            path: Option<toml::Spanned<serde::de::IgnoredAny>>,
+            passwords: Option<toml::Spanned<serde::de::IgnoredAny>>,
+        }
+        if is_yaml {
+            let has_target = yaml_serde::from_str::<serde_json::Value>(text)
+                .is_ok_and(|v| v.get("target").is_some());
+            return Positions {
+                target: if has_target {
+                    find_position(text, "target")
+                } else {
+                    (None, None)
+                },
+                ..Positions::default()
+            };
+        }
+        let Ok(spans) = toml::from_str::<Spans>(text) else {
+            return Positions::default();
+        };
+        let at = |s: &Option<toml::Spanned<serde::de::IgnoredAny>>| {
+            s.as_ref().map(|s| {
+                let (l, c) = line_col(text, s.span().start);
+                (Some(l), Some(c))
+            })
+        };
+        let sources = |list: &[SourceSpans]| {
+            list.iter()
+                .map(|s| SourcePositions {
+                    name: at(&s.name),
+                    path: at(&s.path),
+                    passwords: at(&s.passwords),
+                })
+                .collect()
+        };
+        Positions {
+            // A table's span covers its keys; its header is the line it is named on.
+            target: match &spans.target {
+                Some(_) => match find_position(text, "[target]") {
+                    (Some(l), c) => (Some(l), c),
+                    _ => at(&spans.target).unwrap_or_default(),
+                },
+                None => (None, None),
+            },
+            users: sources(&spans.users),
+            client_sources: sources(&spans.client_sources),
+        }
+    }
 }
 
 /// Whether `value` is base64 in the standard or URL-safe alphabet, padded or not.
@@ -402,6 +571,14 @@ max_deletes = 5
 ignore_changes = ["display_name", "traits.plan"]
 "#,
         );
+        for f in [
+            "exports/users.ndjson",
+            "exports/passwords.ndjson",
+            "fb.json",
+        ] {
+            std::fs::create_dir_all(d.path().join(f).parent().unwrap()).unwrap();
+            write(d.path(), f, "");
+        }
         let m = load_with_env(&p, &env).unwrap();
         assert_eq!(
             m.target.url,
@@ -453,6 +630,7 @@ ignore_changes = ["display_name", "traits.plan"]
     #[test]
     fn yaml_is_accepted_with_the_same_shape() {
         let d = tempfile::tempdir().unwrap();
+        write(d.path(), "u.ndjson", "");
         let p = write(
             d.path(),
             "migration.yaml",
@@ -474,7 +652,7 @@ ignore_changes = ["display_name", "traits.plan"]
         let p = write(
             d.path(),
             "m.toml",
-            "[[users]]\nname = \"a\"\nprovider = \"clerk\"\npath = \"u.csv\"\npasswords = \"p\"\n",
+            "[target]\nurl = \"sandbox\"\n[[users]]\nname = \"a\"\nprovider = \"clerk\"\npath = \"u.csv\"\npasswords = \"p\"\n",
         );
         assert!(
             load_with_env(&p, &env)
@@ -482,10 +660,11 @@ ignore_changes = ["display_name", "traits.plan"]
                 .to_string()
                 .contains("only for provider `auth0`")
         );
+        write(d.path(), "u", "");
         let p = write(
             d.path(),
             "m.toml",
-            "[[users]]\nname = \"a\"\nprovider = \"auth0\"\npath = \"u\"\n[[users]]\nname = \"a\"\nprovider = \"auth0\"\npath = \"v\"\n",
+            "[target]\nurl = \"sandbox\"\n[[users]]\nname = \"a\"\nprovider = \"auth0\"\npath = \"u\"\n[[users]]\nname = \"a\"\nprovider = \"auth0\"\npath = \"v\"\n",
         );
         assert!(
             load_with_env(&p, &env)
@@ -496,18 +675,103 @@ ignore_changes = ["display_name", "traits.plan"]
     }
 
     #[test]
-    fn url_defaults_to_the_environment_then_the_public_api() {
+    fn url_comes_from_the_manifest_or_the_environment_and_nowhere_else() {
         let d = tempfile::tempdir().unwrap();
-        let p = write(d.path(), "m.toml", "");
+        let p = write(d.path(), "m.toml", "[policy]\nprune = false\n");
         let m = load_with_env(&p, &|n| {
             (n == "AVNOLOGY_API_URL").then(|| "http://127.0.0.1:9".into())
         })
         .unwrap();
         assert_eq!(m.target.url, TargetUrl::Remote("http://127.0.0.1:9".into()));
-        let m = load_with_env(&p, &|_| None).unwrap();
+        // No silent default: what reaches the tenant is told what is missing and how to
+        // give it.
+        let unset = |p: &Path| match load_with_env(p, &|_| None).unwrap().target.url {
+            TargetUrl::Unset(message) => message,
+            other => panic!("{other:?}"),
+        };
         assert_eq!(
-            m.target.url,
-            TargetUrl::Remote("https://api-id.avnology.net".into())
+            unset(&p),
+            format!(
+                "{}: no [target] table: add [target] url = \"sandbox\" or the tenant's URL (or set AVNOLOGY_API_URL)",
+                p.display()
+            )
+        );
+        let p = write(d.path(), "m.toml", "\n[target]\norganization = \"acme\"\n");
+        let e = unset(&p);
+        assert!(e.contains("m.toml:2:1: [target] has no `url`"), "{e}");
+        let p = write(d.path(), "m.yaml", "target:\n  organization: acme\n");
+        let e = unset(&p);
+        assert!(e.contains("m.yaml:1:1: [target] has no `url`"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_source_file_names_its_manifest_line() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "users.ndjson", "");
+        let p = write(
+            d.path(),
+            "m.toml",
+            "[target]\nurl = \"sandbox\"\n\n[[users]]\nname = \"a\"\nprovider = \"auth0\"\npath = \"users.ndjson\"\n\n[[users]]\nname = \"b\"\nprovider = \"auth0\"\npath = \"missing.json\"\n",
+        );
+        let e = load_with_env(&p, &env).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!(
+                "{}:12:8: source `b`: `{}` does not exist",
+                p.display(),
+                d.path().join("missing.json").display()
+            )
+        );
+        let p = write(
+            d.path(),
+            "m.toml",
+            "[target]\nurl = \"sandbox\"\n[[users]]\nname = \"a\"\nprovider = \"auth0\"\npath = \"users.ndjson\"\npasswords = \"nope.ndjson\"\n[[client_sources]]\nprovider = \"auth0\"\npath = \"clients.json\"\n",
+        );
+        let e = load_with_env(&p, &env).unwrap_err().to_string();
+        assert!(e.contains("m.toml:7:13: source `a`: passwords: `"), "{e}");
+        write(d.path(), "nope.ndjson", "");
+        let e = load_with_env(&p, &env).unwrap_err().to_string();
+        assert!(
+            e.contains("m.toml:10:8: client source `auth0`: `") && e.contains("clients.json"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn users_and_client_sources_do_not_share_a_name() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "users.ndjson", "");
+        write(d.path(), "clients.json", "[]");
+        // A client source without a name takes its provider's.
+        let p = write(
+            d.path(),
+            "m.toml",
+            "[target]\nurl = \"sandbox\"\n\n[[users]]\nname = \"auth0\"\nprovider = \"auth0\"\npath = \"users.ndjson\"\n\n[[client_sources]]\nprovider = \"auth0\"\npath = \"clients.json\"\n",
+        );
+        let e = load_with_env(&p, &env).unwrap_err().to_string();
+        assert!(
+            e.contains("m.toml:11:8: this [[client_sources]] entry takes its provider's name `auth0`, like the [[users]] source (line 5): source names are unique across [[users]] and [[clients]]"),
+            "{e}"
+        );
+        let p = write(
+            d.path(),
+            "m.toml",
+            "[target]\nurl = \"sandbox\"\n[[users]]\nname = \"prod\"\nprovider = \"auth0\"\npath = \"users.ndjson\"\n[[client_sources]]\nname = \"prod\"\nprovider = \"auth0\"\npath = \"clients.json\"\n",
+        );
+        let e = load_with_env(&p, &env).unwrap_err().to_string();
+        assert!(
+            e.contains("m.toml:8:8: this [[client_sources]] entry is named `prod`, like the [[users]] source (line 4)"),
+            "{e}"
+        );
+        let p = write(
+            d.path(),
+            "m.toml",
+            "[target]\nurl = \"sandbox\"\n[[users]]\nname = \"manifest\"\nprovider = \"auth0\"\npath = \"users.ndjson\"\n",
+        );
+        let e = load_with_env(&p, &env).unwrap_err().to_string();
+        assert!(
+            e.contains("m.toml:4:8: a [[users]] source is named `manifest`"),
+            "{e}"
         );
     }
 }

@@ -28,6 +28,10 @@ pub enum TargetUrl {
     },
     /// A real (or separately running) Avnology admin API.
     Remote(String),
+    /// Neither the manifest nor `AVNOLOGY_API_URL` names one. Offline checks (`validate`)
+    /// need no target; every command that reaches the tenant refuses with this message,
+    /// which names the manifest and says what to add.
+    Unset(String),
 }
 
 /// `[target]`.

@@ -31,7 +31,8 @@ pub struct RawManifest {
 #[serde(deny_unknown_fields)]
 pub struct RawTarget {
     /// `https://…` (a tenant's admin API), `sandbox` or `sandbox:DIR` (a local emulator
-    /// started by the tool). Omitted: `AVNOLOGY_API_URL`, then `https://api-id.avnology.net`.
+    /// started by the tool). Omitted: `AVNOLOGY_API_URL`; with neither, `plan` and `apply`
+    /// refuse.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// Organization the users are placed in (its URL-safe `name`); created if missing.
@@ -73,7 +74,8 @@ impl Provider {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawUserSource {
-    /// Source name, shown in plans and stored in each identity's owner marker. Unique.
+    /// Source name, shown in plans and stored in each identity's owner marker. Unique
+    /// across `[[users]]` and `[[client_sources]]`.
     pub name: String,
     /// Export format.
     pub provider: Provider,
@@ -133,7 +135,8 @@ pub struct RawClient {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawClientSource {
-    /// Source name (default: the provider), stored in each client's owner marker. Unique.
+    /// Source name (default: the provider), stored in each client's owner marker. Unique
+    /// across `[[users]]` and `[[client_sources]]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// `auth0` (Management API JSON, or deploy-cli YAML / directory), `cognito`

@@ -7,6 +7,7 @@
 mod client;
 mod identity;
 mod ids;
+pub mod limits;
 mod password_hash;
 mod secret;
 pub mod validate;

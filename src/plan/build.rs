@@ -549,7 +549,7 @@ pub fn build(
             organization_id: live.organization.as_ref().map(|o| o.id.clone()),
         },
         manifest: FileDigest {
-            path: manifest.path.display().to_string(),
+            path: manifest_path_for(&manifest.path, options.dir.as_deref()),
             sha256: manifest.sha256.clone(),
         },
         sources: source_digests,
@@ -877,12 +877,55 @@ fn count_password(report: &mut PasswordReport, identity: &Identity) {
 }
 
 /// The manifest's target as a plan records it: the resolved API URL (the manifest's, else
-/// `AVNOLOGY_API_URL`), or `sandbox:DIR`.
+/// `AVNOLOGY_API_URL`), or `sandbox:DIR`; empty when there is none (only `validate`, which
+/// saves no plan, gets that far without one).
 pub fn target_url(manifest: &Manifest) -> String {
     match &manifest.target.url {
         TargetUrl::Sandbox { dir } => format!("sandbox:{}", display_rel(manifest, dir)),
         TargetUrl::Remote(u) => u.clone(),
+        TargetUrl::Unset(_) => String::new(),
     }
+}
+
+/// The manifest's path as a plan saved in `plan_dir` records it: relative to that folder, so
+/// `apply PLAN` finds the manifest from any working directory and in any checkout of the
+/// repository. Absolute when the two share no root; as given when the plan is not saved.
+fn manifest_path_for(manifest: &Path, plan_dir: Option<&Path>) -> String {
+    let given = manifest.display().to_string();
+    let Some(plan_dir) = plan_dir else {
+        return given;
+    };
+    let (Ok(manifest), Ok(plan_dir)) = (
+        std::fs::canonicalize(manifest),
+        std::fs::canonicalize(plan_dir),
+    ) else {
+        return given;
+    };
+    relative_to(&plan_dir, &manifest)
+        .unwrap_or(manifest)
+        .display()
+        .to_string()
+}
+
+/// `path` relative to the folder `from` (both absolute): `..` for each of `from`'s components
+/// past their common prefix, then the rest of `path`. `None` when they share no root.
+fn relative_to(from: &Path, path: &Path) -> Option<PathBuf> {
+    use std::path::Component;
+    let from: Vec<Component> = from.components().collect();
+    let to: Vec<Component> = path.components().collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    // Nothing in common beyond nothing (Windows drives): no relative path exists.
+    if common == 0 {
+        return None;
+    }
+    let mut rel = PathBuf::new();
+    for _ in common..from.len() {
+        rel.push("..");
+    }
+    for c in &to[common..] {
+        rel.push(c.as_os_str());
+    }
+    Some(rel)
 }
 
 fn display_rel(manifest: &Manifest, path: &Path) -> String {

@@ -360,7 +360,9 @@ pub struct PlanHeader {
     pub destroy: bool,
     /// Where it applies.
     pub target: PlanTarget,
-    /// The manifest it was computed from.
+    /// The manifest it was computed from. Its path is relative to the plan file's folder
+    /// (so `apply PLAN` finds it from any working directory), and the source files' paths
+    /// are relative to the manifest's folder.
     pub manifest: FileDigest,
     /// The source files it was computed from.
     pub sources: Vec<SourceDigest>,

@@ -1,7 +1,10 @@
 //! Reading a manifest's `[[users]]` source with the reader for its provider, and folding each
-//! reader's own counts into the [`ReadStats`] every caller understands.
+//! reader's own counts into the [`ReadStats`] every caller understands. The checks every
+//! provider's identities share (the server's size limits) are applied here, once, so a record
+//! over them is an invalid record with its file, line and external id, whatever its provider.
 
 use crate::manifest::{Provider, UserSource};
+use crate::model::{Identity, limits};
 
 use super::{SourceError, UserItem};
 
@@ -18,6 +21,31 @@ pub struct ReadStats {
 
 /// Streams every record of `source` into `sink`.
 pub fn read_user_source(
+    source: &UserSource,
+    sink: &mut dyn FnMut(UserItem),
+) -> Result<ReadStats, SourceError> {
+    let sink = &mut |item: UserItem| {
+        sink(match item {
+            UserItem::Identity(identity, location) => match over_limits(&identity) {
+                None => UserItem::Identity(identity, location),
+                Some(message) => UserItem::Invalid(SourceError::new(
+                    location,
+                    Some(limits::abbreviate(identity.external_id.as_str())),
+                    message,
+                )),
+            },
+            other => other,
+        })
+    };
+    read_provider(source, sink)
+}
+
+/// What of `identity` is over the sizes Avnology accepts, if anything.
+fn over_limits(identity: &Identity) -> Option<String> {
+    limits::external_id(identity.external_id.as_str())
+}
+
+fn read_provider(
     source: &UserSource,
     sink: &mut dyn FnMut(UserItem),
 ) -> Result<ReadStats, SourceError> {

@@ -91,14 +91,15 @@ fn firebase_auth_import_takes_the_hash_parameters_as_flags() {
 
     // A malformed key is refused before anything is sent.
     let emu = Emulator::start(&[]);
+    w.write("signer.key", "not base64!\n");
     let out = w
         .cmd(Some(&emu))
         .args([
             "firebase-auth",
             "--import",
             "firebase_users.json",
-            "--hash-key",
-            "not base64!",
+            "--hash-key-file",
+            "signer.key",
         ])
         .output()
         .unwrap();

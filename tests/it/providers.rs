@@ -919,8 +919,9 @@ fn sha256_hex(text: &str) -> String {
     hex::encode(sha2::Sha256::digest(text.as_bytes()).as_slice())
 }
 
-/// Checks the `--secrets-out` file against the tenant: mode 0600, exactly one line per
-/// confidential client and service account (and nothing else), each value unique, present
+/// Checks the `--secrets-out` file against the tenant: mode 0600, the line naming the plan,
+/// then exactly one line per confidential client and service account (and nothing else),
+/// each value unique, present
 /// once, and the very secret the emulator stored the digest of. Returns the secret values.
 fn check_secrets_file(ex: &Example, rel: &str) -> Vec<String> {
     let emu = &ex.emu;
@@ -947,7 +948,15 @@ fn check_secrets_file(ex: &Example, rel: &str) -> Vec<String> {
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "{rel} has mode {mode:o}");
     let text = std::fs::read_to_string(&path).unwrap();
-    let lines = ndjson(&path);
+    let mut lines = ndjson(&path);
+    // The first line names the plan whose apply created the file.
+    let header = lines.remove(0);
+    assert_eq!(header["kind"], "plan", "{rel} starts with {header}");
+    assert_eq!(
+        header["plan_id"].as_str().map(str::len),
+        Some(64),
+        "{header}"
+    );
     let mut got = BTreeSet::new();
     let mut secrets = Vec::new();
     let db = emu.db();

@@ -5,16 +5,17 @@
 //! for public clients) and the OAuth security BCPs it builds on: RFC 6749 3.1.2 (absolute
 //! redirect URIs without fragments), RFC 8252 (loopback `http` and reverse-DNS private-use
 //! schemes for native apps). Messages name the field and the offending value; client values
-//! are never secret, so quoting them is safe.
+//! are never secret, so quoting them is safe. The sizes are the server's own
+//! ([`crate::model::limits`], which the emulator enforces too).
 
 use std::collections::HashSet;
 
+use crate::model::limits::{
+    self, MAX_LIST_LEN, MAX_NAME_CHARS, MAX_SCOPE_LEN, MAX_URI_LEN, abbreviate,
+};
 use crate::model::{ClientDecl, ClientType, OAuthClient, ServiceAccount};
 
 use super::convert::OAUTH21_GRANTS;
-
-/// Longest name Avnology accepts (service accounts: 1–256; clients follow the same rule).
-const MAX_NAME_CHARS: usize = 256;
 
 /// Checks one client as Avnology would accept it (used for `[[clients]]` declared in the
 /// manifest too): Err(message) names the field and the offending value.
@@ -40,20 +41,27 @@ fn oauth_client(c: &OAuthClient, problems: &mut Vec<String>) {
         ("redirect_uris", &c.redirect_uris),
         ("post_logout_redirect_uris", &c.post_logout_redirect_uris),
     ] {
+        // A list over the limit is one problem, not thousands.
+        if too_long(field, list, problems) {
+            continue;
+        }
         for uri in list {
             if let Err(why) = redirect_uri(uri, c.client_type) {
-                problems.push(format!("{field}: `{uri}` {why}"));
+                problems.push(format!("{field}: `{}` {why}", quote(uri)));
             }
         }
         repeats(field, list, problems);
     }
-    for origin in &c.allowed_origins {
-        if let Err(why) = allowed_origin(origin) {
-            problems.push(format!("allowed_origins: `{origin}` {why}"));
+    if !too_long("allowed_origins", &c.allowed_origins, problems) {
+        for origin in &c.allowed_origins {
+            if let Err(why) = allowed_origin(origin) {
+                problems.push(format!("allowed_origins: `{}` {why}", quote(origin)));
+            }
         }
+        repeats("allowed_origins", &c.allowed_origins, problems);
     }
-    repeats("allowed_origins", &c.allowed_origins, problems);
 
+    too_long("grant_types", &c.grant_types, problems);
     for grant in &c.grant_types {
         if !OAUTH21_GRANTS.contains(&grant.as_str()) {
             problems.push(format!(
@@ -85,6 +93,29 @@ fn external_id(id: &str, problems: &mut Vec<String>) {
     if id.trim().is_empty() {
         problems.push("external_id is empty".to_owned());
     }
+    problems.extend(limits::external_id(id));
+}
+
+/// A URI as a message quotes it: whole, unless it is over the length limit (then the
+/// message says how long it is).
+fn quote(uri: &str) -> String {
+    if uri.len() > MAX_URI_LEN {
+        abbreviate(uri)
+    } else {
+        uri.to_owned()
+    }
+}
+
+/// Records a problem when `list` has more entries than Avnology accepts; true if it does.
+fn too_long(field: &str, list: &[String], problems: &mut Vec<String>) -> bool {
+    let over = list.len() > MAX_LIST_LEN;
+    if over {
+        problems.push(format!(
+            "{field} has {} entries; Avnology allows at most {MAX_LIST_LEN}",
+            list.len()
+        ));
+    }
+    over
 }
 
 fn name(name: &str, problems: &mut Vec<String>) {
@@ -101,7 +132,18 @@ fn name(name: &str, problems: &mut Vec<String>) {
 }
 
 fn scopes(scopes: &[String], problems: &mut Vec<String>) {
+    if too_long("scopes", scopes, problems) {
+        return;
+    }
     for scope in scopes {
+        if scope.len() > MAX_SCOPE_LEN {
+            problems.push(format!(
+                "scopes: `{}` is {} bytes long; Avnology allows at most {MAX_SCOPE_LEN}",
+                abbreviate(scope),
+                scope.len()
+            ));
+            continue;
+        }
         // RFC 6749 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
         let token = !scope.is_empty()
             && scope
@@ -142,6 +184,12 @@ struct Uri<'a> {
 fn parse(value: &str) -> Result<Uri<'_>, String> {
     if value.is_empty() {
         return Err("is empty".to_owned());
+    }
+    if value.len() > MAX_URI_LEN {
+        return Err(format!(
+            "is {} bytes long; Avnology allows at most {MAX_URI_LEN}",
+            value.len()
+        ));
     }
     if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err("contains whitespace or control characters".to_owned());
@@ -567,6 +615,39 @@ mod tests {
             err.contains("redirect_uris: `https://a.com/cb` is listed twice"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_servers_size_limits_are_checked_offline() {
+        let mut c = client(ClientType::Confidential);
+        assert_eq!(check(c.clone()), Ok(()));
+        c.redirect_uris = (0..=MAX_LIST_LEN)
+            .map(|i| format!("https://app.acme.com/cb/{i}"))
+            .collect();
+        c.allowed_origins = vec![format!("https://{}.com", "o".repeat(MAX_URI_LEN))];
+        c.scopes = vec!["s".repeat(MAX_SCOPE_LEN + 1)];
+        c.external_id = ExternalId::new("k".repeat(limits::MAX_EXTERNAL_ID + 1));
+        let err = check(c).unwrap_err();
+        for expected in [
+            "external_id is 256 characters long; Avnology allows at most 255",
+            "redirect_uris has 101 entries; Avnology allows at most 100",
+            "bytes long; Avnology allows at most 2048",
+            "bytes long; Avnology allows at most 256",
+        ] {
+            assert!(err.contains(expected), "missing {expected:?} in {err}");
+        }
+        // One problem for the list, not one per entry; long values are abbreviated.
+        assert!(!err.contains("cb/5"), "{err}");
+        assert!(err.len() < 1000, "{err}");
+
+        let account = ServiceAccount {
+            external_id: ExternalId::new("m2m"),
+            name: "n".repeat(MAX_NAME_CHARS),
+            description: None,
+            scopes: (0..=MAX_LIST_LEN).map(|i| format!("s{i}")).collect(),
+        };
+        let err = validate(&ClientDecl::ServiceAccount(account)).unwrap_err();
+        assert_eq!(err, "scopes has 101 entries; Avnology allows at most 100");
     }
 
     #[test]
