@@ -20,7 +20,7 @@ use super::stream::Work;
 use super::{clients, guard};
 use crate::diff::{self, IdentityAction};
 use crate::live::{Client, wire};
-use crate::plan::ownership::Ownership;
+use crate::plan::ownership::{Owner, Ownership};
 use crate::plan::{Action, Change, DesiredIdentity, DesiredSet, ObjectKind, Plan};
 
 /// Called with every finished change (progress bars, the NDJSON log).
@@ -620,6 +620,12 @@ async fn apply_identity(
                 Err(e) => failed(&e),
             }
         }
+        Action::Adopt => {
+            let (Some(id), Some(d)) = (change.live_id.as_deref(), desired) else {
+                return failed(&"the plan has no live id or desired record for this adoption");
+            };
+            adopt_identity(client, change, d, id, ownership).await
+        }
         Action::Delete => {
             let Some(id) = change.live_id.as_deref() else {
                 return failed(&"the plan has no live id for this change");
@@ -656,6 +662,119 @@ async fn apply_identity(
                 Err(e) => failed(&e),
             }
         }
+    }
+}
+
+/// Adopts the live identity `id` as the record `d`: only an identity without an owner
+/// marker, without another `external_id`, whose email is the record's and verified on both
+/// sides, and only as it was when planned (`If-Match`). Found already adopted (a lost
+/// response, a resumed run), it is done or finishes its state change.
+async fn adopt_identity(
+    client: &Client,
+    change: &Change,
+    d: &DesiredIdentity,
+    id: &str,
+    ownership: &Ownership,
+) -> Attempt {
+    let failed = |e: &dyn std::fmt::Display| {
+        Attempt::Final(OutcomeKind::Failed {
+            error: e.to_string(),
+        })
+    };
+    let live = match client.get_identity(id).await {
+        Ok(live) => live,
+        Err(e) if uncertain(&e) => return Attempt::Uncertain(e.to_string()),
+        Err(e) => return failed(&e),
+    };
+    if live.external_id.as_deref() == Some(change.key.as_str())
+        && ownership.owner(&live.admin_metadata).is_ours()
+    {
+        let diff = diff::diff_identity(&d.fields, Some(&live), &[]);
+        if diff.action == IdentityAction::NoOp {
+            return Attempt::Final(OutcomeKind::AlreadyApplied { id: id.to_string() });
+        }
+        if !only_state_differs(&diff) {
+            return Attempt::Final(OutcomeKind::Stale);
+        }
+        return set_state(client, id, d, Some(&live.etag), &diff.changes).await;
+    }
+    if let Some(refused) = adoption_refusal(&live, change, d, ownership) {
+        return failed(&refused);
+    }
+    let mut etag = change.etag.clone();
+    if let Some(req) = update_request(change, d) {
+        match client.update_identity(id, &req, etag.as_deref()).await {
+            Ok(updated) => etag = Some(updated.etag),
+            Err(e) if e.is_conflict() => return settle_conflict(client, id, d).await,
+            Err(e) if uncertain(&e) => return Attempt::Uncertain(e.to_string()),
+            Err(e) => return failed(&e),
+        }
+    }
+    set_state(client, id, d, etag.as_deref(), &change.fields).await
+}
+
+/// Why the live identity may not be adopted as the change's record, if it may not.
+fn adoption_refusal(
+    live: &wire::Identity,
+    change: &Change,
+    d: &DesiredIdentity,
+    ownership: &Ownership,
+) -> Option<String> {
+    if !matches!(ownership.owner(&live.admin_metadata), Owner::Unmarked) {
+        return Some(format!(
+            "refused: the live identity {} carries an owner marker; only identities avnology-migrate did not create are adopted",
+            live.id
+        ));
+    }
+    if live
+        .external_id
+        .as_deref()
+        .is_some_and(|k| k != change.key.as_str())
+    {
+        return Some(format!(
+            "refused: the live identity {} has another external_id (was the plan edited?)",
+            live.id
+        ));
+    }
+    let same_email = d
+        .identity
+        .email
+        .as_deref()
+        .is_some_and(|e| e.to_lowercase() == live.email.to_lowercase());
+    if !same_email || !live.email_verified || d.identity.email_verified != Some(true) {
+        return Some(format!(
+            "refused: the live identity {} does not have this record's email, verified on both sides",
+            live.id
+        ));
+    }
+    None
+}
+
+/// The state change among `fields`, if any (after the fields were written).
+async fn set_state(
+    client: &Client,
+    id: &str,
+    d: &DesiredIdentity,
+    etag: Option<&str>,
+    fields: &[diff::FieldChange],
+) -> Attempt {
+    let state = fields
+        .iter()
+        .find(|f| f.path == "state")
+        .and_then(|f| f.after.as_ref())
+        .and_then(serde_json::Value::as_str);
+    let result = match state {
+        Some("inactive") => client.deactivate_identity(id, etag).await,
+        Some("active") => client.reactivate_identity(id, etag).await,
+        _ => return Attempt::Final(OutcomeKind::Applied { id: id.to_string() }),
+    };
+    match result {
+        Ok(_) => Attempt::Final(OutcomeKind::Applied { id: id.to_string() }),
+        Err(e) if e.is_conflict() => settle_conflict(client, id, d).await,
+        Err(e) if uncertain(&e) => Attempt::Uncertain(e.to_string()),
+        Err(e) => Attempt::Final(OutcomeKind::Failed {
+            error: e.to_string(),
+        }),
     }
 }
 

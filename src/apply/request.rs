@@ -129,6 +129,11 @@ pub fn update_request(change: &Change, d: &DesiredIdentity) -> Option<wire::Upda
     for f in &change.fields {
         match f.path.as_str() {
             "state" => {}
+            // Adoption: the live identity takes the record's key.
+            "external_id" => {
+                req.identity.external_id = Some(d.identity.external_id.to_string());
+                mask.push("external_id".to_string());
+            }
             "password" => {
                 if let Some(h) = &d.identity.password {
                     req.password_hash = Some(password_input(h));

@@ -80,8 +80,11 @@ fn shows_desired(
     change: &Change,
     desired: &std::collections::BTreeMap<String, serde_json::Value>,
 ) -> anyhow::Result<()> {
+    let key = serde_json::Value::String(change.key.clone());
     for f in &change.fields {
         let want = match f.path.split_once('[') {
+            // An adoption sets the record's key.
+            None if f.path == "external_id" => Some(&key),
             Some((list, index)) => index
                 .strip_suffix(']')
                 .and_then(|i| i.parse::<usize>().ok())

@@ -98,7 +98,7 @@ pub async fn apply_manifest(
         },
     ))?;
     if built.plan.is_empty() {
-        return Ok(Exit::Success);
+        return Ok(conflicts_left(&built.plan));
     }
     if !args.auto_approve && !output::confirm("Do you want to perform these actions?")? {
         output::status("Apply cancelled.");
@@ -144,7 +144,7 @@ async fn apply_saved(
     check_current(plan, &manifest)?;
     if plan.is_empty() {
         output::status("The plan has no changes: nothing to apply.");
-        return Ok(Exit::Success);
+        return Ok(conflicts_left(plan));
     }
     let journal = Arc::new(Journal::open(&journal::path_for(plan_path), &plan.plan_id)?);
     let recorded = journal.count_done()?;
@@ -442,6 +442,9 @@ async fn run_plan(
     if exit == Exit::Success && !report.cancelled && report.resumed > 0 {
         exit = reconciled(client, plan).await?;
     }
+    if exit == Exit::Success && !report.cancelled {
+        exit = conflicts_left(plan);
+    }
     if report.cancelled {
         let resume = match &journal {
             Some((_, path)) => format!(
@@ -522,6 +525,18 @@ fn check_current(plan: &Plan, manifest: &Manifest) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A plan that left records out because of conflicts did not migrate them: say so and fail.
+fn conflicts_left(plan: &Plan) -> Exit {
+    let n = plan.footer.summary.conflicts;
+    if n == 0 {
+        return Exit::Success;
+    }
+    output::status(&format!(
+        "error: {n} record(s) conflict with live objects and were left out (listed in the plan)\nhint: resolve them, or set [policy] adopt = \"verified_email\" to adopt dual-write sign-ups whose email is verified on both sides, then plan again"
+    ));
+    Exit::Failure
 }
 
 /// Counts the identities of each source the plan expects in the tenant; a difference (a

@@ -69,7 +69,9 @@ pub async fn run(args: PlanArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
     if let Some(s) = conn.sandbox {
         let _ = s.shutdown().await;
     }
-    Ok(if args.detailed_exitcode && !built.plan.is_empty() {
+    // Conflicts are work left to do, like changes.
+    let converged = built.plan.is_empty() && built.plan.footer.summary.conflicts == 0;
+    Ok(if args.detailed_exitcode && !converged {
         Exit::Changes
     } else {
         Exit::Success

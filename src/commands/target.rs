@@ -182,19 +182,27 @@ pub async fn read_live(client: &Client, organization: Option<&str>) -> anyhow::R
     }
     activity.finish();
     let mut oauth_clients = HashMap::new();
+    let mut unkeyed_oauth_clients = Vec::new();
     client
         .for_each_oauth_client(filter.as_deref(), |c| {
-            if let Some(id) = c.external_id.clone().filter(|i| !i.is_empty()) {
-                oauth_clients.insert(id, c);
+            match c.external_id.clone().filter(|i| !i.is_empty()) {
+                Some(id) => {
+                    oauth_clients.insert(id, c);
+                }
+                None => unkeyed_oauth_clients.push(c),
             }
         })
         .await
         .map_err(unauthenticated_hint)?;
     let mut service_accounts = HashMap::new();
+    let mut unkeyed_service_accounts = Vec::new();
     client
         .for_each_service_account(filter.as_deref(), |a| {
-            if let Some(id) = a.external_id.clone().filter(|i| !i.is_empty()) {
-                service_accounts.insert(id, a);
+            match a.external_id.clone().filter(|i| !i.is_empty()) {
+                Some(id) => {
+                    service_accounts.insert(id, a);
+                }
+                None => unkeyed_service_accounts.push(a),
             }
         })
         .await
@@ -202,6 +210,8 @@ pub async fn read_live(client: &Client, organization: Option<&str>) -> anyhow::R
     live.organization = org;
     live.oauth_clients = oauth_clients;
     live.service_accounts = service_accounts;
+    live.unkeyed_oauth_clients = unkeyed_oauth_clients;
+    live.unkeyed_service_accounts = unkeyed_service_accounts;
     Ok(live)
 }
 

@@ -202,6 +202,46 @@ pub fn diff_identity(
             changes: Vec::new(),
         };
     }
+    let (changes, state_change) = compare(desired, live, ignore);
+    let action = match state_change {
+        Some(true) => IdentityAction::Deactivate,
+        Some(false) => IdentityAction::Reactivate,
+        None if changes.is_empty() => IdentityAction::NoOp,
+        None => IdentityAction::Update,
+    };
+    IdentityDiff { action, changes }
+}
+
+/// The changes that adopt `live`, an identity this tool did not create (a sign-up made in
+/// Avnology during a dual-write window), as the record `external_id` declares: its
+/// `external_id` (when it has none), the owner marker, the password and every field the
+/// source provides that differs. After them the identity is as if it had been created.
+pub fn adopt_identity(
+    desired: &BTreeMap<String, Value>,
+    live: &wire::Identity,
+    external_id: &str,
+    ignore: &[String],
+) -> Vec<FieldChange> {
+    let mut changes = Vec::new();
+    if live.external_id.as_deref() != Some(external_id) {
+        changes.push(FieldChange {
+            path: "external_id".into(),
+            before: live.external_id.clone().map(Value::String),
+            after: Some(Value::String(external_id.to_string())),
+            sensitive: false,
+        });
+    }
+    changes.extend(compare(desired, live, ignore).0);
+    changes
+}
+
+/// Field changes from `live` to `desired`, and whether the state changes (to inactive:
+/// `Some(true)`).
+fn compare(
+    desired: &BTreeMap<String, Value>,
+    live: &wire::Identity,
+    ignore: &[String],
+) -> (Vec<FieldChange>, Option<bool>) {
     let desired_fp = desired
         .get(&format!("admin_metadata.{OWNER_KEY}"))
         .and_then(|m| m.get("password_fp"))
@@ -243,13 +283,7 @@ pub fn diff_identity(
         }
         changes.push(change);
     }
-    let action = match state_change {
-        Some(true) => IdentityAction::Deactivate,
-        Some(false) => IdentityAction::Reactivate,
-        None if changes.is_empty() => IdentityAction::NoOp,
-        None => IdentityAction::Update,
-    };
-    IdentityDiff { action, changes }
+    (changes, state_change)
 }
 
 #[cfg(test)]

@@ -9,8 +9,8 @@ pub mod client;
 mod identity;
 
 pub use identity::{
-    IdentityAction, IdentityDiff, OWNER_KEY, desired_digest, desired_fields, diff_identity,
-    is_owned, owner_marker,
+    IdentityAction, IdentityDiff, OWNER_KEY, adopt_identity, desired_digest, desired_fields,
+    diff_identity, is_owned, owner_marker,
 };
 
 use serde::{Deserialize, Serialize};

@@ -401,6 +401,7 @@ pub fn parse(
             ignore_changes: raw.policy.ignore_changes.clone(),
             on_invalid: raw.policy.on_invalid,
             adopt_sources: raw.policy.adopt_sources.clone(),
+            adopt: raw.policy.adopt,
         },
         sha256,
     })

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 pub use error::ManifestError;
 pub use load::{COMMAND_LINE, load, load_with_env, parse};
-pub use raw::{OnInvalid, Provider};
+pub use raw::{AdoptPolicy, OnInvalid, Provider};
 
 use crate::model::FirebaseHashParams;
 
@@ -100,6 +100,8 @@ pub struct Policy {
     pub on_invalid: OnInvalid,
     /// Source names (not this manifest's) whose objects it takes over: a renamed source.
     pub adopt_sources: Vec<String>,
+    /// Whether live identities matching a record by verified email are adopted.
+    pub adopt: AdoptPolicy,
 }
 
 /// A loaded, interpolated, validated manifest.

@@ -173,6 +173,20 @@ pub enum OnInvalid {
     Skip,
 }
 
+/// Whether a plan takes over live identities this tool did not create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AdoptPolicy {
+    /// A live identity that holds a record's email (a sign-up made in Avnology during the
+    /// dual-write window) is listed as a conflict and the record is skipped.
+    #[default]
+    Never,
+    /// Such an identity, without an owner marker or another `external_id`, whose email is
+    /// verified on both sides, is adopted: it takes the record's `external_id`, owner marker
+    /// and fields.
+    VerifiedEmail,
+}
+
 /// `[policy]`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -189,6 +203,10 @@ pub struct RawPolicy {
     /// `fail` (default) or `skip`.
     #[serde(default)]
     pub on_invalid: OnInvalid,
+    /// `never` (default) or `verified_email`: adopt live identities that match a record by
+    /// verified email (dual-write sign-ups) instead of listing them as conflicts.
+    #[serde(default)]
+    pub adopt: AdoptPolicy,
     /// Source names whose objects this manifest takes over (a renamed source): their
     /// identities and clients are updated to this manifest's source names, and pruned like its
     /// own. Without this, objects of sources the manifest does not name are never touched.

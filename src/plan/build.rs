@@ -15,18 +15,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::Value;
 
-use super::clients::{ClientPlan, DesiredClient, plan_clients, unowned};
+use super::clients::{ClientPlan, DesiredClient, LiveClients, plan_clients, unowned};
 use super::file::{PlanFileError, PlanWriter, WrittenPlan};
 use super::live_index::{LiveIdentities, owner_source};
 use super::ownership::{Owner, Ownership};
 use super::{
-    Action, Change, FORMAT_VERSION, FileDigest, GroupCount, LISTED_PER_GROUP, MAX_LISTED_RECORDS,
-    ObjectKind, PasswordReport, Plan, PlanFooter, PlanHeader, PlanTarget, SkippedRecord,
-    SourceDigest, SourceTally, Summary,
+    Action, Change, Conflict, FORMAT_VERSION, FileDigest, GroupCount, LISTED_PER_GROUP,
+    MAX_LISTED_RECORDS, ObjectKind, PasswordReport, Plan, PlanFooter, PlanHeader, PlanTarget,
+    SkippedRecord, SourceDigest, SourceTally, Summary,
 };
 use crate::diff::{self, IdentityAction};
 use crate::live::wire;
-use crate::manifest::{Manifest, OnInvalid, TargetUrl, UserSource};
+use crate::manifest::{AdoptPolicy, Manifest, OnInvalid, TargetUrl, UserSource};
 use crate::model::{Identity, PasswordHash};
 use crate::render::escape::terminal;
 use crate::sources::{self, Location, SourceError, UserItem};
@@ -42,6 +42,11 @@ pub struct LiveState {
     pub oauth_clients: HashMap<String, wire::OAuthClient>,
     /// Live service accounts in the organization, by external_id.
     pub service_accounts: HashMap<String, wire::ServiceAccount>,
+    /// Live OAuth clients without an external_id (never this tool's; their names can
+    /// conflict with a declared client's).
+    pub unkeyed_oauth_clients: Vec<wire::OAuthClient>,
+    /// Live service accounts without an external_id.
+    pub unkeyed_service_accounts: Vec<wire::ServiceAccount>,
 }
 
 /// Options for [`build`].
@@ -259,6 +264,8 @@ struct Builder<'a> {
     restores: u64,
     /// Live identities per owned source once the plan is applied.
     owned_after: BTreeMap<String, u64>,
+    /// The first conflicts, with both sides.
+    conflicts: Vec<Conflict>,
     /// The first failure inside a source callback, which cannot return one.
     error: Option<PlanError>,
 }
@@ -286,6 +293,7 @@ impl Builder<'_> {
         if kind != ObjectKind::Organization {
             match action {
                 Action::Create => self.summary.create += 1,
+                Action::Adopt => self.summary.adopt += 1,
                 Action::Update => self.summary.update += 1,
                 Action::Deactivate => self.summary.deactivate += 1,
                 Action::Reactivate => self.summary.reactivate += 1,
@@ -454,6 +462,69 @@ impl Builder<'_> {
                 _ => {}
             }
         }
+        // Another live identity holding this record's email: a dual-write sign-up, another
+        // source's identity, or one this manifest keys differently. Found here, not by a 409
+        // in the middle of apply.
+        let email_holder = match &identity.email {
+            Some(email) => live
+                .find_by_email(email)
+                .map_err(PlanError::LiveIndex)?
+                .filter(|(_, other)| other.external_id.as_deref() != Some(key.as_str())),
+            None => None,
+        };
+        let unmarked_same_key = live_identity.as_ref().filter(|l| {
+            l.state != wire::IdentityState::ScheduledDeletion
+                && self.ownership.owner(&l.admin_metadata) == Owner::Unmarked
+        });
+        if let Some(l) = unmarked_same_key {
+            let same_email = identity
+                .email
+                .as_deref()
+                .is_some_and(|e| e.to_lowercase() == l.email.to_lowercase());
+            let verdict = if same_email {
+                self.adoptable(&identity, l)
+            } else {
+                Err("an identity with this external_id exists in the tenant with another email and was not created by avnology-migrate; it is left untouched".to_string())
+            };
+            let l = l.clone();
+            return match verdict {
+                Ok(()) => self.adopt(source, &identity, &fields, l, record),
+                Err(reason) => {
+                    self.conflict(source, &identity, location, &l, reason);
+                    Ok(())
+                }
+            };
+        }
+        if let Some((slot, other)) = email_holder {
+            let adoptable = live_identity.is_none()
+                && other.external_id.as_deref().is_none_or(str::is_empty)
+                && self.ownership.owner(&other.admin_metadata) == Owner::Unmarked;
+            let verdict = if adoptable {
+                self.adoptable(&identity, &other)
+            } else {
+                Err(match self.ownership.owner(&other.admin_metadata) {
+                    Owner::Foreign(s) => format!("the email is used by an identity of source `{s}`, which this manifest does not name; never adopted"),
+                    Owner::Ours(_) | Owner::Adopted(_) => format!(
+                        "the email is used by this manifest's identity `{}`; an email belongs to one record",
+                        other.external_id.as_deref().unwrap_or_default()
+                    ),
+                    Owner::Unmarked => match other.external_id.as_deref() {
+                        Some(k) if !k.is_empty() => format!("the email is used by an identity with another external_id (`{k}`) not created by avnology-migrate; never adopted"),
+                        _ => "this record's identity exists under its external_id; the email is used by another identity".to_string(),
+                    },
+                })
+            };
+            return match verdict {
+                Ok(()) => {
+                    live.claim_slot(slot);
+                    self.adopt(source, &identity, &fields, other, record)
+                }
+                Err(reason) => {
+                    self.conflict(source, &identity, location, &other, reason);
+                    Ok(())
+                }
+            };
+        }
         let d = diff::diff_identity(
             &fields,
             live_identity.as_ref(),
@@ -499,6 +570,75 @@ impl Builder<'_> {
     }
 }
 
+impl Builder<'_> {
+    /// Whether `[policy] adopt` lets the plan take over `live`, an identity without an owner
+    /// marker that holds `identity`'s email; the reason it may not otherwise.
+    fn adoptable(&self, identity: &Identity, live: &wire::Identity) -> Result<(), String> {
+        if self.manifest.policy.adopt == AdoptPolicy::Never {
+            return Err("a live identity not created by avnology-migrate uses this email (a sign-up made in Avnology?); set [policy] adopt = \"verified_email\" to adopt it".into());
+        }
+        if identity.email_verified != Some(true) {
+            return Err("not adopted: the email is not verified in the source".into());
+        }
+        if !live.email_verified {
+            return Err("not adopted: the email is not verified in the tenant".into());
+        }
+        Ok(())
+    }
+
+    /// Plans the adoption of `live` as the record `identity`.
+    fn adopt(
+        &mut self,
+        source: &UserSource,
+        identity: &Identity,
+        fields: &BTreeMap<String, Value>,
+        live: wire::Identity,
+        record: u64,
+    ) -> Result<(), PlanError> {
+        *self.owned_after.entry(source.name.clone()).or_default() += 1;
+        let key = identity.external_id.to_string();
+        let changes =
+            diff::adopt_identity(fields, &live, &key, &self.manifest.policy.ignore_changes);
+        self.emit(Change {
+            kind: ObjectKind::Identity,
+            action: Action::Adopt,
+            key,
+            source: Some(source.name.clone()),
+            live_id: Some(live.id),
+            etag: Some(live.etag),
+            desired_digest: Some(diff::desired_digest(fields)),
+            fields: changes,
+            record: Some(record),
+        })
+    }
+
+    /// Records a conflict between `identity` and `live`: listed with both sides, left out.
+    fn conflict(
+        &mut self,
+        source: &UserSource,
+        identity: &Identity,
+        location: &Location,
+        live: &wire::Identity,
+        reason: String,
+    ) {
+        self.summary.conflicts += 1;
+        if self.conflicts.len() < MAX_LISTED_RECORDS {
+            self.conflicts.push(Conflict {
+                kind: ObjectKind::Identity,
+                key: identity.external_id.to_string(),
+                source: source.name.clone(),
+                location: location.to_string(),
+                desired: identity.email.clone(),
+                live_id: live.id.clone(),
+                live_external_id: live.external_id.clone().filter(|k| !k.is_empty()),
+                live: Some(live.email.clone()),
+                live_owner: owner_source(live).map(str::to_string),
+                reason,
+            });
+        }
+    }
+}
+
 /// Whether creating `change` mints a secret Avnology shows only once.
 fn mints_secret(change: &Change) -> bool {
     change.action == Action::Create
@@ -520,8 +660,12 @@ pub fn build(
     let digest = |p: &Path| file_digest(manifest, p);
     let client_plan = plan_clients(
         manifest,
-        &live.oauth_clients,
-        &live.service_accounts,
+        &LiveClients {
+            clients: &live.oauth_clients,
+            accounts: &live.service_accounts,
+            unkeyed_clients: &live.unkeyed_oauth_clients,
+            unkeyed_accounts: &live.unkeyed_service_accounts,
+        },
         options.destroy,
         &digest,
     )?;
@@ -576,6 +720,7 @@ pub fn build(
         foreign: BTreeMap::new(),
         restores: 0,
         owned_after: BTreeMap::new(),
+        conflicts: Vec::new(),
         error: None,
     };
 
@@ -602,6 +747,7 @@ pub fn build(
         })?;
     }
     let ClientPlan {
+        conflicts: client_conflicts,
         clients,
         service_accounts,
         deletes: client_deletes,
@@ -691,6 +837,8 @@ pub fn build(
     for w in client_warnings {
         b.warn(w);
     }
+    b.summary.conflicts += client_conflicts.len() as u64;
+    b.conflicts.extend(client_conflicts);
     for d in desired_clients.values() {
         b.tally(&d.source).accepted += 1;
     }
@@ -784,7 +932,8 @@ pub fn build(
     b.summary.unowned = live.identities.without_external_id
         + live.identities.unowned
         + foreign_identities
-        + unowned(&live.oauth_clients, &live.service_accounts, &ownership);
+        + unowned(&live.oauth_clients, &live.service_accounts, &ownership)
+        + (live.unkeyed_oauth_clients.len() + live.unkeyed_service_accounts.len()) as u64;
     for (other, n) in std::mem::take(&mut b.foreign) {
         b.warn(format!(
             "{n} identit{} this manifest declares belong{} to source `{other}`, which it does not name; left untouched (if `{other}` was renamed, add adopt_sources = [\"{other}\"] to [policy] to take them over)",
@@ -815,6 +964,7 @@ pub fn build(
         tallies: b.tallies,
         warnings: b.warnings,
         owned_after: b.owned_after,
+        conflicts: b.conflicts,
     };
     let file = match b.writer {
         Some(writer) => Some(writer.finish(&footer)?),
@@ -836,11 +986,16 @@ pub fn build(
 /// The desired clients and service accounts of `manifest`, with the inputs of their secrets:
 /// what `apply` needs beside the plan file.
 pub fn collect_desired_clients(manifest: &Manifest) -> Result<DesiredSet, PlanError> {
-    let no_clients = HashMap::new();
-    let no_accounts = HashMap::new();
+    let (no_clients, no_accounts) = (HashMap::new(), HashMap::new());
+    let live = LiveClients {
+        clients: &no_clients,
+        accounts: &no_accounts,
+        unkeyed_clients: &[],
+        unkeyed_accounts: &[],
+    };
     let digest = |p: &Path| file_digest(manifest, p);
     Ok(DesiredSet {
-        clients: plan_clients(manifest, &no_clients, &no_accounts, false, &digest)?.desired,
+        clients: plan_clients(manifest, &live, false, &digest)?.desired,
     })
 }
 

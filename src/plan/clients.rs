@@ -54,6 +54,72 @@ pub(crate) struct ClientPlan {
     pub no_op: u64,
     /// Records read.
     pub records: u64,
+    /// Declared clients whose name or key a live client not theirs already uses.
+    pub conflicts: Vec<super::Conflict>,
+}
+
+/// The live clients and service accounts a client plan is computed against.
+pub(crate) struct LiveClients<'a> {
+    /// OAuth clients by external_id.
+    pub clients: &'a HashMap<String, wire::OAuthClient>,
+    /// Service accounts by external_id.
+    pub accounts: &'a HashMap<String, wire::ServiceAccount>,
+    /// OAuth clients without an external_id.
+    pub unkeyed_clients: &'a [wire::OAuthClient],
+    /// Service accounts without an external_id.
+    pub unkeyed_accounts: &'a [wire::ServiceAccount],
+}
+
+/// A live object that holds a declared client's name: id, external_id, name, marker source.
+type Holder = (String, Option<String>, String, Option<String>);
+
+impl LiveClients<'_> {
+    /// A live object not this manifest's that already uses `name` (or, for an OAuth client,
+    /// has `key` as its Avnology `client_id`). Two of the manifest's own clients may share a
+    /// name; someone else's is not silently duplicated.
+    fn holder(
+        &self,
+        kind: ObjectKind,
+        key: &str,
+        name: &str,
+        ownership: &Ownership,
+    ) -> Option<Holder> {
+        let name = name.to_lowercase();
+        let other = |external_id: &Option<String>, metadata: &serde_json::Map<String, Value>| {
+            external_id.as_deref() != Some(key) && !ownership.owner(metadata).is_ours()
+        };
+        match kind {
+            ObjectKind::OAuthClient => self
+                .clients
+                .values()
+                .chain(self.unkeyed_clients)
+                .find(|l| {
+                    other(&l.external_id, &l.metadata)
+                        && (l.client_name.to_lowercase() == name || l.client_id == key)
+                })
+                .map(|l| {
+                    (
+                        l.client_id.clone(),
+                        l.external_id.clone(),
+                        l.client_name.clone(),
+                        owner_source(&l.metadata),
+                    )
+                }),
+            _ => self
+                .accounts
+                .values()
+                .chain(self.unkeyed_accounts)
+                .find(|l| other(&l.external_id, &l.metadata) && l.name.to_lowercase() == name)
+                .map(|l| {
+                    (
+                        l.id.clone(),
+                        l.external_id.clone(),
+                        l.name.clone(),
+                        owner_source(&l.metadata),
+                    )
+                }),
+        }
+    }
 }
 
 fn owner_source(metadata: &serde_json::Map<String, Value>) -> Option<String> {
@@ -63,11 +129,11 @@ fn owner_source(metadata: &serde_json::Map<String, Value>) -> Option<String> {
 /// Plans the clients of `manifest` against the live clients.
 pub(crate) fn plan_clients(
     manifest: &Manifest,
-    live_clients: &HashMap<String, wire::OAuthClient>,
-    live_accounts: &HashMap<String, wire::ServiceAccount>,
+    live: &LiveClients<'_>,
     destroy: bool,
     digest_path: &dyn Fn(&std::path::Path) -> Result<super::FileDigest, super::PlanError>,
 ) -> Result<ClientPlan, super::PlanError> {
+    let (live_clients, live_accounts) = (live.clients, live.accounts);
     let mut out = ClientPlan::default();
     let mut seen: HashMap<(ObjectKind, String), String> = HashMap::new();
     let ownership = Ownership::of(manifest);
@@ -87,7 +153,7 @@ pub(crate) fn plan_clients(
             });
             return;
         }
-        seen.insert((kind, key.clone()), location);
+        seen.insert((kind, key.clone()), location.clone());
         if destroy {
             return;
         }
@@ -95,6 +161,32 @@ pub(crate) fn plan_clients(
             ObjectKind::OAuthClient => live_clients.get(&key).map(|l| &l.metadata),
             _ => live_accounts.get(&key).map(|l| &l.metadata),
         };
+        if live_metadata.is_none() {
+            let name = match &decl {
+                ClientDecl::OAuth(c) => c.name.as_str(),
+                ClientDecl::ServiceAccount(s) => s.name.as_str(),
+            };
+            if let Some((live_id, live_external_id, live_name, live_owner)) =
+                live.holder(kind, &key, name, &ownership)
+            {
+                out.conflicts.push(super::Conflict {
+                    kind,
+                    key: key.clone(),
+                    source: source.to_string(),
+                    location,
+                    desired: Some(name.to_string()),
+                    live_id,
+                    live_external_id,
+                    live: Some(live_name),
+                    live_owner,
+                    reason: format!(
+                        "a live {} not declared under this key already has this name (or this key as its client_id); rename one of them",
+                        kind.noun()
+                    ),
+                });
+                return;
+            }
+        }
         if let Some(Owner::Foreign(other)) = live_metadata.map(|m| ownership.owner(m)) {
             out.warnings.push(format!(
                 "{} `{key}` belongs to source `{other}`, which this manifest does not name; left untouched (if `{other}` was renamed, add adopt_sources = [\"{other}\"] to [policy] to take it over)",

@@ -35,6 +35,12 @@ pub struct LiveIdentities {
     by_hash: HashMap<u64, u32>,
     /// `external_id` → slot number for identities whose hash was already taken.
     collisions: HashMap<String, u32>,
+    /// Hash of a lowercased email → slot number, for identities not scheduled for deletion
+    /// (those whose email Avnology keeps unique), with or without an `external_id`: how a
+    /// plan finds the live identity a record's email would collide with.
+    by_email: HashMap<u64, u32>,
+    /// Lowercased email → slot number for emails whose hash was already taken.
+    email_collisions: HashMap<String, u32>,
     slots: Vec<Slot>,
     /// One bit per slot: declared by a source in this plan.
     declared: Vec<u64>,
@@ -68,6 +74,8 @@ impl Default for LiveIdentities {
             hasher: std::hash::RandomState::new(),
             by_hash: HashMap::new(),
             collisions: HashMap::new(),
+            by_email: HashMap::new(),
+            email_collisions: HashMap::new(),
             slots: Vec::new(),
             declared: Vec::new(),
             without_external_id: 0,
@@ -92,7 +100,8 @@ impl LiveIdentities {
         Self::default()
     }
 
-    /// How many identities with an `external_id` it holds.
+    /// How many identities it holds (those without an `external_id` are held for the email
+    /// lookup only).
     pub fn len(&self) -> usize {
         self.slots.len()
     }
@@ -107,8 +116,15 @@ impl LiveIdentities {
     /// for deletion, and those are listed before the soft-deleted ones, so a live identity
     /// wins over a soft-deleted one of the same key.
     pub fn insert(&mut self, identity: &wire::Identity) -> std::io::Result<()> {
+        let soft_deleted = identity.state == wire::IdentityState::ScheduledDeletion;
         let Some(key) = identity.external_id.as_deref().filter(|k| !k.is_empty()) else {
-            self.without_external_id += 1;
+            if !soft_deleted {
+                self.without_external_id += 1;
+                let slot = self.append(identity)?;
+                // Never a delete candidate: only found by its email.
+                self.declared[slot as usize / 64] |= 1 << (slot % 64);
+                self.index_email(identity, slot)?;
+            }
             return Ok(());
         };
         let hash = self.hasher.hash_one(key);
@@ -126,6 +142,20 @@ impl LiveIdentities {
             }
             None => self.unowned += 1,
         }
+        let slot = self.append(identity)?;
+        if collides {
+            self.collisions.insert(key.to_string(), slot);
+        } else {
+            self.by_hash.insert(hash, slot);
+        }
+        if !soft_deleted {
+            self.index_email(identity, slot)?;
+        }
+        Ok(())
+    }
+
+    /// Writes `identity` to the spill file; returns its slot.
+    fn append(&mut self, identity: &wire::Identity) -> std::io::Result<u32> {
         let offset = self.flushed + self.pending.len() as u64;
         serde_json::to_writer(&mut self.pending, identity)?;
         let len = self.flushed + self.pending.len() as u64 - offset;
@@ -139,15 +169,52 @@ impl LiveIdentities {
         if slot as usize / 64 >= self.declared.len() {
             self.declared.push(0);
         }
-        if collides {
-            self.collisions.insert(key.to_string(), slot);
-        } else {
-            self.by_hash.insert(hash, slot);
-        }
         if self.pending.len() >= 1 << 16 {
             self.flush()?;
         }
+        Ok(slot)
+    }
+
+    /// Files `slot` under its identity's lowercased email; the first identity with an
+    /// email keeps it (Avnology keeps emails unique).
+    fn index_email(&mut self, identity: &wire::Identity, slot: u32) -> std::io::Result<()> {
+        let email = identity.email.to_lowercase();
+        let hash = self.hasher.hash_one(&email);
+        match self.by_email.get(&hash).copied() {
+            None => {
+                self.by_email.insert(hash, slot);
+            }
+            Some(first) => {
+                if self.read(first)?.email.to_lowercase() != email {
+                    self.email_collisions.entry(email).or_insert(slot);
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// The live identity (not scheduled for deletion) whose email is `email`, compared
+    /// case-insensitively, with its slot.
+    pub fn find_by_email(&mut self, email: &str) -> std::io::Result<Option<(u32, wire::Identity)>> {
+        if self.slots.is_empty() {
+            return Ok(None);
+        }
+        let email = email.to_lowercase();
+        if let Some(&slot) = self.by_email.get(&self.hasher.hash_one(&email)) {
+            let identity = self.read(slot)?;
+            if identity.email.to_lowercase() == email {
+                return Ok(Some((slot, identity)));
+            }
+        }
+        match self.email_collisions.get(&email) {
+            Some(&slot) => Ok(Some((slot, self.read(slot)?))),
+            None => Ok(None),
+        }
+    }
+
+    /// Marks `slot` as declared by a source (an adopted identity).
+    pub fn claim_slot(&mut self, slot: u32) {
+        self.declared[slot as usize / 64] |= 1 << (slot % 64);
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
@@ -300,7 +367,8 @@ mod tests {
         index
             .insert(&identity("usr_dup", Some("ext|5"), Some("a")))
             .unwrap();
-        assert_eq!(index.len(), 1000);
+        // usr_x is held for the email lookup only.
+        assert_eq!(index.len(), 1001);
         assert_eq!(index.without_external_id, 1);
         assert_eq!(index.unowned, 500);
         assert_eq!(index.owned_by_source["a"], 500);
@@ -321,6 +389,46 @@ mod tests {
             .for_each_undeclared(|i| undeclared.push(i.id))
             .unwrap();
         assert_eq!(undeclared, ["usr_7", "usr_late"]);
+    }
+
+    #[test]
+    fn finds_an_identity_by_email_whatever_its_case_or_key() {
+        let mut index = LiveIdentities::new();
+        index
+            .insert(&identity("usr_1", Some("one"), Some("a")))
+            .unwrap();
+        // A sign-up made in Avnology: no external_id, no marker.
+        let mut signup = identity("usr_2", None, None);
+        signup.email = "Dual.Write@Example.com".into();
+        index.insert(&signup).unwrap();
+        // Scheduled for deletion: out of the uniqueness scope, never found by email.
+        let mut gone = identity("usr_3", Some("three"), Some("a"));
+        gone.state = wire::IdentityState::ScheduledDeletion;
+        index.insert(&gone).unwrap();
+
+        let (slot, found) = index
+            .find_by_email("dual.write@example.COM")
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.id, "usr_2");
+        assert_eq!(
+            index
+                .find_by_email("USR_1@example.com")
+                .unwrap()
+                .unwrap()
+                .1
+                .id,
+            "usr_1"
+        );
+        assert!(index.find_by_email("usr_3@example.com").unwrap().is_none());
+        assert!(index.find_by_email("nobody@example.com").unwrap().is_none());
+        // Never a delete candidate, claimed or not.
+        index.claim_slot(slot);
+        let mut undeclared = Vec::new();
+        index
+            .for_each_undeclared(|i| undeclared.push(i.id))
+            .unwrap();
+        assert_eq!(undeclared, ["usr_1", "usr_3"]);
     }
 
     #[test]

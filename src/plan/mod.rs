@@ -96,6 +96,10 @@ impl ObjectKind {
 pub enum Action {
     /// Create the object.
     Create,
+    /// Take over a live identity this tool did not create (a sign-up made in Avnology during
+    /// the dual-write window, matched by verified email): set its `external_id` and owner
+    /// marker and the fields the source provides.
+    Adopt,
     /// Update fields in place.
     Update,
     /// Deactivate (plus any field updates).
@@ -111,6 +115,7 @@ impl Action {
     pub fn symbol(self) -> &'static str {
         match self {
             Self::Create => "+",
+            Self::Adopt => "<=",
             Self::Update => "~",
             Self::Deactivate | Self::Reactivate => "±",
             Self::Delete => "-",
@@ -121,6 +126,7 @@ impl Action {
     pub fn verb(self) -> &'static str {
         match self {
             Self::Create => "created",
+            Self::Adopt => "adopted",
             Self::Update => "updated in place",
             Self::Deactivate => "deactivated",
             Self::Reactivate => "reactivated",
@@ -132,6 +138,7 @@ impl Action {
     pub fn infinitive(self) -> &'static str {
         match self {
             Self::Create => "create",
+            Self::Adopt => "adopt",
             Self::Update => "update",
             Self::Deactivate => "deactivate",
             Self::Reactivate => "reactivate",
@@ -140,8 +147,9 @@ impl Action {
     }
 
     /// All actions in the order plans list them.
-    pub const ALL: [Action; 5] = [
+    pub const ALL: [Action; 6] = [
         Action::Create,
+        Action::Adopt,
         Action::Update,
         Action::Deactivate,
         Action::Reactivate,
@@ -289,6 +297,9 @@ pub struct ClientCounts {
 pub struct Summary {
     /// Creates.
     pub create: u64,
+    /// Adoptions of live identities matched by verified email.
+    #[serde(default)]
+    pub adopt: u64,
     /// Updates.
     pub update: u64,
     /// Deactivations.
@@ -309,6 +320,10 @@ pub struct Summary {
     /// Live identities, clients and service accounts in the organization this manifest does
     /// not own; never touched.
     pub unowned: u64,
+    /// Records left out because a live object this plan may not take over holds their
+    /// email, name or key ([`Conflict`]).
+    #[serde(default)]
+    pub conflicts: u64,
     /// User source records read.
     pub source_records: u64,
 }
@@ -318,6 +333,7 @@ impl Summary {
     pub fn count(&self, action: Action) -> u64 {
         match action {
             Action::Create => self.create,
+            Action::Adopt => self.adopt,
             Action::Update => self.update,
             Action::Deactivate => self.deactivate,
             Action::Reactivate => self.reactivate,
@@ -393,10 +409,46 @@ pub struct PlanFooter {
     /// Warnings for the reviewer.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Records left out because a live object holds their email or name (the first
+    /// [`MAX_LISTED_RECORDS`]), with both sides.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<Conflict>,
     /// Live identities each owned source (by owner marker) will hold once the plan is
     /// applied: what `apply` reconciles against when it trusted its journal.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub owned_after: BTreeMap<String, u64>,
+}
+
+/// A record that would collide with a live object the plan may not take over: a live
+/// identity that already uses its email (a dual-write sign-up, another source's identity),
+/// or a live client with its name. Shown with both sides; the record is left out, and
+/// `apply` exits non-zero until the conflict is resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Conflict {
+    /// The record's kind.
+    pub kind: ObjectKind,
+    /// The record's key (external_id).
+    pub key: String,
+    /// Its source.
+    pub source: String,
+    /// Where it is (file, line, record).
+    pub location: String,
+    /// The record's email (identities) or name (clients).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired: Option<String>,
+    /// The live object's Avnology id.
+    pub live_id: String,
+    /// The live object's external_id, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_external_id: Option<String>,
+    /// The live object's email or name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<String>,
+    /// The source named by the live object's owner marker, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_owner: Option<String>,
+    /// Why the plan does not take it over, and what would.
+    pub reason: String,
 }
 
 /// The plan file's last line.

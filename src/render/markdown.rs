@@ -162,6 +162,42 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
         }
         tail.push_str("\n</details>\n\n");
     }
+    if s.conflicts > 0 {
+        let _ = writeln!(
+            tail,
+            "> [!WARNING]\n> {} record(s) conflict with live objects this plan may not take over and are left out.\n\n<details><summary>Conflicts</summary>\n",
+            s.conflicts
+        );
+        for x in footer.conflicts.iter().take(20) {
+            let desired = x.desired.as_deref().map(|d| match x.kind {
+                crate::plan::ObjectKind::Identity if !options.show_pii => mask_email(d),
+                _ => d.to_string(),
+            });
+            let live = x.live.as_deref().map(|d| match x.kind {
+                crate::plan::ObjectKind::Identity if !options.show_pii => mask_email(d),
+                _ => d.to_string(),
+            });
+            let _ = writeln!(
+                tail,
+                "- {} {} {} ({}) — live {} {} {} — {}",
+                x.kind.noun(),
+                code_span(&x.key),
+                desired.as_deref().map(code_span).unwrap_or_default(),
+                escape::text(&x.location),
+                code_span(&x.live_id),
+                x.live_external_id
+                    .as_deref()
+                    .map(|k| format!("external_id {}", code_span(k)))
+                    .unwrap_or_else(|| "without external_id".into()),
+                live.as_deref().map(code_span).unwrap_or_default(),
+                text_with_code(&mask_text(&x.reason, options))
+            );
+        }
+        if s.conflicts > 20 {
+            let _ = writeln!(tail, "- … and {} more", s.conflicts - 20);
+        }
+        tail.push_str("\n</details>\n\n");
+    }
     if !header.destroy && !footer.passwords.is_empty() {
         tail.push_str("| source | bcrypt | firebase-scrypt | must reset | no password | MFA to re-enrol |\n|---|---:|---:|---:|---:|---:|\n");
         for p in &footer.passwords {

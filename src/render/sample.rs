@@ -115,6 +115,7 @@ pub fn plan() -> Plan {
             sample,
             tallies: vec![],
             owned_after: Default::default(),
+            conflicts: vec![],
             skipped: vec![SkippedRecord {
                 source: "auth0-prod".into(),
                 location: "users.ndjson:7 (record 7)".into(),

@@ -23,7 +23,7 @@ pub const WARN: Style = AnsiColor::Yellow.on_default().bold();
 /// The style of an action.
 pub fn action(a: Action) -> Style {
     match a {
-        Action::Create => CREATE,
+        Action::Create | Action::Adopt => CREATE,
         Action::Update => UPDATE,
         Action::Deactivate | Action::Reactivate => STATE,
         Action::Delete => DELETE,

@@ -34,7 +34,10 @@ impl Default for TextOptions {
 pub fn render(plan: &Plan, options: TextOptions) -> String {
     let mut out = String::new();
     let c = options.color;
-    if plan.is_empty() {
+    if plan.is_empty() && plan.footer.summary.conflicts > 0 {
+        out.push_str(&paint(c, style::BOLD, "No changes can be made."));
+        out.push_str(" Records in conflict are listed below.\n");
+    } else if plan.is_empty() {
         out.push_str(&paint(c, style::BOLD, "No changes."));
         out.push_str(" The tenant matches the manifest.\n");
     } else {
@@ -71,6 +74,7 @@ pub fn render(plan: &Plan, options: TextOptions) -> String {
         }
     }
     render_skipped(&mut out, plan, c);
+    render_conflicts(&mut out, plan, c);
     render_passwords(&mut out, plan);
     for w in &plan.footer.warnings {
         let _ = writeln!(
@@ -85,6 +89,55 @@ pub fn render(plan: &Plan, options: TextOptions) -> String {
     out.push('\n');
     out
 }
+
+/// Conflicts: both sides of each, and what resolves it.
+fn render_conflicts(out: &mut String, plan: &Plan, c: bool) {
+    let total = plan.footer.summary.conflicts;
+    if total == 0 {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n{} {total} record(s) conflict with live objects this plan may not take over; they are left out:",
+        paint(c, style::WARN, "!")
+    );
+    for x in plan.footer.conflicts.iter().take(MAX_LISTED_CONFLICTS) {
+        let _ = writeln!(
+            out,
+            "  {} `{}` ({}, {}){}\n    live {} {}{}{}{}\n    {}",
+            x.kind.noun(),
+            terminal(&x.key),
+            terminal(&x.source),
+            terminal(&x.location),
+            x.desired
+                .as_deref()
+                .map(|d| format!(" {}", terminal(d)))
+                .unwrap_or_default(),
+            x.kind.noun(),
+            terminal(&x.live_id),
+            x.live_external_id
+                .as_deref()
+                .map(|k| format!(" external_id `{}`", terminal(k)))
+                .unwrap_or_else(|| " without external_id".to_string()),
+            x.live
+                .as_deref()
+                .map(|l| format!(" {}", terminal(l)))
+                .unwrap_or_default(),
+            x.live_owner
+                .as_deref()
+                .map(|o| format!(" (source `{}`)", terminal(o)))
+                .unwrap_or_default(),
+            terminal(&x.reason)
+        );
+    }
+    let shown = plan.footer.conflicts.len().min(MAX_LISTED_CONFLICTS) as u64;
+    if total > shown {
+        let _ = writeln!(out, "  … and {} more (all in the plan file)", total - shown);
+    }
+}
+
+/// How many conflicts the text plan lists before counting the rest.
+const MAX_LISTED_CONFLICTS: usize = 50;
 
 fn render_change(out: &mut String, ch: &Change, c: bool) {
     let sym = paint(c, style::action(ch.action), ch.action.symbol());
@@ -237,15 +290,22 @@ pub fn summary_line(plan: &Plan, c: bool) -> String {
     };
     let counts: Vec<String> = Action::ALL
         .iter()
+        // Adoptions are rare (a cutover's dual-write sign-ups): counted only when present.
+        .filter(|a| **a != Action::Adopt || s.adopt > 0)
         .map(|a| format!("{} to {}", s.count(*a), a.infinitive()))
         .collect();
     format!(
-        "{} {org}{}. {} unchanged, {} skipped, {} invalid, {} not owned by this manifest.",
+        "{} {org}{}. {} unchanged, {} skipped, {} invalid, {}{} not owned by this manifest.",
         paint(c, style::BOLD, "Plan:"),
         counts.join(", "),
         s.no_op,
         s.skipped,
         s.invalid,
+        if s.conflicts > 0 {
+            format!("{} in conflict, ", s.conflicts)
+        } else {
+            String::new()
+        },
         s.unowned
     )
 }
