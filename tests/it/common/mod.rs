@@ -50,9 +50,15 @@ impl Emulator {
 
     /// Starts an emulator on an existing (or new) database file.
     pub fn start_with_db(db: &Path, extra: &[&str]) -> Emulator {
+        Self::start_on(db, "127.0.0.1:0", extra)
+    }
+
+    /// Starts an emulator on a database file and a given address (e.g. the address of one
+    /// that was stopped, so a saved plan's tenant URL still matches).
+    pub fn start_on(db: &Path, listen: &str, extra: &[&str]) -> Emulator {
         let api_key = random_key();
         let mut child = Command::new(bin())
-            .args(["emulator", "--listen", "127.0.0.1:0", "--db"])
+            .args(["emulator", "--listen", listen, "--db"])
             .arg(db)
             .args(["--api-key", &api_key])
             .args(extra)
