@@ -16,13 +16,13 @@ users=${2:-$((rps * 30))}
 burst=${3:-$(( rps / 10 > 1 ? rps / 10 : 1 ))}
 
 cargo build --release --locked --quiet
-bin=$PWD/target/release/avnology-migrate
+bin=${CARGO_TARGET_DIR:-$PWD/target}/release/avnology-migrate
 work=$(mktemp -d)
 trap 'kill "${emu_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 key="ak_test_bench$(date +%s%N)"
 "$bin" emulator --listen 127.0.0.1:0 --db "$work/emulator.db" --api-key "$key" \
-  --rate-limit "$rps" --burst "$burst" 2> "$work/emulator.log" &
+  --rate-limit "$rps" --burst "$burst" --log-requests 2> "$work/emulator.log" &
 emu_pid=$!
 for _ in $(seq 100); do
   grep -q "listening on" "$work/emulator.log" 2>/dev/null && break
@@ -43,6 +43,8 @@ TOML
 cd "$work"
 export AVNOLOGY_API_URL="$url" AVNOLOGY_SECRET_KEY="$key" NO_COLOR=1
 "$bin" plan -m migration.toml --out plan.json > /dev/null
+sleep 1.5 # let the plan's reads refill the bucket
+before=$(wc -l < emulator.log)
 start=$(date +%s.%N)
 "$bin" apply plan.json --log apply.ndjson 2> apply.err || true
 end=$(date +%s.%N)
@@ -55,6 +57,10 @@ awk -v c="$created" -v s="$start" -v e="$end" -v r="$rps" -v f="$failed" -v d="$
   printf "rate limit %d rps (burst %d): %d/%d users created in %.1f s = %.1f creates/s = %.1f%% of the limit; %d failed; %d distinct in the emulator\n", r, b, c, u, t, rate, 100 * rate / r, f, d
 }'
 grep -o '[0-9]* retries' apply.err | tail -n1 | sed 's/^/client retries: /'
+tail -n +$((before + 1)) emulator.log > apply-requests.log
+requests=$(grep -c ' /v1/' apply-requests.log || true)
+throttled=$(grep -c ' 429 ' apply-requests.log || true)
+awk -v r="$requests" -v t="$throttled" 'BEGIN { printf "429s: %d of %d requests = %.2f%%\n", t, r, 100 * t / r }'
 # Sustained rate: creates per second after the first 10 s (ramp-up excluded), from the
 # NDJSON log's timestamps.
 python3 - "$rps" <<'PY'

@@ -28,6 +28,47 @@ pub struct GlobalArgs {
     /// logged.
     #[arg(long, short = 'v', global = true)]
     pub verbose: bool,
+    /// Give up when the Avnology API has not answered for this long (no response, or only
+    /// 502/503/504), e.g. `90s`, `5m`: `apply` stops with its journal saved for a resume,
+    /// `plan` fails. Each request waits at most this long too.
+    #[arg(
+        long,
+        global = true,
+        value_name = "DURATION",
+        env = crate::env_vars::AVNOLOGY_GIVE_UP_AFTER,
+        default_value = "60s",
+        value_parser = parse_duration
+    )]
+    pub give_up_after: std::time::Duration,
+}
+
+/// Parses a duration: a positive number with a unit, `ms`, `s`, `m` or `h` (`s` if none),
+/// e.g. `60s`, `1.5m`, `500ms`.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let scale = match unit.trim() {
+        "ms" => 0.001,
+        "" | "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        other => {
+            return Err(format!(
+                "`{text}`: unknown unit `{other}` (use ms, s, m or h)"
+            ));
+        }
+    };
+    match number.parse::<f64>() {
+        Ok(n) if n.is_finite() && n > 0.0 && n * scale <= 1e9 => {
+            Ok(std::time::Duration::from_secs_f64(n * scale))
+        }
+        _ => Err(format!(
+            "`{text}` is not a duration: give a positive number with a unit, e.g. 60s or 5m"
+        )),
+    }
 }
 
 /// `--color`.

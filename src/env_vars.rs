@@ -12,6 +12,10 @@ pub const AVNOLOGY_SECRET_KEY: &str = "AVNOLOGY_SECRET_KEY";
 /// Disables colour when set to any non-empty value (<https://no-color.org>).
 pub const NO_COLOR: &str = "NO_COLOR";
 
+/// How long the API may go without answering before `plan` and `apply` give up, as
+/// `--give-up-after` takes it (e.g. `90s`); the flag wins.
+pub const AVNOLOGY_GIVE_UP_AFTER: &str = "AVNOLOGY_GIVE_UP_AFTER";
+
 /// Test hook: when set to `1`, retry delays are cut to a few milliseconds so fault tests run
 /// fast. Never set in production.
 pub const AVNOLOGY_MIGRATE_FAST_RETRY: &str = "AVNOLOGY_MIGRATE_FAST_RETRY";

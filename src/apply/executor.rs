@@ -2,7 +2,10 @@
 //! server, records each outcome in the journal, and reports it.
 //!
 //! Dispatch stops when the cancel flag is raised (Ctrl-C); requests in flight finish and are
-//! journaled, so the next `apply plan.json` resumes with nothing lost or doubled.
+//! journaled, so the next `apply plan.json` resumes with nothing lost or doubled. It also
+//! stops when the client gives up on a server that stopped answering: the changes then in
+//! flight are left unfinished in the journal (a resume looks each one up before acting)
+//! rather than reported one by one as failures, and the report names the outage once.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -137,6 +140,10 @@ pub struct ApplyReport {
     pub resumed: u64,
     /// Whether dispatch was cancelled.
     pub cancelled: bool,
+    /// Why dispatch stopped because the API stopped answering.
+    pub outage: Option<crate::live::Outage>,
+    /// Changes in flight when the API stopped answering, left for a resume to look up.
+    pub unfinished: u64,
 }
 
 impl ApplyReport {
@@ -248,7 +255,7 @@ pub async fn execute(
                 None => {}
             }
         }
-        if options.cancel.load(Ordering::SeqCst) {
+        if options.cancel.load(Ordering::SeqCst) || client.outage().is_some() {
             break;
         }
         // Wait for a slot; harvest finished tasks meanwhile so outcomes stream.
@@ -260,7 +267,8 @@ pub async fn execute(
                 }
             }
         };
-        if options.cancel.load(Ordering::SeqCst) {
+        if options.cancel.load(Ordering::SeqCst) || client.outage().is_some() {
+            drop(permit);
             break;
         }
         if let Some(j) = &options.journal {
@@ -325,6 +333,19 @@ pub async fn execute(
                     }
                 };
                 controller.record(&outcome, started.elapsed());
+                // The client gave up on the server: whatever this attempt met, the change's
+                // fate is unknown and a resume settles it.
+                let settled = matches!(
+                    outcome,
+                    Attempt::Final(
+                        OutcomeKind::Applied { .. }
+                            | OutcomeKind::AlreadyApplied { .. }
+                            | OutcomeKind::Stale
+                    )
+                );
+                if !settled && client.outage().is_some() {
+                    return None;
+                }
                 match outcome {
                     Attempt::Final(o) => break o,
                     Attempt::Uncertain(e) if attempts >= MAX_CHANGE_ATTEMPTS => {
@@ -336,13 +357,13 @@ pub async fn execute(
                 }
             };
             drop(permit);
-            ChangeOutcome {
+            Some(ChangeOutcome {
                 key: change.key,
                 kind: change.kind,
                 action: change.action,
                 outcome,
                 attempts,
-            }
+            })
         });
     }
     // Stop the reader (it may be waiting to hand over more) and finish what is in flight.
@@ -354,6 +375,7 @@ pub async fn execute(
         return Err(e);
     }
     report.cancelled = options.cancel.load(Ordering::SeqCst);
+    report.outage = client.outage();
     Ok(report)
 }
 
@@ -397,8 +419,13 @@ async fn resolve_owner(client: &Client, email: Option<&str>) -> anyhow::Result<O
     }
 }
 
-/// Journals, reports and records one outcome.
-fn finish(report: &mut ApplyReport, options: &ApplyOptions, outcome: ChangeOutcome) {
+/// Journals, reports and records one outcome; `None` is a change left unfinished by an
+/// outage (its journal entry stays "started").
+fn finish(report: &mut ApplyReport, options: &ApplyOptions, outcome: Option<ChangeOutcome>) {
+    let Some(outcome) = outcome else {
+        report.unfinished += 1;
+        return;
+    };
     if let Some(j) = &options.journal {
         let state = match &outcome.outcome {
             OutcomeKind::Applied { id } | OutcomeKind::AlreadyApplied { id } => {
@@ -475,13 +502,13 @@ async fn resolve_organization(
         finish(
             report,
             options,
-            ChangeOutcome {
+            Some(ChangeOutcome {
                 key: name.to_string(),
                 kind: ObjectKind::Organization,
                 action: Action::Create,
                 outcome: OutcomeKind::Applied { id: id.clone() },
                 attempts: 1,
-            },
+            }),
         );
         return Ok(Some(id));
     }

@@ -86,7 +86,7 @@ pub async fn apply_manifest(
     manifest: &Manifest,
     global: &GlobalArgs,
 ) -> anyhow::Result<Exit> {
-    let conn = target::connect(manifest, global.verbose).await?;
+    let conn = target::connect(manifest, global).await?;
     let mut live = target::read_live(&conn.client, manifest.target.organization.as_deref()).await?;
     let built = target::build_plan(manifest, &mut live, BuildOptions::default())?;
     drop(live);
@@ -148,7 +148,7 @@ async fn apply_saved(
     }
     let journal = Arc::new(Journal::open(&journal::path_for(plan_path), &plan.plan_id)?);
     let recorded = journal.count_done()?;
-    let conn = target::connect(&manifest, global.verbose).await?;
+    let conn = target::connect(&manifest, global).await?;
     check_tenant(&conn.client, plan, &journal).await?;
     if recorded >= plan.total_changes() {
         // The journal's word is checked against the tenant before "nothing to do".
@@ -438,6 +438,22 @@ async fn run_plan(
     }
     let stats = client.stats();
     let mut exit = finish(plan, &report, stats.retries);
+    let resume = match &journal {
+        Some((_, path)) => format!(
+            "avnology-migrate apply {}",
+            terminal(&path.display().to_string())
+        ),
+        None => "avnology-migrate apply (a fresh plan picks up what is left)".to_string(),
+    };
+    if let Some(outage) = &report.outage {
+        output::status(&format!(
+            "error: {}; apply stopped. {} changes were in flight (a resume looks each one up before acting) and {} were not started. The journal is saved.\nhint: check AVNOLOGY_API_URL and the network; when the API answers again, resume with `{resume}`",
+            terminal(&outage.to_string()),
+            report.unfinished,
+            not_started(plan, &report),
+        ));
+        return Ok(Exit::Failure);
+    }
     // A run that skipped changes on its journal's word checks the tenant before it says done.
     if exit == Exit::Success && !report.cancelled && report.resumed > 0 {
         exit = reconciled(client, plan).await?;
@@ -446,17 +462,9 @@ async fn run_plan(
         exit = conflicts_left(plan);
     }
     if report.cancelled {
-        let resume = match &journal {
-            Some((_, path)) => format!(
-                "avnology-migrate apply {}",
-                terminal(&path.display().to_string())
-            ),
-            None => "avnology-migrate apply (a fresh plan picks up what is left)".to_string(),
-        };
         output::status(&format!(
             "Stopped after an interrupt (Ctrl-C or SIGTERM): {} changes not started. The journal is saved.\nhint: resume with `{resume}`",
-            plan.total_changes()
-                .saturating_sub(report.resumed + report.applied() + report.stale + report.failed)
+            not_started(plan, &report)
         ));
         return Ok(Exit::Failure);
     }
@@ -525,6 +533,13 @@ fn check_current(plan: &Plan, manifest: &Manifest) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Changes neither finished nor in flight when the run ended.
+fn not_started(plan: &Plan, report: &ApplyReport) -> u64 {
+    plan.total_changes().saturating_sub(
+        report.resumed + report.applied() + report.stale + report.failed + report.unfinished,
+    )
 }
 
 /// A plan that left records out because of conflicts did not migrate them: say so and fail.
@@ -629,12 +644,16 @@ fn finish(plan: &Plan, report: &ApplyReport, retries: u64) -> Exit {
         ));
     }
     let (stale, failed) = (report.stale, report.failed);
-    let not_started = plan
-        .total_changes()
-        .saturating_sub(report.resumed + report.applied() + stale + failed);
+    let not_started = not_started(plan, report);
+    let unfinished = match report.unfinished {
+        0 => String::new(),
+        n => format!("{n} unfinished, "),
+    };
     output::status(&format!(
-        "\nApply {}: {} planned, {} applied ({} found already applied), {} applied by an earlier run, {stale} stale, {failed} failed, {not_started} not started; {retries} retries. Source records: {}, skipped: {}.",
-        if report.cancelled {
+        "\nApply {}: {} planned, {} applied ({} found already applied), {} applied by an earlier run, {stale} stale, {failed} failed, {unfinished}{not_started} not started; {retries} retries. Source records: {}, skipped: {}.",
+        if report.outage.is_some() {
+            "stopped (the API stopped answering)"
+        } else if report.cancelled {
             "interrupted"
         } else {
             "complete"

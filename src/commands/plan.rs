@@ -41,7 +41,7 @@ pub struct PlanArgs {
 /// Runs `plan`.
 pub async fn run(args: PlanArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
     let manifest = crate::manifest::load(&args.manifest)?;
-    let conn = target::connect(&manifest, global.verbose).await?;
+    let conn = target::connect(&manifest, global).await?;
     let mut live = target::read_live(&conn.client, manifest.target.organization.as_deref()).await?;
     let built = target::build_plan(
         &manifest,

@@ -184,7 +184,7 @@ pub async fn run(command: ProviderCommand, global: &GlobalArgs) -> anyhow::Resul
         &env,
     )?;
     if common.dry_run {
-        let conn = target::connect(&manifest, global.verbose).await?;
+        let conn = target::connect(&manifest, global).await?;
         let mut live =
             target::read_live(&conn.client, manifest.target.organization.as_deref()).await?;
         let options = BuildOptions {

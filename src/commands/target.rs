@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context as _;
 
+use crate::cli::GlobalArgs;
 use crate::emulator::{self, DbLocation, EmulatorConfig, KeyGrant, RunningEmulator};
 use crate::env_vars;
 use crate::error::WithHint;
@@ -26,16 +27,17 @@ pub struct Connection {
 }
 
 /// Client options from the global flags and the environment.
-pub fn client_options(verbose: bool) -> ClientOptions {
+pub fn client_options(global: &GlobalArgs) -> ClientOptions {
     ClientOptions {
-        verbose,
+        verbose: global.verbose,
+        give_up_after: global.give_up_after,
         fast_retry: std::env::var(env_vars::AVNOLOGY_MIGRATE_FAST_RETRY).is_ok_and(|v| v == "1"),
         ..ClientOptions::default()
     }
 }
 
 /// Connects to `url` with the admin key from the environment.
-pub fn connect_remote(url: &str, verbose: bool) -> anyhow::Result<Client> {
+pub fn connect_remote(url: &str, global: &GlobalArgs) -> anyhow::Result<Client> {
     let key = std::env::var(env_vars::AVNOLOGY_SECRET_KEY)
         .ok()
         .filter(|k| !k.trim().is_empty())
@@ -44,16 +46,16 @@ pub fn connect_remote(url: &str, verbose: bool) -> anyhow::Result<Client> {
     Ok(Client::new(
         url,
         wire::ApiKey::new(key.trim()),
-        client_options(verbose),
+        client_options(global),
     )?)
 }
 
 /// Connects to the manifest's target, starting the sandbox if that is the target.
-pub async fn connect(manifest: &Manifest, verbose: bool) -> anyhow::Result<Connection> {
+pub async fn connect(manifest: &Manifest, global: &GlobalArgs) -> anyhow::Result<Connection> {
     match &manifest.target.url {
         TargetUrl::Unset(message) => Err(anyhow::anyhow!("{message}")),
         TargetUrl::Remote(url) => Ok(Connection {
-            client: connect_remote(url.as_str(), verbose)?,
+            client: connect_remote(url.as_str(), global)?,
             sandbox: None,
         }),
         TargetUrl::Sandbox { dir } => {
@@ -80,7 +82,7 @@ pub async fn connect(manifest: &Manifest, verbose: bool) -> anyhow::Result<Conne
                 "Target: local sandbox at {url} (data in {}). Nothing is sent to Avnology.",
                 crate::render::escape::terminal(&db.display().to_string())
             );
-            let client = Client::new(&url, wire::ApiKey::new(key), client_options(verbose))?;
+            let client = Client::new(&url, wire::ApiKey::new(key), client_options(global))?;
             Ok(Connection {
                 client,
                 sandbox: Some(running),

@@ -26,7 +26,7 @@ pub struct VerifyArgs {
 /// Runs `verify`.
 pub async fn run(args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
     let manifest = crate::manifest::load(&args.manifest)?;
-    let conn = target::connect(&manifest, global.verbose).await?;
+    let conn = target::connect(&manifest, global).await?;
     let mut live = target::read_live(&conn.client, manifest.target.organization.as_deref()).await?;
     let options = BuildOptions {
         count_only: true,

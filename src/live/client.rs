@@ -29,8 +29,8 @@ use reqwest::{Method, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::error::{self, Error};
-use super::pace::Pacer;
+use super::error::{self, Error, Outage};
+use super::pace::{PaceChange, Pacer};
 use super::{Result, filter, retry, wire};
 
 /// The `User-Agent` of every request.
@@ -53,6 +53,12 @@ const RATE_LIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit"
 const RATE_LIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
 const RATE_LIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
 
+/// How long the server may go without answering before the client gives up.
+pub const DEFAULT_GIVE_UP_AFTER: Duration = Duration::from_secs(60);
+
+/// The longest gap between "waiting for …" lines while the server does not answer.
+const NOTICE_EVERY: Duration = Duration::from_secs(10);
+
 /// How a [`Client`] behaves.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -60,8 +66,13 @@ pub struct ClientOptions {
     pub verbose: bool,
     /// Attempts per request including the first; 0 is treated as 1. Default 8.
     pub max_attempts: u32,
-    /// Timeout of one attempt, from connect to the last body byte. Default 30 s.
+    /// Timeout of one attempt, from connect to the last body byte. Default 30 s; never more
+    /// than `give_up_after`.
     pub timeout: Duration,
+    /// Give up when the server has not answered for this long: no response at all, or only
+    /// 502/503/504 (a gateway whose backend is gone). From then on every request fails at
+    /// once with [`Error::Unreachable`]. Default [`DEFAULT_GIVE_UP_AFTER`].
+    pub give_up_after: Duration,
     /// Cap every retry wait, `Retry-After` included, at about 20 ms. For tests only: the
     /// caller sets it from `AVNOLOGY_MIGRATE_FAST_RETRY`.
     pub fast_retry: bool,
@@ -73,6 +84,7 @@ impl Default for ClientOptions {
             verbose: false,
             max_attempts: 8,
             timeout: Duration::from_secs(30),
+            give_up_after: DEFAULT_GIVE_UP_AFTER,
             fast_retry: false,
         }
     }
@@ -87,7 +99,7 @@ pub struct ClientStats {
     pub retries: u64,
     /// 429 responses received.
     pub throttled: u64,
-    /// Requests asleep between attempts right now (backoff or Retry-After).
+    /// Requests asleep right now waiting out a 429 (its `Retry-After` or backoff).
     pub waiting: u64,
 }
 
@@ -158,6 +170,8 @@ struct Inner {
     waiting: AtomicU64,
     pacer: Arc<Pacer>,
     rate_limit: Mutex<Option<RateLimitHint>>,
+    /// Whether the server is answering, and whether the client gave up on it.
+    watch: Mutex<Watch>,
     /// Secrets this client received from creates, masked wherever text could show them.
     minted: Mutex<VecDeque<String>>,
     /// The verbose lines, kept for unit tests to inspect.
@@ -172,6 +186,30 @@ impl fmt::Debug for Client {
             .field("key", &"(sensitive)")
             .field("options", &self.inner.options)
             .finish()
+    }
+}
+
+/// What the client knows about the server's silence.
+#[derive(Debug, Default)]
+struct Watch {
+    /// When the server last answered (anything but 502/503/504).
+    last_answer: Option<Instant>,
+    /// When the oldest attempt that failed since then was sent.
+    failing_since: Option<Instant>,
+    /// When the last "waiting for …" line was printed.
+    last_notice: Option<Instant>,
+    /// Set once the client gives up; every later request fails at once.
+    outage: Option<Outage>,
+}
+
+impl Watch {
+    /// How long the server has been silent for an attempt sent at `sent`.
+    fn silence(&self, sent: Instant, now: Instant) -> Duration {
+        let mut since = self.failing_since.map_or(sent, |f| f.min(sent));
+        if let Some(answer) = self.last_answer {
+            since = since.max(answer);
+        }
+        now.saturating_duration_since(since)
     }
 }
 
@@ -233,6 +271,7 @@ impl Client {
                 waiting: AtomicU64::new(0),
                 pacer: Arc::default(),
                 rate_limit: Mutex::new(None),
+                watch: Mutex::default(),
                 minted: Mutex::new(VecDeque::new()),
                 #[cfg(test)]
                 traced: Mutex::new(Vec::new()),
@@ -258,6 +297,11 @@ impl Client {
     /// The pacer every attempt waits on; the apply executor sets its rate.
     pub fn pacer(&self) -> &Arc<Pacer> {
         &self.inner.pacer
+    }
+
+    /// Why the client gave up on the API, once it has: then every request fails at once.
+    pub fn outage(&self) -> Option<Outage> {
+        self.watch().outage.clone()
     }
 
     /// The latest `X-RateLimit-*` values seen, if the server sends them.
@@ -919,49 +963,82 @@ impl Client {
 
     /// Sends `call`, retrying transient failures per [`retry`]. Returns the 2xx reply, or the
     /// last failure once it is not retryable or the attempts are used up.
+    ///
+    /// A server that does not answer (transport failures, 502/503/504) is retried until it has
+    /// been silent for `give_up_after`, however many attempts that takes; then the client
+    /// gives up for good ([`Error::Unreachable`]). Failures waiting cannot fix (DNS, TLS)
+    /// give up at once.
     async fn send(&self, call: Call<'_>) -> Result<Reply> {
         let inner = &self.inner;
         let method = call.method.as_str().to_string();
         let path = call.url.path().to_string();
         let headers = self.headers(&call)?;
         let replay_safe = call.method == Method::GET || call.idempotency_key.is_some();
+        let give_up = inner.options.give_up_after.max(Duration::from_millis(1));
         let mut backoff = inner.policy.backoff();
+        let mut last_delay = retry::BASE_DELAY;
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let mut request = inner
-                .http
-                .request(call.method.clone(), call.url.clone())
-                .headers(headers.clone());
-            if let Some(body) = &call.body {
-                request = request.body(body.clone());
+            if let Some(outage) = self.outage() {
+                return Err(Error::Unreachable(outage));
             }
             // First tries and retries alike wait for the pacer, so the caller's rate holds.
             inner.pacer.wait().await;
-            inner.requests.fetch_add(1, Ordering::Relaxed);
-            let started = Instant::now();
-            let outcome = async {
-                let response = request.send().await?;
-                let status = response.status().as_u16();
-                let headers = response.headers().clone();
-                let body = response.bytes().await?.to_vec();
-                Ok::<_, reqwest::Error>((status, headers, body))
+            if let Some(outage) = self.outage() {
+                return Err(Error::Unreachable(outage));
             }
-            .await;
-            let elapsed = started.elapsed().as_millis();
+            let sent = Instant::now();
+            // No attempt outlives the give-up time: a server that accepts connections and
+            // never answers must not hold a request for longer than one that refuses them.
+            let budget = give_up.saturating_sub(self.watch().silence(sent, sent));
+            let timeout = inner
+                .options
+                .timeout
+                .min(budget)
+                .max(Duration::from_millis(100));
+            let mut request = inner
+                .http
+                .request(call.method.clone(), call.url.clone())
+                .headers(headers.clone())
+                .timeout(timeout);
+            if let Some(body) = &call.body {
+                request = request.body(body.clone());
+            }
+            inner.requests.fetch_add(1, Ordering::Relaxed);
+            let outcome = self
+                .while_waiting(sent, async {
+                    let response = request.send().await?;
+                    let status = response.status().as_u16();
+                    let headers = response.headers().clone();
+                    let body = response.bytes().await?.to_vec();
+                    Ok::<_, reqwest::Error>((status, headers, body))
+                })
+                .await;
+            let elapsed = sent.elapsed().as_millis();
 
             // Either return, or work out why and how long to wait before the next attempt.
-            let (failure, outcome_text, why, retry_after) = match outcome {
+            let (failure, outcome_text, why, retry_after, silent) = match outcome {
                 Ok((status, headers, body)) => {
-                    self.record_rate_limit(&headers);
+                    let hint = self.record_rate_limit(&headers);
+                    let gateway = matches!(status, 502..=504);
+                    if !gateway {
+                        self.answered();
+                    }
+                    if status == 429 {
+                        inner.throttled.fetch_add(1, Ordering::Relaxed);
+                        self.trace_pace(inner.pacer.throttled(true, sent));
+                    } else if !gateway {
+                        inner.pacer.admitted();
+                        if hint.is_some_and(|h| h.remaining == Some(0)) {
+                            self.trace_pace(inner.pacer.throttled(false, sent));
+                        }
+                    }
                     if (200..300).contains(&status) {
                         self.trace(format_args!(
                             "{method} {path} → {status} (attempt {attempt}, {elapsed} ms)"
                         ));
                         return Ok(Reply { headers, body });
-                    }
-                    if status == 429 {
-                        inner.throttled.fetch_add(1, Ordering::Relaxed);
                     }
                     let request_id = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok());
                     let err = self.with_secrets(call.secret, |known| {
@@ -978,7 +1055,13 @@ impl Client {
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
                     let why = format!("{}, ", status_reason(status));
-                    (err, status.to_string(), why, retry_after)
+                    let silent = gateway.then(|| {
+                        (
+                            self.failed_attempt(sent),
+                            format!("{status} {}", status_reason(status)),
+                        )
+                    });
+                    (err, status.to_string(), why, retry_after, silent)
                 }
                 Err(mut source) => {
                     // Filter values in the query stay out of error messages.
@@ -986,6 +1069,11 @@ impl Client {
                         url.set_query(None);
                     }
                     let reason = retry::transport_reason(&source);
+                    let cause = if source.is_timeout() {
+                        format!("no response within {} s", seconds(timeout))
+                    } else {
+                        retry::transport_cause(&source)
+                    };
                     let err = Error::Transport {
                         method: method.clone(),
                         path: path.clone(),
@@ -995,19 +1083,41 @@ impl Client {
                         self.trace(format_args!(
                             "{method} {path} → failed (attempt {attempt}, {elapsed} ms)"
                         ));
-                        return Err(err);
+                        // Waiting does not fix DNS or TLS: every later request would meet
+                        // the same failure.
+                        return Err(self.give_up(cause, Duration::ZERO));
                     };
-                    (err, reason.to_string(), String::new(), None)
+                    let silent = (self.failed_attempt(sent), cause);
+                    (err, reason.to_string(), String::new(), None, Some(silent))
                 }
             };
-            let Some(delay) = backoff.next() else {
-                self.trace(format_args!(
-                    "{method} {path} → {outcome_text} (attempt {attempt}, {elapsed} ms); \
-                     giving up after {attempt} attempts"
-                ));
-                return Err(failure);
+            let delay = match (backoff.next(), &silent) {
+                (Some(delay), _) => delay,
+                // A silent server is bounded by time, not by attempts.
+                (None, Some(_)) => last_delay,
+                (None, None) => {
+                    self.trace(format_args!(
+                        "{method} {path} → {outcome_text} (attempt {attempt}, {elapsed} ms); \
+                         giving up after {attempt} attempts"
+                    ));
+                    return Err(failure);
+                }
             };
-            let wait = inner.policy.wait(delay, retry_after);
+            last_delay = delay;
+            let mut wait = inner.policy.wait(delay, retry_after);
+            if let Some((silent, cause)) = &silent {
+                if *silent >= give_up {
+                    self.trace(format_args!(
+                        "{method} {path} → {outcome_text} (attempt {attempt}, {elapsed} ms); \
+                         no answer for {} s, giving up",
+                        seconds(*silent)
+                    ));
+                    return Err(self.give_up(cause.clone(), *silent));
+                }
+                self.notice(*silent, Some(cause));
+                // Wake in time to give up on schedule.
+                wait = wait.min(give_up - *silent + Duration::from_millis(10));
+            }
             let after = match retry_after {
                 Some(d) => format!(", Retry-After {} ms", d.as_millis()),
                 None => String::new(),
@@ -1019,10 +1129,106 @@ impl Client {
             ));
             inner.retries.fetch_add(1, Ordering::Relaxed);
             // Counted while asleep, so a caller's concurrency control can tell a request
-            // waiting out a Retry-After from one the server is working on.
-            inner.waiting.fetch_add(1, Ordering::Relaxed);
+            // waiting out a 429 from one the server is working on. A request waiting for a
+            // silent server is not counted: it keeps its place, so an outage does not draw
+            // ever more requests into the retry loop.
+            let throttled = silent.is_none();
+            if throttled {
+                inner.waiting.fetch_add(1, Ordering::Relaxed);
+            }
             tokio::time::sleep(wait).await;
-            inner.waiting.fetch_sub(1, Ordering::Relaxed);
+            if throttled {
+                inner.waiting.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn watch(&self) -> std::sync::MutexGuard<'_, Watch> {
+        self.inner.watch.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The server answered: it is not silent.
+    fn answered(&self) {
+        let mut w = self.watch();
+        w.last_answer = Some(Instant::now());
+        w.failing_since = None;
+    }
+
+    /// An attempt sent at `sent` got no answer: returns how long the server has been silent.
+    fn failed_attempt(&self, sent: Instant) -> Duration {
+        let now = Instant::now();
+        let mut w = self.watch();
+        w.failing_since = Some(w.failing_since.map_or(sent, |f| f.min(sent)));
+        w.silence(sent, now)
+    }
+
+    /// Gives up on the server for good; the first cause recorded is the one reported.
+    fn give_up(&self, cause: String, silent: Duration) -> Error {
+        let url = self.inner.base.as_str().trim_end_matches('/').to_string();
+        let outage = self
+            .watch()
+            .outage
+            .get_or_insert(Outage { url, cause, silent })
+            .clone();
+        Error::Unreachable(outage)
+    }
+
+    /// Runs an attempt, saying on stderr that the client is waiting when the server has not
+    /// answered anything for a while.
+    async fn while_waiting<T>(&self, sent: Instant, attempt: impl Future<Output = T>) -> T {
+        let every = self.notice_every();
+        let attempt = std::pin::pin!(attempt);
+        let mut attempt = attempt;
+        loop {
+            match tokio::time::timeout(every, attempt.as_mut()).await {
+                Ok(out) => return out,
+                Err(_) => {
+                    let silent = self.watch().silence(sent, Instant::now());
+                    self.notice(silent, None);
+                }
+            }
+        }
+    }
+
+    /// How often to say that the client is waiting: about six times before giving up, at
+    /// most every [`NOTICE_EVERY`].
+    fn notice_every(&self) -> Duration {
+        (self.inner.options.give_up_after / 6).clamp(Duration::from_secs(1), NOTICE_EVERY)
+    }
+
+    /// One "waiting for …" line, at most one per [`Client::notice_every`] across all
+    /// requests.
+    fn notice(&self, silent: Duration, cause: Option<&str>) {
+        let every = self.notice_every();
+        if silent < every {
+            return;
+        }
+        let now = Instant::now();
+        {
+            let mut w = self.watch();
+            if w.outage.is_some() || w.last_notice.is_some_and(|t| now.duration_since(t) < every) {
+                return;
+            }
+            w.last_notice = Some(now);
+        }
+        let cause = cause.map(|c| format!(": {c}")).unwrap_or_default();
+        eprintln!(
+            "waiting for {} (no answer for {} s{cause}; giving up after {} s)",
+            self.inner.base.as_str().trim_end_matches('/'),
+            seconds(silent),
+            seconds(self.inner.options.give_up_after)
+        );
+    }
+
+    fn trace_pace(&self, change: Option<PaceChange>) {
+        match change {
+            Some(PaceChange::Started(rate)) => {
+                self.trace(format_args!("rate limited: pacing at {rate:.1}/s"));
+            }
+            Some(PaceChange::Cut(rate)) => {
+                self.trace(format_args!("rate limited: pace cut to {rate:.1}/s"));
+            }
+            None => {}
         }
     }
 
@@ -1053,7 +1259,7 @@ impl Client {
         Ok(headers)
     }
 
-    fn record_rate_limit(&self, headers: &HeaderMap) {
+    fn record_rate_limit(&self, headers: &HeaderMap) -> Option<RateLimitHint> {
         let number = |name: &HeaderName| {
             let text = headers.get(name)?.to_str().ok()?.trim();
             // Tolerate the IETF draft form `100, 100;w=60`: the leading number is the value.
@@ -1064,7 +1270,7 @@ impl Client {
         let remaining = number(&RATE_LIMIT_REMAINING);
         let reset = number(&RATE_LIMIT_RESET);
         if limit.is_none() && remaining.is_none() && reset.is_none() {
-            return;
+            return None;
         }
         let hint = RateLimitHint {
             limit,
@@ -1077,6 +1283,7 @@ impl Client {
             .rate_limit
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = Some(hint);
+        Some(hint)
     }
 
     fn trace(&self, line: fmt::Arguments<'_>) {
@@ -1107,6 +1314,12 @@ impl Call<'_> {
         self.body = Some(bytes);
         Ok(self)
     }
+}
+
+/// Whole seconds, for messages (at least 1 for anything above zero).
+fn seconds(d: Duration) -> u64 {
+    let secs = d.as_secs_f64().round() as u64;
+    if secs == 0 && !d.is_zero() { 1 } else { secs }
 }
 
 /// `external_id = "…"`, and `organization_id = "…"` when one is given.
@@ -1515,16 +1728,79 @@ mod tests {
     #[tokio::test]
     async fn attempts_are_bounded_and_the_last_error_is_returned() {
         let (url, script) = fake(vec![(
-            504,
+            500,
             json_header(),
-            r#"{"error":{"code":"AVNOLOGY_AUTH_500","message":"slow","request_id":"req_9"}}"#
+            r#"{"error":{"code":"AVNOLOGY_AUTH_500","message":"oops","request_id":"req_9"}}"#
                 .into(),
         )])
         .await;
-        let err = fast(&url).get_identity("usr_1").await.unwrap_err();
-        assert_eq!(err.status(), Some(504), "{err}");
+        let c = fast(&url);
+        let err = c.get_identity("usr_1").await.unwrap_err();
+        assert_eq!(err.status(), Some(500), "{err}");
         assert!(err.is_retryable());
         assert_eq!(script.lock().unwrap().seen.len(), 4);
+        assert_eq!(c.outage(), None, "a server that answers is not gone");
+    }
+
+    /// 502/503/504 only are a gateway whose backend is gone: retried past the attempt count,
+    /// until the give-up time.
+    #[tokio::test]
+    async fn gateway_errors_are_retried_until_the_give_up_time() {
+        let (url, script) = fake(vec![(504, vec![], "gateway timeout".into())]).await;
+        let options = ClientOptions {
+            fast_retry: true,
+            max_attempts: 2,
+            give_up_after: Duration::from_millis(300),
+            ..Default::default()
+        };
+        let c = Client::new(&url, key(), options).unwrap();
+        let started = Instant::now();
+        let err = c.get_identity("usr_1").await.unwrap_err();
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        let Error::Unreachable(outage) = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(outage.cause, "504 gateway timeout");
+        assert!(
+            script.lock().unwrap().seen.len() > 2,
+            "past the attempt count"
+        );
+        assert!(err.to_string().contains("has not answered for"), "{err}");
+        // From now on every request fails at once, without reaching the server.
+        let seen = script.lock().unwrap().seen.len();
+        let err = c.get_identity("usr_2").await.unwrap_err();
+        assert!(matches!(err, Error::Unreachable(_)), "{err:?}");
+        assert_eq!(script.lock().unwrap().seen.len(), seen);
+    }
+
+    /// A server that accepts connections and never answers: each attempt is cut at the
+    /// give-up time, and the client gives up naming the timeout.
+    #[tokio::test]
+    async fn a_server_that_never_answers_is_given_up_on() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((sock, _)) = listener.accept().await {
+                held.push(sock);
+            }
+        });
+        let options = ClientOptions {
+            give_up_after: Duration::from_millis(400),
+            ..Default::default()
+        };
+        let c = Client::new(&url, key(), options).unwrap();
+        let started = Instant::now();
+        let err = c.list_identities(None, 1, None).await.unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{:?}",
+            started.elapsed()
+        );
+        let Error::Unreachable(outage) = &err else {
+            panic!("{err:?}")
+        };
+        assert!(outage.cause.starts_with("no response within"), "{outage:?}");
     }
 
     #[tokio::test]
@@ -1766,6 +2042,7 @@ mod tests {
             verbose: true,
             fast_retry: true,
             max_attempts: 4,
+            give_up_after: Duration::from_millis(300),
             ..Default::default()
         };
         let c = Client::new(&format!("http://127.0.0.1:{port}"), key(), options).unwrap();
@@ -1773,9 +2050,15 @@ mod tests {
             .list_identities(Some(r#"email = "x@y.z""#), 1, None)
             .await
             .unwrap_err();
-        assert!(matches!(err, Error::Transport { .. }), "{err:?}");
-        assert!(err.is_retryable());
-        assert_eq!(c.stats().requests, 4);
+        // Refused connections are retried until the server has been silent for the
+        // give-up time, however many attempts that takes.
+        let Error::Unreachable(outage) = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(outage.cause, "connection refused");
+        assert_eq!(outage.url, format!("http://127.0.0.1:{port}"));
+        assert!(!err.is_retryable());
+        assert!(c.stats().requests > 4, "{:?}", c.stats());
         let lines = c.inner.traced.lock().unwrap().clone();
         assert!(
             lines[0].starts_with("avnology: GET /v1/identities → connection refused (attempt 1, ")
@@ -1783,7 +2066,7 @@ mod tests {
             "{lines:?}"
         );
         assert!(
-            lines[3].ends_with("giving up after 4 attempts"),
+            lines.last().unwrap().ends_with(" s, giving up"),
             "{lines:?}"
         );
         let chain = format!("{:?} {}", anyhow::Error::from(err), "");
@@ -1809,7 +2092,9 @@ mod tests {
         let mut req = wire::CreateIdentityRequest::default();
         req.identity.email = Some("secret-body@example.com".into());
         c.create_identity(&req, Some("idem")).await.unwrap();
-        let lines = c.inner.traced.lock().unwrap().clone();
+        let mut lines = c.inner.traced.lock().unwrap().clone();
+        // The pacer's decision comes first, the moment the 429 arrives.
+        assert_eq!(lines.remove(0), "avnology: rate limited: pacing at 10.0/s");
         assert_eq!(lines.len(), 2, "{lines:?}");
         assert!(
             lines[0].starts_with("avnology: POST /v1/identities → 429 (attempt 1, ")

@@ -47,7 +47,10 @@ pub enum Error {
     },
     /// The request could not be completed (timeout, refused, reset, TLS, DNS), after any
     /// retries were exhausted.
-    #[error("could not complete {method} {path} with the Avnology API")]
+    #[error(
+        "could not complete {method} {path} with the Avnology API ({})",
+        retry::transport_cause(.source)
+    )]
     Transport {
         /// HTTP method.
         method: String,
@@ -57,6 +60,10 @@ pub enum Error {
         #[source]
         source: reqwest::Error,
     },
+    /// The API has not answered for the give-up time, or cannot be reached at all: the
+    /// client stopped trying, and refuses every later request at once.
+    #[error("{0}; gave up")]
+    Unreachable(Outage),
     /// The response (or, rarely, the request) could not be encoded or decoded.
     #[error(
         "unexpected response from the Avnology API to {method} {path}: {}",
@@ -102,6 +109,39 @@ pub enum Error {
     /// The HTTP client could not be initialised (e.g. the TLS backend failed to load).
     #[error("could not initialise the HTTP client")]
     Setup(#[source] reqwest::Error),
+}
+
+/// Why a client gave up on the API: where, for how long nothing answered, and what the last
+/// attempt met.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outage {
+    /// The API root.
+    pub url: String,
+    /// The last failure, e.g. `connection refused`, `no response within 30 s`.
+    pub cause: String,
+    /// How long nothing answered when the client gave up (zero for a failure that waiting
+    /// cannot fix, such as a TLS certificate error).
+    pub silent: std::time::Duration,
+}
+
+impl std::fmt::Display for Outage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.silent.is_zero() {
+            write!(
+                f,
+                "cannot reach the Avnology API at {} ({})",
+                self.url, self.cause
+            )
+        } else {
+            write!(
+                f,
+                "the Avnology API at {} has not answered for {} s ({})",
+                self.url,
+                self.silent.as_secs_f64().round(),
+                self.cause
+            )
+        }
+    }
 }
 
 /// The structured `details` of an API error that the tool acts on.
@@ -193,7 +233,7 @@ impl Error {
             ),
             Self::InsecureUrl { .. } => Some("use the tenant's https:// API URL"),
             Self::InvalidApiKey => Some("check AVNOLOGY_SECRET_KEY for stray quotes or newlines"),
-            Self::Transport { .. } => {
+            Self::Transport { .. } | Self::Unreachable(_) => {
                 Some("check AVNOLOGY_API_URL (or the manifest's target.url) and the network")
             }
             _ => None,

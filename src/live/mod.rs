@@ -19,7 +19,7 @@ pub use client::{
     Client, ClientOptions, ClientStats, LoginOutcome, MAX_PAGE_SIZE, MAX_REMEMBERED_SECRETS,
     RateLimitHint, USER_AGENT,
 };
-pub use error::{ApiErrorDetails, Error};
+pub use error::{ApiErrorDetails, Error, Outage};
 
 /// The result of a [`Client`] call.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

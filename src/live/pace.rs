@@ -1,7 +1,25 @@
-//! A shared pacer: every attempt the client sends (first tries and retries alike) waits for
-//! its turn, so a rate chosen by the caller (the apply executor's rate control) bounds what
-//! reaches the server. Without a rate it never waits.
+//! A shared, adaptive pacer: every attempt the client sends (first tries and retries alike)
+//! waits for its turn, and the client reports each answer to it the moment it arrives.
+//!
+//! It starts unpaced (or at the caller's cap, `--max-rps`). At the first sign that the server
+//! is rate limiting (a 429, or `X-RateLimit-Remaining: 0` on a success) it starts pacing at
+//! what the server admitted over the last second, and from then on requests leave evenly
+//! spaced at that rate: a token bucket admits its rate on average but refuses bursts, so
+//! releasing every waiting request at once after a 429 would only draw more 429s. Reacting
+//! in the client, not after the request's `Retry-After` sleep, matters as much: by then
+//! hundreds of requests would have met the empty bucket. Further 429s cut the pace by 5%
+//! each, down to what the server admitted over the last second (while the client sends too
+//! fast, that is the server's rate), but by at most 30% per [`CUT_INTERVAL`]: one burst is
+//! one signal, and `Remaining: 0` counts as one 429. Calm time grows the pace: doubling
+//! every half second from the first guess until the first cut (a small bucket makes that
+//! guess low), then 3% a second, doubling with every two calm seconds, and never beyond
+//! twice what the server admitted over the last second, so near the limit the pace probes
+//! upward gently instead of running away.
+//!
+//! Of the `X-RateLimit-*` headers only `Remaining: 0` is used: their other values mean
+//! different things on different servers (a window's quota, or a token bucket's size).
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -9,13 +27,49 @@ use std::time::{Duration, Instant};
 /// than the interval between requests at high rates, and servers allow small bursts.
 const CREDIT: Duration = Duration::from_millis(20);
 
+/// The window over which the admitted rate is measured.
+pub const WINDOW: Duration = Duration::from_secs(1);
+
+/// Throttle signals closer together than this are one signal (a burst of 429s).
+pub const CUT_INTERVAL: Duration = Duration::from_millis(500);
+
+/// The slowest pace, in requests per second.
+const MIN_RATE: f64 = 1.0;
+
+/// The slowest starting pace: a 429 before much got through says little about the limit,
+/// and the pace is cut further if the server keeps refusing.
+const MIN_START: f64 = 10.0;
+
 #[derive(Debug)]
 struct State {
+    /// The adaptive pace; `None` until the server first signals a limit.
     rate: Option<f64>,
+    /// The caller's cap (`--max-rps`).
+    cap: Option<f64>,
+    /// The next free slot.
     next: Instant,
+    /// When answers arrived over the last [`WINDOW`].
+    admitted: VecDeque<Instant>,
+    /// Throttle signals since the last cut.
+    pending: u32,
+    /// When the pace was last cut (or started).
+    last_cut: Instant,
+    /// When the pace last grew.
+    last_growth: Instant,
+    /// Whether the pace was ever cut (it has met the limit from above).
+    cut_once: bool,
 }
 
-/// Paces requests to at most `rate` per second.
+/// What a throttle signal did to the pace, for the `--verbose` trace.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PaceChange {
+    /// Pacing started at this rate.
+    Started(f64),
+    /// The pace was cut to this rate.
+    Cut(f64),
+}
+
+/// Paces requests to the adaptive rate, never above the cap.
 #[derive(Debug)]
 pub struct Pacer {
     state: Mutex<State>,
@@ -23,12 +77,56 @@ pub struct Pacer {
 
 impl Default for Pacer {
     fn default() -> Self {
+        let now = Instant::now();
         Self {
             state: Mutex::new(State {
                 rate: None,
-                next: Instant::now(),
+                cap: None,
+                next: now,
+                admitted: VecDeque::new(),
+                pending: 0,
+                last_cut: now,
+                last_growth: now,
+                cut_once: false,
             }),
         }
+    }
+}
+
+impl State {
+    /// The pace in force: the adaptive rate under the cap.
+    fn effective(&self) -> Option<f64> {
+        match (self.rate, self.cap) {
+            (Some(r), Some(c)) => Some(r.min(c)),
+            (r, c) => r.or(c),
+        }
+    }
+
+    fn forget_before(&mut self, now: Instant) {
+        while self
+            .admitted
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > WINDOW)
+        {
+            self.admitted.pop_front();
+        }
+    }
+
+    /// Answers per second over the last window.
+    fn admitted_rate(&self) -> f64 {
+        self.admitted.len() as f64 / WINDOW.as_secs_f64()
+    }
+
+    /// Answers per second over the last half window: the recent rate, for cuts.
+    fn recent_rate(&self, now: Instant) -> f64 {
+        let half = WINDOW / 2;
+        let n = self
+            .admitted
+            .iter()
+            .rev()
+            .take_while(|t| now.duration_since(**t) <= half)
+            .count();
+        n as f64 / half.as_secs_f64()
     }
 }
 
@@ -37,21 +135,27 @@ impl Pacer {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Sets the rate (requests per second); `None` stops pacing.
+    /// Sets the adaptive rate (requests per second); `None` stops adaptive pacing (the cap
+    /// still holds).
     pub fn set_rate(&self, rate: Option<f64>) {
         self.lock().rate = rate.filter(|r| *r > 0.0);
     }
 
-    /// The current rate.
+    /// Caps the pace (`--max-rps`); `None` removes the cap.
+    pub fn set_cap(&self, cap: Option<f64>) {
+        self.lock().cap = cap.filter(|r| *r > 0.0);
+    }
+
+    /// The pace in force, if any.
     pub fn rate(&self) -> Option<f64> {
-        self.lock().rate
+        self.lock().effective()
     }
 
     /// Waits for the next slot.
     pub async fn wait(&self) {
         let delay = {
             let mut s = self.lock();
-            let Some(rate) = s.rate else { return };
+            let Some(rate) = s.effective() else { return };
             let interval = Duration::from_secs_f64(1.0 / rate.max(0.1));
             let now = Instant::now();
             let slot = s.next.max(now - CREDIT.max(interval));
@@ -61,6 +165,91 @@ impl Pacer {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
+    }
+
+    /// The server answered (anything but a 429): counts toward the admitted rate, and lets
+    /// the pace grow after calm time.
+    pub fn admitted(&self) {
+        let now = Instant::now();
+        let mut s = self.lock();
+        s.admitted.push_back(now);
+        s.forget_before(now);
+        let Some(rate) = s.rate else { return };
+        let dt = now.duration_since(s.last_growth).as_secs_f64();
+        let calm = now.duration_since(s.last_cut).as_secs_f64().min(8.0);
+        s.last_growth = now;
+        // Before the first cut the pace started from a guess and climbs fast; after one it
+        // is near the limit and probes gently, faster only the longer all stays calm.
+        let speed = if s.cut_once {
+            0.03 * 2f64.powf(calm / 2.0)
+        } else {
+            // About doubling every half second.
+            1.4
+        };
+        let grown = rate * (1.0 + speed * dt);
+        // Growth stops at twice what the server admits, but that ceiling never lowers the
+        // pace by itself.
+        let ceiling = (2.0 * s.admitted_rate() + 5.0).max(rate);
+        // Growing far above the cap would only make the next cut meaningless.
+        let top = s.cap.map_or(f64::INFINITY, |c| c * 1.05);
+        s.rate = Some(grown.min(ceiling).min(top.max(MIN_RATE)));
+    }
+
+    /// The server signalled its limit in answer to a request sent at `sent`: `too_many` for a
+    /// 429, false for `X-RateLimit-Remaining: 0` on a success (the next request would be
+    /// refused). A request sent before the last cut says nothing about the pace since.
+    pub fn throttled(&self, too_many: bool, sent: Instant) -> Option<PaceChange> {
+        let now = Instant::now();
+        let mut s = self.lock();
+        s.forget_before(now);
+        let change = match s.rate {
+            None => {
+                // What got through over the last second is what the server admits, plus
+                // the burst its bucket held at the start: a pace the cuts soon correct.
+                let mut rate = s.admitted_rate().max(MIN_START);
+                if let Some(cap) = s.cap {
+                    rate = rate.min(cap);
+                }
+                s.rate = Some(rate);
+                s.pending = 0;
+                s.last_cut = now;
+                s.last_growth = now;
+                Some(PaceChange::Started(rate))
+            }
+            Some(_) if sent < s.last_cut => None,
+            Some(rate) => {
+                if too_many {
+                    s.pending = s.pending.saturating_add(1);
+                } else {
+                    s.pending = s.pending.max(1);
+                }
+                // While the first guess is climbing, the first signal ends the climb.
+                if !s.cut_once || now.duration_since(s.last_cut) >= CUT_INTERVAL {
+                    let factor = 0.95f64.powi(i32::try_from(s.pending.min(7)).unwrap_or(7));
+                    // Sending faster than the server admits, what got through over the last
+                    // second is its rate: never stay above it.
+                    let admitted = s.recent_rate(now).max(MIN_RATE);
+                    let rate = (rate * factor).min(admitted).max(rate * 0.7).max(MIN_RATE);
+                    s.cut_once = true;
+                    s.rate = Some(rate);
+                    s.pending = 0;
+                    s.last_cut = now;
+                    s.last_growth = now;
+                    Some(PaceChange::Cut(rate))
+                } else {
+                    None
+                }
+            }
+        };
+        if too_many {
+            // The bucket is empty: whatever fell behind schedule waits its turn instead of
+            // leaving at once.
+            if let Some(rate) = s.effective() {
+                let interval = Duration::from_secs_f64(1.0 / rate.max(0.1));
+                s.next = s.next.max(now + interval);
+            }
+        }
+        change
     }
 }
 
@@ -90,5 +279,44 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
+    }
+
+    #[test]
+    fn the_first_signal_paces_at_what_got_through_and_later_ones_cut() {
+        let p = Pacer::default();
+        for _ in 0..120 {
+            p.admitted();
+        }
+        assert_eq!(p.rate(), None);
+        let before = Instant::now();
+        assert_eq!(p.throttled(true, before), Some(PaceChange::Started(120.0)));
+        // Requests sent before pacing started belong to the same burst.
+        assert_eq!(p.throttled(true, before), None);
+        assert_eq!(p.rate(), Some(120.0));
+        // One sent since ends the climb at once, cut by at most 30%.
+        let Some(PaceChange::Cut(rate)) = p.throttled(true, Instant::now()) else {
+            panic!("no cut")
+        };
+        assert!((84.0..=114.0).contains(&rate), "{rate}");
+        // Then cuts wait for the cut interval: one burst is one signal.
+        assert_eq!(p.throttled(true, Instant::now()), None);
+    }
+
+    #[test]
+    fn the_cap_bounds_the_start_and_the_growth() {
+        let p = Pacer::default();
+        p.set_cap(Some(50.0));
+        assert_eq!(p.rate(), Some(50.0));
+        for _ in 0..300 {
+            p.admitted();
+        }
+        assert_eq!(
+            p.throttled(false, Instant::now()),
+            Some(PaceChange::Started(50.0))
+        );
+        for _ in 0..300 {
+            p.admitted();
+        }
+        assert_eq!(p.rate(), Some(50.0));
     }
 }

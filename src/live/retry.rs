@@ -123,6 +123,31 @@ pub(crate) fn transport_reason(err: &reqwest::Error) -> Option<&'static str> {
     None
 }
 
+/// A short name for a transport failure, for messages: what [`transport_reason`] says for the
+/// retried kinds, `DNS lookup failed` and `TLS handshake failed` for the others, else the
+/// innermost error's own words.
+pub fn transport_cause(err: &reqwest::Error) -> String {
+    if let Some(reason) = transport_reason(err) {
+        return reason.to_string();
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    let mut text = String::new();
+    let mut innermost = err.to_string();
+    while let Some(e) = source {
+        innermost = e.to_string();
+        text.push_str(&innermost.to_ascii_lowercase());
+        text.push('\n');
+        source = e.source();
+    }
+    if err.is_dns() || text.contains("dns error") || text.contains("failed to lookup address") {
+        "DNS lookup failed".into()
+    } else if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
+        "TLS handshake failed".into()
+    } else {
+        innermost
+    }
+}
+
 /// Parses a `Retry-After` value: delta seconds (`120`, leniently `1.5`) or an HTTP-date
 /// (`Sun, 06 Nov 1994 08:49:37 GMT`), relative to `now`. A date in the past means "now".
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {

@@ -297,3 +297,169 @@ fn interrupt_mid_way_then_resume(signal: &str) {
     assert_eq!(counts(&emu), (USERS as i64, USERS as i64));
     assert_plan_empty(&w, &emu);
 }
+
+/// The emulator is killed mid-apply: apply gives up after `--give-up-after` with one error
+/// naming the cause, keeps the journal, and a later apply against the emulator restarted on
+/// the same database resumes and completes.
+#[test]
+fn a_vanished_server_is_given_up_on_with_one_error_and_resume_completes() {
+    const N: usize = 2_000;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("emulator.db");
+    let emu = Emulator::start_with_db(&db, &["--latency-ms", "5"]);
+    let w = bulk(N);
+    assert!(
+        w.cmd(Some(&emu))
+            .args(["plan", "-m", "migration.toml", "--out", "plan.json"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let child = spawn_apply(
+        &w,
+        &emu,
+        &[
+            "apply",
+            "plan.json",
+            "--give-up-after",
+            "3s",
+            "--concurrency",
+            "4",
+        ],
+    );
+    assert!(
+        wait_until(Duration::from_secs(60), || counts(&emu).0 >= 50),
+        "apply never started creating"
+    );
+    let listen = emu.url.trim_start_matches("http://").to_string();
+    let api_key_before = emu.api_key.clone();
+    emu.stop();
+    let killed = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    // 3 s of silence, plus generous room for a slow machine; before, this took minutes.
+    assert!(
+        killed.elapsed() < Duration::from_secs(45),
+        "took {:?} to give up",
+        killed.elapsed()
+    );
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(!text.contains("Apply complete"), "{text}");
+    let errors: Vec<&str> = text.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "one grouped error: {text}");
+    assert!(
+        errors[0].contains(&format!(
+            "the Avnology API at http://{listen} has not answered for"
+        )) && errors[0].contains("connection refused")
+            && errors[0].contains("apply stopped"),
+        "{text}"
+    );
+    assert!(
+        text.contains("hint: check AVNOLOGY_API_URL and the network; when the API answers again, resume with `avnology-migrate apply plan.json`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Apply stopped (the API stopped answering)"),
+        "{text}"
+    );
+    assert!(w.path("plan.json.journal").exists(), "the journal is kept");
+
+    let emu = Emulator::start_on(&db, &listen, &[]);
+    assert_ne!(emu.api_key, api_key_before);
+    let (done, distinct) = counts(&emu);
+    assert_eq!(done, distinct);
+    assert!(done > 0 && done < N as i64, "stopped mid-way: {done}");
+    let out = w
+        .cmd(Some(&emu))
+        .args(["apply", "plan.json"])
+        .output()
+        .unwrap();
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("Resuming plan"), "{text}");
+    assert_eq!(counts(&emu), (N as i64, N as i64));
+    assert_plan_empty(&w, &emu);
+}
+
+/// A listener that accepts connections and never answers: `plan` shows that it is waiting
+/// and gives up after `--give-up-after`, naming the timeout.
+#[test]
+fn plan_against_a_server_that_never_answers_gives_up_with_a_clear_message() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for sock in listener.incoming() {
+            held.push(sock);
+        }
+    });
+    let w = bulk(10);
+    let started = Instant::now();
+    let out = w
+        .cmd(None)
+        .env("AVNOLOGY_API_URL", format!("http://{addr}"))
+        .env("AVNOLOGY_SECRET_KEY", "ak_test_never_answered")
+        .env("AVNOLOGY_GIVE_UP_AFTER", "3s")
+        .args(["plan", "-m", "migration.toml"])
+        .output()
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(45),
+        "took {:?}",
+        started.elapsed()
+    );
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!("waiting for http://{addr} (no answer for ")),
+        "shows that it is waiting: {text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "error: the Avnology API at http://{addr} has not answered for 3 s (no response within"
+        )) && text.contains("gave up"),
+        "{text}"
+    );
+}
+
+/// 429s: a token bucket with a small burst (R/10) or a full second's worth (the emulator's
+/// default) draws few 429s. A slow machine only sends slower, so fewer 429s.
+#[test]
+fn a_rate_limit_draws_under_five_percent_429s_at_any_burst() {
+    const N: usize = 400;
+    for burst in [None, Some("5")] {
+        let mut flags = vec!["--rate-limit", "50", "--log-requests"];
+        if let Some(b) = burst {
+            flags.extend(["--burst", b]);
+        }
+        let emu = Emulator::start(&flags);
+        let w = bulk(N);
+        let out = w
+            .cmd(Some(&emu))
+            .args(["plan", "-m", "migration.toml", "--out", "plan.json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", output_text(&out));
+        // The bucket refills after the plan's reads.
+        std::thread::sleep(Duration::from_millis(1500));
+        let before = emu.stderr.lock().unwrap().len();
+        let out = w
+            .cmd(Some(&emu))
+            .env_remove("AVNOLOGY_MIGRATE_FAST_RETRY")
+            .args(["apply", "plan.json"])
+            .output()
+            .unwrap();
+        let text = output_text(&out);
+        assert!(out.status.success(), "{text}");
+        assert_eq!(counts(&emu), (N as i64, N as i64));
+        let log = emu.stderr.lock().unwrap()[before..].to_string();
+        let requests = log.lines().filter(|l| l.contains(" /v1/")).count();
+        let throttled = log.lines().filter(|l| l.contains(" 429 ")).count();
+        assert!(requests > N, "{requests}");
+        assert!(
+            throttled * 20 < requests,
+            "burst {burst:?}: {throttled} 429s in {requests} requests"
+        );
+    }
+}

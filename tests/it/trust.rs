@@ -190,7 +190,7 @@ fn a_saved_plan_refuses_another_tenant_behind_the_same_url() {
     let listen = first.url.trim_start_matches("http://").to_string();
     first.stop();
     let dir = tempfile::tempdir().unwrap();
-    let other = Emulator::start_with_db_on(&dir.path().join("other.db"), &listen, &[]);
+    let other = Emulator::start_on(&dir.path().join("other.db"), &listen, &[]);
     assert_eq!(other.url, format!("http://{listen}"));
     let (s, body) = other.call("POST", "/v1/organizations", Some(json!({"name": "acme"})));
     assert_eq!(s, 201, "{body}");

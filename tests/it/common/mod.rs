@@ -50,12 +50,12 @@ impl Emulator {
 
     /// Starts an emulator on an existing (or new) database file.
     pub fn start_with_db(db: &Path, extra: &[&str]) -> Emulator {
-        Self::start_with_db_on(db, "127.0.0.1:0", extra)
+        Self::start_on(db, "127.0.0.1:0", extra)
     }
 
-    /// Starts an emulator on a database file, listening on `listen` (another tenant at the
-    /// address an earlier one had, for example).
-    pub fn start_with_db_on(db: &Path, listen: &str, extra: &[&str]) -> Emulator {
+    /// Starts an emulator on a database file and a given address (e.g. the address of one
+    /// that was stopped, so a saved plan's tenant URL still matches).
+    pub fn start_on(db: &Path, listen: &str, extra: &[&str]) -> Emulator {
         let api_key = random_key();
         let mut child = Command::new(bin())
             .args(["emulator", "--listen", listen, "--db"])
