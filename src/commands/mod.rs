@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod emulator;
+mod logins;
 mod output;
 pub mod plan;
 pub mod provider;

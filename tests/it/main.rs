@@ -18,6 +18,7 @@ mod reliability;
 mod scale;
 mod schemas;
 mod trust;
+mod verify_cutover;
 
 #[test]
 fn no_forgotten_test_files() {
