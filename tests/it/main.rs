@@ -6,6 +6,7 @@ mod common;
 mod emulator;
 mod emulator_clients;
 mod escaping;
+mod final_sync;
 mod inputs;
 mod live_client;
 mod live_clients;
