@@ -7,6 +7,7 @@ mod cutover;
 mod emulator;
 mod emulator_clients;
 mod escaping;
+mod final_sync;
 mod inputs;
 mod live_client;
 mod live_clients;
