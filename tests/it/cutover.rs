@@ -260,3 +260,43 @@ fn a_client_whose_name_a_live_client_uses_is_a_conflict() {
     );
     assert!(text.contains("0 to create"), "{text}");
 }
+
+#[test]
+fn the_cutover_rehearsal_walks_green() {
+    // examples/cutover/walk.sh, exactly as its README shows it, with this build's binary.
+    let out = std::process::Command::new("bash")
+        .arg(super::common::repo("examples/cutover/walk.sh"))
+        .env("AVM", super::common::bin())
+        .env("AVNOLOGY_MIGRATE_FAST_RETRY", "1")
+        .output()
+        .unwrap();
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+    // Day 0.
+    assert!(
+        text.contains("organization to create, 6 to create"),
+        "{text}"
+    );
+    assert!(text.contains("logins: 2 of 2 succeeded"), "{text}");
+    // The final sync: only the difference, the dual-write sign-ups adopted.
+    assert!(
+        text.contains("Plan: 1 to create, 2 to adopt, 1 to update, 1 to deactivate, 0 to reactivate, 0 to delete."),
+        "{text}"
+    );
+    assert!(
+        text.contains("5 planned, 5 applied") && text.contains(", 0 failed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("No changes. The tenant matches the manifest."),
+        "{text}"
+    );
+    assert!(text.contains("logins: 4 of 4 succeeded"), "{text}");
+    assert!(
+        text.contains("1 identity in the tenant that no source declares any more"),
+        "{text}"
+    );
+    for password in ["parker-Sandbox-2024!", "avery-Sandbox-2024!"] {
+        assert!(!text.contains(password), "a password leaked: {text}");
+    }
+}
