@@ -876,6 +876,7 @@ pub fn build(
             && ownership.owner(&l.admin_metadata).is_ours()
     };
     let mut identity_deletes = 0u64;
+    let mut kept = 0u64;
     live.identities
         .for_each_undeclared(|l| {
             if wanted(&l) {
@@ -884,9 +885,18 @@ pub fn build(
                 && let Owner::Ours(s) | Owner::Adopted(s) = ownership.owner(&l.admin_metadata)
             {
                 *b.owned_after.entry(s.to_string()).or_default() += 1;
+                kept += 1;
             }
         })
         .map_err(PlanError::LiveIndex)?;
+    // At a final sync these are users deleted in the old provider: say so, once.
+    if kept > 0 && !options.destroy {
+        b.warn(format!(
+            "{kept} identit{} of this manifest's sources in the tenant {} no longer in any source; kept, since prune is off (`verify` names them; prune = true deletes them)",
+            if kept == 1 { "y" } else { "ies" },
+            if kept == 1 { "is" } else { "are" },
+        ));
+    }
     let total_deletes = identity_deletes + client_deletes.len() as u64;
     let max_deletes = options.max_deletes.unwrap_or(manifest.policy.max_deletes);
     if total_deletes > max_deletes {
