@@ -93,6 +93,8 @@ pub enum Command {
     Apply(commands::apply::ApplyArgs),
     /// Render a saved plan.
     Show(commands::show::ShowArgs),
+    /// Pin every source file to its SHA-256 in the manifest (`sha256 = "…"`).
+    Pin(commands::pin::PinArgs),
     /// Check counts, the empty plan and test logins after apply.
     Verify(commands::verify::VerifyArgs),
     /// Run a local Avnology admin API for rehearsals and tests.

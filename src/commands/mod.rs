@@ -4,6 +4,7 @@ pub mod apply;
 pub mod emulator;
 mod logins;
 mod output;
+pub mod pin;
 pub mod plan;
 pub mod provider;
 pub mod show;
@@ -23,6 +24,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Plan(args) => plan::run(args, &global).await,
         Command::Apply(args) => apply::run(args, &global).await,
         Command::Show(args) => show::run(args, &global).await,
+        Command::Pin(args) => pin::run(args, &global).await,
         Command::Verify(args) => verify::run(args, &global).await,
         Command::Emulator(args) => emulator::run(args).await,
         Command::Auth0(args) => {

@@ -167,6 +167,8 @@ pub async fn run(command: ProviderCommand, global: &GlobalArgs) -> anyhow::Resul
             path: common.import.display().to_string(),
             passwords: passwords.map(|p| p.display().to_string()),
             firebase_hash: firebase.map(|(_, h)| h),
+            sha256: None,
+            passwords_sha256: None,
         }],
         ..RawManifest::default()
     };

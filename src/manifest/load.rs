@@ -90,6 +90,25 @@ pub fn parse(
     // `auth0_users.ndjson`, not `./auth0_users.ndjson`, in every message.
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let at = |needle: &str| find_position(&text, needle);
+    // A pinned digest: 64 hex digits, compared in lowercase.
+    let pin = |value: &Option<String>| -> Result<Option<String>, ManifestError> {
+        match value {
+            None => Ok(None),
+            Some(v) if v.len() == 64 && v.chars().all(|c| c.is_ascii_hexdigit()) => {
+                Ok(Some(v.to_ascii_lowercase()))
+            }
+            Some(v) => {
+                let (l, c) = at(&format!("\"{v}\""));
+                Err(invalid(
+                    l,
+                    c,
+                    format!(
+                        "`{v}` is not a SHA-256 (64 hex digits); `avnology-migrate pin` fills pins"
+                    ),
+                ))
+            }
+        }
+    };
 
     // The manifest's url wins; then AVNOLOGY_API_URL. Either may say `sandbox` or
     // `sandbox:DIR`. There is no silent default: a manifest that names no tenant would
@@ -240,6 +259,8 @@ pub fn parse(
             path,
             passwords,
             firebase_hash,
+            sha256: pin(&source.sha256)?,
+            passwords_sha256: pin(&source.passwords_sha256)?,
         });
     }
 
@@ -369,6 +390,7 @@ pub fn parse(
         let path = dir.join(&c.path);
         must_exist(&path, &format!("client source `{name}`")).map_err(|m| invalid(pl, pc, m))?;
         client_sources.push(ClientSource {
+            sha256: pin(&c.sha256)?,
             name,
             provider: c.provider,
             path,

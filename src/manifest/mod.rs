@@ -58,6 +58,10 @@ pub struct UserSource {
     pub passwords: Option<PathBuf>,
     /// Firebase's project hash parameters.
     pub firebase_hash: Option<FirebaseHashParams>,
+    /// The pinned SHA-256 of `path`, if any.
+    pub sha256: Option<String>,
+    /// The pinned SHA-256 of `passwords`, if any.
+    pub passwords_sha256: Option<String>,
 }
 
 /// The source name of clients declared in `[[clients]]`.
@@ -85,6 +89,8 @@ pub struct ClientSource {
     pub vars: std::collections::BTreeMap<String, String>,
     /// Redirect rewrites, applied in order.
     pub rewrite: Vec<Rewrite>,
+    /// The pinned SHA-256 of `path`, if any.
+    pub sha256: Option<String>,
 }
 
 /// `[policy]`.

@@ -84,6 +84,13 @@ pub struct RawUserSource {
     /// Auth0 only: the support-ticket password-hash export (NDJSON).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passwords: Option<String>,
+    /// The SHA-256 (hex) `path` must have: `validate` and `plan` refuse another file before
+    /// reading it. `avnology-migrate pin` fills it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// The SHA-256 (hex) `passwords` must have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passwords_sha256: Option<String>,
     /// Firebase only: the project's password hash parameters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub firebase_hash: Option<RawFirebaseHash>,
@@ -144,6 +151,10 @@ pub struct RawClientSource {
     pub provider: Provider,
     /// The export file or directory, relative to the manifest.
     pub path: String,
+    /// The SHA-256 (hex) `path` must have (a directory: of its files' paths and digests).
+    /// `avnology-migrate pin` fills it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
     /// Values for auth0-deploy-cli `##KEY##` / `@@KEY@@` placeholders.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub vars: std::collections::BTreeMap<String, String>,

@@ -145,6 +145,22 @@ pub enum PlanError {
     /// The plan file could not be written.
     #[error(transparent)]
     PlanFile(#[from] PlanFileError),
+    /// A source file is not the one the manifest pins.
+    #[error(
+        "`{path}` (source `{source_name}`) has SHA-256 {actual}, but {manifest} pins {pinned}; nothing was read. If this export is the one to migrate, check it and run `avnology-migrate pin -m {manifest}`"
+    )]
+    PinMismatch {
+        /// The file.
+        path: String,
+        /// Its source.
+        source_name: String,
+        /// The manifest.
+        manifest: String,
+        /// The pinned digest.
+        pinned: String,
+        /// The file's digest.
+        actual: String,
+    },
     /// The live index's temporary file failed.
     #[error("cannot hold the live identities in a temporary file")]
     LiveIndex(#[source] std::io::Error),
@@ -671,9 +687,19 @@ pub fn build(
     )?;
     let mut source_digests = Vec::new();
     for source in &manifest.users {
-        let mut files = vec![file_digest(manifest, &source.path)?];
+        let mut files = vec![pinned_digest(
+            manifest,
+            &source.name,
+            &source.path,
+            source.sha256.as_deref(),
+        )?];
         if let Some(p) = &source.passwords {
-            files.push(file_digest(manifest, p)?);
+            files.push(pinned_digest(
+                manifest,
+                &source.name,
+                p,
+                source.passwords_sha256.as_deref(),
+            )?);
         }
         source_digests.push(SourceDigest {
             name: source.name.clone(),
@@ -1098,6 +1124,27 @@ fn display_rel(manifest: &Manifest, path: &Path) -> String {
         .unwrap_or(path)
         .display()
         .to_string()
+}
+
+/// The digest of a source file, refused unless it is the one the manifest pins (when it
+/// pins one). Called before any record of the file is read.
+fn pinned_digest(
+    manifest: &Manifest,
+    source: &str,
+    path: &Path,
+    pinned: Option<&str>,
+) -> Result<FileDigest, PlanError> {
+    let digest = file_digest(manifest, path)?;
+    match pinned {
+        Some(pin) if pin != digest.sha256 => Err(PlanError::PinMismatch {
+            path: path.display().to_string(),
+            source_name: source.to_string(),
+            manifest: manifest.path.display().to_string(),
+            pinned: pin.to_string(),
+            actual: digest.sha256,
+        }),
+        _ => Ok(digest),
+    }
 }
 
 fn file_digest(manifest: &Manifest, path: &Path) -> Result<FileDigest, PlanError> {

@@ -285,7 +285,21 @@ pub(crate) fn plan_clients(
         out.sources.push(SourceDigest {
             name: source.name.clone(),
             provider: source.provider.as_str().to_string(),
-            files: vec![digest_path(&source.path)?],
+            files: vec![{
+                let digest = digest_path(&source.path)?;
+                match &source.sha256 {
+                    Some(pin) if *pin != digest.sha256 => {
+                        return Err(super::PlanError::PinMismatch {
+                            path: source.path.display().to_string(),
+                            source_name: source.name.clone(),
+                            manifest: manifest.path.display().to_string(),
+                            pinned: pin.clone(),
+                            actual: digest.sha256,
+                        });
+                    }
+                    _ => digest,
+                }
+            }],
         });
         let mut items = Vec::new();
         let stats = clients::read_client_source(source, &mut |item| items.push(item))

@@ -11,6 +11,7 @@ mod final_sync;
 mod inputs;
 mod live_client;
 mod live_clients;
+mod pins;
 mod plans;
 mod provider_commands;
 mod providers;

@@ -356,6 +356,8 @@ fn dispatch_maps_the_stats() {
         path: fixture("users.csv"),
         passwords: None,
         firebase_hash: None,
+        sha256: None,
+        passwords_sha256: None,
     };
     let stats = crate::sources::read_user_source(&source, &mut |_| {}).expect("readable");
     assert_eq!(

@@ -28,6 +28,7 @@ pub(crate) fn source(provider: Provider, path: PathBuf) -> ClientSource {
         path,
         vars: BTreeMap::new(),
         rewrite: Vec::new(),
+        sha256: None,
     }
 }
 

@@ -559,6 +559,8 @@ fn dispatch_maps_the_stats() {
         path: fixture("users.json"),
         passwords: None,
         firebase_hash: Some(params()),
+        sha256: None,
+        passwords_sha256: None,
     };
     let stats = crate::sources::read_user_source(&source, &mut |_| {}).expect("readable");
     assert_eq!(
