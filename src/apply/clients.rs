@@ -25,6 +25,30 @@ fn failed(e: &dyn std::fmt::Display) -> Attempt {
     })
 }
 
+/// The live object an update or delete names, fetched first (its `external_id` and
+/// metadata): `Some` ends the change — refused by [`guard::refusal`], already deleted, or
+/// unreadable — and `None` lets it go on.
+fn recheck_live(
+    change: &Change,
+    id: &str,
+    fetched: crate::live::Result<(Option<String>, Map<String, Value>)>,
+    ownership: &Ownership,
+) -> Option<Attempt> {
+    match fetched {
+        Ok((external_id, metadata)) => {
+            guard::refusal(change, id, external_id.as_deref(), &metadata, ownership)
+                .map(|refused| failed(&refused))
+        }
+        Err(e) if e.is_not_found() && change.action == Action::Delete => {
+            Some(Attempt::Final(OutcomeKind::AlreadyApplied {
+                id: id.to_string(),
+            }))
+        }
+        Err(e) if uncertain(&e) => Some(Attempt::Uncertain(e.to_string())),
+        Err(e) => Some(failed(&e)),
+    }
+}
+
 fn metadata(d: &DesiredClient) -> Map<String, Value> {
     let mut m = Map::new();
     if let Some(v) = d.fields.get(&format!("metadata.{OWNER_KEY}")) {
@@ -89,23 +113,12 @@ pub(crate) async fn apply_oauth_client(
     if matches!(change.action, Action::Update | Action::Delete)
         && let Some(id) = change.live_id.as_deref()
     {
-        match client.get_oauth_client(id).await {
-            Ok(live) => {
-                if let Some(refused) = guard::refusal(
-                    change,
-                    id,
-                    live.external_id.as_deref(),
-                    &live.metadata,
-                    ownership,
-                ) {
-                    return failed(&refused);
-                }
-            }
-            Err(e) if e.is_not_found() && change.action == Action::Delete => {
-                return Attempt::Final(OutcomeKind::AlreadyApplied { id: id.to_string() });
-            }
-            Err(e) if uncertain(&e) => return Attempt::Uncertain(e.to_string()),
-            Err(e) => return failed(&e),
+        let fetched = client
+            .get_oauth_client(id)
+            .await
+            .map(|l| (l.external_id, l.metadata));
+        if let Some(end) = recheck_live(change, id, fetched, ownership) {
+            return end;
         }
     }
     match change.action {
@@ -241,23 +254,12 @@ pub(crate) async fn apply_service_account(
     if matches!(change.action, Action::Update | Action::Delete)
         && let Some(id) = change.live_id.as_deref()
     {
-        match client.get_service_account(id).await {
-            Ok(live) => {
-                if let Some(refused) = guard::refusal(
-                    change,
-                    id,
-                    live.external_id.as_deref(),
-                    &live.metadata,
-                    ownership,
-                ) {
-                    return failed(&refused);
-                }
-            }
-            Err(e) if e.is_not_found() && change.action == Action::Delete => {
-                return Attempt::Final(OutcomeKind::AlreadyApplied { id: id.to_string() });
-            }
-            Err(e) if uncertain(&e) => return Attempt::Uncertain(e.to_string()),
-            Err(e) => return failed(&e),
+        let fetched = client
+            .get_service_account(id)
+            .await
+            .map(|l| (l.external_id, l.metadata));
+        if let Some(end) = recheck_live(change, id, fetched, ownership) {
+            return end;
         }
     }
     match change.action {

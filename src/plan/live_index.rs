@@ -88,10 +88,7 @@ impl Default for LiveIdentities {
 
 /// The owner-marker source of a live identity, if it carries the marker.
 pub fn owner_source(live: &wire::Identity) -> Option<&str> {
-    live.admin_metadata
-        .get(diff::OWNER_KEY)
-        .and_then(|m| m.get("source"))
-        .and_then(serde_json::Value::as_str)
+    super::ownership::marker_source(&live.admin_metadata)
 }
 
 impl LiveIdentities {
