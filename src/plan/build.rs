@@ -481,7 +481,17 @@ impl Builder<'_> {
         // Another live identity holding this record's email: a dual-write sign-up, another
         // source's identity, or one this manifest keys differently. Found here, not by a 409
         // in the middle of apply.
+        // When the record's own live identity already holds the email (the common case at
+        // a re-plan), it is the email's only holder: no second read of the index.
+        let holds_own_email = live_identity.as_ref().is_some_and(|l| {
+            l.state != wire::IdentityState::ScheduledDeletion
+                && identity
+                    .email
+                    .as_deref()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(&l.email))
+        });
         let email_holder = match &identity.email {
+            Some(_) if holds_own_email => None,
             Some(email) => live
                 .find_by_email(email)
                 .map_err(PlanError::LiveIndex)?
