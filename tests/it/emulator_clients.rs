@@ -417,8 +417,9 @@ fn client_patch_applies_the_mask_honours_if_match_and_keeps_the_type() {
         Some(patch.clone()),
         &[("authorization", &h), ("if-match", &etag)],
     );
-    assert_eq!(status, 400, "{body}");
+    assert_eq!(status, 409, "{body}");
     assert_eq!(error_field(&body), "client_type");
+    assert_eq!(body["error"]["details"]["reason"], "fixed_after_create");
     let mut patch = patch;
     patch["client"]["client_type"] = json!("confidential");
     let (status, headers, body) = emu.request(
@@ -454,15 +455,28 @@ fn client_patch_applies_the_mask_honours_if_match_and_keeps_the_type() {
     assert_eq!(error_code(&body), "AVNOLOGY_AUTH_903");
     assert_eq!(body["error"]["details"]["reason"], "etag_mismatch");
 
-    // The type cannot change.
+    // The type cannot change: the request conflicts with the client (409).
     let (status, body) = emu.call(
         "PATCH",
         &path,
         Some(json!({"client": {"client_type": "public"}, "update_mask": "client_type"})),
     );
-    assert_eq!(status, 400, "{body}");
-    assert_eq!(error_code(&body), "AVNOLOGY_AUTH_902");
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(error_code(&body), "AVNOLOGY_AUTH_903");
     assert_eq!(error_field(&body), "client_type");
+    assert_eq!(body["error"]["details"]["reason"], "fixed_after_create");
+
+    // An invalid value is refused even where the mask does not name it.
+    let (status, body) = emu.call(
+        "PATCH",
+        &path,
+        Some(
+            json!({"client": {"client_name": "Ok", "redirect_uris": ["https://x.example.com/*"]},
+                    "update_mask": "client_name"}),
+        ),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(error_field(&body), "redirect_uris");
 
     // Validation applies to patched values; unknown paths are refused.
     for (patch, field) in [
@@ -912,16 +926,26 @@ fn key_requests_are_validated_and_replayed_idempotently() {
             json!({"name": "k", "scopes": ["admin:everything"]}),
             "scopes",
         ),
-        (
-            json!({"name": "k", "expire_time": "2001-01-01T00:00:00Z"}),
-            "expire_time",
-        ),
         (json!({"name": "k", "expire_time": "soon"}), "expire_time"),
+        (json!({"name": "k", "expire_time": null}), ""),
     ] {
         let (status, err) = emu.call("POST", &path, Some(body.clone()));
         assert_eq!(status, 400, "{body}: {err}");
         assert_eq!(error_field(&err), field, "{body}");
     }
+    // An expiry already past mints a key that is expired from the start: inactive, and
+    // refused as a Bearer key.
+    let (status, expired) = emu.call(
+        "POST",
+        &path,
+        Some(json!({"name": "old", "expire_time": "2001-01-01T00:00:00Z"})),
+    );
+    assert_eq!(status, 201, "{expired}");
+    assert_eq!(expired["active"], false);
+    assert_eq!(expired["expire_time"], "2001-01-01T00:00:00.000Z");
+    let bearer = format!("Bearer {}", expired["key"].as_str().unwrap());
+    let (status, _) = emu.call_with("GET", "/v1/identities", None, &[("authorization", &bearer)]);
+    assert_eq!(status, 401);
     let (status, err) = emu.call(
         "POST",
         "/v1/service-accounts/sa_missing/keys",
