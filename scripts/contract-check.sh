@@ -17,6 +17,8 @@
 #   value comes from the OpenAPI file. `page_token` is opaque and bound to the listing it
 #   came from: the generated phases send the first page (`page_token` empty), and the
 #   stateful phase follows real `next_page_token` values through the file's `links`.
+# - One check is off for one resource: use-after-free on the identity resource, whose
+#   DELETE is a soft delete (see the generated config below).
 # - MAX_EXAMPLES (default 25) is per operation and phase. With seed 11 on 2 cores the
 #   schemathesis step takes about 2–3 minutes (BENCHMARKS.md); the budget is 5.
 #
@@ -89,6 +91,11 @@ owner_id=$(post /v1/identities \
 }
 
 cat > "$work/schemathesis.toml" <<EOF
+# Every check (what \`--checks all\` selects; set here rather than on the command line, where
+# it would override the one exception below).
+[checks]
+enabled = true
+
 [dictionaries.organizations]
 values = ["$org_id"]
 
@@ -101,6 +108,15 @@ values = ["$owner_id"]
 "body.organization_id" = { dictionary = "organizations" }
 "body.client.organization_id" = { dictionary = "organizations" }
 "body.owner_id" = { dictionary = "owners" }
+
+# An identity's DELETE is a soft delete (documented): the identity stays readable by id in
+# state `scheduled_deletion` for its grace period, and `:reactivate` restores it (AIP-164's
+# soft delete; `apply` relies on both). schemathesis's use-after-free check expects a 404
+# after any successful DELETE, so it is off for the identity resource only; OAuth clients
+# and service accounts are deleted for good and keep the check.
+[[operations]]
+include-path-regex = "^/v1/identities/"
+checks.use_after_free.enabled = false
 EOF
 
 mkdir -p "$report_dir"
@@ -110,7 +126,6 @@ status=0
   schemas/avnology-admin.openapi.yaml \
   --url "$url" \
   -H "Authorization: Bearer $key" \
-  --checks all \
   --phases examples,coverage,fuzzing,stateful \
   --seed 11 \
   --max-examples "$max_examples" \

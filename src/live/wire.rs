@@ -65,6 +65,39 @@ where
     T::deserialize(deserializer).map(Some)
 }
 
+/// A nested request object that must be a JSON object: serde would also read a struct from a
+/// JSON array of its fields in order, which the contract does not allow.
+fn object<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let map = Map::<String, Value>::deserialize(deserializer)?;
+    T::deserialize(Value::Object(map)).map_err(serde::de::Error::custom)
+}
+
+/// [`object`] for an optional field (absent, never `null`).
+fn present_object<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    object(deserializer).map(Some)
+}
+
+/// A list of request objects (absent, never `null`), each a JSON object.
+fn present_objects<'de, D, T>(deserializer: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    Vec::<Map<String, Value>>::deserialize(deserializer)?
+        .into_iter()
+        .map(|m| T::deserialize(Value::Object(m)).map_err(serde::de::Error::custom))
+        .collect::<Result<Vec<T>, D::Error>>()
+        .map(Some)
+}
+
 /// [`present`] for a whole number that fits a `u32`, written as an integer or as a number with
 /// no fraction (`8.0`): JSON Schema's `integer` admits both.
 fn present_whole<'de, D>(deserializer: D) -> Result<Option<u32>, D::Error>
@@ -350,7 +383,7 @@ pub struct IdentityInput {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "present"
+        deserialize_with = "present_objects"
     )]
     pub linked_providers: Option<Vec<LinkedProvider>>,
 }
@@ -359,6 +392,7 @@ pub struct IdentityInput {
 #[derive(Clone, Default, Serialize, Deserialize)]
 pub struct CreateIdentityRequest {
     /// The identity.
+    #[serde(deserialize_with = "object")]
     pub identity: IdentityInput,
     /// Plaintext password, hashed by the server with Argon2id (documented). Never sent by
     /// the migration tool; accepted by the emulator for completeness.
@@ -372,7 +406,7 @@ pub struct CreateIdentityRequest {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "present"
+        deserialize_with = "present_object"
     )]
     pub password_hash: Option<PasswordHashInput>,
     /// Validate without creating (documented).
@@ -400,6 +434,7 @@ impl fmt::Debug for CreateIdentityRequest {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct UpdateIdentityRequest {
     /// New values of the masked fields.
+    #[serde(deserialize_with = "object")]
     pub identity: IdentityInput,
     /// Comma-separated field paths.
     pub update_mask: String,
@@ -407,7 +442,7 @@ pub struct UpdateIdentityRequest {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "present"
+        deserialize_with = "present_object"
     )]
     pub password_hash: Option<PasswordHashInput>,
 }
@@ -528,6 +563,7 @@ pub struct OrganizationInput {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct UpdateOrganizationRequest {
     /// New values of the masked fields.
+    #[serde(deserialize_with = "object")]
     pub organization: OrganizationInput,
     /// Comma-separated field paths: `name`, `display_name`, `registration_mode`.
     pub update_mask: String,
@@ -776,6 +812,7 @@ pub struct OAuthClientInput {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CreateOAuthClientRequest {
     /// The client.
+    #[serde(deserialize_with = "object")]
     pub client: OAuthClientInput,
 }
 
@@ -806,6 +843,7 @@ impl fmt::Debug for CreatedOAuthClient {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct UpdateOAuthClientRequest {
     /// New values of the masked fields.
+    #[serde(deserialize_with = "object")]
     pub client: OAuthClientInput,
     /// Comma-separated field paths.
     pub update_mask: String,

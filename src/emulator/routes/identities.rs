@@ -588,6 +588,7 @@ pub async fn custom_method(
         Some((id, "reactivate")) => (id.to_string(), IdentityState::Active),
         _ => return Err(ApiError::MethodNotAllowed),
     };
+    // Optional; when sent, a JSON object whose `reason` is a string.
     if !raw.iter().all(u8::is_ascii_whitespace) {
         body::parse_json::<StateChangeRequest>(&raw)?;
     }
