@@ -290,8 +290,11 @@ fn invalid_clients_are_400_auth_902_naming_the_field() {
             json!({"token_endpoint_auth_method": "none"}),
             "token_endpoint_auth_method",
         ),
-        (json!({"organization_id": "org_missing"}), "organization_id"),
     ];
+    let (status, body) = create_client(&emu, json!({"organization_id": "org_missing"}));
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(error_code(&body), "AVNOLOGY_AUTH_300");
+    assert_eq!(error_field(&body), "organization_id");
     for (overrides, field) in cases {
         let (status, body) = create_client(&emu, overrides.clone());
         assert_eq!(status, 400, "{overrides}: {body}");
@@ -349,8 +352,8 @@ fn client_list_pages_and_filters() {
     let mut pages = 0;
     loop {
         let path = match &token {
-            Some(t) => format!("/v1/oauth-clients?page_size=2&page_token={t}"),
-            None => "/v1/oauth-clients?page_size=2".to_string(),
+            Some(t) => format!("/v1/oauth-clients?order_by=create_time&page_size=2&page_token={t}"),
+            None => "/v1/oauth-clients?order_by=create_time&page_size=2".to_string(),
         };
         let (status, body) = emu.call("GET", &path, None);
         assert_eq!(status, 200, "{body}");
@@ -701,21 +704,43 @@ fn service_account_create_checks_name_owner_and_external_id() {
         ),
         (json!({"name": "n"}), "owner_id"),
         (json!({"name": "n", "owner_id": ""}), "owner_id"),
-        (json!({"name": "n", "owner_id": "usr_missing"}), "owner_id"),
-        (json!({"name": "n", "owner_id": deleted_owner}), "owner_id"),
-        (
-            json!({"name": "n", "owner_id": owner_id, "organization_id": "org_x"}),
-            "organization_id",
-        ),
         (
             json!({"name": "n", "owner_id": owner_id, "external_id": ""}),
             "external_id",
+        ),
+        (
+            json!({"name": "n", "owner_id": owner_id, "external_id": null}),
+            "",
         ),
     ];
     for (body, field) in cases {
         let (status, err) = emu.call("POST", "/v1/service-accounts", Some(body.clone()));
         assert_eq!(status, 400, "{body}: {err}");
         assert_eq!(error_code(&err), "AVNOLOGY_AUTH_902");
+        assert_eq!(error_field(&err), field, "{body}: {err}");
+    }
+    // A reference to something that does not exist is a 404 naming the field: a missing or
+    // soft-deleted owner (901), a missing organization (300).
+    for (body, field, code) in [
+        (
+            json!({"name": "n", "owner_id": "usr_missing"}),
+            "owner_id",
+            "AVNOLOGY_AUTH_901",
+        ),
+        (
+            json!({"name": "n", "owner_id": deleted_owner}),
+            "owner_id",
+            "AVNOLOGY_AUTH_901",
+        ),
+        (
+            json!({"name": "n", "owner_id": owner_id, "organization_id": "org_x"}),
+            "organization_id",
+            "AVNOLOGY_AUTH_300",
+        ),
+    ] {
+        let (status, err) = emu.call("POST", "/v1/service-accounts", Some(body.clone()));
+        assert_eq!(status, 404, "{body}: {err}");
+        assert_eq!(error_code(&err), code, "{body}: {err}");
         assert_eq!(error_field(&err), field, "{body}: {err}");
     }
     let (status, err) = emu.call(
@@ -739,12 +764,16 @@ fn service_accounts_list_filter_patch_and_delete() {
             json!({"name": format!("sa {n}"), "owner_id": owner_id, "external_id": format!("m2m|{n}")}),
         );
     }
-    let (_, page) = emu.call("GET", "/v1/service-accounts?page_size=2", None);
+    let (_, page) = emu.call(
+        "GET",
+        "/v1/service-accounts?order_by=create_time&page_size=2",
+        None,
+    );
     assert_eq!(page["service_accounts"].as_array().unwrap().len(), 2);
     let token = page["next_page_token"].as_str().unwrap();
     let (_, rest) = emu.call(
         "GET",
-        &format!("/v1/service-accounts?page_size=2&page_token={token}"),
+        &format!("/v1/service-accounts?order_by=create_time&page_size=2&page_token={token}"),
         None,
     );
     assert_eq!(rest["service_accounts"][0]["external_id"], "m2m|2");
@@ -965,7 +994,8 @@ fn key_requests_are_validated_and_replayed_idempotently() {
     assert_eq!((s1, s2), (201, 201), "{b1} {b2}");
     assert_eq!(b1, b2, "the replay carries the same key");
     assert_eq!(b1["expire_time"], "2999-01-01T00:00:00.000Z");
-    assert_eq!(count(&emu, "SELECT COUNT(*) FROM service_account_keys"), 1);
+    // The expired key minted above, and this one.
+    assert_eq!(count(&emu, "SELECT COUNT(*) FROM service_account_keys"), 2);
     // The same idempotency key for another account is another request.
     let other = created_sa(&emu, json!({"name": "w", "owner_id": owner_id}));
     let (s3, b3) = emu.call_with(

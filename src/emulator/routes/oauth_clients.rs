@@ -490,11 +490,13 @@ mod tests {
         let err = check_fixed(&current, &other, "client_type").unwrap_err();
         assert_eq!(
             err,
-            ApiError::field(
+            ApiError::conflict_field(
                 "client_type",
+                "fixed_after_create",
                 "client_type cannot change after the client is created"
             )
         );
+        assert_eq!(err.status().as_u16(), 409);
         assert!(check_fixed(&current, &other, "external_id").is_err());
     }
 
