@@ -703,6 +703,16 @@ fn declared_parameters_are_the_ones_the_emulator_reads() {
     assert_eq!(seen, expected.len());
 }
 
+/// A request of [`headers_the_emulator_sends_are_declared`]: method, path, path template,
+/// body and extra headers.
+type Case = (
+    &'static str,
+    String,
+    &'static str,
+    Option<Value>,
+    Vec<(&'static str, &'static str)>,
+);
+
 /// Headers every response may carry, whatever the spec says (HTTP's own).
 const HTTP_HEADERS: &[&str] = &["content-type", "content-length", "date", "allow"];
 
@@ -716,7 +726,7 @@ fn headers_the_emulator_sends_are_declared() {
     let h = [("authorization", auth.as_str())];
     let (_, org) = emu.call("POST", "/v1/organizations", Some(json!({"name": "hdr"})));
     let org_id = org["id"].as_str().unwrap().to_string();
-    let mut cases: Vec<(&str, String, &str, Option<Value>, Vec<(&str, &str)>)> = vec![
+    let mut cases: Vec<Case> = vec![
         (
             "post",
             "/v1/identities".into(),
