@@ -66,6 +66,7 @@ fn set_path(input: &mut wire::IdentityInput, d: &DesiredIdentity, path: &str) {
         "display_name" => input.display_name = string_field(f, path),
         "avatar_url" => input.avatar_url = string_field(f, path),
         "locale" => input.locale = string_field(f, path),
+        "timezone" => input.timezone = string_field(f, path),
         "linked_providers" => {
             input.linked_providers = Some(
                 d.identity

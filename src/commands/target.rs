@@ -128,7 +128,7 @@ pub async fn read_live(client: &Client, organization: Option<&str>) -> anyhow::R
     }
     let filter = org
         .as_ref()
-        .map(|o| format!("organization_id = \"{}\"", o.id));
+        .map(|o| crate::live::filter::all_equal(&[("organization_id", o.id.as_str())]));
     let listed = Arc::new(AtomicU64::new(0));
     let total = Arc::new(AtomicU64::new(0));
     let activity = {

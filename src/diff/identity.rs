@@ -78,6 +78,7 @@ pub fn desired_fields(identity: &Identity, source: &str) -> BTreeMap<String, Val
     put("display_name", s(&identity.display_name));
     put("avatar_url", s(&identity.avatar_url));
     put("locale", s(&identity.locale));
+    put("timezone", s(&identity.timezone));
     put(
         "state",
         Some(Value::String(
@@ -143,10 +144,12 @@ fn live_value(live: &wire::Identity, path: &str) -> Option<Value> {
         "display_name" => s(&live.display_name),
         "avatar_url" => s(&live.avatar_url),
         "locale" => s(&live.locale),
+        "timezone" => s(&live.timezone),
         "state" => Some(Value::String(live.state.as_str().to_string())),
         "linked_providers" => {
             let mut linked: Vec<_> = live
                 .linked_providers
+                .as_deref()?
                 .iter()
                 .map(|l| json!({"provider": l.provider, "subject": l.subject}))
                 .collect();
@@ -264,6 +267,12 @@ fn compare(
             }
             continue;
         }
+        // Linked providers are compared only when the tenant returned them: a listing
+        // leaves them out unless asked (`include_linked_providers`), and "not returned" is
+        // not "none".
+        if path == "linked_providers" && live.linked_providers.is_none() {
+            continue;
+        }
         let have = live_value(live, path);
         if have.as_ref() == Some(want) {
             continue;
@@ -323,6 +332,7 @@ mod tests {
             display_name: identity.display_name.clone(),
             avatar_url: identity.avatar_url.clone(),
             locale: identity.locale.clone(),
+            timezone: identity.timezone.clone(),
             organization_id: None,
             state: if identity.active {
                 wire::IdentityState::Active
@@ -331,10 +341,20 @@ mod tests {
             },
             traits: identity.traits.clone(),
             admin_metadata: admin,
-            linked_providers: vec![],
+            linked_providers: Some(
+                identity
+                    .linked_providers
+                    .iter()
+                    .map(|l| wire::LinkedProvider {
+                        provider: l.provider.clone(),
+                        subject: l.subject.clone(),
+                    })
+                    .collect(),
+            ),
             has_password: identity.password.is_some(),
             create_time: String::new(),
             update_time: String::new(),
+            last_login_at: None,
             etag: "W/\"1\"".into(),
         }
     }
@@ -361,6 +381,53 @@ mod tests {
                 changes: vec![]
             }
         );
+    }
+
+    #[test]
+    fn linked_providers_are_compared_only_when_the_tenant_returned_them() {
+        let mut i = desired();
+        i.linked_providers = vec![crate::model::LinkedProvider {
+            provider: "google-oauth2".into(),
+            subject: "1".into(),
+        }];
+        let d = desired_fields(&i, "src");
+        // Returned and equal: nothing to do.
+        let live = live_from(&i, "src");
+        assert_eq!(
+            diff_identity(&d, Some(&live), &[]).action,
+            IdentityAction::NoOp
+        );
+        // Not returned (a listing without include_linked_providers): not compared.
+        let mut without = live.clone();
+        without.linked_providers = None;
+        assert_eq!(
+            diff_identity(&d, Some(&without), &[]).action,
+            IdentityAction::NoOp
+        );
+        // Returned and different (here: none): an update.
+        let mut other = live;
+        other.linked_providers = Some(vec![]);
+        let diff = diff_identity(&d, Some(&other), &[]);
+        assert_eq!(diff.action, IdentityAction::Update);
+        assert_eq!(diff.changes[0].path, "linked_providers");
+        assert_eq!(diff.changes[0].before, Some(json!([])));
+    }
+
+    #[test]
+    fn timezone_is_compared_like_locale() {
+        let mut i = desired();
+        i.timezone = Some("Europe/Paris".into());
+        let d = desired_fields(&i, "src");
+        assert_eq!(d.get("timezone"), Some(&json!("Europe/Paris")));
+        let mut live = live_from(&i, "src");
+        assert_eq!(
+            diff_identity(&d, Some(&live), &[]).action,
+            IdentityAction::NoOp
+        );
+        live.timezone = Some("Europe/Berlin".into());
+        let diff = diff_identity(&d, Some(&live), &[]);
+        assert_eq!(diff.action, IdentityAction::Update);
+        assert_eq!(diff.changes[0].path, "timezone");
     }
 
     #[test]

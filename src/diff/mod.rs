@@ -46,6 +46,7 @@ pub const IDENTITY_FIELDS: &[&str] = &[
     "display_name",
     "avatar_url",
     "locale",
+    "timezone",
     "state",
     "linked_providers",
     "password",

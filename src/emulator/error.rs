@@ -60,6 +60,17 @@ pub enum ApiError {
     /// 404 `AVNOLOGY_AUTH_300`: no such organization.
     #[error("organization not found")]
     OrgNotFound,
+    /// 404: a request field names an object that does not exist (`AVNOLOGY_AUTH_300` for an
+    /// organization, `AVNOLOGY_AUTH_901` otherwise), with `details.field`. A schema cannot
+    /// state that a reference must exist, so this is a 404 like any other missing object,
+    /// not a validation error.
+    #[error("{field} names no existing {what}")]
+    MissingReference {
+        /// The request field.
+        field: &'static str,
+        /// What it should name: `organization` or `identity`.
+        what: &'static str,
+    },
     /// 401 `AVNOLOGY_AUTH_001`: unknown identifier or wrong password (one message for both,
     /// so a login cannot tell which).
     #[error("invalid identifier or password")]
@@ -123,6 +134,18 @@ impl ApiError {
         }
     }
 
+    /// A conflict with the resource's current state, about one request field: 409 with
+    /// `details.field` and `details.reason` (e.g. a fixed field sent with another value).
+    pub fn conflict_field(field: &str, reason: &str, message: impl Into<String>) -> Self {
+        let mut details = Map::new();
+        details.insert("field".into(), json!(field));
+        details.insert("reason".into(), json!(reason));
+        Self::Conflict {
+            message: message.into(),
+            details,
+        }
+    }
+
     /// A conflict with only `details.reason`.
     pub fn conflict_reason(reason: &str, message: impl Into<String>) -> Self {
         let mut details = Map::new();
@@ -149,7 +172,9 @@ impl ApiError {
             Self::PermissionDenied { .. } => StatusCode::FORBIDDEN,
             Self::Validation { .. } => StatusCode::BAD_REQUEST,
             Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::NotFound { .. } | Self::OrgNotFound => StatusCode::NOT_FOUND,
+            Self::NotFound { .. } | Self::OrgNotFound | Self::MissingReference { .. } => {
+                StatusCode::NOT_FOUND
+            }
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -165,7 +190,12 @@ impl ApiError {
             Self::Validation { .. } | Self::MethodNotAllowed => codes::VALIDATION,
             Self::Conflict { .. } => codes::CONFLICT,
             Self::NotFound { .. } => codes::NOT_FOUND,
-            Self::OrgNotFound => codes::ORG_NOT_FOUND,
+            Self::OrgNotFound
+            | Self::MissingReference {
+                what: "organization",
+                ..
+            } => codes::ORG_NOT_FOUND,
+            Self::MissingReference { .. } => codes::NOT_FOUND,
             Self::InvalidCredentials => codes::INVALID_CREDENTIALS,
             Self::AccountDisabled => ACCOUNT_DISABLED,
             Self::RateLimited { .. } => codes::RATE_LIMITED,
@@ -178,6 +208,7 @@ impl ApiError {
         match self {
             Self::PermissionDenied { scope } => json!({ "required_scope": scope }),
             Self::Validation { field: Some(f), .. } => json!({ "field": f }),
+            Self::MissingReference { field, .. } => json!({ "field": field }),
             Self::Conflict { details, .. } => Value::Object(details.clone()),
             Self::RateLimited { retry_after } => json!({ "retry_after_seconds": retry_after }),
             Self::Unavailable => json!({ "injected_fault": "5xx" }),

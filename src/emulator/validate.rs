@@ -15,7 +15,7 @@
 use reqwest::Url;
 
 use crate::emulator::error::ApiError;
-use crate::live::wire::{Identity, OAuthClient};
+use crate::live::wire::{Identity, IdentityInput, OAuthClient, OAuthClientInput};
 use crate::model::limits::{
     MAX_EXTERNAL_ID, MAX_LIST_LEN, MAX_NAME_CHARS, MAX_SCOPE_LEN, MAX_URI_LEN, ORG_NAME_LEN,
 };
@@ -50,7 +50,7 @@ pub fn identity(i: &Identity) -> Result<(), ApiError> {
             "organization_id must not be empty",
         ));
     }
-    for p in &i.linked_providers {
+    for p in i.linked_providers.iter().flatten() {
         if p.provider.is_empty() || p.subject.is_empty() {
             return Err(ApiError::field(
                 "linked_providers",
@@ -58,6 +58,92 @@ pub fn identity(i: &Identity) -> Result<(), ApiError> {
             ));
         }
     }
+    Ok(())
+}
+
+/// Checks the shape of every field an identity request sends, named in its `update_mask` or
+/// not: a PATCH ignores the fields its mask does not name, but a request that sends an
+/// invalid value is refused all the same, as the contract's schema says.
+pub fn identity_input(i: &IdentityInput) -> Result<(), ApiError> {
+    if let Some(email) = &i.email {
+        validate::email(email).map_err(|m| ApiError::field("email", m))?;
+    }
+    if let Some(phone) = &i.phone {
+        validate::phone(phone).map_err(|m| ApiError::field("phone", m))?;
+    }
+    if let Some(username) = &i.username {
+        validate::username(username).map_err(|m| ApiError::field("username", m))?;
+    }
+    external_id(i.external_id.as_deref())?;
+    if i.organization_id.as_deref() == Some("") {
+        return Err(ApiError::field(
+            "organization_id",
+            "organization_id must not be empty",
+        ));
+    }
+    for p in i.linked_providers.iter().flatten() {
+        if p.provider.is_empty() || p.subject.is_empty() {
+            return Err(ApiError::field(
+                "linked_providers",
+                "a linked provider needs a provider and a subject",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// [`identity_input`] for OAuth clients: the shape of every field sent, without the rules
+/// that join fields (the grant types a public client may have, the auth method a type
+/// implies), which are checked on the client a request produces.
+pub fn oauth_client_input(c: &OAuthClientInput) -> Result<(), ApiError> {
+    if let Some(n) = &c.client_name {
+        name("client_name", n)?;
+    }
+    if let Some(t) = &c.client_type {
+        client_type(t)?;
+    }
+    if let Some(m) = &c.token_endpoint_auth_method
+        && !CLIENT_TYPES.iter().any(|t| auth_method_for(t) == m)
+    {
+        return Err(ApiError::field(
+            "token_endpoint_auth_method",
+            "token_endpoint_auth_method must be `client_secret_post` or `none`",
+        ));
+    }
+    external_id(c.external_id.as_deref())?;
+    if c.organization_id.as_deref() == Some("") {
+        return Err(ApiError::field(
+            "organization_id",
+            "organization_id must not be empty",
+        ));
+    }
+    for (field, list) in [
+        ("redirect_uris", &c.redirect_uris),
+        ("post_logout_redirect_uris", &c.post_logout_redirect_uris),
+    ] {
+        let list = list.as_deref().unwrap_or_default();
+        if list.len() > MAX_LIST_LEN {
+            return Err(ApiError::field(
+                field,
+                format!("{field} has more than {MAX_LIST_LEN} entries"),
+            ));
+        }
+        for (i, uri) in list.iter().enumerate() {
+            redirect_uri(field, i, uri)?;
+        }
+    }
+    let origins = c.allowed_origins.as_deref().unwrap_or_default();
+    if origins.len() > MAX_LIST_LEN {
+        return Err(ApiError::field(
+            "allowed_origins",
+            format!("allowed_origins has more than {MAX_LIST_LEN} entries"),
+        ));
+    }
+    for (i, o) in origins.iter().enumerate() {
+        origin(i, o)?;
+    }
+    grant_types(c.grant_types.as_deref().unwrap_or_default(), "confidential")?;
+    scope_tokens(c.scopes.as_deref().unwrap_or_default())?;
     Ok(())
 }
 

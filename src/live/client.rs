@@ -316,24 +316,19 @@ impl Client {
     // ----- identities -------------------------------------------------------------------
 
     /// One page of identities (`GET /v1/identities`). `page_size` is at most
-    /// [`MAX_PAGE_SIZE`]; `filter` is an AIP-160 string (see [`super::filter`]).
+    /// [`MAX_PAGE_SIZE`]; `filter` is an AIP-160 string (see [`super::filter`]). Asks for
+    /// the linked providers (`include_linked_providers=true`, documented), which a listing
+    /// leaves out by default: a plan compares them. A tenant that still leaves them out
+    /// answers `linked_providers: None`, and the plan then does not compare them.
     pub async fn list_identities(
         &self,
         filter: Option<&str>,
         page_size: u32,
         page_token: Option<&str>,
     ) -> Result<wire::ListIdentitiesResponse> {
-        let mut url = self.url(&["v1", "identities"]);
-        {
-            let mut q = url.query_pairs_mut();
-            q.append_pair("page_size", &page_size.to_string());
-            if let Some(token) = page_token {
-                q.append_pair("page_token", token);
-            }
-            if let Some(filter) = filter {
-                q.append_pair("filter", filter);
-            }
-        }
+        let mut url = self.list_url(&["v1", "identities"], filter, page_size, page_token);
+        url.query_pairs_mut()
+            .append_pair("include_linked_providers", "true");
         let call = self.call(Method::GET, url);
         let method = call.method.clone();
         let path = call.url.path().to_string();
@@ -389,8 +384,11 @@ impl Client {
     /// The identity whose `external_id` is `external_id`, in `organization_id` if given.
     ///
     /// Without an organization, an identity outside any organization is preferred, then the
-    /// first match. Soft-deleted identities are returned too: the caller decides what a
-    /// `scheduled_deletion` match means.
+    /// first match. Soft-deleted identities are not found: the listing leaves identities in
+    /// `scheduled_deletion` out unless the filter names `state`, and this filter does not
+    /// (`external_id` is unique only among identities that are not soft-deleted, so a
+    /// soft-deleted one is a different identity, which `plan` finds through its own
+    /// `state = "scheduled_deletion"` listing).
     pub async fn find_identity_by_external_id(
         &self,
         organization_id: Option<&str>,
@@ -852,7 +850,10 @@ impl Client {
         url
     }
 
-    /// A list URL: `segments` plus `page_size`, `page_token` and `filter` query parameters.
+    /// A list URL: `segments` plus `page_size`, `page_token`, `filter` and `order_by`
+    /// query parameters. Listings ask for creation order, oldest first (`order_by =
+    /// create_time`, a documented value; the default is newest first): with keyset paging
+    /// it is stable while others create, and it reads a tenant in the order it was filled.
     fn list_url(
         &self,
         segments: &[&str],
@@ -864,6 +865,7 @@ impl Client {
         {
             let mut q = url.query_pairs_mut();
             q.append_pair("page_size", &page_size.to_string());
+            q.append_pair("order_by", "create_time");
             if let Some(token) = page_token {
                 q.append_pair("page_token", token);
             }

@@ -53,6 +53,82 @@ impl IdentityState {
     }
 }
 
+/// Deserializes an optional request field that may be absent but not `null`: the contract
+/// types these fields as plain strings, objects or arrays, so the emulator refuses a `null`
+/// (400) instead of reading it as absent. Only request types use it; responses stay
+/// tolerant.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
+/// A nested request object that must be a JSON object: serde would also read a struct from a
+/// JSON array of its fields in order, which the contract does not allow.
+fn object<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let map = Map::<String, Value>::deserialize(deserializer)?;
+    T::deserialize(Value::Object(map)).map_err(serde::de::Error::custom)
+}
+
+/// [`object`] for an optional field (absent, never `null`).
+fn present_object<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    object(deserializer).map(Some)
+}
+
+/// A list of request objects (absent, never `null`), each a JSON object.
+fn present_objects<'de, D, T>(deserializer: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    Vec::<Map<String, Value>>::deserialize(deserializer)?
+        .into_iter()
+        .map(|m| T::deserialize(Value::Object(m)).map_err(serde::de::Error::custom))
+        .collect::<Result<Vec<T>, D::Error>>()
+        .map(Some)
+}
+
+/// [`present`] for a whole number that fits a `u32`, written as an integer or as a number with
+/// no fraction (`8.0`): JSON Schema's `integer` admits both.
+fn present_whole<'de, D>(deserializer: D) -> Result<Option<u32>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let n = serde_json::Number::deserialize(deserializer)?;
+    n.as_u64()
+        .or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(f))
+                .map(|f| f as u64)
+        })
+        .and_then(|v| u32::try_from(v).ok())
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom("expected a whole number from 0 to 4294967295"))
+}
+
+/// `POST /v1/identities/{id}:deactivate` and `:reactivate` body (documented, optional):
+/// a reason for the audit log.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StateChangeRequest {
+    /// Why; accepted for the audit log.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub reason: Option<String>,
+}
+
 /// A linked social or federated login (assumed shape: `linked_providers[]`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct LinkedProvider {
@@ -63,7 +139,9 @@ pub struct LinkedProvider {
 }
 
 /// An identity as the API returns it (flat, documented fields plus the assumed
-/// `external_id`, `linked_providers`, `has_password` and `etag`).
+/// `external_id`, `has_password` and `etag`). Linked providers are documented on get and
+/// behind `include_linked_providers=true` on list; a list without it leaves them out, so
+/// `None` means "not returned", not "none".
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Identity {
     /// `usr_<uuid>`.
@@ -100,6 +178,9 @@ pub struct Identity {
     /// BCP 47 locale.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locale: Option<String>,
+    /// IANA time zone (documented field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
     /// Organization the identity belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<String>,
@@ -112,9 +193,9 @@ pub struct Identity {
     /// Admin-only metadata.
     #[serde(default)]
     pub admin_metadata: Map<String, Value>,
-    /// Linked logins (assumed).
-    #[serde(default)]
-    pub linked_providers: Vec<LinkedProvider>,
+    /// Linked logins, when the response carries them (see the type's documentation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linked_providers: Option<Vec<LinkedProvider>>,
     /// Whether a password or imported hash is set (assumed; the hash is never returned).
     #[serde(default)]
     pub has_password: bool,
@@ -124,6 +205,10 @@ pub struct Identity {
     /// Last update time, RFC 3339.
     #[serde(default)]
     pub update_time: String,
+    /// Time of the last successful login, RFC 3339; absent before the first (assumed: the
+    /// name comes from the documented `order_by` value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_login_at: Option<String>,
     /// The ETag, also sent as the `ETag` header (assumed field).
     #[serde(default)]
     pub etag: String,
@@ -138,19 +223,39 @@ pub struct PasswordHashInput {
     /// The hash: a bcrypt string, or Firebase's base64 `passwordHash`.
     pub hash: String,
     /// Firebase: the per-user salt, standard base64.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub salt: Option<String>,
     /// Firebase: the project's salt separator, base64.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub salt_separator: Option<String>,
     /// Firebase: the project's signer key, base64.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub signer_key: Option<String>,
     /// Firebase: scrypt `r`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present_whole"
+    )]
     pub rounds: Option<u32>,
     /// Firebase: scrypt `log2(N)`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present_whole"
+    )]
     pub mem_cost: Option<u32>,
 }
 
@@ -170,49 +275,116 @@ impl fmt::Debug for PasswordHashInput {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct IdentityInput {
     /// The source's id (assumed writable on create).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub external_id: Option<String>,
     /// Required on create.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub email: Option<String>,
     /// Assumed settable on create.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub email_verified: Option<bool>,
     /// E.164.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub phone: Option<String>,
     /// Assumed settable on create.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub phone_verified: Option<bool>,
     /// 3–64 of `[A-Za-z0-9_-]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub username: Option<String>,
     /// Given name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub first_name: Option<String>,
     /// Family name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub last_name: Option<String>,
     /// Display name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub display_name: Option<String>,
     /// Picture URL.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub avatar_url: Option<String>,
     /// BCP 47 locale.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub locale: Option<String>,
+    /// IANA time zone.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub timezone: Option<String>,
     /// Organization.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub organization_id: Option<String>,
     /// Custom profile attributes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub traits: Option<Map<String, Value>>,
     /// Admin-only metadata.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub admin_metadata: Option<Map<String, Value>>,
     /// Linked logins (assumed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present_objects"
+    )]
     pub linked_providers: Option<Vec<LinkedProvider>>,
 }
 
@@ -220,13 +392,22 @@ pub struct IdentityInput {
 #[derive(Clone, Default, Serialize, Deserialize)]
 pub struct CreateIdentityRequest {
     /// The identity.
+    #[serde(deserialize_with = "object")]
     pub identity: IdentityInput,
     /// Plaintext password, hashed by the server with Argon2id (documented). Never sent by
     /// the migration tool; accepted by the emulator for completeness.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub initial_password: Option<String>,
     /// Imported hash (assumed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present_object"
+    )]
     pub password_hash: Option<PasswordHashInput>,
     /// Validate without creating (documented).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -253,11 +434,16 @@ impl fmt::Debug for CreateIdentityRequest {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct UpdateIdentityRequest {
     /// New values of the masked fields.
+    #[serde(deserialize_with = "object")]
     pub identity: IdentityInput,
     /// Comma-separated field paths.
     pub update_mask: String,
     /// Replacement hash, when `password_hash` is in the mask (assumed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present_object"
+    )]
     pub password_hash: Option<PasswordHashInput>,
 }
 
@@ -305,13 +491,25 @@ pub struct CreateOrganizationRequest {
     /// Required name.
     pub name: String,
     /// Human name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub display_name: Option<String>,
     /// Login slug.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub slug: Option<String>,
     /// Default `open`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub registration_mode: Option<String>,
 }
 
@@ -332,16 +530,32 @@ pub struct ListOrganizationsResponse {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OrganizationInput {
     /// URL-safe name, 2–64 of lowercase letters, digits and `-`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub name: Option<String>,
     /// Human name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub display_name: Option<String>,
     /// Login slug; documented as fixed after creation, so a PATCH naming it is refused.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub slug: Option<String>,
     /// `open`, `invite_only`, `sso_only` or `disabled`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub registration_mode: Option<String>,
 }
 
@@ -349,6 +563,7 @@ pub struct OrganizationInput {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct UpdateOrganizationRequest {
     /// New values of the masked fields.
+    #[serde(deserialize_with = "object")]
     pub organization: OrganizationInput,
     /// Comma-separated field paths: `name`, `display_name`, `registration_mode`.
     pub update_mask: String,
@@ -515,37 +730,81 @@ pub struct OAuthClient {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OAuthClientInput {
     /// The source's id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub external_id: Option<String>,
     /// Display name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub client_name: Option<String>,
     /// `confidential` or `public`; fixed after create.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub client_type: Option<String>,
     /// Redirect URIs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub redirect_uris: Option<Vec<String>>,
     /// Post-logout redirect URIs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub post_logout_redirect_uris: Option<Vec<String>>,
     /// CORS origins.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub allowed_origins: Option<Vec<String>>,
     /// Grant types.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub grant_types: Option<Vec<String>>,
     /// Scopes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub scopes: Option<Vec<String>>,
     /// `client_secret_post` or `none`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub token_endpoint_auth_method: Option<String>,
     /// Metadata (top-level keys replaced individually through `metadata.<key>` masks).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub metadata: Option<Map<String, Value>>,
     /// Organization.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub organization_id: Option<String>,
 }
 
@@ -553,6 +812,7 @@ pub struct OAuthClientInput {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CreateOAuthClientRequest {
     /// The client.
+    #[serde(deserialize_with = "object")]
     pub client: OAuthClientInput,
 }
 
@@ -583,6 +843,7 @@ impl fmt::Debug for CreatedOAuthClient {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct UpdateOAuthClientRequest {
     /// New values of the masked fields.
+    #[serde(deserialize_with = "object")]
     pub client: OAuthClientInput,
     /// Comma-separated field paths.
     pub update_mask: String,
@@ -638,18 +899,34 @@ pub struct CreateServiceAccountRequest {
     /// Required, 1–256.
     pub name: String,
     /// Description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub description: Option<String>,
     /// Required: an identity id.
     pub owner_id: String,
     /// Organization.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub organization_id: Option<String>,
     /// The source's id (assumed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub external_id: Option<String>,
     /// Metadata (assumed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub metadata: Option<Map<String, Value>>,
 }
 
@@ -658,13 +935,25 @@ pub struct CreateServiceAccountRequest {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct UpdateServiceAccountRequest {
     /// New name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub name: Option<String>,
     /// New description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub description: Option<String>,
     /// Metadata.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub metadata: Option<Map<String, Value>>,
     /// Comma-separated field paths.
     pub update_mask: String,
@@ -690,7 +979,11 @@ pub struct CreateApiKeyRequest {
     #[serde(default)]
     pub scopes: Vec<String>,
     /// ISO 8601 expiry; absent means never.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub expire_time: Option<String>,
 }
 

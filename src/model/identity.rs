@@ -41,6 +41,8 @@ pub struct Identity {
     pub avatar_url: Option<String>,
     /// BCP 47 locale.
     pub locale: Option<String>,
+    /// IANA time zone (Cognito's `zoneinfo`).
+    pub timezone: Option<String>,
     /// `false` for users the provider blocked, banned or disabled.
     pub active: bool,
     /// Custom profile attributes, compared by the top-level keys set here.

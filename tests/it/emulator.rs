@@ -468,10 +468,6 @@ fn create_validation_errors_are_400_auth_902_naming_the_field() {
             "username",
         ),
         (
-            json!({"identity": {"email": "a@example.com", "organization_id": "org_missing"}}),
-            "organization_id",
-        ),
-        (
             json!({"identity": {"email": "a@example.com"}, "initial_password": "short"}),
             "initial_password",
         ),
@@ -503,6 +499,15 @@ fn create_validation_errors_are_400_auth_902_naming_the_field() {
         assert_eq!(error_code(&resp), "AVNOLOGY_AUTH_902", "{resp}");
         assert_eq!(resp["error"]["details"]["field"], field, "{body} -> {resp}");
     }
+    // An organization that does not exist is a 404 naming the field.
+    let (status, resp) = emu.call(
+        "POST",
+        "/v1/identities",
+        Some(json!({"identity": {"email": "a@example.com", "organization_id": "org_missing"}})),
+    );
+    assert_eq!(status, 404, "{resp}");
+    assert_eq!(error_code(&resp), "AVNOLOGY_AUTH_300");
+    assert_eq!(resp["error"]["details"]["field"], "organization_id");
     // A wrongly typed password is refused without being echoed.
     let (status, resp) = emu.call(
         "POST",
@@ -619,8 +624,8 @@ fn list_pages_are_stable_while_others_insert() {
     let mut pages = 0;
     loop {
         let path = match &token {
-            Some(t) => format!("/v1/identities?page_size=10&page_token={t}"),
-            None => "/v1/identities?page_size=10".to_string(),
+            Some(t) => format!("/v1/identities?order_by=create_time&page_size=10&page_token={t}"),
+            None => "/v1/identities?order_by=create_time&page_size=10".to_string(),
         };
         let (status, body) = emu.call("GET", &path, None);
         assert_eq!(status, 200, "{body}");
@@ -664,7 +669,8 @@ fn list_page_size_defaults_clamps_and_rejects_garbage() {
         "page_size=-1",
         "page_size=abc",
         "page_token=garbage",
-        "order_by=email",
+        "order_by=name",
+        "order_by=email%20sideways",
     ] {
         let (status, body) = emu.call("GET", &format!("/v1/identities?{bad}"), None);
         assert_eq!(status, 400, "{bad}: {body}");
@@ -673,7 +679,7 @@ fn list_page_size_defaults_clamps_and_rejects_garbage() {
 }
 
 fn filter(emu: &Emulator, f: &str) -> (u16, Value) {
-    let mut url = reqwest::Url::parse("http://x/v1/identities").unwrap();
+    let mut url = reqwest::Url::parse("http://x/v1/identities?order_by=create_time").unwrap();
     url.query_pairs_mut().append_pair("filter", f);
     emu.call(
         "GET",
@@ -955,8 +961,9 @@ fn deactivate_and_reactivate_change_state_and_honour_if_match() {
     let (status, body) = emu.call("POST", &format!("/v1/identities/{id}:reactivate"), None);
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["state"], "active");
+    // An unknown custom method is not a method of the identity resource either.
     let (status, body) = emu.call("POST", &format!("/v1/identities/{id}:explode"), None);
-    assert_eq!(status, 404, "{body}");
+    assert_eq!(status, 405, "{body}");
     let (status, body) = emu.call("POST", "/v1/identities/usr_nope:deactivate", None);
     assert_eq!(status, 404);
     assert_eq!(error_code(&body), "AVNOLOGY_AUTH_901");
@@ -1013,13 +1020,17 @@ fn organizations_create_list_get_patch_and_count_members() {
     assert_eq!(status, 200);
     assert_eq!(got["member_count"], 1);
     emu.call("POST", "/v1/organizations", Some(json!({"name": "beta"})));
-    let (_, list) = emu.call("GET", "/v1/organizations?page_size=1", None);
+    let (_, list) = emu.call(
+        "GET",
+        "/v1/organizations?order_by=create_time&page_size=1",
+        None,
+    );
     assert_eq!(list["organizations"].as_array().unwrap().len(), 1);
     assert_eq!(list["organizations"][0]["name"], "acme");
     let t = list["next_page_token"].as_str().unwrap();
     let (_, list) = emu.call(
         "GET",
-        &format!("/v1/organizations?page_size=1&page_token={t}"),
+        &format!("/v1/organizations?order_by=create_time&page_size=1&page_token={t}"),
         None,
     );
     assert_eq!(list["organizations"][0]["name"], "beta");
@@ -1425,14 +1436,16 @@ fn openapi_marks_every_operation_and_field_and_covers_the_wire_types() {
         display_name: Some("d".into()),
         avatar_url: Some("https://x".into()),
         locale: Some("en".into()),
+        timezone: Some("Europe/Paris".into()),
         organization_id: Some("org_1".into()),
         state: wire::IdentityState::Active,
         traits: Default::default(),
         admin_metadata: Default::default(),
-        linked_providers: vec![],
+        linked_providers: Some(vec![]),
         has_password: true,
         create_time: "t".into(),
         update_time: "t".into(),
+        last_login_at: Some("t".into()),
         etag: "e".into(),
     };
     assert_covers(&doc, "Identity", serde_json::to_value(&identity).unwrap());
@@ -1448,6 +1461,7 @@ fn openapi_marks_every_operation_and_field_and_covers_the_wire_types() {
         display_name: Some("d".into()),
         avatar_url: Some("a".into()),
         locale: Some("en".into()),
+        timezone: Some("Europe/Paris".into()),
         organization_id: Some("o".into()),
         traits: Some(Default::default()),
         admin_metadata: Some(Default::default()),

@@ -290,8 +290,11 @@ fn invalid_clients_are_400_auth_902_naming_the_field() {
             json!({"token_endpoint_auth_method": "none"}),
             "token_endpoint_auth_method",
         ),
-        (json!({"organization_id": "org_missing"}), "organization_id"),
     ];
+    let (status, body) = create_client(&emu, json!({"organization_id": "org_missing"}));
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(error_code(&body), "AVNOLOGY_AUTH_300");
+    assert_eq!(error_field(&body), "organization_id");
     for (overrides, field) in cases {
         let (status, body) = create_client(&emu, overrides.clone());
         assert_eq!(status, 400, "{overrides}: {body}");
@@ -349,8 +352,8 @@ fn client_list_pages_and_filters() {
     let mut pages = 0;
     loop {
         let path = match &token {
-            Some(t) => format!("/v1/oauth-clients?page_size=2&page_token={t}"),
-            None => "/v1/oauth-clients?page_size=2".to_string(),
+            Some(t) => format!("/v1/oauth-clients?order_by=create_time&page_size=2&page_token={t}"),
+            None => "/v1/oauth-clients?order_by=create_time&page_size=2".to_string(),
         };
         let (status, body) = emu.call("GET", &path, None);
         assert_eq!(status, 200, "{body}");
@@ -417,8 +420,9 @@ fn client_patch_applies_the_mask_honours_if_match_and_keeps_the_type() {
         Some(patch.clone()),
         &[("authorization", &h), ("if-match", &etag)],
     );
-    assert_eq!(status, 400, "{body}");
+    assert_eq!(status, 409, "{body}");
     assert_eq!(error_field(&body), "client_type");
+    assert_eq!(body["error"]["details"]["reason"], "fixed_after_create");
     let mut patch = patch;
     patch["client"]["client_type"] = json!("confidential");
     let (status, headers, body) = emu.request(
@@ -454,15 +458,28 @@ fn client_patch_applies_the_mask_honours_if_match_and_keeps_the_type() {
     assert_eq!(error_code(&body), "AVNOLOGY_AUTH_903");
     assert_eq!(body["error"]["details"]["reason"], "etag_mismatch");
 
-    // The type cannot change.
+    // The type cannot change: the request conflicts with the client (409).
     let (status, body) = emu.call(
         "PATCH",
         &path,
         Some(json!({"client": {"client_type": "public"}, "update_mask": "client_type"})),
     );
-    assert_eq!(status, 400, "{body}");
-    assert_eq!(error_code(&body), "AVNOLOGY_AUTH_902");
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(error_code(&body), "AVNOLOGY_AUTH_903");
     assert_eq!(error_field(&body), "client_type");
+    assert_eq!(body["error"]["details"]["reason"], "fixed_after_create");
+
+    // An invalid value is refused even where the mask does not name it.
+    let (status, body) = emu.call(
+        "PATCH",
+        &path,
+        Some(
+            json!({"client": {"client_name": "Ok", "redirect_uris": ["https://x.example.com/*"]},
+                    "update_mask": "client_name"}),
+        ),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(error_field(&body), "redirect_uris");
 
     // Validation applies to patched values; unknown paths are refused.
     for (patch, field) in [
@@ -687,21 +704,43 @@ fn service_account_create_checks_name_owner_and_external_id() {
         ),
         (json!({"name": "n"}), "owner_id"),
         (json!({"name": "n", "owner_id": ""}), "owner_id"),
-        (json!({"name": "n", "owner_id": "usr_missing"}), "owner_id"),
-        (json!({"name": "n", "owner_id": deleted_owner}), "owner_id"),
-        (
-            json!({"name": "n", "owner_id": owner_id, "organization_id": "org_x"}),
-            "organization_id",
-        ),
         (
             json!({"name": "n", "owner_id": owner_id, "external_id": ""}),
             "external_id",
+        ),
+        (
+            json!({"name": "n", "owner_id": owner_id, "external_id": null}),
+            "",
         ),
     ];
     for (body, field) in cases {
         let (status, err) = emu.call("POST", "/v1/service-accounts", Some(body.clone()));
         assert_eq!(status, 400, "{body}: {err}");
         assert_eq!(error_code(&err), "AVNOLOGY_AUTH_902");
+        assert_eq!(error_field(&err), field, "{body}: {err}");
+    }
+    // A reference to something that does not exist is a 404 naming the field: a missing or
+    // soft-deleted owner (901), a missing organization (300).
+    for (body, field, code) in [
+        (
+            json!({"name": "n", "owner_id": "usr_missing"}),
+            "owner_id",
+            "AVNOLOGY_AUTH_901",
+        ),
+        (
+            json!({"name": "n", "owner_id": deleted_owner}),
+            "owner_id",
+            "AVNOLOGY_AUTH_901",
+        ),
+        (
+            json!({"name": "n", "owner_id": owner_id, "organization_id": "org_x"}),
+            "organization_id",
+            "AVNOLOGY_AUTH_300",
+        ),
+    ] {
+        let (status, err) = emu.call("POST", "/v1/service-accounts", Some(body.clone()));
+        assert_eq!(status, 404, "{body}: {err}");
+        assert_eq!(error_code(&err), code, "{body}: {err}");
         assert_eq!(error_field(&err), field, "{body}: {err}");
     }
     let (status, err) = emu.call(
@@ -725,12 +764,16 @@ fn service_accounts_list_filter_patch_and_delete() {
             json!({"name": format!("sa {n}"), "owner_id": owner_id, "external_id": format!("m2m|{n}")}),
         );
     }
-    let (_, page) = emu.call("GET", "/v1/service-accounts?page_size=2", None);
+    let (_, page) = emu.call(
+        "GET",
+        "/v1/service-accounts?order_by=create_time&page_size=2",
+        None,
+    );
     assert_eq!(page["service_accounts"].as_array().unwrap().len(), 2);
     let token = page["next_page_token"].as_str().unwrap();
     let (_, rest) = emu.call(
         "GET",
-        &format!("/v1/service-accounts?page_size=2&page_token={token}"),
+        &format!("/v1/service-accounts?order_by=create_time&page_size=2&page_token={token}"),
         None,
     );
     assert_eq!(rest["service_accounts"][0]["external_id"], "m2m|2");
@@ -912,16 +955,26 @@ fn key_requests_are_validated_and_replayed_idempotently() {
             json!({"name": "k", "scopes": ["admin:everything"]}),
             "scopes",
         ),
-        (
-            json!({"name": "k", "expire_time": "2001-01-01T00:00:00Z"}),
-            "expire_time",
-        ),
         (json!({"name": "k", "expire_time": "soon"}), "expire_time"),
+        (json!({"name": "k", "expire_time": null}), ""),
     ] {
         let (status, err) = emu.call("POST", &path, Some(body.clone()));
         assert_eq!(status, 400, "{body}: {err}");
         assert_eq!(error_field(&err), field, "{body}");
     }
+    // An expiry already past mints a key that is expired from the start: inactive, and
+    // refused as a Bearer key.
+    let (status, expired) = emu.call(
+        "POST",
+        &path,
+        Some(json!({"name": "old", "expire_time": "2001-01-01T00:00:00Z"})),
+    );
+    assert_eq!(status, 201, "{expired}");
+    assert_eq!(expired["active"], false);
+    assert_eq!(expired["expire_time"], "2001-01-01T00:00:00.000Z");
+    let bearer = format!("Bearer {}", expired["key"].as_str().unwrap());
+    let (status, _) = emu.call_with("GET", "/v1/identities", None, &[("authorization", &bearer)]);
+    assert_eq!(status, 401);
     let (status, err) = emu.call(
         "POST",
         "/v1/service-accounts/sa_missing/keys",
@@ -941,7 +994,8 @@ fn key_requests_are_validated_and_replayed_idempotently() {
     assert_eq!((s1, s2), (201, 201), "{b1} {b2}");
     assert_eq!(b1, b2, "the replay carries the same key");
     assert_eq!(b1["expire_time"], "2999-01-01T00:00:00.000Z");
-    assert_eq!(count(&emu, "SELECT COUNT(*) FROM service_account_keys"), 1);
+    // The expired key minted above, and this one.
+    assert_eq!(count(&emu, "SELECT COUNT(*) FROM service_account_keys"), 2);
     // The same idempotency key for another account is another request.
     let other = created_sa(&emu, json!({"name": "w", "owner_id": owner_id}));
     let (s3, b3) = emu.call_with(

@@ -227,9 +227,10 @@ async fn a_stale_if_match_on_a_client_is_a_conflict() {
             .update_oauth_client(&created.client.client_id, &retype, None)
             .await
             .unwrap_err();
+        // Fixed after create: the request conflicts with the client.
         assert_eq!(
             (err.status(), err.field()),
-            (Some(400), Some("client_type"))
+            (Some(409), Some("client_type"))
         );
         // A duplicate external_id is a conflict about that field.
         let err = c
@@ -485,9 +486,10 @@ async fn service_account_update_delete_and_owner_checks() {
             )
             .await
             .unwrap_err();
+        // An owner that does not exist is a 404 naming the field.
         assert_eq!(
             (err.status(), err.field()),
-            (Some(400), Some("owner_id")),
+            (Some(404), Some("owner_id")),
             "{err}"
         );
 

@@ -3,6 +3,7 @@
 //! `no_forgotten_test_files`).
 
 mod common;
+mod contract;
 mod cutover;
 mod emulator;
 mod emulator_clients;

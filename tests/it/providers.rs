@@ -124,9 +124,10 @@ fn list_all(emu: &Emulator, base: &str, key: &str) -> Vec<Value> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
+        let sep = if base.contains('?') { '&' } else { '?' };
         let path = match &token {
-            Some(t) => format!("{base}?page_size=100&page_token={}", urlencode(t)),
-            None => format!("{base}?page_size=100"),
+            Some(t) => format!("{base}{sep}page_size=100&page_token={}", urlencode(t)),
+            None => format!("{base}{sep}page_size=100"),
         };
         let (status, body) = emu.call("GET", &path, None);
         assert_eq!(status, 200, "GET {path}: {body}");
@@ -155,7 +156,12 @@ fn by_external_id(items: Vec<Value>) -> BTreeMap<String, Value> {
 }
 
 fn live_identities(emu: &Emulator) -> BTreeMap<String, Value> {
-    by_external_id(list_all(emu, "/v1/identities", "identities"))
+    // Linked providers come in a listing only when asked for.
+    by_external_id(list_all(
+        emu,
+        "/v1/identities?include_linked_providers=true",
+        "identities",
+    ))
 }
 
 fn live_clients(emu: &Emulator) -> BTreeMap<String, Value> {

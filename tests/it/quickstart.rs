@@ -54,8 +54,10 @@ fn live_identities(emu: &Emulator) -> HashMap<String, Value> {
     let mut token: Option<String> = None;
     loop {
         let path = match &token {
-            Some(t) => format!("/v1/identities?page_size=100&page_token={t}"),
-            None => "/v1/identities?page_size=100".to_string(),
+            Some(t) => {
+                format!("/v1/identities?include_linked_providers=true&page_size=100&page_token={t}")
+            }
+            None => "/v1/identities?include_linked_providers=true&page_size=100".to_string(),
         };
         let (status, body) = emu.call("GET", &path, None);
         assert_eq!(status, 200, "{body}");

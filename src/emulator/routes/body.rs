@@ -16,12 +16,16 @@ use sha2::{Digest, Sha256};
 
 use crate::emulator::error::ApiError;
 
-/// Parses a JSON body. serde's messages can quote the offending value (which might be a
+/// Parses a JSON object body. serde's messages can quote the offending value (which might be a
 /// password typed into the wrong field), so only "missing field" messages, which name a
 /// field and nothing else, are passed on; other errors report a position.
 pub fn parse_json<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::invalid("a JSON request body is required"));
+    }
+    // Every request body is a JSON object; serde would also read a struct from an array.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::invalid("the request body must be a JSON object"));
     }
     serde_json::from_slice(bytes).map_err(|e| {
         let text = e.to_string();

@@ -18,8 +18,10 @@ use crate::emulator::password;
 use crate::emulator::store::{credentials, flows, identities};
 use crate::live::wire::{IdentityState, LoginFlow, LoginSubmission, LoginSuccess};
 
-/// `POST /v1/flows/login`.
-pub async fn create(State(state): State<AppState>) -> Result<Response, ApiError> {
+/// `POST /v1/flows/login`. The body is optional; when present it must be a JSON object
+/// (none of its members is read).
+pub async fn create(State(state): State<AppState>, raw: Bytes) -> Result<Response, ApiError> {
+    body::optional_object(&raw)?;
     let (id, expire_time) = state.store().write(flows::create).await?;
     Ok(body::json(
         StatusCode::CREATED,

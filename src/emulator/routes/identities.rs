@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::body;
-use super::list::ListRequest;
+use super::list::{Collection, ListRequest};
 use crate::emulator::AppState;
 use crate::emulator::error::ApiError;
 use crate::emulator::etag;
@@ -26,7 +26,7 @@ use crate::emulator::store::{Store, credentials, now_rfc3339, organizations};
 use crate::emulator::validate;
 use crate::live::wire::{
     CreateIdentityRequest, Identity, IdentityInput, IdentityState, ListIdentitiesResponse,
-    UpdateIdentityRequest,
+    StateChangeRequest, UpdateIdentityRequest,
 };
 
 /// The idempotency scope of creates.
@@ -45,6 +45,7 @@ const FIELDS: &[&str] = &[
     "display_name",
     "avatar_url",
     "locale",
+    "timezone",
     "organization_id",
     "traits",
     "admin_metadata",
@@ -141,14 +142,16 @@ impl NewIdentity {
             display_name: None,
             avatar_url: None,
             locale: None,
+            timezone: None,
             organization_id: None,
             state: IdentityState::Active,
             traits: Default::default(),
             admin_metadata: Default::default(),
-            linked_providers: Vec::new(),
+            linked_providers: Some(Vec::new()),
             has_password: false,
             create_time: now.clone(),
             update_time: now,
+            last_login_at: None,
             etag: String::new(),
         };
         if req.identity.email.as_deref().unwrap_or("").is_empty() {
@@ -266,14 +269,14 @@ async fn hash_plaintext(password: String) -> Result<Credential, ApiError> {
         .map_err(|e| ApiError::field(e.field, e.message))
 }
 
-/// 400 `AVNOLOGY_AUTH_902` on `organization_id` unless `org` is absent or names an existing
-/// organization (shared by every resource that can belong to one).
+/// 404 `AVNOLOGY_AUTH_300` with `details.field = "organization_id"` unless `org` is absent
+/// or names an existing organization (shared by every resource that can belong to one).
 pub fn check_org(conn: &rusqlite::Connection, org: Option<&str>) -> Result<(), ApiError> {
     match org {
-        Some(id) if !organizations::exists(conn, id)? => Err(ApiError::field(
-            "organization_id",
-            "organization_id names no existing organization",
-        )),
+        Some(id) if !organizations::exists(conn, id)? => Err(ApiError::MissingReference {
+            field: "organization_id",
+            what: "organization",
+        }),
         _ => Ok(()),
     }
 }
@@ -298,11 +301,12 @@ fn apply_field(target: &mut Identity, src: &IdentityInput, path: &str) -> Result
         "display_name" => target.display_name = src.display_name.clone(),
         "avatar_url" => target.avatar_url = src.avatar_url.clone(),
         "locale" => target.locale = src.locale.clone(),
+        "timezone" => target.timezone = src.timezone.clone(),
         "organization_id" => target.organization_id = src.organization_id.clone(),
         "traits" => target.traits = src.traits.clone().unwrap_or_default(),
         "admin_metadata" => target.admin_metadata = src.admin_metadata.clone().unwrap_or_default(),
         "linked_providers" => {
-            target.linked_providers = src.linked_providers.clone().unwrap_or_default();
+            target.linked_providers = Some(src.linked_providers.clone().unwrap_or_default());
         }
         other => {
             return Err(ApiError::field(
@@ -384,24 +388,39 @@ fn check_if_match(if_match: Option<&str>, rec: &IdentityRecord) -> Result<(), Ap
     }
 }
 
-/// `GET /v1/identities`.
+/// What the identity listing accepts.
+pub const COLLECTION: Collection = Collection {
+    name: "identities",
+    filter_fields: identities::FILTER_FIELDS,
+    sort_fields: identities::SORT_FIELDS,
+};
+
+/// `GET /v1/identities`. Linked providers are in the page only with
+/// `include_linked_providers=true` (documented parameter).
 pub async fn list(
     State(state): State<AppState>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let req = ListRequest::parse(query, identities::FILTER_FIELDS)?;
-    let (filter, after, page_size) = (req.filter.clone(), req.after, req.page_size);
+    let req = ListRequest::parse(query, &COLLECTION)?;
+    let include_linked = body::query_bool(&req.query, "include_linked_providers")?;
+    let (filter, keyset) = (req.filter.clone(), req.keyset.clone());
     let page = state
         .store()
-        .read(move |c| identities::list(c, &filter, after, page_size))
+        .read(move |c| identities::list(c, &filter, &keyset))
         .await?;
     let resp = ListIdentitiesResponse {
         identities: page
             .items
             .into_iter()
-            .map(IdentityRecord::into_wire)
+            .map(|rec| {
+                let mut wire = rec.into_wire();
+                if !include_linked {
+                    wire.linked_providers = None;
+                }
+                wire
+            })
             .collect(),
-        next_page_token: req.next_token(page.more_after),
+        next_page_token: req.next_token(page.more),
         total_size: page.total,
     };
     Ok(body::json(StatusCode::OK, &resp, None))
@@ -430,6 +449,7 @@ pub async fn update(
 ) -> Result<Response, ApiError> {
     let req: UpdateIdentityRequest = body::parse_json(&raw)?;
     let paths = parse_mask(&req.update_mask)?;
+    validate::identity_input(&req.identity)?;
     let new_credential = if paths.contains(&MaskPath::PasswordHash) {
         let import = req.password_hash.as_ref().ok_or_else(|| {
             ApiError::field(
@@ -512,6 +532,47 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// The custom methods of an identity, the suffixes of its path segment.
+const CUSTOM_METHODS: &[&str] = &["deactivate", "reactivate"];
+
+/// Middleware (around the router) for `/v1/identities/{id}`, which also carries the custom
+/// methods (`{id}:deactivate`, `{id}:reactivate`: axum routes them to the same path): each of
+/// the two resources answers only its own methods, and a 405 names exactly those in `Allow`
+/// (GET, HEAD, PATCH, DELETE for the identity; POST for a custom method), not the union axum
+/// would advertise. Other paths pass through.
+pub async fn allowed_methods(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use axum::http::{HeaderValue, Method, header};
+    let Some(segment) = req
+        .uri()
+        .path()
+        .strip_prefix("/v1/identities/")
+        .filter(|rest| !rest.is_empty() && !rest.contains('/'))
+    else {
+        return next.run(req).await;
+    };
+    let custom = segment
+        .rsplit_once(':')
+        .is_some_and(|(_, verb)| CUSTOM_METHODS.contains(&verb));
+    let (allowed, allow): (&[Method], &str) = if custom {
+        (&[Method::POST], "POST")
+    } else {
+        (
+            &[Method::GET, Method::HEAD, Method::PATCH, Method::DELETE],
+            "GET,HEAD,PATCH,DELETE",
+        )
+    };
+    if allowed.contains(req.method()) {
+        return next.run(req).await;
+    }
+    let mut resp = ApiError::MethodNotAllowed.into_response();
+    resp.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    resp
+}
+
 /// `POST /v1/identities/{id}:deactivate` and `:reactivate`. axum cannot match a literal
 /// suffix inside a path segment, so the whole segment arrives here and is split on its last
 /// `:`.
@@ -521,12 +582,16 @@ pub async fn custom_method(
     headers: HeaderMap,
     raw: Bytes,
 ) -> Result<Response, ApiError> {
+    // Anything else was refused with 405 by [`allowed_methods`].
     let (id, target) = match segment.rsplit_once(':') {
         Some((id, "deactivate")) => (id.to_string(), IdentityState::Inactive),
         Some((id, "reactivate")) => (id.to_string(), IdentityState::Active),
-        _ => return Err(ApiError::NotFound { what: "route" }),
+        _ => return Err(ApiError::MethodNotAllowed),
     };
-    body::optional_object(&raw)?;
+    // Optional; when sent, a JSON object whose `reason` is a string.
+    if !raw.iter().all(u8::is_ascii_whitespace) {
+        body::parse_json::<StateChangeRequest>(&raw)?;
+    }
     let if_match = body::if_match(&headers);
     let wire = state
         .store()

@@ -9,56 +9,73 @@ use axum::extract::rejection::QueryRejection;
 use super::body;
 use crate::emulator::error::ApiError;
 use crate::emulator::filter::{self, Filter};
-use crate::emulator::paging;
+use crate::emulator::paging::{self, Cursor, Keyset, SortField};
+
+/// What a collection's listing accepts.
+#[derive(Debug, Clone, Copy)]
+pub struct Collection {
+    /// Its name, which page tokens are bound to.
+    pub name: &'static str,
+    /// Fields its filter may name.
+    pub filter_fields: &'static [&'static str],
+    /// Fields it can be ordered by.
+    pub sort_fields: &'static [SortField],
+}
 
 /// A parsed list query.
 #[derive(Debug)]
 pub struct ListRequest {
-    /// Rows per page.
-    pub page_size: u32,
     /// The parsed filter.
     pub filter: Filter,
-    /// The filter as written, which page tokens are bound to.
+    /// Order, cursor and page size.
+    pub keyset: Keyset,
+    /// The collection, the filter as written and the order, which page tokens are bound
+    /// to.
+    collection: &'static str,
     filter_text: String,
-    /// The rowid the page starts after.
-    pub after: i64,
+    /// The other query parameters, for routes that take more (`include_linked_providers`).
+    pub query: HashMap<String, String>,
 }
 
 impl ListRequest {
-    /// Parses the query of a list route whose filter may name `fields`.
+    /// Parses the query of a list route of `collection`.
     pub fn parse(
         query: Result<Query<HashMap<String, String>>, QueryRejection>,
-        fields: &[&str],
+        collection: &Collection,
     ) -> Result<Self, ApiError> {
         let q = body::query_map(query)?;
-        let page_size = paging::page_size(q.get("page_size").map(String::as_str))?;
+        let limit = paging::page_size(q.get("page_size").map(String::as_str))?;
         let filter_text = q.get("filter").cloned().unwrap_or_default();
-        let filter = filter::parse(&filter_text, fields)
+        let filter = filter::parse(&filter_text, collection.filter_fields)
             .map_err(|e| ApiError::field("filter", e.to_string()))?;
-        check_order_by(q.get("order_by"))?;
-        let after = paging::decode_token(q.get("page_token").map(String::as_str), &filter_text)?;
+        let order = paging::order_by(
+            q.get("order_by").map(String::as_str),
+            collection.sort_fields,
+        )?;
+        let after = paging::decode_token(
+            q.get("page_token").map(String::as_str),
+            collection.name,
+            &filter_text,
+            &order,
+        )?;
         Ok(Self {
-            page_size,
             filter,
+            keyset: Keyset {
+                order,
+                after,
+                limit,
+            },
+            collection: collection.name,
             filter_text,
-            after,
+            query: q,
         })
     }
 
-    /// The token of the page after the last row `more_after`, bound to this filter.
-    pub fn next_token(&self, more_after: Option<i64>) -> Option<String> {
-        more_after.map(|seq| paging::encode_token(seq, &self.filter_text))
-    }
-}
-
-/// Listings are in creation order (the stable keyset order); any other requested order is
-/// refused rather than silently ignored.
-fn check_order_by(order_by: Option<&String>) -> Result<(), ApiError> {
-    match order_by.map(|o| o.trim()) {
-        None | Some("" | "create_time" | "create_time asc") => Ok(()),
-        Some(_) => Err(ApiError::field(
-            "order_by",
-            "the emulator lists in creation order only (order_by=create_time)",
-        )),
+    /// The token of the page after `more`, the last row of this page when another page
+    /// follows, bound to this collection, filter and order.
+    pub fn next_token(&self, more: Option<Cursor>) -> Option<String> {
+        more.map(|c| {
+            paging::encode_token(self.collection, &self.filter_text, &self.keyset.order, &c)
+        })
     }
 }

@@ -80,6 +80,9 @@ pub fn router(state: AppState) -> Router {
         .route_layer(from_fn_with_state(state.clone(), faults::rate_limit))
         .method_not_allowed_fallback(wrong_method)
         .fallback(no_route)
+        // Outside the router: axum answers a method it has no handler for before any route
+        // layer runs, with an `Allow` of every method of the path.
+        .layer(axum::middleware::from_fn(identities::allowed_methods))
         .layer(from_fn_with_state(state.clone(), request_context))
         .with_state(state)
 }

@@ -26,10 +26,11 @@ use serde_json::{Map, Value};
 
 use super::body;
 use super::identities::check_org;
-use super::list::ListRequest;
+use super::list::{Collection, ListRequest};
 use crate::emulator::AppState;
 use crate::emulator::config::random_alphanumeric;
 use crate::emulator::error::ApiError;
+use crate::emulator::paging::CREATE_TIME;
 use crate::emulator::store::idempotency::{self, Recorded};
 use crate::emulator::store::oauth_clients::{self, OAuthClientRecord};
 use crate::emulator::store::{api_keys, now_rfc3339};
@@ -214,16 +215,23 @@ fn check_auth_method(input: &OAuthClientInput, expected: &str) -> Result<(), Api
     }
 }
 
+/// What the OAuth client listing accepts: creation order only.
+pub const COLLECTION: Collection = Collection {
+    name: "oauth_clients",
+    filter_fields: oauth_clients::FILTER_FIELDS,
+    sort_fields: &[CREATE_TIME],
+};
+
 /// `GET /v1/oauth-clients`.
 pub async fn list(
     State(state): State<AppState>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let req = ListRequest::parse(query, oauth_clients::FILTER_FIELDS)?;
-    let (filter, after, page_size) = (req.filter.clone(), req.after, req.page_size);
+    let req = ListRequest::parse(query, &COLLECTION)?;
+    let (filter, keyset) = (req.filter.clone(), req.keyset.clone());
     let (items, more) = state
         .store()
-        .read(move |c| oauth_clients::list(c, &filter, after, page_size))
+        .read(move |c| oauth_clients::list(c, &filter, &keyset))
         .await?;
     let resp = ListOAuthClientsResponse {
         oauth_clients: items.iter().map(OAuthClientRecord::to_wire).collect(),
@@ -305,7 +313,8 @@ fn apply_field(target: &mut OAuthClient, src: &OAuthClientInput, path: &str) {
     }
 }
 
-/// A fixed field named in the mask: fine when the request repeats the current value.
+/// A fixed field named in the mask: fine when the request repeats the current value,
+/// otherwise 409 (`details.reason = "fixed_after_create"`).
 fn check_fixed(current: &OAuthClient, src: &OAuthClientInput, path: &str) -> Result<(), ApiError> {
     let unchanged = match path {
         "client_type" => src.client_type.as_deref() == Some(current.client_type.as_str()),
@@ -317,11 +326,13 @@ fn check_fixed(current: &OAuthClient, src: &OAuthClientInput, path: &str) -> Res
         "organization_id" => src.organization_id == current.organization_id,
         _ => false,
     };
+    // The request is well formed; it conflicts with the client as it is: 409, not 400.
     if unchanged {
         Ok(())
     } else {
-        Err(ApiError::field(
+        Err(ApiError::conflict_field(
             path,
+            "fixed_after_create",
             format!("{path} cannot change after the client is created"),
         ))
     }
@@ -352,6 +363,7 @@ pub async fn update(
 ) -> Result<Response, ApiError> {
     let req: UpdateOAuthClientRequest = body::parse_json(&raw)?;
     let paths = parse_mask(&req.update_mask)?;
+    validate::oauth_client_input(&req.client)?;
     let if_match = body::if_match(&headers);
     let wire = state
         .store()
@@ -371,6 +383,21 @@ pub async fn update(
                         );
                     }
                 }
+            }
+            // Grants the client's (fixed) type rules out: the request conflicts with the
+            // client, so 409 (a create asking for them is a plain 400).
+            if rec.client.client_type == "public"
+                && rec
+                    .client
+                    .grant_types
+                    .iter()
+                    .any(|g| g == "client_credentials")
+            {
+                return Err(ApiError::conflict_field(
+                    "grant_types",
+                    "conflicts_with_client_type",
+                    "a public client cannot use client_credentials (it has no secret)",
+                ));
             }
             validate::oauth_client(&rec.client)?;
             if rec.client != before {
@@ -463,11 +490,13 @@ mod tests {
         let err = check_fixed(&current, &other, "client_type").unwrap_err();
         assert_eq!(
             err,
-            ApiError::field(
+            ApiError::conflict_field(
                 "client_type",
+                "fixed_after_create",
                 "client_type cannot change after the client is created"
             )
         );
+        assert_eq!(err.status().as_u16(), 409);
         assert!(check_fixed(&current, &other, "external_id").is_err());
     }
 

@@ -11,9 +11,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use super::body;
-use super::list::ListRequest;
+use super::list::{Collection, ListRequest};
 use crate::emulator::AppState;
 use crate::emulator::error::ApiError;
+use crate::emulator::paging::CREATE_TIME;
 use crate::emulator::store::idempotency::{self, Recorded};
 use crate::emulator::store::now_rfc3339;
 use crate::emulator::store::organizations::{self, OrganizationRecord};
@@ -99,16 +100,23 @@ pub async fn create(
     })
 }
 
+/// What the organization listing accepts: creation order only.
+pub const COLLECTION: Collection = Collection {
+    name: "organizations",
+    filter_fields: organizations::FILTER_FIELDS,
+    sort_fields: &[CREATE_TIME],
+};
+
 /// `GET /v1/organizations`.
 pub async fn list(
     State(state): State<AppState>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let req = ListRequest::parse(query, organizations::FILTER_FIELDS)?;
-    let (filter, after, page_size) = (req.filter.clone(), req.after, req.page_size);
+    let req = ListRequest::parse(query, &COLLECTION)?;
+    let (filter, keyset) = (req.filter.clone(), req.keyset.clone());
     let (items, more) = state
         .store()
-        .read(move |c| organizations::list(c, &filter, after, page_size))
+        .read(move |c| organizations::list(c, &filter, &keyset))
         .await?;
     let resp = ListOrganizationsResponse {
         organizations: items.into_iter().map(|r| r.organization).collect(),
@@ -148,6 +156,13 @@ pub async fn update(
         return Err(ApiError::field("update_mask", "update_mask is required"));
     }
     let input = req.organization;
+    // Every field sent is checked, named in the mask or not.
+    if let Some(name) = &input.name {
+        validate::org_name("name", name)?;
+    }
+    if let Some(mode) = &input.registration_mode {
+        validate::registration_mode(mode)?;
+    }
     let org = state
         .store()
         .write(move |tx| {

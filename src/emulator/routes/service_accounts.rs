@@ -22,11 +22,12 @@ use serde_json::{Map, Value};
 
 use super::body;
 use super::identities::check_org;
-use super::list::ListRequest;
+use super::list::{Collection, ListRequest};
 use super::oauth_clients::SECRET_REPLAY_HOURS;
 use crate::emulator::AppState;
 use crate::emulator::config::{generate_api_key, random_alphanumeric};
 use crate::emulator::error::ApiError;
+use crate::emulator::paging::CREATE_TIME;
 use crate::emulator::store::idempotency::{self, Recorded};
 use crate::emulator::store::service_accounts::{self, ServiceAccountRecord};
 use crate::emulator::store::{identities, now_rfc3339};
@@ -97,15 +98,16 @@ fn respond<T: serde::Serialize>(
     }
 }
 
-/// 400 on `owner_id` unless it names an identity that is not soft-deleted (documented: the
-/// owner is the human identity responsible for the account).
+/// 404 `AVNOLOGY_AUTH_901` with `details.field = "owner_id"` unless it names an identity
+/// that is not soft-deleted (documented: the owner is the human identity responsible for
+/// the account).
 fn check_owner(conn: &rusqlite::Connection, owner_id: &str) -> Result<(), ApiError> {
     match identities::get(conn, owner_id)? {
         Some(rec) if rec.identity.state != IdentityState::ScheduledDeletion => Ok(()),
-        _ => Err(ApiError::field(
-            "owner_id",
-            "owner_id must name an existing identity that is not deleted",
-        )),
+        _ => Err(ApiError::MissingReference {
+            field: "owner_id",
+            what: "identity",
+        }),
     }
 }
 
@@ -182,16 +184,23 @@ pub async fn create(
     Ok(respond(outcome, |a: &ServiceAccount| Some(a.etag.clone())))
 }
 
+/// What the service account listing accepts: creation order only.
+pub const COLLECTION: Collection = Collection {
+    name: "service_accounts",
+    filter_fields: service_accounts::FILTER_FIELDS,
+    sort_fields: &[CREATE_TIME],
+};
+
 /// `GET /v1/service-accounts`.
 pub async fn list(
     State(state): State<AppState>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let req = ListRequest::parse(query, service_accounts::FILTER_FIELDS)?;
-    let (filter, after, page_size) = (req.filter.clone(), req.after, req.page_size);
+    let req = ListRequest::parse(query, &COLLECTION)?;
+    let (filter, keyset) = (req.filter.clone(), req.keyset.clone());
     let (items, more) = state
         .store()
-        .read(move |c| service_accounts::list(c, &filter, after, page_size))
+        .read(move |c| service_accounts::list(c, &filter, &keyset))
         .await?;
     let resp = ListServiceAccountsResponse {
         service_accounts: items.iter().map(ServiceAccountRecord::to_wire).collect(),
@@ -273,6 +282,10 @@ pub async fn update(
 ) -> Result<Response, ApiError> {
     let req: UpdateServiceAccountRequest = body::parse_json(&raw)?;
     let paths = parse_mask(&req.update_mask)?;
+    // Every field sent is checked, named in the mask or not.
+    if let Some(name) = &req.name {
+        validate::name("name", name)?;
+    }
     let if_match = body::if_match(&headers);
     let wire = state
         .store()
@@ -342,15 +355,11 @@ fn check_key_request(req: &CreateApiKeyRequest) -> Result<Option<String>, ApiErr
     let Some(raw) = &req.expire_time else {
         return Ok(None);
     };
+    // A time already past is accepted: the key is minted expired (`active: false`) and
+    // never authenticates, as any key whose expiry has passed.
     let at = chrono::DateTime::parse_from_rfc3339(raw)
         .map_err(|_| ApiError::field("expire_time", "expire_time must be an RFC 3339 time"))?
         .with_timezone(&chrono::Utc);
-    if at <= chrono::Utc::now() {
-        return Err(ApiError::field(
-            "expire_time",
-            "expire_time must be in the future",
-        ));
-    }
     // Normalised to the form of `now_rfc3339`, so expiry checks compare strings.
     Ok(Some(
         at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
@@ -368,14 +377,15 @@ pub async fn create_key(
     let req: CreateApiKeyRequest = body::parse_json(&raw)?;
     let expire_time = check_key_request(&req)?;
     let key = generate_api_key();
+    let now = now_rfc3339();
     let record = ApiKeyRecord {
         id: format!("key_{}", random_alphanumeric(16)),
         prefix: format!("{}...", key.get(..PREFIX_CHARS).unwrap_or_default()),
         name: req.name,
         scopes: req.scopes,
+        active: expire_time.as_deref().is_none_or(|t| t > now.as_str()),
         expire_time,
-        active: true,
-        create_time: now_rfc3339(),
+        create_time: now,
     };
     let fingerprint = body::canonical_sha256(&raw);
     let route = key_route(&id);
@@ -487,9 +497,13 @@ mod tests {
         let mut bad = ok.clone();
         bad.scopes = vec!["admin:everything".into()];
         assert!(check_key_request(&bad).is_err());
-        let mut bad = ok.clone();
-        bad.expire_time = Some("2000-01-01T00:00:00Z".into());
-        assert!(check_key_request(&bad).is_err());
+        // A past expiry mints an expired key; it is not an error.
+        let mut past = ok.clone();
+        past.expire_time = Some("2000-01-01T00:00:00Z".into());
+        assert_eq!(
+            check_key_request(&past).unwrap().as_deref(),
+            Some("2000-01-01T00:00:00.000Z")
+        );
         let mut bad = ok.clone();
         bad.expire_time = Some("tomorrow".into());
         assert!(check_key_request(&bad).is_err());

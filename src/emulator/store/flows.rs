@@ -41,13 +41,20 @@ pub fn is_open(conn: &Connection, id: &str) -> Result<bool, ApiError> {
     Ok(expire.is_some_and(|e| e >= chrono::Utc::now().timestamp()))
 }
 
-/// Consumes the flow and opens a session for the identity; returns the session id.
+/// Consumes the flow, opens a session for the identity and records the identity's
+/// `last_login_at` (which changes neither its version nor its ETag: a login is not an edit);
+/// returns the session id.
 pub fn complete(conn: &Connection, flow_id: &str, identity_id: &str) -> Result<String, ApiError> {
     conn.execute("DELETE FROM login_flows WHERE id = ?1", [flow_id])?;
     let session = format!("ses_{}", uuid::Uuid::new_v4());
+    let now = now_rfc3339();
     conn.execute(
         "INSERT INTO sessions (id, identity_id, create_time) VALUES (?1, ?2, ?3)",
-        params![session, identity_id, now_rfc3339()],
+        params![session, identity_id, now],
+    )?;
+    conn.execute(
+        "UPDATE identities SET last_login_at = ?2 WHERE id = ?1",
+        params![identity_id, now],
     )?;
     Ok(session)
 }

@@ -12,10 +12,11 @@ use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{Where, filter_where, split_page};
+use super::{Where, filter_where, keyset_page, keyset_query};
 use crate::emulator::error::ApiError;
 use crate::emulator::etag;
 use crate::emulator::filter::Filter;
+use crate::emulator::paging::{CREATE_TIME, Cursor, Keyset, SortField};
 use crate::live::wire::{Identity, IdentityState, LinkedProvider};
 
 /// Fields a list filter may name.
@@ -28,7 +29,25 @@ pub const FILTER_FIELDS: &[&str] = &[
 ];
 
 const SELECT: &str = "SELECT seq, id, external_id, email, username, organization_id, state, \
-    version, data, create_time, update_time, has_password FROM identities";
+    version, data, create_time, update_time, has_password, last_login_at FROM identities";
+
+/// Orders a listing accepts (documented values): creation, last update, email
+/// (case-insensitively) and last login (identities that never logged in first).
+pub const SORT_FIELDS: &[SortField] = &[
+    CREATE_TIME,
+    SortField {
+        name: "update_time",
+        column: Some("update_time"),
+    },
+    SortField {
+        name: "email",
+        column: Some("email_lower"),
+    },
+    SortField {
+        name: "last_login_at",
+        column: Some("ifnull(last_login_at, '')"),
+    },
+];
 
 /// A stored identity: the wire shape (without a meaningful `etag`) plus its rowid and
 /// version.
@@ -81,6 +100,8 @@ struct Data {
     avatar_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     locale: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    timezone: Option<String>,
     #[serde(default)]
     traits: Map<String, Value>,
     #[serde(default)]
@@ -129,14 +150,16 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<IdentityRecord> {
             display_name: data.display_name,
             avatar_url: data.avatar_url,
             locale: data.locale,
+            timezone: data.timezone,
             organization_id: row.get(5)?,
             state,
             traits: data.traits,
             admin_metadata: data.admin_metadata,
-            linked_providers: data.linked_providers,
+            linked_providers: Some(data.linked_providers),
             has_password: row.get(11)?,
             create_time: row.get(9)?,
             update_time: row.get(10)?,
+            last_login_at: row.get(12)?,
             etag: String::new(),
         },
     })
@@ -152,9 +175,10 @@ fn data_json(i: &Identity) -> Result<String, ApiError> {
         display_name: i.display_name.clone(),
         avatar_url: i.avatar_url.clone(),
         locale: i.locale.clone(),
+        timezone: i.timezone.clone(),
         traits: i.traits.clone(),
         admin_metadata: i.admin_metadata.clone(),
-        linked_providers: i.linked_providers.clone(),
+        linked_providers: i.linked_providers.clone().unwrap_or_default(),
     };
     serde_json::to_string(&data)
         .map_err(|e| ApiError::internal(format!("encoding an identity: {e}")))
@@ -316,25 +340,18 @@ fn filter_clauses(filter: &Filter) -> Result<Where, ApiError> {
 /// One page of a listing.
 #[derive(Debug)]
 pub struct Page {
-    /// The rows, in rowid order.
+    /// The rows, in the keyset's order.
     pub items: Vec<IdentityRecord>,
-    /// The rowid of the last row when more rows follow.
-    pub more_after: Option<i64>,
+    /// The cursor of the last row when more rows follow.
+    pub more: Option<Cursor>,
     /// How many rows match the filter in total: on the first page only (see [`list`]).
     pub total: Option<u64>,
 }
 
-/// The page query: up to `limit + 1` rows (the extra one tells whether another page
-/// follows) matching `filter` with rowid above `after`, in rowid order.
-fn page_query(filter: &Filter, after: i64, limit: u32) -> Result<(String, Where), ApiError> {
-    let mut w = filter_clauses(filter)?;
-    w.push("seq > ?", [rusqlite::types::Value::Integer(after)]);
-    let sql = format!(
-        "{SELECT} {} ORDER BY seq LIMIT {}",
-        w.sql(),
-        u64::from(limit) + 1
-    );
-    Ok((sql, w))
+/// The page query: up to one row more than the page (the extra one tells whether another
+/// page follows) matching `filter`, after the keyset's cursor in its order.
+fn page_query(filter: &Filter, keyset: &Keyset) -> Result<(String, Where), ApiError> {
+    Ok(keyset_query(SELECT, filter_clauses(filter)?, keyset))
 }
 
 /// The count of every row matching `filter`.
@@ -343,20 +360,17 @@ fn count_query(filter: &Filter) -> Result<(String, Where), ApiError> {
     Ok((format!("SELECT COUNT(*) FROM identities {}", w.sql()), w))
 }
 
-/// Up to `limit` identities matching `filter` with rowid above `after`.
+/// One page of identities matching `filter`.
 ///
-/// A page costs O(`limit`): the rows come from an index search (see the schema). Counting
-/// every match costs O(matches), so `total` is computed for the first page only (`after`
-/// 0); a full listing then pays for one count instead of one per page, which made listing
-/// a million identities quadratic.
-pub fn list(conn: &Connection, filter: &Filter, after: i64, limit: u32) -> Result<Page, ApiError> {
-    let (sql, w) = page_query(filter, after, limit)?;
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt
-        .query_map(params_from_iter(w.params()), from_row)?
-        .collect::<Result<Vec<_>, _>>()?;
-    let (items, more_after) = split_page(rows, limit, |r| r.seq);
-    let total = if after == 0 {
+/// A page in creation order costs O(page size): the rows come from an index search (see
+/// the schema). Other orders sort what the filter matches. Counting every match costs
+/// O(matches), so `total` is computed for the first page only; a full listing then pays for
+/// one count instead of one per page, which made listing a million identities quadratic.
+pub fn list(conn: &Connection, filter: &Filter, keyset: &Keyset) -> Result<Page, ApiError> {
+    let (items, more) = keyset_page(conn, page_query(filter, keyset)?, keyset, from_row, |r| {
+        r.seq
+    })?;
+    let total = if keyset.is_first_page() {
         let (sql, w) = count_query(filter)?;
         let n: i64 = conn
             .prepare_cached(&sql)?
@@ -365,11 +379,7 @@ pub fn list(conn: &Connection, filter: &Filter, after: i64, limit: u32) -> Resul
     } else {
         None
     };
-    Ok(Page {
-        items,
-        more_after,
-        total,
-    })
+    Ok(Page { items, more, total })
 }
 
 /// The live (not soft-deleted) identity an end user named at login: by email
@@ -408,7 +418,8 @@ mod tests {
 
     use super::*;
     use crate::emulator::filter;
-    use crate::emulator::store::plan_check::{assert_searches, schema};
+    use crate::emulator::paging::{Cursor, Order};
+    use crate::emulator::store::plan_check::{assert_searches, creation_keysets, schema};
 
     fn text(v: &str) -> Value {
         Value::Text(v.to_string())
@@ -455,8 +466,8 @@ mod tests {
         ];
         for (text_filter, index, may_sort, count_index) in cases {
             let f = filter::parse(text_filter, FILTER_FIELDS).unwrap();
-            for after in [0, 500_000] {
-                let (sql, w) = page_query(&f, after, 100).unwrap();
+            for keyset in creation_keysets() {
+                let (sql, w) = page_query(&f, &keyset).unwrap();
                 assert_searches(&conn, &sql, w.params(), "identities", index, may_sort);
             }
             let (sql, w) = count_query(&f).unwrap();
@@ -490,8 +501,13 @@ mod tests {
         let conn = schema();
         let f = filter::parse(r#"organization_id = "org_1""#, FILTER_FIELDS).unwrap();
         let mut last = None;
-        for after in [0, 100, 200, 300] {
-            let (sql, w) = page_query(&f, after, 100).unwrap();
+        for after in [None, Some(300), Some(200), Some(100)] {
+            let keyset = Keyset {
+                order: Order::DEFAULT,
+                after: after.map(|seq| Cursor { seq, key: None }),
+                limit: 100,
+            };
+            let (sql, w) = page_query(&f, &keyset).unwrap();
             let mut stmt = conn.prepare_cached(&sql).unwrap();
             stmt.query_map(params_from_iter(w.params()), |_| Ok(()))
                 .unwrap()

@@ -39,6 +39,7 @@ use tokio::sync::oneshot;
 use super::config::DbLocation;
 use super::error::ApiError;
 use super::filter::{Filter, Op, Term};
+use super::paging::{self, Cursor, Keyset};
 use writer::Job;
 
 /// The schema. `seq` columns are rowid aliases: `AUTOINCREMENT` keeps them increasing even
@@ -86,7 +87,8 @@ CREATE TABLE IF NOT EXISTS identities (
     data            TEXT NOT NULL,
     create_time     TEXT NOT NULL,
     update_time     TEXT NOT NULL,
-    has_password    INTEGER NOT NULL DEFAULT 0
+    has_password    INTEGER NOT NULL DEFAULT 0,
+    last_login_at   TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS identities_live_email
     ON identities (email_lower) WHERE state != 'scheduled_deletion';
@@ -318,6 +320,7 @@ impl Store {
             .map_err(open_err)?;
         conn.execute_batch(SCHEMA).map_err(StoreError::Schema)?;
         add_has_password(&conn).map_err(StoreError::Schema)?;
+        add_last_login_at(&conn).map_err(StoreError::Schema)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let readers = match location {
             DbLocation::File(path) => Some(Readers {
@@ -456,6 +459,21 @@ fn add_has_password(conn: &Connection) -> Result<(), rusqlite::Error> {
     Ok(())
 }
 
+/// Adds `identities.last_login_at` to a database created before it existed (no identity
+/// of such a database has logged in since).
+fn add_last_login_at(conn: &Connection) -> Result<(), rusqlite::Error> {
+    let present: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_table_info('identities') \
+         WHERE name = 'last_login_at')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !present {
+        conn.execute_batch("ALTER TABLE identities ADD COLUMN last_login_at TEXT;")?;
+    }
+    Ok(())
+}
+
 /// Now, RFC 3339 with milliseconds, UTC.
 pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -536,21 +554,52 @@ pub fn filter_where(
     Ok(w)
 }
 
-/// Splits a keyset query's rows (fetched with `LIMIT limit + 1`) into the page and, when
-/// another page follows, the `seq` of the page's last row.
-pub fn split_page<T>(
-    mut rows: Vec<T>,
-    limit: u32,
+/// The query of one keyset page: `select` (a table's `SELECT … FROM table`, with the sort
+/// key column added before its last `FROM` when the order has one), `w` with the cursor
+/// condition added, and the order and limit.
+pub fn keyset_query(select: &str, mut w: Where, keyset: &Keyset) -> (String, Where) {
+    let (tail, column) = keyset.apply(&mut w);
+    let select = match column {
+        Some(col) => {
+            let at = select.rfind(" FROM ").unwrap_or(select.len());
+            format!("{}, {col}{}", &select[..at], &select[at..])
+        }
+        None => select.to_string(),
+    };
+    (format!("{select} {} {tail}", w.sql()), w)
+}
+
+/// Runs a keyset page query (see [`keyset_query`]): the page's rows and, when another page
+/// follows, the cursor of its last row. `seq` reads a row's rowid.
+pub fn keyset_page<T>(
+    conn: &Connection,
+    (sql, w): (String, Where),
+    keyset: &Keyset,
+    from_row: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
     seq: impl Fn(&T) -> i64,
-) -> (Vec<T>, Option<i64>) {
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    if rows.len() > limit {
-        rows.truncate(limit);
-        let last = rows.last().map(seq);
-        (rows, last)
-    } else {
-        (rows, None)
-    }
+) -> Result<(Vec<T>, Option<Cursor>), ApiError> {
+    let keyed = keyset.order.field.column.is_some();
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(w.params()), |row| {
+            let item = from_row(row)?;
+            let key = if keyed {
+                let last = row.as_ref().column_count() - 1;
+                Some(row.get::<_, String>(last)?)
+            } else {
+                None
+            };
+            Ok((item, key))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let rows = rows
+        .into_iter()
+        .map(|(item, key)| {
+            let seq = seq(&item);
+            (item, Cursor { seq, key })
+        })
+        .collect();
+    Ok(paging::split(rows, keyset.limit))
 }
 
 /// Query-plan checks shared by the tables' tests: a page or a lookup must be an index
@@ -603,10 +652,28 @@ pub(crate) mod plan_check {
     /// The page query of a table's listing.
     pub type PageQuery = fn(
         &crate::emulator::filter::Filter,
-        i64,
-        u32,
+        &crate::emulator::paging::Keyset,
     )
         -> Result<(String, super::Where), crate::emulator::error::ApiError>;
+
+    /// Keysets in both creation orders, on the first page and deep into a listing.
+    pub fn creation_keysets() -> Vec<crate::emulator::paging::Keyset> {
+        use crate::emulator::paging::{CREATE_TIME, Cursor, Keyset, Order};
+        let mut out = Vec::new();
+        for desc in [false, true] {
+            for after in [None, Some(500_000)] {
+                out.push(Keyset {
+                    order: Order {
+                        field: CREATE_TIME,
+                        desc,
+                    },
+                    after: after.map(|seq| Cursor { seq, key: None }),
+                    limit: 100,
+                });
+            }
+        }
+        out
+    }
 
     /// Asserts that listing an organization and looking one up by `external_id` in it are
     /// searches of `table` with its `{table}_org` and `{table}_by_external_id` indexes, on the
@@ -621,8 +688,8 @@ pub(crate) mod plan_check {
             ),
         ] {
             let f = crate::emulator::filter::parse(text_filter, fields).unwrap();
-            for after in [0, 500_000] {
-                let (sql, w) = page_query(&f, after, 100).unwrap();
+            for keyset in creation_keysets() {
+                let (sql, w) = page_query(&f, &keyset).unwrap();
                 assert_searches(&conn, &sql, w.params(), table, &index, false);
             }
         }

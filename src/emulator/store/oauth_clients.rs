@@ -10,14 +10,15 @@
 //! as one scope of its own), checked here with a precise 409 and backed by a partial unique
 //! index. Deletes are hard deletes, so a deleted client frees its `external_id` at once.
 
-use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{Where, filter_where, split_page};
+use super::{Where, filter_where, keyset_page, keyset_query};
 use crate::emulator::error::ApiError;
 use crate::emulator::etag;
 use crate::emulator::filter::Filter;
+use crate::emulator::paging::{Cursor, Keyset};
 use crate::live::wire::OAuthClient;
 
 /// Fields a list filter may name.
@@ -212,26 +213,22 @@ pub fn check_unique(conn: &Connection, candidate: &OAuthClient) -> Result<(), Ap
     Ok(())
 }
 
-/// Up to `limit` clients matching `filter` with rowid above `after`, and the last rowid
-/// when more follow.
+/// One page of OAuth clients matching `filter`, and the cursor of its last row when more
+/// follow.
 pub fn list(
     conn: &Connection,
     filter: &Filter,
-    after: i64,
-    limit: u32,
-) -> Result<(Vec<OAuthClientRecord>, Option<i64>), ApiError> {
-    let (sql, w) = page_query(filter, after, limit)?;
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt
-        .query_map(params_from_iter(w.params()), from_row)?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(split_page(rows, limit, |r| r.seq))
+    keyset: &Keyset,
+) -> Result<(Vec<OAuthClientRecord>, Option<Cursor>), ApiError> {
+    keyset_page(conn, page_query(filter, keyset)?, keyset, from_row, |r| {
+        r.seq
+    })
 }
 
-/// The page query: up to `limit + 1` rows (the extra one tells whether another page
-/// follows) matching `filter` with rowid above `after`, in rowid order.
-fn page_query(filter: &Filter, after: i64, limit: u32) -> Result<(String, Where), ApiError> {
-    let mut w = filter_where(filter, |term| match term.field.as_str() {
+/// The page query: up to one row more than the page (the extra one tells whether another
+/// page follows) matching `filter`, after the keyset's cursor in its order.
+fn page_query(filter: &Filter, keyset: &Keyset) -> Result<(String, Where), ApiError> {
+    let w = filter_where(filter, |term| match term.field.as_str() {
         "external_id" => Ok(("external_id", term.value.clone())),
         "client_name" => Ok(("client_name", term.value.clone())),
         "client_type" => Ok(("client_type", term.value.clone())),
@@ -241,13 +238,7 @@ fn page_query(filter: &Filter, after: i64, limit: u32) -> Result<(String, Where)
             format!("invalid filter: `{other}` cannot be filtered on"),
         )),
     })?;
-    w.push("seq > ?", [rusqlite::types::Value::Integer(after)]);
-    let sql = format!(
-        "{SELECT} {} ORDER BY seq LIMIT {}",
-        w.sql(),
-        u64::from(limit) + 1
-    );
-    Ok((sql, w))
+    Ok(keyset_query(SELECT, w, keyset))
 }
 
 #[cfg(test)]

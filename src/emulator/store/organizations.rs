@@ -1,11 +1,12 @@
 //! The `organizations` table. `member_count` is not stored: it is counted from live
 //! identities on every read, so it can never drift from the identities themselves.
 
-use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{filter_where, now_rfc3339};
+use super::{filter_where, keyset_page, keyset_query, now_rfc3339};
 use crate::emulator::error::ApiError;
 use crate::emulator::filter::Filter;
+use crate::emulator::paging::{Cursor, Keyset};
 use crate::live::wire::Organization;
 
 /// Fields a list filter may name.
@@ -125,15 +126,14 @@ pub fn update(conn: &Connection, org: &Organization) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Up to `limit` organizations matching `filter` with rowid above `after`, and whether more
-/// follow (the last rowid when they do).
+/// One page of organizations matching `filter`, and the cursor of its last row when more
+/// follow.
 pub fn list(
     conn: &Connection,
     filter: &Filter,
-    after: i64,
-    limit: u32,
-) -> Result<(Vec<OrganizationRecord>, Option<i64>), ApiError> {
-    let mut w = filter_where(filter, |term| match term.field.as_str() {
+    keyset: &Keyset,
+) -> Result<(Vec<OrganizationRecord>, Option<Cursor>), ApiError> {
+    let w = filter_where(filter, |term| match term.field.as_str() {
         "name" => Ok(("name", term.value.clone())),
         "slug" => Ok(("slug", term.value.clone())),
         other => Err(ApiError::field(
@@ -141,24 +141,13 @@ pub fn list(
             format!("invalid filter: `{other}` cannot be filtered on"),
         )),
     })?;
-    w.push("seq > ?", [rusqlite::types::Value::Integer(after)]);
-    let sql = format!(
-        "{SELECT} {} ORDER BY seq LIMIT {}",
-        w.sql(),
-        u64::from(limit) + 1
-    );
-    let mut stmt = conn.prepare(&sql)?;
-    let mut items = stmt
-        .query_map(params_from_iter(w.params()), from_row)?
-        .collect::<Result<Vec<_>, _>>()?;
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let more = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(|r| r.seq)
-    } else {
-        None
-    };
-    Ok((items, more))
+    keyset_page(
+        conn,
+        keyset_query(SELECT, w, keyset),
+        keyset,
+        from_row,
+        |r| r.seq,
+    )
 }
 
 #[cfg(test)]

@@ -11,14 +11,15 @@
 //! all keys immediately"); deleting a key removes its row, so it stops working at once.
 //! `external_id` is unique within its `organization_id`, like identities and clients.
 
-use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{Where, api_keys, filter_where, now_rfc3339, split_page};
+use super::{Where, api_keys, filter_where, keyset_page, keyset_query, now_rfc3339};
 use crate::emulator::error::ApiError;
 use crate::emulator::etag;
 use crate::emulator::filter::Filter;
+use crate::emulator::paging::{Cursor, Keyset};
 use crate::live::wire::{ApiKeyRecord, ServiceAccount, scopes};
 
 /// Fields a list filter may name.
@@ -180,26 +181,22 @@ pub fn check_unique(conn: &Connection, candidate: &ServiceAccount) -> Result<(),
     Ok(())
 }
 
-/// Up to `limit` service accounts matching `filter` with rowid above `after`, and the last
-/// rowid when more follow.
+/// One page of service accounts matching `filter`, and the cursor of its last row when more
+/// follow.
 pub fn list(
     conn: &Connection,
     filter: &Filter,
-    after: i64,
-    limit: u32,
-) -> Result<(Vec<ServiceAccountRecord>, Option<i64>), ApiError> {
-    let (sql, w) = page_query(filter, after, limit)?;
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt
-        .query_map(params_from_iter(w.params()), from_row)?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(split_page(rows, limit, |r| r.seq))
+    keyset: &Keyset,
+) -> Result<(Vec<ServiceAccountRecord>, Option<Cursor>), ApiError> {
+    keyset_page(conn, page_query(filter, keyset)?, keyset, from_row, |r| {
+        r.seq
+    })
 }
 
-/// The page query: up to `limit + 1` rows (the extra one tells whether another page
-/// follows) matching `filter` with rowid above `after`, in rowid order.
-fn page_query(filter: &Filter, after: i64, limit: u32) -> Result<(String, Where), ApiError> {
-    let mut w = filter_where(filter, |term| match term.field.as_str() {
+/// The page query: up to one row more than the page (the extra one tells whether another
+/// page follows) matching `filter`, after the keyset's cursor in its order.
+fn page_query(filter: &Filter, keyset: &Keyset) -> Result<(String, Where), ApiError> {
+    let w = filter_where(filter, |term| match term.field.as_str() {
         "external_id" => Ok(("external_id", term.value.clone())),
         "name" => Ok(("name", term.value.clone())),
         "owner_id" => Ok(("owner_id", term.value.clone())),
@@ -209,13 +206,7 @@ fn page_query(filter: &Filter, after: i64, limit: u32) -> Result<(String, Where)
             format!("invalid filter: `{other}` cannot be filtered on"),
         )),
     })?;
-    w.push("seq > ?", [rusqlite::types::Value::Integer(after)]);
-    let sql = format!(
-        "{SELECT} {} ORDER BY seq LIMIT {}",
-        w.sql(),
-        u64::from(limit) + 1
-    );
-    Ok((sql, w))
+    Ok(keyset_query(SELECT, w, keyset))
 }
 
 // ----- API keys ---------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 //! following DESIGN.md section 4. Almost everything lives in `Attributes`, a list of
 //! `{"Name", "Value"}` pairs whose values are always strings (`"true"`, not `true`): the `sub`
 //! attribute is the external id, `email` / `email_verified`, `phone_number` /
-//! `phone_number_verified`, `given_name`, `family_name`, `name`, `picture`, `locale`,
+//! `phone_number_verified`, `given_name`, `family_name`, `name`, `picture`, `locale`, `zoneinfo`,
 //! `custom:<name>` → `traits.custom.<name>`, and `identities` — a JSON-encoded string — lists
 //! the federated logins. Outside the attributes: `Enabled: false` is an inactive user,
 //! `MFAOptions` means MFA to re-enrol, and `UserCreateDate` is checked in both forms the AWS CLI
@@ -147,6 +147,8 @@ pub(super) fn convert(entries: Vec<(String, Value)>) -> Outcome {
         display_name: attr("name"),
         avatar_url: attr("picture"),
         locale: attr("locale"),
+        // OIDC's `zoneinfo` (an IANA zone name) is Avnology's documented `timezone`.
+        timezone: attr("zoneinfo"),
         active: s
             .take::<bool>(F::Enabled)
             .get(&mut problems)
