@@ -452,18 +452,45 @@ fn a_plan_that_fails_fails_the_step_and_says_so_in_the_comment() {
         format!("http://{}", l.local_addr().unwrap())
     };
     let wrong_key = super::common::random_key();
-    for (url, key, what) in [
+    // Any exit code but 0 and 2 fails the step, not only 1 (a crash, a kill).
+    let crashing = Workdir::new();
+    let crash = crashing.write("avnology-migrate", "#!/bin/sh\nexit 101\n");
+    std::fs::set_permissions(&crash, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let bin = bin();
+    for (url, key, avm, exited, what) in [
         (
             emu.url.as_str(),
             wrong_key.as_str(),
+            &bin,
+            "plan exited 1",
             "a key the tenant refuses",
         ),
-        (closed.as_str(), emu.api_key.as_str(), "an unreachable API"),
+        (
+            closed.as_str(),
+            emu.api_key.as_str(),
+            &bin,
+            "plan exited 1",
+            "an unreachable API",
+        ),
+        (
+            emu.url.as_str(),
+            emu.api_key.as_str(),
+            &crash,
+            "plan exited 101",
+            "a crash",
+        ),
     ] {
         let env = plan_env(url, key, &w);
-        let (code, text) = run_plan(&w, &env, &[("AVNOLOGY_GIVE_UP_AFTER", "3s")]);
+        let (code, text) = run_plan(
+            &w,
+            &env,
+            &[
+                ("AVNOLOGY_GIVE_UP_AFTER", "3s"),
+                ("AVM", avm.to_str().unwrap()),
+            ],
+        );
         assert_eq!(code, Some(1), "{what}: {text}");
-        assert!(text.contains("plan exited"), "{what}: {text}");
+        assert!(text.contains(exited), "{what}: {text}");
         let output = std::fs::read_to_string(w.path("github-output")).unwrap_or_default();
         assert!(!output.contains("changes="), "{what}: {output}");
         assert!(!w.path("plan.json").exists(), "{what}");
@@ -639,6 +666,8 @@ fn the_apply_job_finds_the_reviewed_plan_and_the_newest_journal() {
         json!({
             "sha": merge, "run_id": 900, "workflow_id": 7,
             "prs": [
+                {"number": 10, "merged_at": "2026-11-30T10:00:00Z", "merge_commit_sha": "y".repeat(40),
+                 "head": {"sha": "z".repeat(40)}, "commits": [merge]},
                 {"number": 11, "merged_at": null, "merge_commit_sha": "x", "head": {"sha": "x"}, "commits": [merge]},
                 {"number": 12, "merged_at": "2026-12-01T10:00:00Z", "merge_commit_sha": merge,
                  "head": {"sha": head}, "commits": [merge]},
