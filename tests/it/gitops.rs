@@ -337,7 +337,7 @@ fn a_pull_request_plan_then_the_merge_applies_exactly_it() {
         assert_blocks_closed(&cut);
         assert_eq!(
             read(w.path("step-summary.md")),
-            summary,
+            read(w.path("plan.md")),
             "the summary is whole"
         );
     }
