@@ -9,6 +9,7 @@ mod emulator;
 mod emulator_clients;
 mod escaping;
 mod final_sync;
+mod gitops;
 mod inputs;
 mod live_client;
 mod live_clients;
