@@ -75,7 +75,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 fn client() -> anyhow::Result<reqwest::Client> {
-    Ok(reqwest::Client::builder()
+    Ok(avnology_migrate::live::tls::client_builder()
         .timeout(Duration::from_secs(60))
         .pool_max_idle_per_host(64)
         .build()?)

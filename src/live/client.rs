@@ -242,7 +242,7 @@ impl Client {
         let mut authorization = HeaderValue::from_str(&format!("Bearer {}", key.expose()))
             .map_err(|_| Error::InvalidApiKey)?;
         authorization.set_sensitive(true);
-        let mut builder = reqwest::Client::builder()
+        let mut builder = super::tls::client_builder()
             .user_agent(USER_AGENT)
             .timeout(options.timeout)
             .connect_timeout(options.timeout.min(Duration::from_secs(10)))

@@ -13,6 +13,7 @@ mod error;
 pub mod filter;
 pub mod pace;
 pub mod retry;
+pub mod tls;
 pub mod wire;
 
 pub use client::{
