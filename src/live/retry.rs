@@ -266,7 +266,10 @@ mod tests {
     /// Real reqwest errors against loopback sockets: refused, and closed without a response.
     #[tokio::test]
     async fn transport_failures_are_classified() {
-        let http = crate::live::tls::client_builder().no_proxy().build().unwrap();
+        let http = crate::live::tls::client_builder()
+            .no_proxy()
+            .build()
+            .unwrap();
 
         // A port nobody listens on: bind, note the port, close.
         let port = {

@@ -149,7 +149,9 @@ fn get_status(url: &str, path: &str, key: &str) -> u16 {
             .build()
             .unwrap();
         rt.block_on(async move {
-            avnology_migrate::live::tls::client_builder().build().unwrap()
+            avnology_migrate::live::tls::client_builder()
+                .build()
+                .unwrap()
                 .get(url)
                 .bearer_auth(key)
                 .send()

@@ -149,7 +149,9 @@ impl Emulator {
                 .build()
                 .unwrap();
             rt.block_on(async move {
-                let client = avnology_migrate::live::tls::client_builder().build().unwrap();
+                let client = avnology_migrate::live::tls::client_builder()
+                    .build()
+                    .unwrap();
                 let mut req = client.request(method, url);
                 for (k, v) in &headers {
                     req = req.header(k, v);
