@@ -39,8 +39,11 @@ impl Transcript {
         out
     }
 
+    /// A file the run must have written: a missing one fails the test rather than being
+    /// scanned as empty.
     fn file(&mut self, path: PathBuf) -> String {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{} was not written: {e}", path.display()));
         self.0.push_str(&text);
         text
     }
@@ -505,12 +508,24 @@ fn duplicate_external_ids_and_emails_across_sources_fail_validate() {
         .unwrap();
     let text = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
+    // Each error names the record, its id, and the other record's file and line.
+    let first_id = serde_json::from_str::<Value>(&first).unwrap()["user_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(
-        text.contains("more.ndjson:1") && text.contains("duplicate external_id"),
+        text.contains(&format!(
+            "more.ndjson:1 (record 1), external_id `{first_id}`: duplicate external_id, \
+             first declared at auth0_users.ndjson:1 (record 1)"
+        )),
         "{text}"
     );
     assert!(
-        text.contains("more.ndjson:2") && text.contains("is also the email of"),
+        text.contains(
+            "more.ndjson:2 (record 2), external_id `auth0|another-user`: email \
+             `AVERY.placeholder@example.com` is also the email of the record at \
+             auth0_users.ndjson:1 (record 1)"
+        ),
         "{text}"
     );
 }
@@ -546,13 +561,29 @@ fn colour_follows_the_flag_and_never_carries_meaning_alone() {
         plain.lines().filter(|l| l.contains("+ identity")).count()
     );
     assert!(plain.contains("+ identity \"auth0|"), "{plain}");
-    let never = w
-        .cmd(Some(&emu))
-        .env_remove("NO_COLOR")
-        .args(["plan", "-m", "migration.toml", "--color", "never"])
-        .output()
-        .unwrap();
-    assert!(!String::from_utf8(never.stdout).unwrap().contains('\u{1b}'));
+    // Off a terminal, `auto` can still be told from `never`: CLICOLOR_FORCE asks `auto` for
+    // colour, `never` refuses it, and NO_COLOR refuses it to `auto`.
+    let plan = |color: &str, no_color: bool| {
+        let mut cmd = w.cmd(Some(&emu));
+        cmd.env("CLICOLOR_FORCE", "1");
+        if !no_color {
+            cmd.env_remove("NO_COLOR");
+        }
+        let out = cmd
+            .args(["plan", "-m", "migration.toml", "--color", color])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let auto = plan("auto", false);
+    assert!(auto.contains("\u{1b}["), "auto with CLICOLOR_FORCE: {auto}");
+    let never = plan("never", false);
+    assert!(!never.contains('\u{1b}'), "never: {never}");
+    let auto_no_color = plan("auto", true);
+    assert!(
+        !auto_no_color.contains('\u{1b}'),
+        "auto with NO_COLOR: {auto_no_color}"
+    );
 }
 
 #[test]

@@ -56,38 +56,46 @@ fn auth0_import_dry_run_changes_nothing_then_import_applies_once() {
 
 #[test]
 fn firebase_auth_import_takes_the_hash_parameters_as_flags() {
-    let emu = Emulator::start(&[]);
     let w = Workdir::new();
     w.copy_from_repo("examples/firebase");
     let key =
         "jxspr8Ki0RYycVU8zykbdLGjFQ3McFUH0uiiTvC8pVMXAn210wjLNmdZJzxUECKbm0QsEmYUSDzZvpjeJ9WmXA==";
-    let out = w
-        .cmd(Some(&emu))
-        .env("FIREBASE_SIGNER_KEY", key)
-        .args([
-            "firebase-auth",
-            "--import",
-            "firebase_users.json",
-            "--rounds",
-            "8",
-            "--mem-cost",
-            "14",
-        ])
-        .output()
-        .unwrap();
-    let text = output_text(&out);
-    assert!(out.status.success(), "{text}");
-    assert!(!text.contains(key), "the signer key leaked: {text}");
-    let (status, body) = emu.call("GET", "/v1/identities?page_size=100", None);
-    assert_eq!(status, 200, "{body}");
-    let with_password = body["identities"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|i| i["has_password"] == true)
-        .count();
-    assert!(identities(&emu) > 0);
-    assert_ne!(with_password, 0, "{text}");
+    // The example project hashed its passwords with rounds 8 and mem_cost 14 (the flags'
+    // defaults). Each flag must reach the imported hash: with one of them wrong the import
+    // still succeeds (a hash cannot be checked without its password) but no one can log in;
+    // with both right, the example's users log in with their own passwords.
+    let import = |flags: &[&str]| {
+        let emu = Emulator::start(&[]);
+        let mut args = vec!["firebase-auth", "--import", "firebase_users.json"];
+        args.extend_from_slice(flags);
+        let out = w
+            .cmd(Some(&emu))
+            .env("FIREBASE_SIGNER_KEY", key)
+            .args(&args)
+            .output()
+            .unwrap();
+        let text = output_text(&out);
+        assert!(out.status.success(), "{flags:?}: {text}");
+        assert!(!text.contains(key), "the signer key leaked: {text}");
+        assert!(identities(&emu) > 0, "{text}");
+        emu
+    };
+    let (user, password) = ("user1@example.com", "user1password");
+    let wrong_rounds = import(&["--rounds", "7", "--mem-cost", "14"]);
+    assert_eq!(
+        wrong_rounds.login(user, password).0,
+        401,
+        "rounds 7 verified"
+    );
+    let wrong_mem_cost = import(&["--rounds", "8", "--mem-cost", "13"]);
+    assert_eq!(
+        wrong_mem_cost.login(user, password).0,
+        401,
+        "mem_cost 13 verified"
+    );
+    let right = import(&["--rounds", "8", "--mem-cost", "14"]);
+    assert_eq!(right.login(user, password).0, 200, "the right parameters");
+    assert_eq!(right.login(user, "not-the-password").0, 401);
 
     // A malformed key is refused before anything is sent.
     let emu = Emulator::start(&[]);

@@ -415,11 +415,18 @@ fn unknown_manifest_key_fails_with_line_and_column() {
         "migration.toml",
         &manifest.replace("[target]", "[target]\norganisation = \"typo\""),
     );
+    // The typo is on the line after `[target]`, at its first column.
+    let line = manifest
+        .lines()
+        .position(|l| l.trim() == "[target]")
+        .unwrap()
+        + 2;
+    let at = format!("migration.toml:{line}:1: unknown field `organisation`");
     assert_fails_cleanly(
         &w,
         &emu,
         &["apply", "-m", "migration.toml", "--auto-approve"],
-        &["migration.toml:", "organisation"],
+        &[at.as_str(), "expected one of `url`, `organization`"],
     );
 }
 

@@ -117,6 +117,37 @@ impl Emulator {
         )
     }
 
+    /// Its stderr once `complete` holds for it. The log is read by a background thread, so a
+    /// line about a request may arrive after the response: a scan of the log must first wait
+    /// for the last line it is meant to cover. Fails the test after 10 seconds.
+    pub fn log_when(&self, complete: impl Fn(&str) -> bool) -> String {
+        let settled = wait_until(Duration::from_secs(10), || {
+            complete(&self.stderr.lock().unwrap())
+        });
+        let log = self.stderr.lock().unwrap().clone();
+        assert!(
+            settled,
+            "the emulator log never reached the expected point: {log}"
+        );
+        log
+    }
+
+    /// An end user's password login through the embedded login flow (no API key): opens a
+    /// flow and submits the identifier and password. 200 when the password verifies.
+    pub fn login(&self, identifier: &str, password: &str) -> (u16, serde_json::Value) {
+        let (status, flow) = self.call_with("POST", "/v1/flows/login", None, &[]);
+        assert_eq!(status, 201, "{flow}");
+        let flow_id = flow["id"].as_str().unwrap();
+        self.call_with(
+            "POST",
+            &format!("/v1/flows/login/{flow_id}:submit"),
+            Some(serde_json::json!({
+                "method": "password", "identifier": identifier, "password": password
+            })),
+            &[],
+        )
+    }
+
     /// A blocking HTTP call with explicit headers.
     pub fn call_with(
         &self,
