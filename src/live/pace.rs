@@ -14,7 +14,12 @@
 //! every half second from the first guess until the first cut (a small bucket makes that
 //! guess low), then 3% a second, doubling with every two calm seconds, and never beyond
 //! twice what the server admitted over the last second, so near the limit the pace probes
-//! upward gently instead of running away.
+//! upward gently instead of running away. A cut that slows the pace also re-spaces the
+//! requests already waiting for a slot: their slots were handed out at the old pace, and
+//! with many in flight they would keep drawing 429s for a second after the cut.
+//! `Remaining: 0` without a 429 means the pace is at the limit, not over it (a small bucket
+//! reads 0 after every request at exactly its rate), so it holds the pace at what got
+//! through instead of cutting below it.
 //!
 //! Of the `X-RateLimit-*` headers only `Remaining: 0` is used: their other values mean
 //! different things on different servers (a window's quota, or a token bucket's size).
@@ -52,6 +57,10 @@ struct State {
     admitted: VecDeque<Instant>,
     /// Throttle signals since the last cut.
     pending: u32,
+    /// Whether one of them was a 429 (not only `Remaining: 0`).
+    refused: bool,
+    /// When a cut last lowered the pace.
+    last_slowdown: Instant,
     /// When the pace was last cut (or started).
     last_cut: Instant,
     /// When the pace last grew.
@@ -85,6 +94,8 @@ impl Default for Pacer {
                 next: now,
                 admitted: VecDeque::new(),
                 pending: 0,
+                refused: false,
+                last_slowdown: now,
                 last_cut: now,
                 last_growth: now,
                 cut_once: false,
@@ -153,24 +164,49 @@ impl Pacer {
 
     /// Waits for the next slot.
     pub async fn wait(&self) {
-        let delay = {
-            let mut s = self.lock();
-            let Some(rate) = s.effective() else { return };
-            let interval = Duration::from_secs_f64(1.0 / rate.max(0.1));
-            let now = Instant::now();
-            let slot = s.next.max(now - CREDIT.max(interval));
-            s.next = slot + interval;
-            slot.saturating_duration_since(now)
-        };
-        if !delay.is_zero() {
+        loop {
+            let reserved = Instant::now();
+            let delay = self.reserve(reserved);
+            if delay.is_zero() {
+                return;
+            }
             tokio::time::sleep(delay).await;
+            if !self.cut_since(reserved) {
+                return;
+            }
+            // The pace was cut while this request waited: its slot was spaced at the old
+            // pace, like every slot handed out before the cut. It takes a new one.
         }
+    }
+
+    /// Whether the pace was slowed after `t`: slots reserved before then are spaced at an
+    /// old, faster pace and are taken again.
+    fn cut_since(&self, t: Instant) -> bool {
+        self.lock().last_slowdown > t
+    }
+
+    /// Takes the next slot for a request ready at `now`: how long it must wait.
+    ///
+    /// Every method that reads the time has such a form taking `now`, so the tests can run
+    /// the pacer against a simulated server on a simulated clock.
+    fn reserve(&self, now: Instant) -> Duration {
+        let mut s = self.lock();
+        let Some(rate) = s.effective() else {
+            return Duration::ZERO;
+        };
+        let interval = Duration::from_secs_f64(1.0 / rate.max(0.1));
+        let slot = s.next.max(now - CREDIT.max(interval));
+        s.next = slot + interval;
+        slot.saturating_duration_since(now)
     }
 
     /// The server answered (anything but a 429): counts toward the admitted rate, and lets
     /// the pace grow after calm time.
     pub fn admitted(&self) {
-        let now = Instant::now();
+        self.admitted_at(Instant::now());
+    }
+
+    fn admitted_at(&self, now: Instant) {
         let mut s = self.lock();
         s.admitted.push_back(now);
         s.forget_before(now);
@@ -199,7 +235,10 @@ impl Pacer {
     /// 429, false for `X-RateLimit-Remaining: 0` on a success (the next request would be
     /// refused). A request sent before the last cut says nothing about the pace since.
     pub fn throttled(&self, too_many: bool, sent: Instant) -> Option<PaceChange> {
-        let now = Instant::now();
+        self.throttled_at(too_many, sent, Instant::now())
+    }
+
+    fn throttled_at(&self, too_many: bool, sent: Instant, now: Instant) -> Option<PaceChange> {
         let mut s = self.lock();
         s.forget_before(now);
         let change = match s.rate {
@@ -212,6 +251,7 @@ impl Pacer {
                 }
                 s.rate = Some(rate);
                 s.pending = 0;
+                s.refused = false;
                 s.last_cut = now;
                 s.last_growth = now;
                 Some(PaceChange::Started(rate))
@@ -224,15 +264,33 @@ impl Pacer {
                     s.pending = s.pending.max(1);
                 }
                 // While the first guess is climbing, the first signal ends the climb.
+                if too_many {
+                    s.refused = true;
+                }
                 if !s.cut_once || now.duration_since(s.last_cut) >= CUT_INTERVAL {
-                    let factor = 0.95f64.powi(i32::try_from(s.pending.min(7)).unwrap_or(7));
                     // Sending faster than the server admits, what got through over the last
                     // second is its rate: never stay above it.
                     let admitted = s.recent_rate(now).max(MIN_RATE);
+                    // A refusal means the pace is over the limit: cut below what got through.
+                    // `Remaining: 0` alone means it is at the limit (a small bucket reads 0
+                    // after every request at exactly its rate): cutting below would only
+                    // slow down, 5% at a time, to the minimum.
+                    let factor = if s.refused {
+                        0.95f64.powi(i32::try_from(s.pending.min(7)).unwrap_or(7))
+                    } else {
+                        1.0
+                    };
                     let rate = (rate * factor).min(admitted).max(rate * 0.7).max(MIN_RATE);
+                    if rate < s.rate.unwrap_or(rate) {
+                        // Slower: the slots handed out so far are taken again at the new
+                        // pace (see `wait`).
+                        s.next = now + Duration::from_secs_f64(1.0 / rate.max(0.1));
+                        s.last_slowdown = now;
+                    }
                     s.cut_once = true;
                     s.rate = Some(rate);
                     s.pending = 0;
+                    s.refused = false;
                     s.last_cut = now;
                     s.last_growth = now;
                     Some(PaceChange::Cut(rate))
@@ -300,6 +358,150 @@ mod tests {
         assert!((84.0..=114.0).contains(&rate), "{rate}");
         // Then cuts wait for the cut interval: one burst is one signal.
         assert_eq!(p.throttled(true, Instant::now()), None);
+    }
+
+    /// What a simulated apply against the emulator's token bucket achieved.
+    #[derive(Debug)]
+    struct Run {
+        /// Requests that got through.
+        admitted: usize,
+        /// 429 answers.
+        throttled: usize,
+        /// Simulated time from the first request to the last answer.
+        elapsed: Duration,
+    }
+
+    /// Runs `requests` requests through the pacer on a simulated clock against the emulator's
+    /// own token bucket (`rps`, `burst`), with `workers` in flight and `latency` per answer.
+    /// A 429 makes its request wait out `Retry-After`, then go through the pacer again, as
+    /// the client does; an answer reports to the pacer the way the client reports it (a 429,
+    /// or `Remaining: 0` on a success). Deterministic: no real time passes.
+    fn simulate(rps: f64, burst: u32, workers: usize, latency: Duration, requests: usize) -> Run {
+        use crate::emulator::config::RateLimit;
+        use crate::emulator::faults::{Decision, TokenBucket};
+        use std::cmp::Reverse;
+        use std::collections::BinaryHeap;
+
+        enum Event {
+            /// A worker's request is ready to go through the pacer.
+            Ready,
+            /// Its slot, reserved at the given time, has come (it leaves unless the pace
+            /// was cut meanwhile, as in [`Pacer::wait`]).
+            Send(Instant),
+            /// Its answer arrives.
+            Answer {
+                sent: Instant,
+                /// `Retry-After` of a 429.
+                retry_after: Option<u64>,
+                /// `X-RateLimit-Remaining: 0` on a success.
+                empty: bool,
+            },
+        }
+        struct Queue {
+            heap: BinaryHeap<Reverse<(Instant, usize)>>,
+            events: Vec<Option<Event>>,
+        }
+        impl Queue {
+            fn push(&mut self, at: Instant, event: Event) {
+                self.events.push(Some(event));
+                self.heap.push(Reverse((at, self.events.len() - 1)));
+            }
+            fn pop(&mut self) -> Option<(Instant, Event)> {
+                let Reverse((at, id)) = self.heap.pop()?;
+                Some((at, self.events[id].take().expect("each event runs once")))
+            }
+        }
+
+        let pacer = Pacer::default();
+        let start = Instant::now();
+        let mut bucket = TokenBucket::new(RateLimit { rps, burst }, start);
+        let mut queue = Queue {
+            heap: BinaryHeap::new(),
+            events: Vec::new(),
+        };
+        let mut started = workers.min(requests);
+        for _ in 0..started {
+            queue.push(start, Event::Ready);
+        }
+        let (mut admitted, mut throttled, mut last) = (0, 0, start);
+        while let Some((now, event)) = queue.pop() {
+            match event {
+                Event::Ready => queue.push(now + pacer.reserve(now), Event::Send(now)),
+                Event::Send(reserved) if pacer.cut_since(reserved) => queue.push(now, Event::Ready),
+                Event::Send(_) => {
+                    let (retry_after, empty) = match bucket.take(now) {
+                        Decision::Allowed { remaining, .. } => (None, remaining == 0),
+                        Decision::Limited { retry_after, .. } => (Some(retry_after), false),
+                    };
+                    let answer = Event::Answer {
+                        sent: now,
+                        retry_after,
+                        empty,
+                    };
+                    queue.push(now + latency, answer);
+                }
+                Event::Answer {
+                    sent,
+                    retry_after,
+                    empty,
+                } => {
+                    last = now;
+                    if let Some(secs) = retry_after {
+                        throttled += 1;
+                        pacer.throttled_at(true, sent, now);
+                        queue.push(now + Duration::from_secs(secs), Event::Ready);
+                        continue;
+                    }
+                    admitted += 1;
+                    pacer.admitted_at(now);
+                    if empty {
+                        pacer.throttled_at(false, sent, now);
+                    }
+                    if started < requests {
+                        started += 1;
+                        queue.push(now, Event::Ready);
+                    }
+                }
+            }
+        }
+        Run {
+            admitted,
+            throttled,
+            elapsed: last - start,
+        }
+    }
+
+    /// The pacer on a fake clock: against the emulator's token bucket, at a full second's
+    /// burst, a tenth of it and a bucket of one, with few or many requests in flight, an
+    /// apply runs at three quarters of the server's rate or more and draws under 5% 429s.
+    /// (Measured: 77–100% of the rate, 0.5–3% 429s. Before slots were re-spaced after a cut,
+    /// 64 in flight drew 9% 429s at 78% of the rate; before `Remaining: 0` stopped cutting
+    /// below what got through, a bucket of one slowed to 12% of its rate.) The real-time
+    /// counterpart is the CLI test `a_rate_limit_draws_under_five_percent_429s_at_any_burst`.
+    #[test]
+    fn on_a_simulated_clock_the_pace_settles_near_the_limit_with_few_429s() {
+        for (rps, burst, workers) in [
+            (50.0, 50, 8),
+            (50.0, 5, 8),
+            (50.0, 5, 64),
+            (400.0, 40, 32),
+            (10.0, 1, 4),
+        ] {
+            let requests = (rps as usize) * 60;
+            let run = simulate(rps, burst, workers, Duration::from_millis(20), requests);
+            assert_eq!(run.admitted, requests, "{run:?}");
+            let throughput = run.admitted as f64 / run.elapsed.as_secs_f64();
+            let share = run.throttled as f64 / (run.admitted + run.throttled) as f64;
+            assert!(
+                throughput >= 0.75 * rps,
+                "{rps}/s burst {burst}, {workers} in flight: {throughput:.1}/s, {run:?}"
+            );
+            assert!(
+                share < 0.05,
+                "{rps}/s burst {burst}, {workers} in flight: {:.1}% 429s, {run:?}",
+                share * 100.0
+            );
+        }
     }
 
     #[test]

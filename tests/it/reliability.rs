@@ -454,16 +454,26 @@ fn a_rate_limit_draws_under_five_percent_429s_at_any_burst() {
         // The bucket refills after the plan's reads.
         std::thread::sleep(Duration::from_millis(1500));
         let before = emu.stderr.lock().unwrap().len();
+        let started = Instant::now();
         let out = w
             .cmd(Some(&emu))
             .env_remove("AVNOLOGY_MIGRATE_FAST_RETRY")
             .args(["apply", "plan.json"])
             .output()
             .unwrap();
+        let took = started.elapsed();
         let text = output_text(&out);
         assert!(out.status.success(), "{text}");
         assert_eq!(counts(&emu), (N as i64, N as i64));
-        let log = emu.stderr.lock().unwrap()[before..].to_string();
+        // Real pacing keeps the apply near the server's rate: 400 creates at 50/s take 8 s;
+        // honouring every 429's Retry-After without pacing would take several times that.
+        // (A slow machine only sends slower, which the bound leaves room for.)
+        assert!(
+            took < Duration::from_secs(20),
+            "burst {burst:?}: {N} creates at 50/s took {took:?}"
+        );
+        let log = emu.log_when(|l| l[before..].matches("POST /v1/identities 201").count() >= N);
+        let log = log[before..].to_string();
         let requests = log.lines().filter(|l| l.contains(" /v1/")).count();
         let throttled = log.lines().filter(|l| l.contains(" 429 ")).count();
         assert!(requests > N, "{requests}");
