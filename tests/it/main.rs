@@ -21,6 +21,7 @@ mod quickstart;
 mod reliability;
 mod scale;
 mod schemas;
+mod transcripts;
 mod trust;
 mod verify_cutover;
 
