@@ -2,6 +2,7 @@
 //! emulator on 127.0.0.1. One binary, one module per area (a forgotten file fails
 //! `no_forgotten_test_files`).
 
+mod cli;
 mod common;
 mod cutover;
 mod emulator;
