@@ -135,18 +135,16 @@ pub async fn apply_manifest(
     if let crate::manifest::TargetUrl::Unset(message) = &manifest.target.url {
         return Err(anyhow::anyhow!("{message}"));
     }
+    let options = BuildOptions {
+        only: crate::plan::selection::Selection::of(&args.only),
+        ..BuildOptions::default()
+    };
+    crate::plan::build::check_selection(manifest, &options)?;
     // Held from before the plan is made to the end of the apply, like Terraform's state lock.
     let mut lock = take_lock(args, manifest, "").await?;
     let conn = target::connect(manifest, global).await?;
     let mut live = target::read_live(&conn.client, manifest.target.organization.as_deref()).await?;
-    let built = target::build_plan(
-        manifest,
-        &mut live,
-        BuildOptions {
-            only: crate::plan::selection::Selection::of(&args.only),
-            ..BuildOptions::default()
-        },
-    )?;
+    let built = target::build_plan(manifest, &mut live, options)?;
     drop(live);
     lock.set_plan(&built.plan.plan_id);
     output::stdout(&text::render(

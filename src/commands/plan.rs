@@ -48,20 +48,18 @@ pub struct PlanArgs {
 /// Runs `plan`.
 pub async fn run(args: PlanArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
     let manifest = crate::manifest::load(&args.manifest)?;
+    let options = BuildOptions {
+        destroy: args.destroy,
+        max_deletes: args.max_deletes,
+        // Written beside `--out`, so saving it is a rename on one filesystem.
+        dir: args.out.as_deref().map(crate::plan::file::folder_of),
+        only: crate::plan::selection::Selection::of(&args.only),
+        ..BuildOptions::default()
+    };
+    crate::plan::build::check_selection(&manifest, &options)?;
     let conn = target::connect(&manifest, global).await?;
     let mut live = target::read_live(&conn.client, manifest.target.organization.as_deref()).await?;
-    let built = target::build_plan(
-        &manifest,
-        &mut live,
-        BuildOptions {
-            destroy: args.destroy,
-            max_deletes: args.max_deletes,
-            // Written beside `--out`, so saving it is a rename on one filesystem.
-            dir: args.out.as_deref().map(crate::plan::file::folder_of),
-            only: crate::plan::selection::Selection::of(&args.only),
-            ..BuildOptions::default()
-        },
-    )?;
+    let built = target::build_plan(&manifest, &mut live, options)?;
     drop(live);
     let file = built
         .file

@@ -728,13 +728,10 @@ fn mints_secret(change: &Change) -> bool {
                 })))
 }
 
-/// Computes a plan for `manifest` against `live`, writing the plan file as it goes (unless
-/// `count_only`).
-pub fn build(
-    manifest: &Manifest,
-    live: &mut LiveState,
-    options: &BuildOptions,
-) -> Result<BuiltPlan, PlanError> {
+/// Refuses, before anything is read, a `--only` selection combined with `--destroy` or naming
+/// a source the manifest does not have (addresses of objects are checked against the records
+/// once the sources have been read).
+pub fn check_selection(manifest: &Manifest, options: &BuildOptions) -> Result<(), PlanError> {
     if let Some(only) = &options.only {
         if options.destroy {
             return Err(PlanError::PartialDestroy);
@@ -764,6 +761,17 @@ pub fn build(
             return Err(PlanError::UnknownAddresses(unknown));
         }
     }
+    Ok(())
+}
+
+/// Computes a plan for `manifest` against `live`, writing the plan file as it goes (unless
+/// `count_only`).
+pub fn build(
+    manifest: &Manifest,
+    live: &mut LiveState,
+    options: &BuildOptions,
+) -> Result<BuiltPlan, PlanError> {
+    check_selection(manifest, options)?;
     let digest = |p: &Path| file_digest(manifest, p);
     let client_plan = plan_clients(
         manifest,

@@ -183,6 +183,10 @@ fn apply_with_only_applies_the_slice_and_unknown_addresses_are_named() {
         assert_eq!(out.status.code(), Some(1), "{text}");
         assert!(text.contains(named), "{args:?}: {text}");
     }
+    // An unknown source is refused before the tenant is contacted (here there is none).
+    let (out, text) = run(&w, None, &["plan", "--only", "source:nope"]);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("source:nope: no such source"), "{text}");
     let (out, text) = run(
         &w,
         Some(&emu),
