@@ -8,7 +8,13 @@ use crate::commands;
 /// Migrate users, OAuth clients and redirect URIs into Avnology ID, the way Terraform moves
 /// infrastructure: `validate`, `plan`, then `apply`.
 #[derive(Debug, Parser)]
-#[command(name = "avnology-migrate", version, about, max_term_width = 100)]
+#[command(
+    name = "avnology-migrate",
+    version,
+    about,
+    max_term_width = 100,
+    after_help = "Environment: AVNOLOGY_SECRET_KEY (the tenant's admin API key) and AVNOLOGY_API_URL (when the manifest names no url). A .env file is read from the working folder and from the manifest's folder only (never a parent folder); variables already set win, and the working folder's .env wins over the manifest folder's.\n\nShell completions: `avnology-migrate completions bash|zsh|fish|powershell|elvish`; the manual page: `avnology-migrate man`."
+)]
 pub struct Cli {
     /// Global options.
     #[command(flatten)]
@@ -107,4 +113,8 @@ pub enum Command {
     FirebaseAuth(commands::provider::FirebaseArgs),
     /// Import `aws cognito-idp list-users` output.
     Cognito(commands::provider::CognitoArgs),
+    /// Print a shell completion script for this command line on stdout.
+    Completions(commands::docs::CompletionsArgs),
+    /// Print the manual page (roff, section 1) on stdout: every command and option.
+    Man,
 }

@@ -7,8 +7,7 @@ use clap::Parser;
 use avnology_migrate::{cli::Cli, commands, env_vars, error};
 
 fn main() -> ExitCode {
-    env_vars::load_dotenv();
-    let cli = match Cli::try_parse() {
+    let cli = match parse() {
         Ok(cli) => cli,
         Err(e) => {
             // Usage errors exit 1 (not clap's 2, which means "changes present" here).
@@ -28,6 +27,19 @@ fn main() -> ExitCode {
         Ok(exit) => exit.into(),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => error::report(&e).into(),
+    }
+}
+
+/// Parses the command line, reads the `.env` files of the working directory and the
+/// manifest's folder (known only once the arguments are parsed), and parses again when one
+/// was read, so options that fall back to a variable see the variables it set.
+fn parse() -> Result<Cli, clap::Error> {
+    let cli = Cli::try_parse()?;
+    let manifest = commands::manifest_of(&cli.command);
+    if env_vars::load_dotenv(manifest.as_deref()) > 0 {
+        Cli::try_parse()
+    } else {
+        Ok(cli)
     }
 }
 

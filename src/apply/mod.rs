@@ -14,6 +14,7 @@ mod clients;
 mod executor;
 mod guard;
 pub mod journal;
+pub mod lock;
 pub mod rate;
 pub mod reconcile;
 mod request;

@@ -46,6 +46,52 @@ pub struct ApplyArgs {
     /// creates a confidential client or a service account; secrets go nowhere else.
     #[arg(long, value_name = "FILE")]
     pub secrets_out: Option<PathBuf>,
+    /// Without a plan file: plan and apply only this object or source (repeatable), as
+    /// `plan --only` does: `identity:<external_id>`, `oauth_client:<key>`,
+    /// `service_account:<key>` or `source:<name>`. A partial plan never deletes anything. A
+    /// saved plan records its own selection.
+    #[arg(long, value_name = "ADDRESS", conflicts_with = "plan")]
+    pub only: Vec<crate::plan::selection::Address>,
+    /// How long to wait for the tenant lock when another apply against the same tenant runs
+    /// on this machine (e.g. `10m`); `0` (the default) fails at once, naming the holder.
+    #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_lock_timeout)]
+    pub lock_timeout: std::time::Duration,
+    /// The folder of the tenant lock files (default: `AVNOLOGY_MIGRATE_LOCK_DIR`, else
+    /// `$XDG_STATE_HOME` or `~/.local/state`, then `avnology-migrate/locks`).
+    #[arg(long, value_name = "DIR")]
+    pub lock_dir: Option<PathBuf>,
+}
+
+/// Parses `--lock-timeout`: `0`, or a duration as `--give-up-after` takes it.
+pub fn parse_lock_timeout(s: &str) -> Result<std::time::Duration, String> {
+    if s.trim().trim_end_matches(['s', 'm', 'h']) == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    crate::cli::parse_duration(s)
+}
+
+/// Takes the tenant lock for this apply (see [`crate::apply::lock`]).
+async fn take_lock(
+    args: &ApplyArgs,
+    manifest: &Manifest,
+    plan_id: &str,
+) -> anyhow::Result<crate::apply::lock::TenantLock> {
+    let dir = crate::apply::lock::lock_dir(args.lock_dir.as_deref());
+    let tenant = crate::apply::lock::tenant_of(manifest);
+    crate::apply::lock::acquire(&dir, &tenant, plan_id, args.lock_timeout)
+        .await
+        .map_err(|e| {
+            let held = matches!(e, crate::apply::lock::LockError::Held { .. });
+            let e = anyhow::Error::new(e);
+            if held {
+                with_hint(
+                    e,
+                    "wait for it to finish, or pass --lock-timeout 10m to wait for it; the lock is released when that process exits (the lock covers one machine: across CI runners, use the workflow's concurrency group)",
+                )
+            } else {
+                with_hint(e, "pass --lock-dir DIR (or set AVNOLOGY_MIGRATE_LOCK_DIR) to a writable folder")
+            }
+        })
 }
 
 /// Parses `--max-rps`: a positive, finite number of changes per second (0 or NaN would
@@ -86,10 +132,21 @@ pub async fn apply_manifest(
     manifest: &Manifest,
     global: &GlobalArgs,
 ) -> anyhow::Result<Exit> {
+    if let crate::manifest::TargetUrl::Unset(message) = &manifest.target.url {
+        return Err(anyhow::anyhow!("{message}"));
+    }
+    let options = BuildOptions {
+        only: crate::plan::selection::Selection::of(&args.only),
+        ..BuildOptions::default()
+    };
+    crate::plan::build::check_selection(manifest, &options)?;
+    // Held from before the plan is made to the end of the apply, like Terraform's state lock.
+    let mut lock = take_lock(args, manifest, "").await?;
     let conn = target::connect(manifest, global).await?;
     let mut live = target::read_live(&conn.client, manifest.target.organization.as_deref()).await?;
-    let built = target::build_plan(manifest, &mut live, BuildOptions::default())?;
+    let built = target::build_plan(manifest, &mut live, options)?;
     drop(live);
+    lock.set_plan(&built.plan.plan_id);
     output::stdout(&text::render(
         &built.plan,
         TextOptions {
@@ -124,6 +181,7 @@ pub async fn apply_manifest(
     if let Some(s) = conn.sandbox {
         let _ = s.shutdown().await;
     }
+    drop(lock);
     Ok(exit)
 }
 
@@ -146,6 +204,7 @@ async fn apply_saved(
         output::status("The plan has no changes: nothing to apply.");
         return Ok(conflicts_left(plan));
     }
+    let lock = take_lock(args, &manifest, &plan.plan_id).await?;
     let journal = Arc::new(Journal::open(&journal::path_for(plan_path), &plan.plan_id)?);
     let recorded = journal.count_done()?;
     let conn = target::connect(&manifest, global).await?;
@@ -188,6 +247,7 @@ async fn apply_saved(
     if let Some(s) = conn.sandbox {
         let _ = s.shutdown().await;
     }
+    drop(lock);
     Ok(exit)
 }
 
@@ -195,7 +255,7 @@ async fn apply_saved(
 /// file's folder; plans saved by earlier versions recorded it as given on the command line, so
 /// that path, relative to the working directory, is tried next. Either way the manifest's
 /// digest must then match the plan's.
-fn recorded_manifest(plan_path: &Path, recorded: &str) -> anyhow::Result<PathBuf> {
+pub(crate) fn recorded_manifest(plan_path: &Path, recorded: &str) -> anyhow::Result<PathBuf> {
     let recorded = Path::new(recorded);
     let beside_plan = match plan_path.parent().filter(|p| !p.as_os_str().is_empty()) {
         Some(folder) => folder.join(recorded),

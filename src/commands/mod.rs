@@ -1,6 +1,7 @@
 //! One file per verb: the clap argument struct and the glue that calls into the library.
 
 pub mod apply;
+pub mod docs;
 pub mod emulator;
 mod logins;
 mod output;
@@ -14,6 +15,26 @@ pub mod verify;
 
 use crate::cli::{Cli, Command};
 use crate::error::Exit;
+
+/// The manifest a command reads, for finding the `.env` beside it: `-m` (or its default), or
+/// for `apply PLAN` the manifest the plan records. `None` for commands without one.
+pub fn manifest_of(command: &Command) -> Option<std::path::PathBuf> {
+    match command {
+        Command::Validate(a) => Some(a.manifest.clone()),
+        Command::Plan(a) => Some(a.manifest.clone()),
+        Command::Pin(a) => Some(a.manifest.clone()),
+        Command::Verify(a) => Some(a.manifest.clone()),
+        Command::Apply(a) => match (&a.manifest, &a.plan) {
+            (Some(m), _) => Some(m.clone()),
+            (None, Some(plan)) => {
+                let header = crate::plan::file::read_header(plan).ok()?;
+                apply::recorded_manifest(plan, &header.manifest.path).ok()
+            }
+            (None, None) => Some(std::path::PathBuf::from("migration.toml")),
+        },
+        _ => None,
+    }
+}
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
@@ -39,5 +60,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Cognito(args) => {
             provider::run(provider::ProviderCommand::Cognito(args), &global).await
         }
+        Command::Completions(args) => docs::completions(&args),
+        Command::Man => docs::man(),
     }
 }

@@ -22,6 +22,13 @@ pub fn stdout(text: &str) -> std::io::Result<()> {
     out.flush()
 }
 
+/// Writes bytes to stdout as they are (generated scripts and pages).
+pub fn stdout_bytes(bytes: &[u8]) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()
+}
+
 /// Writes a status line to stderr.
 pub fn status(text: &str) {
     let mut err = anstream::stderr().lock();

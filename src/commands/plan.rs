@@ -36,24 +36,30 @@ pub struct PlanArgs {
     /// `--destroy`).
     #[arg(long, value_name = "N")]
     pub max_deletes: Option<u64>,
+    /// Plan only this object or source (repeatable): `identity:<external_id>`,
+    /// `oauth_client:<key>`, `service_account:<key>` or `source:<name>`, e.g. a pilot of a few
+    /// users. A partial plan never deletes anything (no prune; not with --destroy); the
+    /// organization is created if missing; the next full plan shows the rest. An address
+    /// that matches nothing in the manifest is an error.
+    #[arg(long, value_name = "ADDRESS", conflicts_with = "destroy")]
+    pub only: Vec<crate::plan::selection::Address>,
 }
 
 /// Runs `plan`.
 pub async fn run(args: PlanArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
     let manifest = crate::manifest::load(&args.manifest)?;
+    let options = BuildOptions {
+        destroy: args.destroy,
+        max_deletes: args.max_deletes,
+        // Written beside `--out`, so saving it is a rename on one filesystem.
+        dir: args.out.as_deref().map(crate::plan::file::folder_of),
+        only: crate::plan::selection::Selection::of(&args.only),
+        ..BuildOptions::default()
+    };
+    crate::plan::build::check_selection(&manifest, &options)?;
     let conn = target::connect(&manifest, global).await?;
     let mut live = target::read_live(&conn.client, manifest.target.organization.as_deref()).await?;
-    let built = target::build_plan(
-        &manifest,
-        &mut live,
-        BuildOptions {
-            destroy: args.destroy,
-            max_deletes: args.max_deletes,
-            // Written beside `--out`, so saving it is a rename on one filesystem.
-            dir: args.out.as_deref().map(crate::plan::file::folder_of),
-            ..BuildOptions::default()
-        },
-    )?;
+    let built = target::build_plan(&manifest, &mut live, options)?;
     drop(live);
     let file = built
         .file

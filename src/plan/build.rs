@@ -19,6 +19,7 @@ use super::clients::{ClientPlan, DesiredClient, LiveClients, plan_clients, unown
 use super::file::{PlanFileError, PlanWriter, WrittenPlan};
 use super::live_index::{LiveIdentities, owner_source};
 use super::ownership::{Owner, Ownership};
+use super::selection::Selection;
 use super::{
     Action, Change, Conflict, FORMAT_VERSION, FileDigest, GroupCount, LISTED_PER_GROUP,
     MAX_LISTED_RECORDS, ObjectKind, PasswordReport, Plan, PlanFooter, PlanHeader, PlanTarget,
@@ -63,6 +64,11 @@ pub struct BuildOptions {
     pub records_read: Option<Arc<AtomicU64>>,
     /// Overrides `[policy] max_deletes` (`--max-deletes`).
     pub max_deletes: Option<u64>,
+    /// Report invalid records in the footer instead of failing when `on_invalid = "fail"`
+    /// (`validate --format json`, which lists them all as data).
+    pub keep_invalid: bool,
+    /// `--only`: plan just these objects; a partial plan deletes nothing.
+    pub only: Option<Selection>,
 }
 
 /// A desired identity, as apply sends it.
@@ -164,6 +170,12 @@ pub enum PlanError {
     /// The live index's temporary file failed.
     #[error("cannot hold the live identities in a temporary file")]
     LiveIndex(#[source] std::io::Error),
+    /// `--only` names what the manifest does not declare.
+    #[error("--only names what the manifest does not declare; nothing was planned:\n{}", .0.join("\n"))]
+    UnknownAddresses(Vec<String>),
+    /// `--only` with `--destroy`.
+    #[error("--only cannot be combined with --destroy: a partial plan never deletes")]
+    PartialDestroy,
 }
 
 fn more(total: u64, shown: usize) -> String {
@@ -284,6 +296,8 @@ struct Builder<'a> {
     conflicts: Vec<Conflict>,
     /// The first failure inside a source callback, which cannot return one.
     error: Option<PlanError>,
+    /// With `--only`: the external ids of records the selection's identity addresses matched.
+    matched: std::collections::HashSet<String>,
 }
 
 impl Builder<'_> {
@@ -375,7 +389,24 @@ impl Builder<'_> {
         }
     }
 
+    /// Whether a skipped or invalid record is in the `--only` selection (always, for a full
+    /// plan); notes an identity address it matches.
+    fn in_selection(&mut self, record: &SkippedRecord) -> bool {
+        let Some(only) = &self.options.only else {
+            return true;
+        };
+        if let Some(id) = &record.external_id
+            && only.names(ObjectKind::Identity, id)
+        {
+            self.matched.insert(id.clone());
+        }
+        only.covers_record(&record.source, record.external_id.as_deref())
+    }
+
     fn skip(&mut self, record: SkippedRecord) {
+        if !self.in_selection(&record) {
+            return;
+        }
         self.summary.skipped += 1;
         self.tally(&record.source).skipped += 1;
         if self.skipped.len() < MAX_LISTED_RECORDS {
@@ -384,6 +415,9 @@ impl Builder<'_> {
     }
 
     fn reject(&mut self, record: SkippedRecord) {
+        if !self.in_selection(&record) {
+            return;
+        }
         self.summary.invalid += 1;
         self.tally(&record.source).invalid += 1;
         if self.invalid.len() < MAX_LISTED_RECORDS {
@@ -435,6 +469,16 @@ impl Builder<'_> {
         } else {
             let at = self.seen.at(location);
             self.seen.ids.insert(id_hash, at);
+        }
+        if let Some(only) = &self.options.only {
+            if only.names(ObjectKind::Identity, &key) {
+                self.matched.insert(key.clone());
+            }
+            if !only.selects(ObjectKind::Identity, &key, Some(&source.name)) {
+                // Outside the selection: not planned, and its live identity (if any) is
+                // neither read nor touched.
+                return Ok(());
+            }
         }
         self.tally(&source.name).accepted += 1;
         count_password(report, &identity);
@@ -665,6 +709,14 @@ impl Builder<'_> {
     }
 }
 
+/// The plan kind of a client declaration.
+fn client_kind(decl: &crate::model::ClientDecl) -> ObjectKind {
+    match decl {
+        crate::model::ClientDecl::OAuth(_) => ObjectKind::OAuthClient,
+        crate::model::ClientDecl::ServiceAccount(_) => ObjectKind::ServiceAccount,
+    }
+}
+
 /// Whether creating `change` mints a secret Avnology shows only once.
 fn mints_secret(change: &Change) -> bool {
     change.action == Action::Create
@@ -676,6 +728,42 @@ fn mints_secret(change: &Change) -> bool {
                 })))
 }
 
+/// Refuses, before anything is read, a `--only` selection combined with `--destroy` or naming
+/// a source the manifest does not have (addresses of objects are checked against the records
+/// once the sources have been read).
+pub fn check_selection(manifest: &Manifest, options: &BuildOptions) -> Result<(), PlanError> {
+    if let Some(only) = &options.only {
+        if options.destroy {
+            return Err(PlanError::PartialDestroy);
+        }
+        let mut names: Vec<&str> = manifest.users.iter().map(|s| s.name.as_str()).collect();
+        names.extend(manifest.client_sources.iter().map(|s| s.name.as_str()));
+        if !manifest.clients.is_empty() {
+            names.push(crate::manifest::MANIFEST_CLIENTS);
+        }
+        let mut unknown: Vec<String> = only
+            .sources()
+            .filter(|s| !names.contains(s))
+            .map(|s| {
+                format!(
+                    "  source:{}: no such source (the manifest's sources: {})",
+                    terminal(s),
+                    names
+                        .iter()
+                        .map(|n| terminal(n).into_owned())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })
+            .collect();
+        if !unknown.is_empty() {
+            unknown.sort();
+            return Err(PlanError::UnknownAddresses(unknown));
+        }
+    }
+    Ok(())
+}
+
 /// Computes a plan for `manifest` against `live`, writing the plan file as it goes (unless
 /// `count_only`).
 pub fn build(
@@ -683,6 +771,7 @@ pub fn build(
     live: &mut LiveState,
     options: &BuildOptions,
 ) -> Result<BuiltPlan, PlanError> {
+    check_selection(manifest, options)?;
     let digest = |p: &Path| file_digest(manifest, p);
     let client_plan = plan_clients(
         manifest,
@@ -733,6 +822,11 @@ pub fn build(
             sha256: manifest.sha256.clone(),
         },
         sources: source_digests,
+        only: options
+            .only
+            .as_ref()
+            .map(Selection::to_strings)
+            .unwrap_or_default(),
     };
     let writer = if options.count_only {
         None
@@ -758,6 +852,7 @@ pub fn build(
         owned_after: BTreeMap::new(),
         conflicts: Vec::new(),
         error: None,
+        matched: std::collections::HashSet::new(),
     };
 
     if let (Some(org), None, false) = (
@@ -794,7 +889,33 @@ pub fn build(
         sources: _,
         no_op: client_no_op,
         records: client_records,
+        declared: declared_clients,
     } = client_plan;
+    // A partial plan keeps the selected clients' changes and conflicts and deletes nothing.
+    let selected = |kind: ObjectKind, key: &str, source: Option<&str>| {
+        options
+            .only
+            .as_ref()
+            .is_none_or(|only| only.selects(kind, key, source))
+    };
+    let (clients, service_accounts, client_conflicts, client_deletes) = match &options.only {
+        None => (clients, service_accounts, client_conflicts, client_deletes),
+        Some(_) => (
+            clients
+                .into_iter()
+                .filter(|c| selected(c.kind, &c.key, c.source.as_deref()))
+                .collect(),
+            service_accounts
+                .into_iter()
+                .filter(|c| selected(c.kind, &c.key, c.source.as_deref()))
+                .collect(),
+            client_conflicts
+                .into_iter()
+                .filter(|c| selected(c.kind, &c.key, Some(&c.source)))
+                .collect(),
+            Vec::new(),
+        ),
+    };
     for change in clients {
         b.emit(change)?;
     }
@@ -864,6 +985,33 @@ pub fn build(
         passwords.push(report);
     }
 
+    if let Some(only) = &options.only {
+        let mut unknown = Vec::new();
+        for a in only.addresses() {
+            if let super::selection::Address::Object(kind, key) = a {
+                let found = match kind {
+                    ObjectKind::Identity => b.matched.contains(key),
+                    _ => declared_clients.contains(&(*kind, key.clone())),
+                };
+                if !found {
+                    unknown.push(format!(
+                        "  {}:{}: no record of any source has this {}",
+                        kind.noun(),
+                        terminal(key),
+                        if *kind == ObjectKind::Identity {
+                            "external_id"
+                        } else {
+                            "key"
+                        }
+                    ));
+                }
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(PlanError::UnknownAddresses(unknown));
+        }
+    }
+
     for r in client_skipped {
         b.skip(r);
     }
@@ -876,13 +1024,22 @@ pub fn build(
     b.summary.conflicts += client_conflicts.len() as u64;
     b.conflicts.extend(client_conflicts);
     for d in desired_clients.values() {
-        b.tally(&d.source).accepted += 1;
+        if selected(
+            client_kind(&d.decl),
+            d.decl.external_id().as_str(),
+            Some(&d.source),
+        ) {
+            b.tally(&d.source).accepted += 1;
+        }
     }
     b.summary.no_op += client_no_op;
     b.summary.clients.no_op = client_no_op;
     b.summary.clients.records = client_records;
 
-    if b.summary.invalid > 0 && manifest.policy.on_invalid == OnInvalid::Fail {
+    if b.summary.invalid > 0
+        && manifest.policy.on_invalid == OnInvalid::Fail
+        && !options.keep_invalid
+    {
         let errors = b
             .invalid
             .iter()
@@ -905,7 +1062,8 @@ pub fn build(
     // every one of them (destroy); never another source's, never one already scheduled for
     // deletion. Counted first, so a plan over `max_deletes` is refused before any is written.
     let ownership = b.ownership.clone();
-    let deleting = options.destroy || manifest.policy.prune;
+    // A partial plan never deletes.
+    let deleting = (options.destroy || manifest.policy.prune) && options.only.is_none();
     let wanted = |l: &wire::Identity| {
         deleting
             && l.state != wire::IdentityState::ScheduledDeletion
@@ -926,7 +1084,7 @@ pub fn build(
         })
         .map_err(PlanError::LiveIndex)?;
     // At a final sync these are users deleted in the old provider: say so, once.
-    if kept > 0 && !options.destroy {
+    if kept > 0 && !options.destroy && options.only.is_none() {
         b.warn(format!(
             "{kept} identit{} of this manifest's sources in the tenant {} no longer in any source; kept, since prune is off (`verify` names them; prune = true deletes them)",
             if kept == 1 { "y" } else { "ies" },

@@ -56,6 +56,8 @@ pub(crate) struct ClientPlan {
     pub records: u64,
     /// Declared clients whose name or key a live client not theirs already uses.
     pub conflicts: Vec<super::Conflict>,
+    /// Every declared client and service account, by kind and key (for `--only` checks).
+    pub declared: std::collections::HashSet<(ObjectKind, String)>,
 }
 
 /// The live clients and service accounts a client plan is computed against.
@@ -359,6 +361,7 @@ pub(crate) fn plan_clients(
     }
     deletes.sort_by(|a, b| (a.kind.noun(), &a.key).cmp(&(b.kind.noun(), &b.key)));
     out.deletes = deletes;
+    out.declared = seen.into_keys().collect();
     Ok(out)
 }
 

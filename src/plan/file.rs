@@ -574,6 +574,19 @@ fn parse_header(line: &[u8]) -> Result<PlanHeader, String> {
     }
 }
 
+/// The header of a plan file, from its first line only (nothing is verified beyond its
+/// version: [`PlanFile::open`] checks the seal).
+pub fn read_header(path: &Path) -> Result<PlanHeader, PlanFileError> {
+    let file = std::fs::File::open(path).map_err(|e| io_error("read", path, e))?;
+    let mut reader = BufReader::new(file);
+    let mut line = Vec::new();
+    read_line(&mut reader, &mut line).map_err(|e| io_error("read", path, e))?;
+    parse_header(&line).map_err(|message| PlanFileError::Invalid {
+        path: path.display().to_string(),
+        message,
+    })
+}
+
 /// Reads a plan file, checking its version and its seal.
 pub fn load(path: &Path) -> Result<Plan, PlanFileError> {
     Ok(PlanFile::open(path)?.plan)
@@ -600,6 +613,7 @@ mod tests {
                 sha256: "m".into(),
             },
             sources: vec![],
+            only: vec![],
         }
     }
 
@@ -746,6 +760,58 @@ mod tests {
         .unwrap();
         let e = PlanFile::open(&path).unwrap_err().to_string();
         assert!(e.contains("format_version 3 is not supported"), "{e}");
+    }
+
+    #[test]
+    fn a_partial_plans_selection_is_sealed_and_a_plan_without_one_still_opens() {
+        let d = tempfile::tempdir().unwrap();
+        let mut w = PlanWriter::create(
+            Some(d.path()),
+            &PlanHeader {
+                only: vec!["identity:auth0|1".into()],
+                ..header()
+            },
+        )
+        .unwrap();
+        let c = create("auth0|1");
+        w.change(&Change {
+            fields: vec![],
+            ..c.clone()
+        })
+        .unwrap();
+        let footer = PlanFooter {
+            groups: vec![crate::plan::GroupCount {
+                kind: ObjectKind::Identity,
+                action: Action::Create,
+                count: 1,
+            }],
+            sample: vec![c],
+            ..PlanFooter::default()
+        };
+        let path = d.path().join("partial.json");
+        w.finish(&footer).unwrap().persist(&path).unwrap();
+        let file = PlanFile::open(&path).unwrap();
+        assert!(file.plan.is_partial());
+        assert_eq!(file.plan.header.only, ["identity:auth0|1"]);
+
+        // Widening the selection in place breaks the seal.
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(
+            &path,
+            text.replacen(
+                "\"only\":[\"identity:auth0|1\"]",
+                "\"only\":[\"source:s\"]",
+                1,
+            ),
+        )
+        .unwrap();
+        let e = PlanFile::open(&path).unwrap_err().to_string();
+        assert!(e.contains("do not match its plan_id"), "{e}");
+
+        // A plan written before selections existed has no `only` and is a full plan.
+        let full = written(d.path(), 1);
+        assert!(!std::fs::read_to_string(&full).unwrap().contains("\"only\""));
+        assert!(!PlanFile::open(&full).unwrap().plan.is_partial());
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod clients;
 pub mod file;
 pub mod live_index;
 pub mod ownership;
+pub mod selection;
 
 use std::collections::BTreeMap;
 
@@ -382,6 +383,11 @@ pub struct PlanHeader {
     pub manifest: FileDigest,
     /// The source files it was computed from.
     pub sources: Vec<SourceDigest>,
+    /// A partial plan's selection (`plan --only`): the addresses it was limited to, as
+    /// `identity:<external_id>`, `oauth_client:<key>`, `service_account:<key>` or
+    /// `source:<name>`. Empty for a full plan. A partial plan deletes nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub only: Vec<String>,
 }
 
 /// The plan file's line after the last change: counts and what a reviewer reads.
@@ -486,6 +492,11 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Whether the plan covers only part of the manifest (`plan --only`).
+    pub fn is_partial(&self) -> bool {
+        !self.header.only.is_empty()
+    }
+
     /// Whether the plan changes nothing.
     pub fn is_empty(&self) -> bool {
         self.total_changes() == 0

@@ -42,6 +42,13 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
         "## avnology-migrate plan{}\n",
         if header.destroy { " (destroy)" } else { "" }
     );
+    if let Some(only) = super::partial_addresses(plan, code_span) {
+        let _ = writeln!(
+            out,
+            "> [!WARNING]\n> **Partial plan: only** {only}.\n> {}.\n",
+            super::PARTIAL_NOTE[..1].to_uppercase() + &super::PARTIAL_NOTE[1..]
+        );
+    }
     let destructive = s.delete + s.deactivate;
     if destructive > 0 {
         let _ = writeln!(

@@ -13,6 +13,33 @@ mod sample;
 pub mod style;
 pub mod text;
 
+/// How many `--only` addresses a rendering names before counting the rest.
+pub const LISTED_ADDRESSES: usize = 20;
+
+/// What a partial plan's banner says after its addresses.
+pub const PARTIAL_NOTE: &str = "objects outside the selection are not planned and nothing is deleted; the next full plan shows the rest";
+
+/// A partial plan's addresses (the first [`LISTED_ADDRESSES`], each through `quote`) joined
+/// with commas, and "and N more" past them; `None` for a full plan.
+pub fn partial_addresses(
+    plan: &crate::plan::Plan,
+    quote: impl Fn(&str) -> String,
+) -> Option<String> {
+    let only = &plan.header.only;
+    if only.is_empty() {
+        return None;
+    }
+    let mut listed: Vec<String> = only
+        .iter()
+        .take(LISTED_ADDRESSES)
+        .map(|a| quote(a))
+        .collect();
+    if only.len() > LISTED_ADDRESSES {
+        listed.push(format!("and {} more", only.len() - LISTED_ADDRESSES));
+    }
+    Some(listed.join(", "))
+}
+
 /// Output formats for `plan` and `show`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
 pub enum Format {

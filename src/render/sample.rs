@@ -109,6 +109,7 @@ pub fn plan() -> Plan {
                 sha256: "m".into(),
             },
             sources: vec![],
+            only: vec![],
         },
         footer: PlanFooter {
             groups,

@@ -34,12 +34,24 @@ impl Default for TextOptions {
 pub fn render(plan: &Plan, options: TextOptions) -> String {
     let mut out = String::new();
     let c = options.color;
+    if let Some(only) = super::partial_addresses(plan, |a| terminal(a).into_owned()) {
+        let _ = writeln!(
+            out,
+            "{} {only}\n  ({})\n",
+            paint(c, style::WARN, "PARTIAL PLAN: only"),
+            super::PARTIAL_NOTE
+        );
+    }
     if plan.is_empty() && plan.footer.summary.conflicts > 0 {
         out.push_str(&paint(c, style::BOLD, "No changes can be made."));
         out.push_str(" Records in conflict are listed below.\n");
     } else if plan.is_empty() {
         out.push_str(&paint(c, style::BOLD, "No changes."));
-        out.push_str(" The tenant matches the manifest.\n");
+        out.push_str(if plan.is_partial() {
+            " The selected objects in the tenant match the manifest.\n"
+        } else {
+            " The tenant matches the manifest.\n"
+        });
     } else {
         out.push_str("avnology-migrate will perform the following actions:\n");
         for kind in [
@@ -296,7 +308,15 @@ pub fn summary_line(plan: &Plan, c: bool) -> String {
         .collect();
     format!(
         "{} {org}{}. {} unchanged, {} skipped, {} invalid, {}{} not owned by this manifest.",
-        paint(c, style::BOLD, "Plan:"),
+        paint(
+            c,
+            style::BOLD,
+            if plan.is_partial() {
+                "Partial plan:"
+            } else {
+                "Plan:"
+            }
+        ),
         counts.join(", "),
         s.no_op,
         s.skipped,

@@ -3,6 +3,7 @@
 //! `no_forgotten_test_files`).
 
 mod apply_engine;
+mod cli;
 mod common;
 mod contract;
 mod cutover;

@@ -42,3 +42,11 @@ fn manifest_schema_rejects_unknown_keys() {
         "{schema}"
     );
 }
+
+#[test]
+fn validate_report_schema_is_current() {
+    check(
+        "schemas/validate-report.schema.json",
+        avnology_migrate::commands::validate::json_schema(),
+    );
+}

@@ -289,6 +289,11 @@ impl Workdir {
     }
 }
 
+/// Copies a directory (the sandbox folder left out) to `to`.
+pub fn copy_dir_public(from: &Path, to: &Path) {
+    copy_dir(from, to)
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
