@@ -75,7 +75,7 @@ impl AppState {
     /// exactly the configured API keys.
     pub fn new(config: &EmulatorConfig) -> anyhow::Result<Self> {
         config.validate()?;
-        let store = Store::open(&config.db)?;
+        let store = Store::open_with(&config.db, !config.faults.no_unique_external_id)?;
         let grants = config.api_keys.clone();
         store
             .blocking(move |c| store::api_keys::replace_all(c, &grants))
@@ -117,6 +117,12 @@ impl AppState {
     /// Whether each request is logged to stderr.
     pub fn log_requests(&self) -> bool {
         self.inner.log_requests
+    }
+
+    /// Whether creates and updates refuse a second object with the same `external_id` in
+    /// an organization (false under `--no-unique-external-id`).
+    pub fn unique_external_id(&self) -> bool {
+        !self.inner.faults.config().no_unique_external_id
     }
 }
 

@@ -8,6 +8,7 @@ mod cutover;
 mod emulator;
 mod emulator_clients;
 mod escaping;
+mod exactly_once;
 mod final_sync;
 mod gitops;
 mod inputs;
