@@ -57,6 +57,10 @@ pub struct EmulatorArgs {
     /// not rely on that).
     #[arg(long)]
     pub no_unique_external_id: bool,
+    /// Forget every stored Idempotency-Key record at start, as Avnology forgets them once
+    /// they expire (for tests of a resume long after a crash).
+    #[arg(long)]
+    pub expire_idempotency_keys: bool,
     /// Latency added to every admin request, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub latency_ms: u64,
@@ -148,6 +152,7 @@ impl EmulatorArgs {
                 fault_drop: self.fault_drop,
                 fault_drop_after_commit: self.fault_drop_after_commit,
                 no_unique_external_id: self.no_unique_external_id,
+                expire_idempotency_keys: self.expire_idempotency_keys,
                 latency: Duration::from_millis(self.latency_ms),
                 seed: self.seed,
             },

@@ -92,6 +92,10 @@ pub struct FaultConfig {
     /// would. Only the client's idempotency keys and lookups then stand between a retry and
     /// a duplicate.
     pub no_unique_external_id: bool,
+    /// Forget every stored `Idempotency-Key` record at start, as an API forgets them once
+    /// they expire: a retry of an earlier run's create is then a new create, and only the
+    /// client's lookups stand between it and a duplicate.
+    pub expire_idempotency_keys: bool,
     /// Latency added to every authenticated admin request.
     pub latency: Duration,
     /// Seed of the one RNG behind every probabilistic fault; `None` picks one at random.

@@ -80,6 +80,11 @@ impl AppState {
         store
             .blocking(move |c| store::api_keys::replace_all(c, &grants))
             .context("cannot store the emulator's API keys")?;
+        if config.faults.expire_idempotency_keys {
+            store
+                .blocking(|c| c.execute("DELETE FROM idempotency_keys", []).map(drop))
+                .context("cannot expire the stored idempotency keys")?;
+        }
         // Later grants of the same key win, as in the table.
         let key_scopes = config
             .api_keys

@@ -394,3 +394,83 @@ fn responses_lost_after_commit_create_each_object_once_and_keep_every_secret() {
     assert_no_secrets(&log, &refs, "the emulator's log");
     assert_plan_empty(&wl, &emu);
 }
+
+/// Lookups alone: every client create commits and its answer is lost (each retry's too), so
+/// the apply stops; the emulator is restarted having forgotten its idempotency
+/// records (as Avnology does once they expire). The resume must find each client by its
+/// `external_id` before creating it: a retry that relied on the key would now create a
+/// second one.
+#[test]
+fn a_resume_after_the_idempotency_records_expired_finds_each_object_instead_of_creating_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("emulator.db");
+    let emu = Emulator::start_with_db(
+        &db,
+        &[
+            "--no-unique-external-id",
+            "--fault-drop-after-commit",
+            "1",
+            "--seed",
+            "1",
+        ],
+    );
+    let w = Workdir::new();
+    let mut manifest = String::from("[target]\n");
+    const CLIENTS: usize = 6;
+    for i in 0..CLIENTS {
+        manifest.push_str(&format!(
+            "\n[[clients]]\nkey = \"spa-{i}\"\nname = \"Spa {i}\"\ntype = \"public\"\nredirect_uris = [\"https://spa{i}.example.com/cb\"]\n"
+        ));
+    }
+    w.write("migration.toml", &manifest);
+    let out = w
+        .cmd(Some(&emu))
+        .args(["plan", "-m", "migration.toml", "--out", "plan.json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+    let out = w
+        .cmd(Some(&emu))
+        .args([
+            "apply",
+            "plan.json",
+            "--concurrency",
+            "2",
+            "--give-up-after",
+            "3s",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", output_text(&out));
+    // The first creates committed, their answers never came: the apply stopped there.
+    assert!(!creates(&emu).is_empty(), "nothing committed");
+    let listen = emu.url.trim_start_matches("http://").to_string();
+    emu.stop();
+
+    let emu = Emulator::start_on(
+        &db,
+        &listen,
+        &["--no-unique-external-id", "--expire-idempotency-keys"],
+    );
+    let out = w
+        .cmd(Some(&emu))
+        .args(["apply", "plan.json"])
+        .output()
+        .unwrap();
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+    let creates = creates(&emu);
+    let twice: Vec<_> = creates.iter().filter(|(_, n)| **n != 1).collect();
+    assert!(twice.is_empty(), "created more than once: {twice:?}");
+    let rows: i64 = emu
+        .db()
+        .query_row("SELECT COUNT(*) FROM oauth_clients", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, CLIENTS as i64);
+    let out = w
+        .cmd(Some(&emu))
+        .args(["plan", "-m", "migration.toml", "--detailed-exitcode"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+}
