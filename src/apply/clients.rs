@@ -131,7 +131,20 @@ pub(crate) async fn apply_oauth_client(
                     .find_oauth_client_by_external_id(org_id, &change.key)
                     .await
                 {
-                    Ok(Some(existing)) => return Attempt::Final(settle_client(d, &existing)),
+                    Ok(Some(existing)) => {
+                        let settled = settle_client(d, &existing);
+                        if let (OutcomeKind::AlreadyApplied { .. }, Some(file)) =
+                            (&settled, secrets)
+                            && existing.client_type == "confidential"
+                            && !file.holds("oauth_client", &change.key)
+                        {
+                            return recover_client_secret(
+                                client, plan_id, change, d, org_id, file, &existing,
+                            )
+                            .await;
+                        }
+                        return Attempt::Final(settled);
+                    }
                     Ok(None) => {}
                     Err(e) if uncertain(&e) => return Attempt::Uncertain(e.to_string()),
                     Err(e) => return failed(&e),
@@ -220,6 +233,67 @@ pub(crate) async fn apply_oauth_client(
             }
         }
         _ => failed(&"clients are only created, updated or deleted"),
+    }
+}
+
+/// A confidential client an earlier attempt created (its response lost, or the process
+/// stopped before the secret reached the file) is found by its `external_id`, and its secret
+/// is not in the file. The create is sent again with the same `Idempotency-Key`: the API
+/// replays the first response, secret included, for as long as it keeps the record, and
+/// the secret is written. If the API answers with another client (the record has expired
+/// and the API let a second one be created), or refuses (the record has expired), the
+/// change fails and says what to do: no secret is silently lost.
+#[allow(clippy::too_many_arguments)]
+async fn recover_client_secret(
+    client: &Client,
+    plan_id: &str,
+    change: &Change,
+    d: &DesiredClient,
+    org_id: Option<&str>,
+    file: &SecretsFile,
+    existing: &wire::OAuthClient,
+) -> Attempt {
+    let req = wire::CreateOAuthClientRequest {
+        client: client_input(d, org_id, None),
+    };
+    let lost = || {
+        format!(
+            "client {} was created by an earlier attempt, whose secret is not in `{}` and can no longer be replayed; rotate its secret in Avnology",
+            existing.client_id,
+            file.path().display()
+        )
+    };
+    match client
+        .create_oauth_client(&req, Some(&idempotency_key(plan_id, change)))
+        .await
+    {
+        Ok(replayed) if replayed.client.client_id == existing.client_id => {
+            let Some(secret) = &replayed.client_secret else {
+                return failed(&lost());
+            };
+            match file.write(Minted::ClientSecret {
+                key: &change.key,
+                client_id: &existing.client_id,
+                secret,
+            }) {
+                Ok(()) => Attempt::Final(OutcomeKind::Applied {
+                    id: existing.client_id.clone(),
+                }),
+                Err(e) => failed(&format!(
+                    "client {} was created but its secret could not be written to `{}`: {e}; rotate it in Avnology",
+                    existing.client_id,
+                    file.path().display()
+                )),
+            }
+        }
+        Ok(other) => failed(&format!(
+            "{}; the API created a second client {} for the same external_id: delete it",
+            lost(),
+            other.client.client_id
+        )),
+        Err(e) if e.is_conflict() => failed(&lost()),
+        Err(e) if uncertain(&e) => Attempt::Uncertain(e.to_string()),
+        Err(e) => failed(&e),
     }
 }
 
@@ -318,13 +392,19 @@ pub(crate) async fn apply_service_account(
             };
             // Mint the key unless an earlier attempt already did (a key's secret cannot be
             // read back, so a second key would only be noise).
-            match client.list_api_keys(&account.id).await {
-                Ok(keys) if !keys.is_empty() => {
-                    return Attempt::Final(OutcomeKind::AlreadyApplied { id: account.id });
-                }
-                Ok(_) => {}
+            // If it did but the key never reached the file (the response was lost, or the
+            // process stopped before writing it), the mint is sent again with the same
+            // `Idempotency-Key`, which replays the key for as long as the API keeps the
+            // record.
+            let existing_keys = match client.list_api_keys(&account.id).await {
+                Ok(keys) => keys,
                 Err(e) if uncertain(&e) => return Attempt::Uncertain(e.to_string()),
                 Err(e) => return failed(&e),
+            };
+            if !existing_keys.is_empty()
+                && secrets.is_none_or(|file| file.holds("service_account", &change.key))
+            {
+                return Attempt::Final(OutcomeKind::AlreadyApplied { id: account.id });
             }
             let key_req = wire::CreateApiKeyRequest {
                 name: "avnology-migrate".into(),
@@ -340,6 +420,21 @@ pub(crate) async fn apply_service_account(
                     let Some(file) = secrets else {
                         return failed(&"an API key was minted but no --secrets-out file is open");
                     };
+                    if !existing_keys.is_empty()
+                        && !existing_keys.iter().any(|k| k.id == minted.record.id)
+                    {
+                        // Not a replay: the record has expired and a second key was minted.
+                        let _ = file.write(Minted::ApiKey {
+                            key: &change.key,
+                            service_account_id: &account.id,
+                            api_key: &minted.key,
+                        });
+                        return failed(&format!(
+                            "service account {} had a key from an earlier attempt whose secret never reached `{}`; a new key was written there: revoke the old one in Avnology",
+                            account.id,
+                            file.path().display()
+                        ));
+                    }
                     match file.write(Minted::ApiKey {
                         key: &change.key,
                         service_account_id: &account.id,

@@ -159,6 +159,13 @@ impl SecretsFile {
         &self.path
     }
 
+    /// Whether the file already holds the secret of object `key` of `kind`
+    /// (`oauth_client` or `service_account`).
+    pub fn holds(&self, kind: &str, key: &str) -> bool {
+        let guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        guard.1.contains(&format!("{kind}\0{key}"))
+    }
+
     /// Appends a minted secret (once per object) and syncs it to disk.
     pub fn write(&self, minted: Minted<'_>) -> std::io::Result<()> {
         let (kind, key, line) = match minted {

@@ -48,6 +48,19 @@ pub struct EmulatorArgs {
     /// Probability (0–1) of closing an admin request's connection without any response.
     #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = parse_probability)]
     pub fault_drop: f64,
+    /// Probability (0–1) of closing a successful admin write's connection without any
+    /// response, after committing it.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = parse_probability)]
+    pub fault_drop_after_commit: f64,
+    /// Accept a second identity, OAuth client or service account with the same external_id
+    /// in an organization (Avnology is assumed to refuse it; this tests a client that must
+    /// not rely on that).
+    #[arg(long)]
+    pub no_unique_external_id: bool,
+    /// Forget every stored Idempotency-Key record at start, as Avnology forgets them once
+    /// they expire (for tests of a resume long after a crash).
+    #[arg(long)]
+    pub expire_idempotency_keys: bool,
     /// Latency added to every admin request, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub latency_ms: u64,
@@ -137,6 +150,9 @@ impl EmulatorArgs {
                 fault_5xx: self.fault_5xx,
                 fault_commit_fail: self.fault_commit_fail,
                 fault_drop: self.fault_drop,
+                fault_drop_after_commit: self.fault_drop_after_commit,
+                no_unique_external_id: self.no_unique_external_id,
+                expire_idempotency_keys: self.expire_idempotency_keys,
                 latency: Duration::from_millis(self.latency_ms),
                 seed: self.seed,
             },

@@ -83,6 +83,19 @@ pub struct FaultConfig {
     /// Probability (0–1) that an authenticated admin request's connection is closed without
     /// any HTTP response (before the request is processed).
     pub fault_drop: f64,
+    /// Probability (0–1) that a successful admin write's connection is closed without any
+    /// HTTP response after the write was committed: the change happened, the client cannot
+    /// tell.
+    pub fault_drop_after_commit: f64,
+    /// Accept a second identity, OAuth client or service account with the same
+    /// `external_id` in an organization, as an API that does not enforce that uniqueness
+    /// would. Only the client's idempotency keys and lookups then stand between a retry and
+    /// a duplicate.
+    pub no_unique_external_id: bool,
+    /// Forget every stored `Idempotency-Key` record at start, as an API forgets them once
+    /// they expire: a retry of an earlier run's create is then a new create, and only the
+    /// client's lookups stand between it and a duplicate.
+    pub expire_idempotency_keys: bool,
     /// Latency added to every authenticated admin request.
     pub latency: Duration,
     /// Seed of the one RNG behind every probabilistic fault; `None` picks one at random.
@@ -92,7 +105,10 @@ pub struct FaultConfig {
 impl FaultConfig {
     /// True when any probabilistic fault is switched on (so a seed matters).
     pub fn is_probabilistic(&self) -> bool {
-        self.fault_5xx > 0.0 || self.fault_commit_fail > 0.0 || self.fault_drop > 0.0
+        self.fault_5xx > 0.0
+            || self.fault_commit_fail > 0.0
+            || self.fault_drop > 0.0
+            || self.fault_drop_after_commit > 0.0
     }
 }
 
@@ -177,6 +193,7 @@ impl EmulatorConfig {
             ("--fault-5xx", f.fault_5xx),
             ("--fault-commit-fail", f.fault_commit_fail),
             ("--fault-drop", f.fault_drop),
+            ("--fault-drop-after-commit", f.fault_drop_after_commit),
         ] {
             check_probability(p).map_err(|_| ConfigError::Probability { flag, value: p })?;
         }

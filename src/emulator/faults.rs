@@ -5,12 +5,12 @@
 //!   response carries `X-RateLimit-Limit` (the bucket size), `X-RateLimit-Remaining` and
 //!   `X-RateLimit-Reset` (seconds until the bucket is full again).
 //! - [`inject`] (authenticated admin requests only, so login flows and auth failures are
-//!   never faulted): latency, a dropped connection, a 503 before anything happens, and a
-//!   500 after a committed write.
+//!   never faulted): latency, a dropped connection, a 503 before anything happens, a 500
+//!   after a committed write, and a dropped connection after a committed write.
 //!
 //! One seeded `StdRng` decides every probabilistic fault, drawing only for faults that are
-//! switched on, in a fixed order per request (drop, 5xx, then commit-fail for successful
-//! writes), so the same seed and the same request sequence replay the same faults.
+//! switched on, in a fixed order per request (drop, 5xx, then commit-fail and
+//! drop-after-commit for successful writes), so the same seed and the same request sequence replay the same faults.
 
 use std::sync::Mutex;
 use std::time::Instant;
@@ -125,6 +125,11 @@ impl Faults {
         }
     }
 
+    /// The configuration.
+    pub fn config(&self) -> &FaultConfig {
+        &self.config
+    }
+
     /// The seed in use, so a run can be replayed with `--seed`.
     pub fn seed(&self) -> u64 {
         self.seed
@@ -184,29 +189,48 @@ pub async fn inject(State(state): State<AppState>, req: Request, next: Next) -> 
     if !cfg.latency.is_zero() {
         tokio::time::sleep(cfg.latency).await;
     }
+    let conn = req
+        .extensions()
+        .get::<ConnectInfo<ConnHandle>>()
+        .map(|ConnectInfo(conn)| conn.clone());
     if faults.roll(cfg.fault_drop) {
-        return match req.extensions().get::<ConnectInfo<ConnHandle>>() {
-            Some(ConnectInfo(conn)) => {
-                conn.drop_connection();
-                // Never delivered: the connection fails before hyper writes it.
-                ApiError::Unavailable.into_response()
-            }
-            // Served by something other than `emulator::start` (no handle to cut).
-            None => {
-                ApiError::internal("--fault-drop needs the emulator's own listener").into_response()
-            }
-        };
+        return drop_connection(conn.as_ref(), "--fault-drop");
     }
     if faults.roll(cfg.fault_5xx) {
         return ApiError::Unavailable.into_response();
     }
     let write = req.method() != Method::GET && req.method() != Method::HEAD;
+    // Method and path (never the query) for the line that reports a drop after commit.
+    let route = (write && cfg.fault_drop_after_commit > 0.0 && state.log_requests())
+        .then(|| format!("{} {}", req.method(), req.uri().path()));
     let resp = next.run(req).await;
     if write && resp.status().is_success() && faults.roll(cfg.fault_commit_fail) {
         // The change is committed; the client is told otherwise.
         return ApiError::CommitFailed.into_response();
     }
+    if write && resp.status().is_success() && faults.roll(cfg.fault_drop_after_commit) {
+        // The change is committed; the client hears nothing at all.
+        if let Some(route) = route {
+            eprintln!("{route} committed, connection dropped (--fault-drop-after-commit)");
+        }
+        return drop_connection(conn.as_ref(), "--fault-drop-after-commit");
+    }
     resp
+}
+
+/// Cuts the request's connection so no response reaches the client.
+fn drop_connection(conn: Option<&ConnHandle>, flag: &str) -> Response {
+    match conn {
+        Some(conn) => {
+            conn.drop_connection();
+            // Never delivered: the connection fails before hyper writes it.
+            ApiError::Unavailable.into_response()
+        }
+        // Served by something other than `emulator::start` (no handle to cut).
+        None => {
+            ApiError::internal(format!("{flag} needs the emulator's own listener")).into_response()
+        }
+    }
 }
 
 #[cfg(test)]

@@ -75,11 +75,16 @@ impl AppState {
     /// exactly the configured API keys.
     pub fn new(config: &EmulatorConfig) -> anyhow::Result<Self> {
         config.validate()?;
-        let store = Store::open(&config.db)?;
+        let store = Store::open_with(&config.db, !config.faults.no_unique_external_id)?;
         let grants = config.api_keys.clone();
         store
             .blocking(move |c| store::api_keys::replace_all(c, &grants))
             .context("cannot store the emulator's API keys")?;
+        if config.faults.expire_idempotency_keys {
+            store
+                .blocking(|c| c.execute("DELETE FROM idempotency_keys", []).map(drop))
+                .context("cannot expire the stored idempotency keys")?;
+        }
         // Later grants of the same key win, as in the table.
         let key_scopes = config
             .api_keys
@@ -117,6 +122,12 @@ impl AppState {
     /// Whether each request is logged to stderr.
     pub fn log_requests(&self) -> bool {
         self.inner.log_requests
+    }
+
+    /// Whether creates and updates refuse a second object with the same `external_id` in
+    /// an organization (false under `--no-unique-external-id`).
+    pub fn unique_external_id(&self) -> bool {
+        !self.inner.faults.config().no_unique_external_id
     }
 }
 

@@ -235,7 +235,12 @@ fn sigterm_shuts_down_gracefully() {
 
 #[test]
 fn invalid_fault_probability_is_refused_at_start() {
-    for flag in ["--fault-5xx", "--fault-commit-fail", "--fault-drop"] {
+    for flag in [
+        "--fault-5xx",
+        "--fault-commit-fail",
+        "--fault-drop",
+        "--fault-drop-after-commit",
+    ] {
         let out = Command::new(common::bin())
             .args([
                 "emulator",
@@ -1276,6 +1281,133 @@ fn fault_drop_closes_the_connection_without_a_response() {
         "GET /v1/identities HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
     );
     assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 401"));
+}
+
+#[test]
+fn fault_drop_after_commit_closes_the_connection_once_the_create_committed() {
+    let emu = Emulator::start(&["--fault-drop-after-commit", "1", "--seed", "3"]);
+    let body = r#"{"identity":{"email":"late@example.com","external_id":"auth0|late"}}"#;
+    let request = format!(
+        "POST /v1/identities HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\
+         Idempotency-Key: late-1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        emu.api_key,
+        body.len()
+    );
+    let answer = raw_exchange(&emu, &request);
+    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+    // The write happened, and was logged as a committed create with its key.
+    assert_eq!(count(&emu, "SELECT COUNT(*) FROM identities"), 1);
+    assert_eq!(
+        count(
+            &emu,
+            "SELECT COUNT(*) FROM create_log WHERE kind = 'identity' \
+             AND external_id = 'auth0|late' AND idempotency_key = 'late-1'"
+        ),
+        1
+    );
+    // Reads are never dropped by it.
+    let (status, body) = emu.call("GET", "/v1/identities", None);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["total_size"], 1);
+}
+
+/// `--no-unique-external-id`: a second identity, client or service account with the same
+/// `external_id` is stored (as by an API that does not enforce it), each create is in the
+/// create log, and a repeated `Idempotency-Key` still replays instead of creating.
+#[test]
+fn no_unique_external_id_stores_duplicates_and_logs_every_create() {
+    let emu = Emulator::start(&["--no-unique-external-id"]);
+    let owner = created_id(&emu, json!({"email": "owner@example.com"}));
+    for i in 0..2 {
+        let (status, body) = create(
+            &emu,
+            json!({"email": format!("dup{i}@example.com"), "external_id": "auth0|dup"}),
+        );
+        assert_eq!(status, 201, "{body}");
+        let (status, body) = emu.call(
+            "POST",
+            "/v1/oauth-clients",
+            Some(
+                json!({"client": {"external_id": "web", "client_name": "Web",
+                "client_type": "public", "redirect_uris": ["https://a.example.com/cb"]}}),
+            ),
+        );
+        assert_eq!(status, 201, "{body}");
+        let (status, body) = emu.call(
+            "POST",
+            "/v1/service-accounts",
+            Some(json!({"name": "Job", "owner_id": owner, "external_id": "job"})),
+        );
+        assert_eq!(status, 201, "{body}");
+    }
+    for (table, key) in [
+        ("identities", "auth0|dup"),
+        ("oauth_clients", "web"),
+        ("service_accounts", "job"),
+    ] {
+        assert_eq!(
+            count(
+                &emu,
+                &format!("SELECT COUNT(*) FROM {table} WHERE external_id = '{key}'")
+            ),
+            2,
+            "{table}"
+        );
+    }
+    assert_eq!(
+        count(
+            &emu,
+            "SELECT COUNT(*) FROM create_log WHERE external_id IN ('auth0|dup', 'web', 'job')"
+        ),
+        6
+    );
+    // A lookup by external_id lists both.
+    let (status, body) = emu.call(
+        "GET",
+        "/v1/identities?filter=external_id%20%3D%20%22auth0%7Cdup%22",
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["identities"].as_array().unwrap().len(), 2, "{body}");
+    // The same Idempotency-Key replays: no third identity, no third create logged.
+    let key = [
+        ("authorization", auth(&emu)),
+        ("idempotency-key", "k-1".to_string()),
+    ];
+    let headers: Vec<(&str, &str)> = key.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let identity = json!({"identity": {"email": "dup2@example.com", "external_id": "auth0|dup"}});
+    let (first, a) = emu.call_with("POST", "/v1/identities", Some(identity.clone()), &headers);
+    let (again, b) = emu.call_with("POST", "/v1/identities", Some(identity), &headers);
+    assert_eq!((first, again), (201, 201));
+    assert_eq!(a["id"], b["id"]);
+    assert_eq!(
+        count(
+            &emu,
+            "SELECT COUNT(*) FROM create_log WHERE kind = 'identity' AND external_id = 'auth0|dup'"
+        ),
+        3
+    );
+
+    emu.stop();
+
+    // A database started once with the switch and then without it has the rule back.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("emulator.db");
+    Emulator::start_with_db(&db, &["--no-unique-external-id"]).stop();
+    let emu = Emulator::start_with_db(&db, &[]);
+    let (status, body) = create(&emu, json!({"email": "u1@example.com", "external_id": "x"}));
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = create(&emu, json!({"email": "u2@example.com", "external_id": "x"}));
+    assert_eq!(status, 409, "{body}");
+    let unique: String = emu
+        .db()
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE name = 'identities_live_by_external_id'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(unique.starts_with("CREATE UNIQUE INDEX"), "{unique}");
 }
 
 #[test]

@@ -10,6 +10,7 @@ mod cutover;
 mod emulator;
 mod emulator_clients;
 mod escaping;
+mod exactly_once;
 mod final_sync;
 mod gitops;
 mod inputs;

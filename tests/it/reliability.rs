@@ -1,6 +1,8 @@
 //! Issue 5's checks: apply under injected faults and rate limits creates every user exactly
 //! once; `kill -9` and Ctrl-C mid-apply lose and double nothing; the NDJSON log and the
-//! summary agree with the emulator's database.
+//! summary agree with the emulator's database. The emulators run with
+//! `--no-unique-external-id`, so a duplicate would be stored and counted (see also
+//! `exactly_once.rs`, which adds clients, service accounts and secrets).
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -29,8 +31,21 @@ fn bulk(n: usize) -> Workdir {
     w
 }
 
-/// (identities, distinct external ids) in the emulator, soft-deleted excluded.
+/// (identities, distinct external ids) in the emulator, soft-deleted excluded. The
+/// emulators here run with `--no-unique-external-id`, so the two can differ: only the tool
+/// keeps them equal. Also checks that no identity was ever created twice (the emulator's
+/// log of committed creates, which keeps what a later delete removed).
 fn counts(emu: &Emulator) -> (i64, i64) {
+    let twice: i64 = emu
+        .db()
+        .query_row(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM create_log WHERE kind = 'identity' \
+             GROUP BY external_id HAVING COUNT(*) > 1)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(twice, 0, "external ids created more than once");
     emu.db()
         .query_row(
             "SELECT COUNT(*), COUNT(DISTINCT external_id) FROM identities WHERE state != 'scheduled_deletion'",
@@ -83,6 +98,7 @@ fn assert_plan_empty(w: &Workdir, emu: &Emulator) {
 #[test]
 fn faults_and_a_rate_limit_create_every_user_exactly_once() {
     let emu = Emulator::start(&[
+        "--no-unique-external-id",
         "--fault-5xx",
         "0.1",
         "--fault-commit-fail",
@@ -163,6 +179,7 @@ fn faults_and_a_rate_limit_create_every_user_exactly_once() {
 #[test]
 fn sigkill_at_random_points_then_resume_loses_and_doubles_nothing() {
     let emu = Emulator::start(&[
+        "--no-unique-external-id",
         "--latency-ms",
         "2",
         "--fault-commit-fail",
@@ -229,7 +246,7 @@ fn sigterm_stops_like_ctrl_c_with_a_summary_and_resume_completes() {
 }
 
 fn interrupt_mid_way_then_resume(signal: &str) {
-    let emu = Emulator::start(&["--latency-ms", "5"]);
+    let emu = Emulator::start(&["--no-unique-external-id", "--latency-ms", "5"]);
     let w = bulk(USERS);
     assert!(
         w.cmd(Some(&emu))
@@ -316,7 +333,7 @@ fn a_vanished_server_is_given_up_on_with_one_error_and_resume_completes() {
     const N: usize = 2_000;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("emulator.db");
-    let emu = Emulator::start_with_db(&db, &["--latency-ms", "5"]);
+    let emu = Emulator::start_with_db(&db, &["--no-unique-external-id", "--latency-ms", "5"]);
     let w = bulk(N);
     assert!(
         w.cmd(Some(&emu))
@@ -375,7 +392,7 @@ fn a_vanished_server_is_given_up_on_with_one_error_and_resume_completes() {
     );
     assert!(w.path("plan.json.journal").exists(), "the journal is kept");
 
-    let emu = Emulator::start_on(&db, &listen, &[]);
+    let emu = Emulator::start_on(&db, &listen, &["--no-unique-external-id"]);
     assert_ne!(emu.api_key, api_key_before);
     let (done, distinct) = counts(&emu);
     assert_eq!(done, distinct);
@@ -439,7 +456,12 @@ fn plan_against_a_server_that_never_answers_gives_up_with_a_clear_message() {
 fn a_rate_limit_draws_under_five_percent_429s_at_any_burst() {
     const N: usize = 400;
     for burst in [None, Some("5")] {
-        let mut flags = vec!["--rate-limit", "50", "--log-requests"];
+        let mut flags = vec![
+            "--no-unique-external-id",
+            "--rate-limit",
+            "50",
+            "--log-requests",
+        ];
         if let Some(b) = burst {
             flags.extend(["--burst", b]);
         }

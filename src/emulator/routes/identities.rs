@@ -22,7 +22,7 @@ use crate::emulator::etag;
 use crate::emulator::password::Credential;
 use crate::emulator::store::idempotency::{self, Recorded};
 use crate::emulator::store::identities::{self, IdentityRecord};
-use crate::emulator::store::{Store, credentials, now_rfc3339, organizations};
+use crate::emulator::store::{Store, create_log, credentials, now_rfc3339, organizations};
 use crate::emulator::validate;
 use crate::live::wire::{
     CreateIdentityRequest, Identity, IdentityInput, IdentityState, ListIdentitiesResponse,
@@ -76,7 +76,11 @@ pub async fn create(
         // Argon2id is deliberately slow: hashed on the blocking pool, outside the writer.
         new.credential = Some(hash_plaintext(password).await?);
     }
-    let outcome = state.store().write(move |tx| new.commit(tx)).await?;
+    let unique_external_id = state.unique_external_id();
+    let outcome = state
+        .store()
+        .write(move |tx| new.commit(tx, unique_external_id))
+        .await?;
     Ok(match outcome {
         Created::Fresh(status, wire) => body::json(status, &*wire, Some(&wire.etag)),
         Created::Replay(rec) => body::raw_json(
@@ -102,7 +106,7 @@ pub fn create_many(store: &Store, requests: Vec<(Option<String>, Bytes)>) -> Res
                         .map_err(|e| ApiError::field(e.field, e.message))?,
                 );
             }
-            if let Created::Fresh(StatusCode::CREATED, _) = new.commit(tx)? {
+            if let Created::Fresh(StatusCode::CREATED, _) = new.commit(tx, true)? {
                 created += 1;
             }
         }
@@ -205,8 +209,13 @@ impl NewIdentity {
 
     /// All database work of a create, in the caller's transaction: replay or refuse a
     /// repeated `Idempotency-Key`, check the organization and uniqueness, insert the
-    /// identity, its password material and the idempotency record.
-    fn commit(self, tx: &rusqlite::Connection) -> Result<Created, ApiError> {
+    /// identity, its password material, the idempotency record and the create log entry.
+    /// `unique_external_id` is false under `--no-unique-external-id`.
+    fn commit(
+        self,
+        tx: &rusqlite::Connection,
+        unique_external_id: bool,
+    ) -> Result<Created, ApiError> {
         let Self {
             identity,
             credential,
@@ -229,7 +238,7 @@ impl NewIdentity {
             };
         }
         check_org(tx, identity.organization_id.as_deref())?;
-        identities::check_unique(tx, &identity)?;
+        identities::check_unique(tx, &identity, unique_external_id)?;
         let mut rec = IdentityRecord {
             seq: 0,
             version: 1,
@@ -242,6 +251,13 @@ impl NewIdentity {
         if let Some(c) = &credential {
             credentials::set(tx, &rec.identity.id, c)?;
         }
+        create_log::record(
+            tx,
+            create_log::Kind::Identity,
+            &rec.identity.id,
+            rec.identity.external_id.as_deref(),
+            idem_key.as_deref(),
+        )?;
         let wire = rec.into_wire();
         if let Some(key) = &idem_key {
             let body = serde_json::to_string(&wire)
@@ -462,6 +478,7 @@ pub async fn update(
         None
     };
     let if_match = body::if_match(&headers);
+    let unique_external_id = state.unique_external_id();
     let wire = state
         .store()
         .write(move |tx| {
@@ -486,7 +503,7 @@ pub async fn update(
             if rec.identity.organization_id != before.organization_id {
                 check_org(tx, rec.identity.organization_id.as_deref())?;
             }
-            identities::check_unique(tx, &rec.identity)?;
+            identities::check_unique(tx, &rec.identity, unique_external_id)?;
             if rec.identity != before || new_credential.is_some() {
                 rec.version += 1;
                 rec.identity.update_time = now_rfc3339();
@@ -593,6 +610,7 @@ pub async fn custom_method(
         body::parse_json::<StateChangeRequest>(&raw)?;
     }
     let if_match = body::if_match(&headers);
+    let unique_external_id = state.unique_external_id();
     let wire = state
         .store()
         .write(move |tx| {
@@ -602,7 +620,7 @@ pub async fn custom_method(
                 rec.identity.state = target;
                 // Leaving scheduled deletion brings the identity back into the uniqueness
                 // scope, where someone may have taken its email meanwhile.
-                identities::check_unique(tx, &rec.identity)?;
+                identities::check_unique(tx, &rec.identity, unique_external_id)?;
                 rec.version += 1;
                 rec.identity.update_time = now_rfc3339();
                 identities::update(tx, &rec)?;

@@ -33,7 +33,7 @@ use crate::emulator::error::ApiError;
 use crate::emulator::paging::CREATE_TIME;
 use crate::emulator::store::idempotency::{self, Recorded};
 use crate::emulator::store::oauth_clients::{self, OAuthClientRecord};
-use crate::emulator::store::{api_keys, now_rfc3339};
+use crate::emulator::store::{api_keys, create_log, now_rfc3339};
 use crate::emulator::validate;
 use crate::live::wire::{
     CreateOAuthClientRequest, CreatedOAuthClient, ListOAuthClientsResponse, OAuthClient,
@@ -141,6 +141,7 @@ pub async fn create(
         (client.client_type == "confidential").then(|| format!("cs_{}", random_alphanumeric(48)));
     let secret_digest = secret.as_deref().map(api_keys::digest);
     let fingerprint = body::canonical_sha256(&raw);
+    let unique_external_id = state.unique_external_id();
     let outcome = state
         .store()
         .write(move |tx| {
@@ -158,13 +159,22 @@ pub async fn create(
                 }
             }
             check_org(tx, client.organization_id.as_deref())?;
-            oauth_clients::check_unique(tx, &client)?;
+            if unique_external_id {
+                oauth_clients::check_unique(tx, &client)?;
+            }
             let mut rec = OAuthClientRecord {
                 seq: 0,
                 version: 1,
                 client,
             };
             rec.seq = oauth_clients::insert(tx, &rec, secret_digest.as_deref())?;
+            create_log::record(
+                tx,
+                create_log::Kind::OAuthClient,
+                &rec.client.client_id,
+                rec.client.external_id.as_deref(),
+                idem_key.as_deref(),
+            )?;
             let created = CreatedOAuthClient {
                 client: rec.to_wire(),
                 client_secret: secret,

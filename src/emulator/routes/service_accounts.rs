@@ -30,7 +30,7 @@ use crate::emulator::error::ApiError;
 use crate::emulator::paging::CREATE_TIME;
 use crate::emulator::store::idempotency::{self, Recorded};
 use crate::emulator::store::service_accounts::{self, ServiceAccountRecord};
-use crate::emulator::store::{identities, now_rfc3339};
+use crate::emulator::store::{create_log, identities, now_rfc3339};
 use crate::emulator::validate;
 use crate::live::wire::{
     ApiKeyRecord, CreateApiKeyRequest, CreateServiceAccountRequest, CreatedApiKey, IdentityState,
@@ -144,6 +144,7 @@ pub async fn create(
         etag: String::new(),
     };
     let fingerprint = body::canonical_sha256(&raw);
+    let unique_external_id = state.unique_external_id();
     let outcome = state
         .store()
         .write(move |tx| {
@@ -154,7 +155,9 @@ pub async fn create(
             }
             check_owner(tx, &account.owner_id)?;
             check_org(tx, account.organization_id.as_deref())?;
-            service_accounts::check_unique(tx, &account)?;
+            if unique_external_id {
+                service_accounts::check_unique(tx, &account)?;
+            }
             let mut rec = ServiceAccountRecord {
                 seq: 0,
                 version: 1,
@@ -162,6 +165,13 @@ pub async fn create(
                 account,
             };
             rec.seq = service_accounts::insert(tx, &rec)?;
+            create_log::record(
+                tx,
+                create_log::Kind::ServiceAccount,
+                &rec.account.id,
+                rec.account.external_id.as_deref(),
+                idem_key.as_deref(),
+            )?;
             let wire = rec.to_wire();
             if let Some(key) = &idem_key {
                 let body = serde_json::to_string(&wire)

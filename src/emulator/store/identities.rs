@@ -261,8 +261,13 @@ const TAKEN_EXTERNAL_ID: &str = "SELECT 1 FROM identities WHERE state != 'schedu
     AND id != ?1 AND external_id = ?2 AND ifnull(organization_id, '') = ?3 LIMIT 1";
 
 /// Fails with 409 when `candidate` would collide with another live identity. A candidate
-/// that is itself soft-deleted collides with nothing.
-pub fn check_unique(conn: &Connection, candidate: &Identity) -> Result<(), ApiError> {
+/// that is itself soft-deleted collides with nothing. Without `unique_external_id`
+/// (`--no-unique-external-id`) a shared `external_id` is no collision.
+pub fn check_unique(
+    conn: &Connection,
+    candidate: &Identity,
+    unique_external_id: bool,
+) -> Result<(), ApiError> {
     if candidate.state == IdentityState::ScheduledDeletion {
         return Ok(());
     }
@@ -290,7 +295,7 @@ pub fn check_unique(conn: &Connection, candidate: &Identity) -> Result<(), ApiEr
             "an identity with this username already exists",
         ));
     }
-    if let Some(external_id) = &candidate.external_id {
+    if unique_external_id && let Some(external_id) = &candidate.external_id {
         let org = candidate.organization_id.clone().unwrap_or_default();
         if taken(TAKEN_EXTERNAL_ID, &[external_id, &org])? {
             return Err(ApiError::duplicate(

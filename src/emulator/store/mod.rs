@@ -18,6 +18,7 @@
 //! minted API keys, also digests only).
 
 pub mod api_keys;
+pub mod create_log;
 pub mod credentials;
 pub mod flows;
 pub mod idempotency;
@@ -182,7 +183,54 @@ CREATE TABLE IF NOT EXISTS service_account_keys (
 );
 CREATE INDEX IF NOT EXISTS service_account_keys_owner
     ON service_account_keys (service_account_id);
+CREATE TABLE IF NOT EXISTS create_log (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind            TEXT NOT NULL,
+    object_id       TEXT NOT NULL,
+    external_id     TEXT,
+    idempotency_key TEXT,
+    create_time     TEXT NOT NULL
+);
 "#;
+
+/// The indexes that make `external_id` unique per organization. Under
+/// `--no-unique-external-id` they are kept, minus `UNIQUE` (lookups stay searches).
+const EXTERNAL_ID_INDEXES: [&str; 3] = [
+    "identities_live_by_external_id",
+    "oauth_clients_by_external_id",
+    "service_accounts_by_external_id",
+];
+
+/// Makes the `external_id` indexes unique or not, rebuilding only those that differ, so a
+/// database keeps whichever rule the emulator was last started with. Making them unique
+/// again fails while duplicates exist.
+fn set_external_id_uniqueness(conn: &Connection, unique: bool) -> Result<(), rusqlite::Error> {
+    for name in EXTERNAL_ID_INDEXES {
+        let sql: String = conn.query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?1",
+            [name],
+            |r| r.get(0),
+        )?;
+        let is_unique = sql
+            .trim_start()
+            .to_ascii_uppercase()
+            .starts_with("CREATE UNIQUE");
+        if is_unique == unique {
+            continue;
+        }
+        let Some(at) = sql.find(" ON ") else {
+            continue;
+        };
+        let rest = sql[at..].trim_start();
+        let create = if unique {
+            "CREATE UNIQUE INDEX"
+        } else {
+            "CREATE INDEX"
+        };
+        conn.execute_batch(&format!("DROP INDEX {name}; {create} {name} {rest};"))?;
+    }
+    Ok(())
+}
 
 /// Why the database could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -283,6 +331,12 @@ impl Store {
     /// Opens (creating if needed) the database and its schema, and starts the writer
     /// thread.
     pub fn open(location: &DbLocation) -> Result<Self, StoreError> {
+        Self::open_with(location, true)
+    }
+
+    /// [`Store::open`], with `external_id` unique per organization or not
+    /// (`--no-unique-external-id`).
+    pub fn open_with(location: &DbLocation, unique_external_id: bool) -> Result<Self, StoreError> {
         let (conn, path) = match location {
             DbLocation::File(path) => (Connection::open(path), path.clone()),
             DbLocation::Memory => (Connection::open_in_memory(), PathBuf::from(":memory:")),
@@ -319,6 +373,7 @@ impl Store {
         conn.busy_timeout(Duration::from_secs(5))
             .map_err(open_err)?;
         conn.execute_batch(SCHEMA).map_err(StoreError::Schema)?;
+        set_external_id_uniqueness(&conn, unique_external_id).map_err(StoreError::Schema)?;
         add_has_password(&conn).map_err(StoreError::Schema)?;
         add_last_login_at(&conn).map_err(StoreError::Schema)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
