@@ -454,7 +454,8 @@ async fn run_plan(
     };
     progress.spawn_plain_ticker();
     let log = match &args.log {
-        Some(path) => Some(Arc::new(Mutex::new(std::io::BufWriter::new(
+        // Line by line, so a killed apply's log holds every outcome it reported.
+        Some(path) => Some(Arc::new(Mutex::new(std::io::LineWriter::new(
             std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
