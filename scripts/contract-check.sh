@@ -111,8 +111,8 @@ values = ["$owner_id"]
 "body.owner_id" = { dictionary = "owners" }
 
 # An identity's DELETE is a soft delete (documented): the identity stays readable by id in
-# state `scheduled_deletion` for its grace period, and `:reactivate` restores it (AIP-164's
-# soft delete; `apply` relies on both). schemathesis's use-after-free check expects a 404
+# state \`scheduled_deletion\` for its grace period, and \`:reactivate\` restores it (AIP-164's
+# soft delete; \`apply\` relies on both). schemathesis's use-after-free check expects a 404
 # after any successful DELETE, so it is off for the identity resource only; OAuth clients
 # and service accounts are deleted for good and keep the check.
 [[operations]]
