@@ -15,7 +15,7 @@
 use reqwest::Url;
 
 use crate::emulator::error::ApiError;
-use crate::live::wire::{Identity, IdentityInput, OAuthClient, OAuthClientInput};
+use crate::live::wire::{Identity, IdentityInput, LinkedProvider, OAuthClient, OAuthClientInput};
 use crate::model::limits::{
     MAX_EXTERNAL_ID, MAX_LIST_LEN, MAX_NAME_CHARS, MAX_SCOPE_LEN, MAX_URI_LEN, ORG_NAME_LEN,
 };
@@ -30,35 +30,13 @@ pub fn identity(i: &Identity) -> Result<(), ApiError> {
         return Err(ApiError::field("email", "email is required"));
     }
     validate::email(&i.email).map_err(|m| ApiError::field("email", m))?;
-    if let Some(phone) = &i.phone {
-        validate::phone(phone).map_err(|m| ApiError::field("phone", m))?;
-    }
-    if let Some(username) = &i.username {
-        validate::username(username).map_err(|m| ApiError::field("username", m))?;
-    }
-    if let Some(external_id) = &i.external_id
-        && (external_id.is_empty() || external_id.chars().count() > MAX_EXTERNAL_ID)
-    {
-        return Err(ApiError::field(
-            "external_id",
-            format!("external_id must be 1–{MAX_EXTERNAL_ID} characters"),
-        ));
-    }
-    if i.organization_id.as_deref() == Some("") {
-        return Err(ApiError::field(
-            "organization_id",
-            "organization_id must not be empty",
-        ));
-    }
-    for p in i.linked_providers.iter().flatten() {
-        if p.provider.is_empty() || p.subject.is_empty() {
-            return Err(ApiError::field(
-                "linked_providers",
-                "a linked provider needs a provider and a subject",
-            ));
-        }
-    }
-    Ok(())
+    identity_fields(IdentityFields {
+        phone: i.phone.as_deref(),
+        username: i.username.as_deref(),
+        external_id: i.external_id.as_deref(),
+        organization_id: i.organization_id.as_deref(),
+        linked_providers: i.linked_providers.as_deref(),
+    })
 }
 
 /// Checks the shape of every field an identity request sends, named in its `update_mask` or
@@ -68,20 +46,40 @@ pub fn identity_input(i: &IdentityInput) -> Result<(), ApiError> {
     if let Some(email) = &i.email {
         validate::email(email).map_err(|m| ApiError::field("email", m))?;
     }
-    if let Some(phone) = &i.phone {
+    identity_fields(IdentityFields {
+        phone: i.phone.as_deref(),
+        username: i.username.as_deref(),
+        external_id: i.external_id.as_deref(),
+        organization_id: i.organization_id.as_deref(),
+        linked_providers: i.linked_providers.as_deref(),
+    })
+}
+
+/// The optional identity fields a complete identity and a request share.
+struct IdentityFields<'a> {
+    phone: Option<&'a str>,
+    username: Option<&'a str>,
+    external_id: Option<&'a str>,
+    organization_id: Option<&'a str>,
+    linked_providers: Option<&'a [LinkedProvider]>,
+}
+
+/// The rules of [`IdentityFields`], one place for [`identity`] and [`identity_input`].
+fn identity_fields(f: IdentityFields<'_>) -> Result<(), ApiError> {
+    if let Some(phone) = f.phone {
         validate::phone(phone).map_err(|m| ApiError::field("phone", m))?;
     }
-    if let Some(username) = &i.username {
+    if let Some(username) = f.username {
         validate::username(username).map_err(|m| ApiError::field("username", m))?;
     }
-    external_id(i.external_id.as_deref())?;
-    if i.organization_id.as_deref() == Some("") {
+    external_id(f.external_id)?;
+    if f.organization_id == Some("") {
         return Err(ApiError::field(
             "organization_id",
             "organization_id must not be empty",
         ));
     }
-    for p in i.linked_providers.iter().flatten() {
+    for p in f.linked_providers.unwrap_or_default() {
         if p.provider.is_empty() || p.subject.is_empty() {
             return Err(ApiError::field(
                 "linked_providers",
