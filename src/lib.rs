@@ -26,3 +26,4 @@ pub mod model;
 pub mod plan;
 pub mod render;
 pub mod sources;
+pub mod wire;

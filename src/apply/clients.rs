@@ -8,12 +8,13 @@ use super::executor::{Attempt, OutcomeKind};
 use super::guard;
 use super::request::idempotency_key;
 use super::secrets::{Minted, SecretsFile};
-use crate::diff::OWNER_KEY;
 use crate::diff::client::{ClientDiff, diff_client, diff_service_account, mask_path};
-use crate::live::{Client, Error, wire};
+use crate::live::{Client, Error};
 use crate::model::ClientDecl;
+use crate::model::OWNER_KEY;
 use crate::plan::ownership::Ownership;
 use crate::plan::{Action, Change, DesiredClient, DesiredSet};
+use crate::wire;
 
 fn uncertain(e: &Error) -> bool {
     e.is_retryable() || e.status().is_some_and(|s| s >= 500)

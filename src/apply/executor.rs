@@ -22,9 +22,10 @@ use super::secrets::SecretsFile;
 use super::stream::Work;
 use super::{clients, guard};
 use crate::diff::{self, IdentityAction};
-use crate::live::{Client, wire};
+use crate::live::Client;
 use crate::plan::ownership::{Owner, Ownership};
 use crate::plan::{Action, Change, DesiredIdentity, DesiredSet, ObjectKind, Plan};
+use crate::wire;
 
 /// Called with every finished change (progress bars, the NDJSON log).
 pub type Observer = Arc<dyn Fn(&ChangeOutcome) + Send + Sync>;

@@ -2,10 +2,10 @@
 
 use serde_json::{Map, Value};
 
-use crate::diff::OWNER_KEY;
-use crate::live::wire;
+use crate::model::OWNER_KEY;
 use crate::model::PasswordHash;
 use crate::plan::{Change, DesiredIdentity};
+use crate::wire;
 
 /// The `Idempotency-Key` of a change: stable for a plan and a key, so every retry and every
 /// resumed run of the same plan sends the same one.

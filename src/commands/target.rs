@@ -13,10 +13,11 @@ use crate::cli::GlobalArgs;
 use crate::emulator::{self, DbLocation, EmulatorConfig, KeyGrant, RunningEmulator};
 use crate::env_vars;
 use crate::error::WithHint;
-use crate::live::{Client, ClientOptions, wire};
+use crate::live::{Client, ClientOptions};
 use crate::manifest::{Manifest, TargetUrl};
 use crate::plan::LiveState;
 use crate::render::progress::Activity;
+use crate::wire;
 
 /// A connection to the target, keeping the sandbox emulator alive while it is used.
 pub struct Connection {

@@ -10,11 +10,12 @@ use super::logins::{self, LoginRow, LoginsFile};
 use super::{output, target};
 use crate::cli::GlobalArgs;
 use crate::error::Exit;
-use crate::live::{Client, LoginOutcome, filter, wire};
+use crate::live::{Client, LoginOutcome, filter};
 use crate::manifest::Manifest;
 use crate::plan::ownership::{Owner, Ownership};
 use crate::plan::{Action, BuildOptions, LiveIdentities, ObjectKind};
 use crate::render::escape::terminal;
+use crate::wire;
 
 /// How many external ids of undeclared identities are named per source.
 const LISTED_UNDECLARED: usize = 5;

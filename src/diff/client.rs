@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::{FieldChange, OWNER_KEY};
-use crate::live::wire;
+use super::FieldChange;
+use crate::model::OWNER_KEY;
 use crate::model::{OAuthClient, ServiceAccount};
+use crate::wire;
 
 /// What reconciling one client takes.
 #[derive(Debug, Clone, PartialEq)]

@@ -7,12 +7,8 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::FieldChange;
-use crate::live::wire;
-use crate::model::Identity;
-
-/// The `admin_metadata` key that marks an identity as created and owned by this tool:
-/// `{"source": <source name>, "password_fp": <fingerprint or absent>}`.
-pub const OWNER_KEY: &str = "avnology_migrate";
+use crate::model::{Identity, OWNER_KEY};
+use crate::wire;
 
 /// What reconciling one identity takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

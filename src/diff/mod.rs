@@ -9,8 +9,8 @@ pub mod client;
 mod identity;
 
 pub use identity::{
-    IdentityAction, IdentityDiff, OWNER_KEY, adopt_identity, desired_digest, desired_fields,
-    diff_identity, is_owned, owner_marker,
+    IdentityAction, IdentityDiff, adopt_identity, desired_digest, desired_fields, diff_identity,
+    is_owned, owner_marker,
 };
 
 use serde::{Deserialize, Serialize};
@@ -31,34 +31,4 @@ pub struct FieldChange {
     /// Rendered as `(sensitive)`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sensitive: bool,
-}
-
-/// Fields of an identity the tool manages, excluding `traits.<key>` and
-/// `admin_metadata.<key>`, which are open-ended.
-pub const IDENTITY_FIELDS: &[&str] = &[
-    "email",
-    "email_verified",
-    "phone",
-    "phone_verified",
-    "username",
-    "first_name",
-    "last_name",
-    "display_name",
-    "avatar_url",
-    "locale",
-    "timezone",
-    "state",
-    "linked_providers",
-    "password",
-];
-
-/// Whether `path` names a field the tool manages (for `ignore_changes`).
-pub fn is_known_field(path: &str) -> bool {
-    if IDENTITY_FIELDS.contains(&path) {
-        return true;
-    }
-    match path.split_once('.') {
-        Some(("traits" | "admin_metadata", key)) => !key.is_empty() && key != OWNER_KEY,
-        _ => false,
-    }
 }

@@ -13,7 +13,7 @@ use axum::response::Response;
 use super::AppState;
 use super::error::ApiError;
 use super::store::service_accounts;
-use crate::live::wire::{client_scopes, scopes};
+use crate::wire::{client_scopes, scopes};
 
 /// The scope an admin request needs.
 pub fn required_scope(method: &Method, path: &str) -> &'static str {

@@ -13,7 +13,7 @@ use serde_json::json;
 use super::config::DbLocation;
 use super::routes::identities::create_many;
 use super::store::{Store, now_rfc3339, organizations};
-use crate::live::wire::Organization;
+use crate::wire::Organization;
 
 /// The `Idempotency-Key` and JSON body of benchmark create number `i` of run `run`: an
 /// Auth0 user as `apply` sends it (external id, profile, metadata, an imported bcrypt hash)

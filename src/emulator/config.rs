@@ -10,7 +10,7 @@ use std::time::Duration;
 use rand::Rng;
 use rand::distr::Alphanumeric;
 
-use crate::live::wire::scopes;
+use crate::wire::scopes;
 
 /// Where the emulator keeps its data.
 #[derive(Debug, Clone, PartialEq, Eq)]

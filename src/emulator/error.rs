@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::AppState;
-use crate::live::wire::{ErrorBody, ErrorEnvelope, codes};
+use crate::wire::{ErrorBody, ErrorEnvelope, codes};
 
 /// The response header carrying the request id.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";

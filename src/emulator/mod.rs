@@ -2,7 +2,7 @@
 //! served by axum over SQLite, for the integration tests, for the tool's in-process
 //! `sandbox` target, and for teams rehearsing a migration before touching a real tenant.
 //!
-//! Routes (request and response bodies are [`crate::live::wire`] types):
+//! Routes (request and response bodies are [`crate::wire`] types):
 //!
 //! - `POST /v1/identities`, `GET /v1/identities` (`admin:users:write` / `admin:users:read`)
 //! - `GET`, `PATCH`, `DELETE /v1/identities/{id}`

@@ -22,7 +22,7 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::{DecodePaddingMode, general_purpose};
 use serde::{Deserialize, Serialize};
 
-use crate::live::wire::PasswordHashInput;
+use crate::wire::PasswordHashInput;
 
 type Aes256Ctr = ctr::Ctr128BE<aes::Aes256>;
 

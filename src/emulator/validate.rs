@@ -15,11 +15,11 @@
 use reqwest::Url;
 
 use crate::emulator::error::ApiError;
-use crate::live::wire::{Identity, IdentityInput, LinkedProvider, OAuthClient, OAuthClientInput};
 use crate::model::limits::{
     MAX_EXTERNAL_ID, MAX_LIST_LEN, MAX_NAME_CHARS, MAX_SCOPE_LEN, MAX_URI_LEN, ORG_NAME_LEN,
 };
 use crate::model::validate;
+use crate::wire::{Identity, IdentityInput, LinkedProvider, OAuthClient, OAuthClientInput};
 
 /// Registration modes an organization may have.
 pub const REGISTRATION_MODES: &[&str] = &["open", "invite_only", "sso_only", "disabled"];

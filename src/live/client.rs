@@ -31,7 +31,8 @@ use serde::de::DeserializeOwned;
 
 use super::error::{self, Error, Outage};
 use super::pace::{PaceChange, Pacer};
-use super::{Result, filter, retry, wire};
+use super::{Result, filter, retry};
+use crate::wire;
 
 /// The `User-Agent` of every request.
 pub const USER_AGENT: &str = concat!("avnology-migrate/", env!("CARGO_PKG_VERSION"));

@@ -11,7 +11,7 @@
 use reqwest::StatusCode;
 
 use super::retry;
-use super::wire;
+use crate::wire;
 
 /// The longest snippet of a non-JSON error body kept in an error message.
 const SNIPPET_MAX_CHARS: usize = 200;

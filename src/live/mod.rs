@@ -14,7 +14,6 @@ pub mod filter;
 pub mod pace;
 pub mod retry;
 pub mod tls;
-pub mod wire;
 
 pub use client::{
     Client, ClientOptions, ClientStats, LoginOutcome, MAX_PAGE_SIZE, MAX_REMEMBERED_SECRETS,

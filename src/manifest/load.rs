@@ -265,7 +265,7 @@ pub fn parse(
     }
 
     for field in &raw.policy.ignore_changes {
-        if !crate::diff::is_known_field(field) {
+        if !crate::model::is_known_field(field) {
             let (l, c) = at(&format!("\"{field}\""));
             return Err(invalid(
                 l,

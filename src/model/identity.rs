@@ -4,6 +4,40 @@ use serde_json::{Map, Value};
 
 use super::{ExternalId, PasswordHash};
 
+/// The `admin_metadata` key that marks an identity as created and owned by this tool:
+/// `{"source": <source name>, "password_fp": <fingerprint or absent>}`.
+pub const OWNER_KEY: &str = "avnology_migrate";
+
+/// Fields of an identity the tool manages, excluding `traits.<key>` and
+/// `admin_metadata.<key>`, which are open-ended.
+pub const IDENTITY_FIELDS: &[&str] = &[
+    "email",
+    "email_verified",
+    "phone",
+    "phone_verified",
+    "username",
+    "first_name",
+    "last_name",
+    "display_name",
+    "avatar_url",
+    "locale",
+    "timezone",
+    "state",
+    "linked_providers",
+    "password",
+];
+
+/// Whether `path` names a field the tool manages (for `ignore_changes`).
+pub fn is_known_field(path: &str) -> bool {
+    if IDENTITY_FIELDS.contains(&path) {
+        return true;
+    }
+    match path.split_once('.') {
+        Some(("traits" | "admin_metadata", key)) => !key.is_empty() && key != OWNER_KEY,
+        _ => false,
+    }
+}
+
 /// A social or federated login linked to a user (Auth0 `identities[]` with `isSocial`,
 /// Firebase `providerUserInfo[]`, Clerk external accounts, Cognito `identities`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]

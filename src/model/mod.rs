@@ -13,7 +13,7 @@ mod secret;
 pub mod validate;
 
 pub use client::{ClientDecl, ClientType, OAuthClient, ServiceAccount};
-pub use identity::{Identity, LinkedProvider};
+pub use identity::{IDENTITY_FIELDS, Identity, LinkedProvider, OWNER_KEY, is_known_field};
 pub use ids::ExternalId;
 pub use password_hash::{FirebaseHashParams, PasswordHash};
 pub use secret::Secret;

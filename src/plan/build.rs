@@ -26,11 +26,11 @@ use super::{
     SkippedRecord, SourceDigest, SourceTally, Summary,
 };
 use crate::diff::{self, IdentityAction};
-use crate::live::wire;
 use crate::manifest::{AdoptPolicy, Manifest, OnInvalid, TargetUrl, UserSource};
 use crate::model::{Identity, PasswordHash};
 use crate::render::escape::terminal;
 use crate::sources::{self, Location, SourceError, UserItem};
+use crate::wire;
 
 /// What the tenant holds, read before planning.
 #[derive(Debug, Default)]

@@ -12,11 +12,11 @@ use crate::diff::client::{
     ClientDiff, desired_client_fields, desired_service_account_fields, diff_client,
     diff_service_account,
 };
-use crate::live::wire;
 use crate::manifest::{MANIFEST_CLIENTS, Manifest};
 use crate::model::ClientDecl;
 use crate::sources::SourceError;
 use crate::sources::clients::{self, ClientItem};
+use crate::wire;
 
 /// A desired client kept for apply.
 #[derive(Debug, Clone)]

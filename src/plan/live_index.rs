@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::hash::BuildHasher;
 
 use crate::diff;
-use crate::live::wire;
+use crate::wire;
 
 /// Where one identity's record sits in the spill file.
 #[derive(Debug, Clone, Copy)]
@@ -341,7 +341,7 @@ mod tests {
             v["external_id"] = json!(e);
         }
         if let Some(o) = owner {
-            v["admin_metadata"] = json!({ diff::OWNER_KEY: { "source": o } });
+            v["admin_metadata"] = json!({ crate::model::OWNER_KEY: { "source": o } });
         }
         serde_json::from_value(v).unwrap()
     }

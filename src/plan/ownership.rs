@@ -10,8 +10,8 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::diff::OWNER_KEY;
 use crate::manifest::{MANIFEST_CLIENTS, Manifest};
+use crate::model::OWNER_KEY;
 
 /// Who owns a live object, as seen from one manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]

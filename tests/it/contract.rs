@@ -236,7 +236,7 @@ fn assert_agrees(doc: &Value, schema: &str, full: Value, minimal: Value) {
 /// The wire types in `src/live/wire.rs` and the schemas agree field for field, both ways.
 #[test]
 fn wire_types_and_schemas_agree_field_for_field() {
-    use avnology_migrate::live::wire;
+    use avnology_migrate::wire;
     let doc = spec();
     let v = |x: &dyn erased::Ser| x.value();
     let s = |x: &str| Some(x.to_string());

@@ -1069,7 +1069,7 @@ fn assert_covers(doc: &Value, schema: &str, example: Value) {
 
 #[test]
 fn openapi_covers_the_client_and_service_account_wire_types() {
-    use avnology_migrate::live::wire;
+    use avnology_migrate::wire;
     let text =
         std::fs::read_to_string(common::repo("schemas/avnology-admin.openapi.yaml")).unwrap();
     let doc: Value = yaml_serde::from_str(&text).unwrap();

@@ -8,8 +8,8 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use avnology_migrate::live::wire::{self, ApiKey, IdentityState};
 use avnology_migrate::live::{Client, ClientOptions, LoginOutcome};
+use avnology_migrate::wire::{self, ApiKey, IdentityState};
 
 use crate::common::Emulator;
 

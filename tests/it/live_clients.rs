@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use avnology_migrate::live::wire::{self, ApiKey, client_scopes, scopes};
 use avnology_migrate::live::{Client, ClientOptions};
+use avnology_migrate::wire::{self, ApiKey, client_scopes, scopes};
 
 use crate::common::Emulator;
 

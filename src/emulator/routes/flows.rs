@@ -16,7 +16,7 @@ use crate::emulator::AppState;
 use crate::emulator::error::ApiError;
 use crate::emulator::password;
 use crate::emulator::store::{credentials, flows, identities};
-use crate::live::wire::{IdentityState, LoginFlow, LoginSubmission, LoginSuccess};
+use crate::wire::{IdentityState, LoginFlow, LoginSubmission, LoginSuccess};
 
 /// `POST /v1/flows/login`. The body is optional; when present it must be a JSON object
 /// (none of its members is read).

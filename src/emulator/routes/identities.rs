@@ -24,7 +24,7 @@ use crate::emulator::store::idempotency::{self, Recorded};
 use crate::emulator::store::identities::{self, IdentityRecord};
 use crate::emulator::store::{Store, create_log, credentials, now_rfc3339, organizations};
 use crate::emulator::validate;
-use crate::live::wire::{
+use crate::wire::{
     CreateIdentityRequest, Identity, IdentityInput, IdentityState, ListIdentitiesResponse,
     StateChangeRequest, UpdateIdentityRequest,
 };

@@ -35,7 +35,7 @@ use crate::emulator::store::idempotency::{self, Recorded};
 use crate::emulator::store::oauth_clients::{self, OAuthClientRecord};
 use crate::emulator::store::{api_keys, create_log, now_rfc3339};
 use crate::emulator::validate;
-use crate::live::wire::{
+use crate::wire::{
     CreateOAuthClientRequest, CreatedOAuthClient, ListOAuthClientsResponse, OAuthClient,
     OAuthClientInput, UpdateOAuthClientRequest,
 };

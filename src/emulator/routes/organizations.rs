@@ -19,7 +19,7 @@ use crate::emulator::store::idempotency::{self, Recorded};
 use crate::emulator::store::now_rfc3339;
 use crate::emulator::store::organizations::{self, OrganizationRecord};
 use crate::emulator::validate;
-use crate::live::wire::{
+use crate::wire::{
     CreateOrganizationRequest, ListOrganizationsResponse, Organization, UpdateOrganizationRequest,
 };
 

@@ -32,7 +32,7 @@ use crate::emulator::store::idempotency::{self, Recorded};
 use crate::emulator::store::service_accounts::{self, ServiceAccountRecord};
 use crate::emulator::store::{create_log, identities, now_rfc3339};
 use crate::emulator::validate;
-use crate::live::wire::{
+use crate::wire::{
     ApiKeyRecord, CreateApiKeyRequest, CreateServiceAccountRequest, CreatedApiKey, IdentityState,
     ListApiKeysResponse, ListServiceAccountsResponse, ServiceAccount, UpdateServiceAccountRequest,
     scopes,

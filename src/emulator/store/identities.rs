@@ -17,7 +17,7 @@ use crate::emulator::error::ApiError;
 use crate::emulator::etag;
 use crate::emulator::filter::Filter;
 use crate::emulator::paging::{CREATE_TIME, Cursor, Keyset, SortField};
-use crate::live::wire::{Identity, IdentityState, LinkedProvider};
+use crate::wire::{Identity, IdentityState, LinkedProvider};
 
 /// Fields a list filter may name.
 pub const FILTER_FIELDS: &[&str] = &[

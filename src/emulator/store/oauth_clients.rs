@@ -19,7 +19,7 @@ use crate::emulator::error::ApiError;
 use crate::emulator::etag;
 use crate::emulator::filter::Filter;
 use crate::emulator::paging::{Cursor, Keyset};
-use crate::live::wire::OAuthClient;
+use crate::wire::OAuthClient;
 
 /// Fields a list filter may name.
 pub const FILTER_FIELDS: &[&str] = &[

@@ -7,7 +7,7 @@ use super::{filter_where, keyset_page, keyset_query, now_rfc3339};
 use crate::emulator::error::ApiError;
 use crate::emulator::filter::Filter;
 use crate::emulator::paging::{Cursor, Keyset};
-use crate::live::wire::Organization;
+use crate::wire::Organization;
 
 /// Fields a list filter may name.
 pub const FILTER_FIELDS: &[&str] = &["name", "slug"];

@@ -20,7 +20,7 @@ use crate::emulator::error::ApiError;
 use crate::emulator::etag;
 use crate::emulator::filter::Filter;
 use crate::emulator::paging::{Cursor, Keyset};
-use crate::live::wire::{ApiKeyRecord, ServiceAccount, scopes};
+use crate::wire::{ApiKeyRecord, ServiceAccount, scopes};
 
 /// Fields a list filter may name.
 pub const FILTER_FIELDS: &[&str] = &["external_id", "name", "owner_id", "organization_id"];

@@ -7,10 +7,7 @@
 use serde_json::Value;
 
 use super::export::{Field, RawIdentity, RawUser};
-use crate::model::{ExternalId, Identity, LinkedProvider, validate};
-
-/// The admin-metadata key the plan writes its owner marker under; a source must not set it.
-const OWNER_MARKER_KEY: &str = "avnology_migrate";
+use crate::model::{ExternalId, Identity, LinkedProvider, OWNER_KEY, validate};
 
 /// What one record becomes.
 #[derive(Debug)]
@@ -102,9 +99,9 @@ pub(super) fn convert(raw: RawUser<'_>) -> Outcome {
             .insert("metadata".to_owned(), Value::Object(metadata));
     }
     if let Some(app_metadata) = present(raw.app_metadata, &mut problems) {
-        if app_metadata.contains_key(OWNER_MARKER_KEY) {
+        if app_metadata.contains_key(OWNER_KEY) {
             problems.push(format!(
-                "`app_metadata.{OWNER_MARKER_KEY}` is reserved for the migration's owner marker; \
+                "`app_metadata.{OWNER_KEY}` is reserved for the migration's owner marker; \
                  rename it in the export"
             ));
         } else {

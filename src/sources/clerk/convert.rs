@@ -13,9 +13,9 @@
 use serde_json::Value;
 
 use super::draft::Draft;
+use crate::model::OWNER_KEY;
 use crate::model::{ExternalId, FirebaseHashParams, Identity, PasswordHash, Secret, validate};
 use crate::sources::firebase::hash::{params_in_range, standard_base64};
-use crate::sources::json_records::fields::OWNER_MARKER_KEY;
 
 /// What one user becomes.
 #[derive(Debug)]
@@ -99,9 +99,9 @@ pub(super) fn convert(mut draft: Draft) -> Outcome {
             .insert("metadata".to_owned(), Value::Object(metadata));
     }
     for (key, value) in draft.private_metadata.into_iter().flatten() {
-        if key == OWNER_MARKER_KEY {
+        if key == OWNER_KEY {
             problems.push(format!(
-                "`private_metadata.{OWNER_MARKER_KEY}` is reserved for the migration's owner \
+                "`private_metadata.{OWNER_KEY}` is reserved for the migration's owner \
                  marker; rename it before migrating"
             ));
         } else {

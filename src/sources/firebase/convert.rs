@@ -11,11 +11,12 @@ use serde_json::{Map, Value};
 
 use super::export::{RawProvider, RawUser};
 use super::hash::standard_base64;
+use crate::model::OWNER_KEY;
 use crate::model::{
     ExternalId, FirebaseHashParams, Identity, LinkedProvider, PasswordHash, Secret, validate,
 };
 use crate::sources::SkipReason;
-use crate::sources::json_records::fields::{Field, OWNER_MARKER_KEY};
+use crate::sources::json_records::fields::Field;
 use crate::sources::json_records::kind_of;
 
 /// What `password_unsupported` says for a user whose hash cannot be used because the manifest
@@ -148,9 +149,9 @@ pub(super) fn convert(raw: RawUser, params: Option<&FirebaseHashParams>) -> Outc
         && let Some(claims) = custom_claims(claims, &mut problems)
     {
         for (key, value) in claims {
-            if key == OWNER_MARKER_KEY {
+            if key == OWNER_KEY {
                 problems.push(format!(
-                    "custom claim `{OWNER_MARKER_KEY}` is reserved for the migration's owner \
+                    "custom claim `{OWNER_KEY}` is reserved for the migration's owner \
                      marker; rename it before migrating"
                 ));
             } else {

@@ -17,10 +17,6 @@ use serde_json::{Map, Value};
 
 use super::kind_of;
 
-/// The admin-metadata key the plan writes its owner marker under (`diff::OWNER_KEY`);
-/// a source must not set it, or the marker could be forged or lost.
-pub const OWNER_MARKER_KEY: &str = "avnology_migrate";
-
 /// Reduces a key to a spelling-independent form: lowercase, with spaces, underscores and
 /// hyphens removed, so `local_id`, `Local Id`, `localId` and `LOCAL-ID` are one key.
 pub fn normalise_key(key: &str) -> String {
@@ -365,10 +361,5 @@ mod tests {
         };
         assert_eq!(wrong.non_empty(&mut problems), None);
         assert_eq!(problems, ["`k` must be a string, not a number"]);
-    }
-
-    #[test]
-    fn owner_marker_key_matches_the_plan() {
-        assert_eq!(OWNER_MARKER_KEY, crate::diff::OWNER_KEY);
     }
 }
