@@ -65,10 +65,10 @@ pub fn load_dotenv(manifest: Option<&Path>) -> usize {
                     dotenvy::Error::Io(e) => e.to_string(),
                     other => other.to_string(),
                 };
-                anstream::eprintln!(
+                crate::printer::status(&format!(
                     "warning: cannot read `{}` ({why}); the variables after that point are not set",
                     crate::render::escape::terminal(&file.display().to_string())
-                );
+                ));
                 read += 1;
             }
         }

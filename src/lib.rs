@@ -24,6 +24,7 @@ pub mod live;
 pub mod manifest;
 pub mod model;
 pub mod plan;
+pub mod printer;
 pub mod render;
 pub mod sources;
 pub mod wire;

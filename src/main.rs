@@ -11,7 +11,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             // Usage errors exit 1 (not clap's 2, which means "changes present" here).
-            let code = if e.use_stderr() { 1 } else { 0 };
+            let code = u8::from(e.use_stderr());
             let _ = e.print();
             return ExitCode::from(code);
         }

@@ -361,34 +361,33 @@ pub(crate) async fn apply_service_account(
                     Err(e) => return failed(&e),
                 }
             }
-            let account = match existing {
-                Some(a) => a,
-                None => {
-                    let req = wire::CreateServiceAccountRequest {
-                        name: sa.name.clone(),
-                        description: sa.description.clone(),
-                        owner_id: owner_id.to_string(),
-                        organization_id: org_id.map(str::to_string),
-                        external_id: Some(sa.external_id.to_string()),
-                        metadata: Some(metadata(d)),
-                    };
-                    match client
-                        .create_service_account(&req, Some(&idempotency_key(plan_id, change)))
-                        .await
-                    {
-                        Ok(a) => a,
-                        Err(e) if e.is_conflict() => {
-                            match client
-                                .find_service_account_by_external_id(org_id, &change.key)
-                                .await
-                            {
-                                Ok(Some(a)) => a,
-                                _ => return failed(&e),
-                            }
+            let account = if let Some(a) = existing {
+                a
+            } else {
+                let req = wire::CreateServiceAccountRequest {
+                    name: sa.name.clone(),
+                    description: sa.description.clone(),
+                    owner_id: owner_id.to_string(),
+                    organization_id: org_id.map(str::to_string),
+                    external_id: Some(sa.external_id.to_string()),
+                    metadata: Some(metadata(d)),
+                };
+                match client
+                    .create_service_account(&req, Some(&idempotency_key(plan_id, change)))
+                    .await
+                {
+                    Ok(a) => a,
+                    Err(e) if e.is_conflict() => {
+                        match client
+                            .find_service_account_by_external_id(org_id, &change.key)
+                            .await
+                        {
+                            Ok(Some(a)) => a,
+                            _ => return failed(&e),
                         }
-                        Err(e) if uncertain(&e) => return Attempt::Uncertain(e.to_string()),
-                        Err(e) => return failed(&e),
                     }
+                    Err(e) if uncertain(&e) => return Attempt::Uncertain(e.to_string()),
+                    Err(e) => return failed(&e),
                 }
             };
             // Mint the key unless an earlier attempt already did (a key's secret cannot be

@@ -25,6 +25,7 @@ use crate::diff::{self, IdentityAction};
 use crate::live::Client;
 use crate::plan::ownership::{Owner, Ownership};
 use crate::plan::{Action, Change, DesiredIdentity, DesiredSet, ObjectKind, Plan};
+use crate::printer::Trace;
 use crate::wire;
 
 /// Called with every finished change (progress bars, the NDJSON log).
@@ -44,8 +45,11 @@ pub struct ApplyOptions {
     pub cancel: Arc<AtomicBool>,
     /// Called with every outcome.
     pub observer: Option<Observer>,
-    /// Report rate-control decisions on stderr.
-    pub verbose: bool,
+    /// Where rate-control decisions go (`--verbose`); off by default.
+    pub trace: Trace,
+    /// Where warnings that do not stop the apply go (a journal write that failed); stderr
+    /// by default.
+    pub notices: Trace,
     /// Where minted client secrets and API keys go.
     pub secrets: Option<Arc<SecretsFile>>,
     /// Email of the identity that owns new service accounts.
@@ -63,7 +67,8 @@ impl Default for ApplyOptions {
             journal: None,
             cancel: Arc::default(),
             observer: None,
-            verbose: false,
+            trace: Trace::off(),
+            notices: Trace::stderr(),
             secrets: None,
             service_account_owner: None,
             ownership: Arc::default(),
@@ -197,7 +202,7 @@ pub async fn execute(
         options.concurrency.max(1),
         options.max_rps,
         client.clone(),
-        options.verbose,
+        options.trace.clone(),
     ));
     let plan_id: Arc<str> = plan.plan_id.clone().into();
 
@@ -439,10 +444,7 @@ fn finish(report: &mut ApplyReport, options: &ApplyOptions, outcome: Option<Chan
         if let Err(e) = j.finish(&key, &state) {
             // A journal write failure must not be silent: the change itself is done, but a
             // resume would look it up again (safe, just slower).
-            eprintln!(
-                "warning: {}",
-                crate::render::escape::terminal(&format!("{e:#}"))
-            );
+            options.notices.line(&format!("warning: {e:#}"));
         }
     }
     if let Some(observer) = &options.observer {

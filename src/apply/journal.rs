@@ -72,7 +72,7 @@ impl std::fmt::Debug for Journal {
 pub fn path_for(plan: &Path) -> PathBuf {
     let mut name = plan
         .file_name()
-        .map(|n| n.to_os_string())
+        .map(std::ffi::OsStr::to_os_string)
         .unwrap_or_default();
     name.push(".journal");
     plan.with_file_name(name)
@@ -145,7 +145,10 @@ impl Journal {
             path: self.path.clone(),
             source,
         };
-        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let conn = self
+            .conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut stmt = conn
             .prepare("SELECT change_id, state, avnology_id, error FROM changes")
             .map_err(err)?;
@@ -168,7 +171,10 @@ impl Journal {
 
     /// Whether no change was recorded yet (a first run, which needs no lookups).
     pub fn is_empty(&self) -> Result<bool, JournalError> {
-        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let conn = self
+            .conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let any: Option<i64> = conn
             .query_row("SELECT 1 FROM changes LIMIT 1", [], |r| r.get(0))
             .optional()
@@ -178,7 +184,10 @@ impl Journal {
 
     /// How many changes finished successfully.
     pub fn count_done(&self) -> Result<u64, JournalError> {
-        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let conn = self
+            .conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let n: i64 = conn
             .query_row(
                 "SELECT COUNT(*) FROM changes WHERE state = 'done'",
@@ -191,7 +200,10 @@ impl Journal {
 
     /// What the journal knows about one change.
     pub fn state(&self, change_id: &str) -> Result<Option<JournalState>, JournalError> {
-        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let conn = self
+            .conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut stmt = conn
             .prepare_cached("SELECT state, avnology_id, error FROM changes WHERE change_id = ?1")
             .map_err(|source| self.error(source))?;
@@ -234,7 +246,10 @@ impl Journal {
         id: Option<&str>,
         error: Option<&str>,
     ) -> Result<(), JournalError> {
-        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let conn = self
+            .conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         conn.execute(
             "INSERT INTO changes (change_id, state, avnology_id, error, attempts, updated_at)
              VALUES (?1, ?2, ?3, ?4, 1, ?5)

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::env_vars;
+use crate::printer::Trace;
 
 /// Who holds a tenant lock, as written beside it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,7 +65,7 @@ pub enum LockError {
     /// Another process holds it.
     #[error(
         "another apply against {tenant} is running: {} (lock {}); nothing was applied",
-        holder.as_ref().map_or_else(|| "its holder has not written its name yet".to_string(), |h| h.to_string()),
+        holder.as_ref().map_or_else(|| "its holder has not written its name yet".to_string(), std::string::ToString::to_string),
         path.display()
     )]
     Held {
@@ -144,6 +145,7 @@ pub async fn acquire(
     tenant: &str,
     plan_id: &str,
     timeout: Duration,
+    notices: &Trace,
 ) -> Result<TenantLock, LockError> {
     let path = dir.join(lock_name(tenant));
     let io = |source: std::io::Error| LockError::Io {
@@ -175,14 +177,14 @@ pub async fn acquire(
                 }
                 if !waiting_said {
                     waiting_said = true;
-                    anstream::eprintln!(
+                    notices.line(&format!(
                         "Waiting up to {:?} for the tenant lock: {}",
                         timeout,
-                        crate::render::escape::terminal(&holder.map_or_else(
+                        holder.map_or_else(
                             || "another apply holds it".to_string(),
                             |h| format!("held by {h}")
-                        ))
-                    );
+                        )
+                    ));
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
@@ -260,6 +262,7 @@ mod tests {
             "https://t (organization acme)",
             "abc123",
             Duration::ZERO,
+            &Trace::off(),
         )
         .await
         .unwrap();
@@ -268,6 +271,7 @@ mod tests {
             "https://t (organization acme)",
             "def",
             Duration::ZERO,
+            &Trace::off(),
         )
         .await
         .unwrap_err()
@@ -282,6 +286,7 @@ mod tests {
             "https://t (organization other)",
             "x",
             Duration::ZERO,
+            &Trace::off(),
         )
         .await
         .unwrap();
@@ -291,6 +296,7 @@ mod tests {
             "https://t (organization acme)",
             "def",
             Duration::ZERO,
+            &Trace::off(),
         )
         .await
         .unwrap();

@@ -17,6 +17,7 @@ use tokio::sync::Notify;
 
 use super::executor::Attempt;
 use crate::live::Client;
+use crate::printer::Trace;
 
 /// How many changes may sit waiting out a `Retry-After` or backoff at once.
 const MAX_SLEEPING: usize = 512;
@@ -39,7 +40,7 @@ struct State {
 /// Hands out slots for changes and steers the client's pacer.
 #[derive(Debug)]
 pub struct RateController {
-    verbose: bool,
+    trace: Trace,
     max: usize,
     client: Client,
     state: Mutex<State>,
@@ -60,11 +61,11 @@ impl Drop for OwnedSlot {
 
 impl RateController {
     /// A controller allowing up to `max` in flight and at most `max_rps` requests a second.
-    pub fn new(max: usize, max_rps: Option<f64>, client: Client, verbose: bool) -> Self {
+    pub fn new(max: usize, max_rps: Option<f64>, client: Client, trace: Trace) -> Self {
         let now = Instant::now();
         client.pacer().set_cap(max_rps);
         Self {
-            verbose,
+            trace,
             max,
             state: Mutex::new(State {
                 limit: max as f64,
@@ -78,12 +79,14 @@ impl RateController {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn trace(&self, args: std::fmt::Arguments<'_>) {
-        if self.verbose {
-            eprintln!("apply: {args}");
+        if self.trace.is_on() {
+            self.trace.line(&format!("apply: {args}"));
         }
     }
 

@@ -162,7 +162,10 @@ impl SecretsFile {
     /// Whether the file already holds the secret of object `key` of `kind`
     /// (`oauth_client` or `service_account`).
     pub fn holds(&self, kind: &str, key: &str) -> bool {
-        let guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let guard = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         guard.1.contains(&format!("{kind}\0{key}"))
     }
 
@@ -188,7 +191,10 @@ impl SecretsFile {
                 serde_json::json!({"kind": "service_account", "key": key, "service_account_id": service_account_id, "api_key": api_key}),
             ),
         };
-        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if !guard.1.insert(format!("{kind}\0{key}")) {
             return Ok(());
         }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 
-use super::{output, target};
+use super::target;
 use crate::apply::journal::{self, Journal};
 use crate::apply::secrets::SecretsFile;
 use crate::apply::{self, ApplyOptions, ApplyReport, ChangeOutcome, Observer, OutcomeKind};
@@ -17,6 +17,7 @@ use crate::live::Client;
 use crate::manifest::Manifest;
 use crate::plan::file::PlanFile;
 use crate::plan::{self, BuildOptions, Plan};
+use crate::printer;
 use crate::render::escape::terminal;
 use crate::render::progress::Progress;
 use crate::render::text::{self, TextOptions};
@@ -78,7 +79,13 @@ async fn take_lock(
 ) -> anyhow::Result<crate::apply::lock::TenantLock> {
     let dir = crate::apply::lock::lock_dir(args.lock_dir.as_deref());
     let tenant = crate::apply::lock::tenant_of(manifest);
-    crate::apply::lock::acquire(&dir, &tenant, plan_id, args.lock_timeout)
+    crate::apply::lock::acquire(
+        &dir,
+        &tenant,
+        plan_id,
+        args.lock_timeout,
+        &crate::printer::Trace::stderr(),
+    )
         .await
         .map_err(|e| {
             let held = matches!(e, crate::apply::lock::LockError::Held { .. });
@@ -147,7 +154,7 @@ pub async fn apply_manifest(
     let built = target::build_plan(manifest, &mut live, options)?;
     drop(live);
     lock.set_plan(&built.plan.plan_id);
-    output::stdout(&text::render(
+    printer::stdout(&text::render(
         &built.plan,
         TextOptions {
             color: true,
@@ -157,8 +164,8 @@ pub async fn apply_manifest(
     if built.plan.is_empty() {
         return Ok(conflicts_left(&built.plan));
     }
-    if !args.auto_approve && !output::confirm("Do you want to perform these actions?")? {
-        output::status("Apply cancelled.");
+    if !args.auto_approve && !printer::confirm("Do you want to perform these actions?")? {
+        printer::status("Apply cancelled.");
         return Ok(Exit::Failure);
     }
     // The plan just shown, from its (temporary) file: applied exactly as a saved plan is.
@@ -201,7 +208,7 @@ async fn apply_saved(
     let manifest = crate::manifest::load(&manifest_path)?;
     check_current(plan, &manifest)?;
     if plan.is_empty() {
-        output::status("The plan has no changes: nothing to apply.");
+        printer::status("The plan has no changes: nothing to apply.");
         return Ok(conflicts_left(plan));
     }
     let lock = take_lock(args, &manifest, &plan.plan_id).await?;
@@ -213,7 +220,7 @@ async fn apply_saved(
         // The journal's word is checked against the tenant before "nothing to do".
         let exit = reconciled(&conn.client, plan).await?;
         if exit == Exit::Success {
-            output::status(&format!(
+            printer::status(&format!(
                 "Plan {} was already applied in full (journal {}): nothing to do.",
                 terminal(short(&plan.plan_id)),
                 terminal(&journal.path().display().to_string())
@@ -222,13 +229,13 @@ async fn apply_saved(
         return Ok(exit);
     }
     if journal.is_empty()? {
-        output::status(&format!(
+        printer::status(&format!(
             "Applying plan {} ({} changes).",
             terminal(short(&plan.plan_id)),
             plan.total_changes()
         ));
     } else {
-        output::status(&format!(
+        printer::status(&format!(
             "Resuming plan {} from its journal ({recorded} of {} changes done).",
             terminal(short(&plan.plan_id)),
             plan.total_changes()
@@ -289,7 +296,7 @@ fn open_secrets(
     let mints = plan.summary().clients.mint_secrets > 0;
     match &args.secrets_out {
         Some(path) if !mints => {
-            output::status(&format!(
+            printer::status(&format!(
                 "This plan mints no secrets: `{}` is not written.",
                 path.display()
             ));
@@ -404,7 +411,9 @@ fn on_interrupt() -> Arc<AtomicBool> {
     tokio::spawn(async move {
         if interrupted().await {
             flag.store(true, Ordering::SeqCst);
-            eprintln!("\nInterrupted: no new changes will start; waiting for requests in flight…");
+            crate::printer::status(
+                "\nInterrupted: no new changes will start; waiting for requests in flight…",
+            );
         }
     });
     cancel
@@ -470,7 +479,9 @@ async fn run_plan(
             progress.inc();
             if let Some(log) = &log {
                 let line = log_line(o);
-                let mut f = log.lock().unwrap_or_else(|p| p.into_inner());
+                let mut f = log
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 let _ = writeln!(f, "{line}");
             }
         })
@@ -483,14 +494,18 @@ async fn run_plan(
         journal: journal.as_ref().map(|(j, _)| j.clone()),
         cancel: cancel.clone(),
         observer: Some(observer),
-        verbose,
+        trace: crate::printer::Trace::verbose(verbose),
+        notices: crate::printer::Trace::stderr(),
         ownership: Arc::new(crate::plan::ownership::Ownership::of(manifest)),
     };
     let (work, reader) = apply::stream::spawn(file, manifest.clone(), clients.clone())?;
     let report = apply::execute(client, plan, work, clients, &options).await;
     progress.finish();
     if let Some(log) = &log {
-        let _ = log.lock().unwrap_or_else(|p| p.into_inner()).flush();
+        let _ = log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .flush();
     }
     let report = report?;
     // The reader has ended (it ends with the plan, or when the executor stops listening).
@@ -507,7 +522,7 @@ async fn run_plan(
         None => "avnology-migrate apply (a fresh plan picks up what is left)".to_string(),
     };
     if let Some(outage) = &report.outage {
-        output::status(&format!(
+        printer::status(&format!(
             "error: {}; apply stopped. {} changes were in flight (a resume looks each one up before acting) and {} were not started. The journal is saved.\nhint: check AVNOLOGY_API_URL and the network; when the API answers again, resume with `{resume}`",
             terminal(&outage.to_string()),
             report.unfinished,
@@ -523,7 +538,7 @@ async fn run_plan(
         exit = conflicts_left(plan);
     }
     if report.cancelled {
-        output::status(&format!(
+        printer::status(&format!(
             "Stopped after an interrupt (Ctrl-C or SIGTERM): {} changes not started. The journal is saved.\nhint: resume with `{resume}`",
             not_started(plan, &report)
         ));
@@ -609,7 +624,7 @@ fn conflicts_left(plan: &Plan) -> Exit {
     if n == 0 {
         return Exit::Success;
     }
-    output::status(&format!(
+    printer::status(&format!(
         "error: {n} record(s) conflict with live objects and were left out (listed in the plan)\nhint: resolve them, or set [policy] adopt = \"verified_email\" to adopt dual-write sign-ups whose email is verified on both sides, then plan again"
     ));
     Exit::Failure
@@ -623,9 +638,9 @@ async fn reconciled(client: &Client, plan: &Plan) -> anyhow::Result<Exit> {
         return Ok(Exit::Success);
     }
     for d in &differences {
-        output::status(&format!("error: {}", terminal(&d.to_string())));
+        printer::status(&format!("error: {}", terminal(&d.to_string())));
     }
-    output::status(
+    printer::status(
         "error: the journal records changes as done that the tenant does not show; the apply is not complete\nhint: run `avnology-migrate plan` to see what is missing, and apply that plan",
     );
     Ok(Exit::Failure)
@@ -682,14 +697,14 @@ async fn check_tenant(client: &Client, plan: &Plan, journal: &Journal) -> anyhow
 fn finish(plan: &Plan, report: &ApplyReport, retries: u64) -> Exit {
     for o in &report.notable {
         match &o.outcome {
-            OutcomeKind::Failed { error } => output::status(&format!(
+            OutcomeKind::Failed { error } => printer::status(&format!(
                 "error: {} {} `{}`: {}",
                 o.action.infinitive(),
                 o.kind.noun(),
                 terminal(&o.key),
                 terminal(error)
             )),
-            OutcomeKind::Stale => output::status(&format!(
+            OutcomeKind::Stale => printer::status(&format!(
                 "stale: {} `{}` changed in the tenant since the plan was made; skipped",
                 o.kind.noun(),
                 terminal(&o.key)
@@ -699,7 +714,7 @@ fn finish(plan: &Plan, report: &ApplyReport, retries: u64) -> Exit {
     }
     let listed = report.notable.len() as u64;
     if report.stale + report.failed > listed {
-        output::status(&format!(
+        printer::status(&format!(
             "… and {} more failed or stale changes (pass --log FILE for every outcome)",
             report.stale + report.failed - listed
         ));
@@ -710,7 +725,7 @@ fn finish(plan: &Plan, report: &ApplyReport, retries: u64) -> Exit {
         0 => String::new(),
         n => format!("{n} unfinished, "),
     };
-    output::status(&format!(
+    printer::status(&format!(
         "\nApply {}: {} planned, {} applied ({} found already applied), {} applied by an earlier run, {stale} stale, {failed} failed, {unfinished}{not_started} not started; {retries} retries. Source records: {}, skipped: {}.",
         if report.outage.is_some() {
             "stopped (the API stopped answering)"
@@ -727,7 +742,7 @@ fn finish(plan: &Plan, report: &ApplyReport, retries: u64) -> Exit {
         plan.summary().skipped,
     ));
     if stale > 0 || failed > 0 {
-        output::status("hint: run `avnology-migrate plan` to see what remains");
+        printer::status("hint: run `avnology-migrate plan` to see what remains");
         Exit::Failure
     } else {
         Exit::Success

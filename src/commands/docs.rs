@@ -3,9 +3,9 @@
 
 use clap::CommandFactory as _;
 
-use super::output;
 use crate::cli::Cli;
 use crate::error::Exit;
+use crate::printer;
 
 /// Print a shell completion script on stdout.
 #[derive(Debug, clap::Args)]
@@ -26,13 +26,13 @@ pub fn completions(args: &CompletionsArgs) -> anyhow::Result<Exit> {
     let mut cmd = Cli::command();
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut cmd, BIN, &mut script);
-    output::stdout_bytes(&script)?;
+    printer::stdout_bytes(&script)?;
     Ok(Exit::Success)
 }
 
 /// Runs `man`.
 pub fn man() -> anyhow::Result<Exit> {
-    output::stdout_bytes(&man_page()?)?;
+    printer::stdout_bytes(&man_page()?)?;
     Ok(Exit::Success)
 }
 

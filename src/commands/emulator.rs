@@ -173,23 +173,25 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<Exit> {
     let signal = ShutdownSignal::install()?;
     let running = emulator::start(config, listener).await?;
     if let Some(key) = generated {
-        eprintln!("admin API key (all scopes; the emulator's own, stored hashed): {key}");
+        crate::printer::status(&format!(
+            "admin API key (all scopes; the emulator's own, stored hashed): {key}"
+        ));
     }
     if probabilistic && args.seed.is_none() {
-        eprintln!(
+        crate::printer::status(&format!(
             "fault seed: {} (replay with --seed {})",
             running.fault_seed, running.fault_seed
-        );
+        ));
     }
     if !is_loopback(running.addr) {
-        eprintln!(
+        crate::printer::status(
             "warning: the emulator is listening on a non-loopback address; it is for local \
-             rehearsals and tests only"
+             rehearsals and tests only",
         );
     }
-    eprintln!("listening on {}", running.url());
+    crate::printer::status(&format!("listening on {}", running.url()));
     signal.recv().await;
-    eprintln!("shutting down");
+    crate::printer::status("shutting down");
     running.shutdown().await?;
     Ok(Exit::Success)
 }

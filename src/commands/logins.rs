@@ -59,7 +59,8 @@ impl LoginsFile {
     pub fn next_row(&mut self) -> anyhow::Result<Option<LoginRow>> {
         let shown = || terminal(&self.path.display().to_string()).into_owned();
         let line_of = |e: &csv::Error, reader: &csv::Reader<File>| {
-            e.position().map_or(reader.position().line(), |p| p.line())
+            e.position()
+                .map_or(reader.position().line(), csv::Position::line)
         };
         // The csv error is not chained: its text is ours to choose, and no row content
         // (a password) can reach it.
@@ -84,7 +85,7 @@ impl LoginsFile {
         let line = self
             .record
             .position()
-            .map_or(self.reader.position().line(), |p| p.line());
+            .map_or(self.reader.position().line(), csv::Position::line);
         let (identifier, password) = (&self.record[0], &self.record[1]);
         if identifier.trim().is_empty() {
             anyhow::bail!("{}:{line}: the identifier is empty", shown());

@@ -4,7 +4,6 @@ pub mod apply;
 pub mod docs;
 pub mod emulator;
 mod logins;
-mod output;
 pub mod pin;
 pub mod plan;
 pub mod provider;
@@ -38,7 +37,7 @@ pub fn manifest_of(command: &Command) -> Option<std::path::PathBuf> {
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
-    output::init_color(cli.global.color);
+    crate::printer::init_color(cli.global.color);
     let global = cli.global;
     match cli.command {
         Command::Validate(args) => validate::run(args, &global).await,

@@ -7,10 +7,10 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
-use super::output;
 use crate::cli::GlobalArgs;
 use crate::error::{Exit, with_hint};
 use crate::plan::file::sha256_path;
+use crate::printer;
 use crate::render::escape::terminal;
 
 /// Pin every source file of the manifest to its current SHA-256.
@@ -96,7 +96,7 @@ pub async fn run(args: PinArgs, _global: &GlobalArgs) -> anyhow::Result<Exit> {
             continue;
         }
         changed += 1;
-        output::status(&format!(
+        printer::status(&format!(
             "{} source `{}`: {} {} {}",
             if before.is_some() {
                 "re-pinned"
@@ -111,21 +111,21 @@ pub async fn run(args: PinArgs, _global: &GlobalArgs) -> anyhow::Result<Exit> {
         table.insert(key, toml_edit::value(sha256.as_str()));
     }
     if changed == 0 {
-        output::status(&format!(
+        printer::status(&format!(
             "Every source file of `{}` is pinned to its current SHA-256.",
             terminal(&args.manifest.display().to_string())
         ));
         return Ok(Exit::Success);
     }
     if args.check {
-        output::status(&format!(
+        printer::status(&format!(
             "{changed} pin(s) missing or out of date; nothing was written."
         ));
         return Ok(Exit::Changes);
     }
     std::fs::write(&args.manifest, doc.to_string())
         .with_context(|| format!("cannot write `{}`", args.manifest.display()))?;
-    output::status(&format!(
+    printer::status(&format!(
         "Wrote {changed} pin(s) to `{}`. Plans made before this need making again (the manifest changed).",
         terminal(&args.manifest.display().to_string())
     ));

@@ -4,10 +4,11 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
-use super::{output, target};
+use super::target;
 use crate::cli::GlobalArgs;
 use crate::error::Exit;
 use crate::plan::BuildOptions;
+use crate::printer;
 use crate::render::Format;
 
 /// Show what apply would change, without changing anything.
@@ -64,11 +65,11 @@ pub async fn run(args: PlanArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
     let file = built
         .file
         .context("a plan computed for output has a plan file")?;
-    output::plan(&built.plan, file.path(), args.format, args.show_pii)?;
+    super::show::print_plan(&built.plan, file.path(), args.format, args.show_pii)?;
     if let Some(out) = &args.out {
         file.persist(out)?;
         let out = crate::render::escape::terminal(&out.display().to_string()).into_owned();
-        output::status(&format!(
+        printer::status(&format!(
             "\nSaved the plan to {out}. To apply exactly this plan, run:\n  avnology-migrate apply {out}"
         ));
     }

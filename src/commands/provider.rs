@@ -8,12 +8,13 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 
 use super::apply::{self, ApplyArgs, DEFAULT_CONCURRENCY};
-use super::{output, target};
+use super::target;
 use crate::cli::GlobalArgs;
 use crate::env_vars;
 use crate::error::{Exit, with_hint};
 use crate::manifest::raw::{Provider, RawFirebaseHash, RawManifest, RawTarget, RawUserSource};
 use crate::plan::BuildOptions;
+use crate::printer;
 use crate::render::text::{self, TextOptions};
 
 /// The environment variable the Firebase signer key is read from when `--hash-key-file` is
@@ -194,14 +195,14 @@ pub async fn run(command: ProviderCommand, global: &GlobalArgs) -> anyhow::Resul
             ..BuildOptions::default()
         };
         let plan = target::build_plan(&manifest, &mut live, options)?.plan;
-        output::stdout(&text::render(
+        printer::stdout(&text::render(
             &plan,
             TextOptions {
                 color: true,
                 ..Default::default()
             },
         ))?;
-        output::status("Dry run: nothing was changed.");
+        printer::status("Dry run: nothing was changed.");
         if let Some(s) = conn.sandbox {
             let _ = s.shutdown().await;
         }

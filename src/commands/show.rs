@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use super::output;
 use crate::cli::GlobalArgs;
 use crate::error::Exit;
+use crate::printer;
 use crate::render::Format;
 
 /// Render a saved plan file.
@@ -23,6 +23,30 @@ pub struct ShowArgs {
 /// Runs `show`.
 pub async fn run(args: ShowArgs, _global: &GlobalArgs) -> anyhow::Result<Exit> {
     let file = crate::plan::file::PlanFile::open(&args.plan)?;
-    output::plan(&file.plan, file.path(), args.format, args.show_pii)?;
+    print_plan(&file.plan, file.path(), args.format, args.show_pii)?;
     Ok(Exit::Success)
+}
+
+/// Renders `plan` on stdout in `format`; `file` is the plan file the JSON format prints.
+pub(super) fn print_plan(
+    plan: &crate::plan::Plan,
+    file: &std::path::Path,
+    format: crate::render::Format,
+    show_pii: bool,
+) -> std::io::Result<()> {
+    use crate::render::{self, Format};
+    match format {
+        Format::Text => printer::stdout(&render::text::render(
+            plan,
+            render::text::TextOptions {
+                color: true,
+                ..Default::default()
+            },
+        )),
+        Format::Json => printer::stdout_file(file),
+        Format::Markdown => printer::stdout(&render::markdown::render(
+            plan,
+            render::markdown::MarkdownOptions { show_pii },
+        )),
+    }
 }

@@ -30,7 +30,7 @@ pub struct Connection {
 /// Client options from the global flags and the environment.
 pub fn client_options(global: &GlobalArgs) -> ClientOptions {
     ClientOptions {
-        verbose: global.verbose,
+        trace: crate::printer::Trace::verbose(global.verbose),
         give_up_after: global.give_up_after,
         fast_retry: std::env::var(env_vars::AVNOLOGY_MIGRATE_FAST_RETRY).is_ok_and(|v| v == "1"),
         ..ClientOptions::default()
@@ -72,17 +72,20 @@ pub async fn connect(manifest: &Manifest, global: &GlobalArgs) -> anyhow::Result
                 db: DbLocation::File(db.clone()),
                 api_keys: vec![KeyGrant {
                     key: key.clone(),
-                    scopes: wire::scopes::ALL.iter().map(|s| s.to_string()).collect(),
+                    scopes: wire::scopes::ALL
+                        .iter()
+                        .map(std::string::ToString::to_string)
+                        .collect(),
                 }],
                 ..EmulatorConfig::default()
             };
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let running = emulator::start(config, listener).await?;
             let url = format!("http://{}", running.addr);
-            anstream::eprintln!(
+            crate::printer::status(&format!(
                 "Target: local sandbox at {url} (data in {}). Nothing is sent to Avnology.",
                 crate::render::escape::terminal(&db.display().to_string())
-            );
+            ));
             let client = Client::new(&url, wire::ApiKey::new(key), client_options(global))?;
             Ok(Connection {
                 client,
@@ -163,7 +166,7 @@ pub async fn read_live(client: &Client, organization: Option<&str>) -> anyhow::R
                 filter,
                 |t| {
                     if counted {
-                        total.store(t, Ordering::Relaxed)
+                        total.store(t, Ordering::Relaxed);
                     }
                 },
                 |identity| {

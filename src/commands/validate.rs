@@ -5,13 +5,14 @@ use std::path::PathBuf;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{output, target};
+use super::target;
 use crate::cli::GlobalArgs;
 use crate::error::Exit;
 use crate::manifest::{MANIFEST_CLIENTS, Manifest, OnInvalid};
 use crate::model::ClientDecl;
 use crate::plan::build::BuiltPlan;
 use crate::plan::{BuildOptions, LiveState, PasswordReport, SkippedRecord};
+use crate::printer;
 use crate::render::escape::terminal;
 
 /// Check the manifest and every source record without touching the network.
@@ -279,7 +280,7 @@ pub async fn run(args: ValidateArgs, _global: &GlobalArgs) -> anyhow::Result<Exi
         let report = report(&manifest, &built);
         let mut text = serde_json::to_string_pretty(&report)?;
         text.push('\n');
-        output::stdout_bytes(text.as_bytes())?;
+        printer::stdout_bytes(text.as_bytes())?;
         return Ok(if report.valid {
             Exit::Success
         } else {
@@ -350,6 +351,6 @@ pub async fn run(args: ValidateArgs, _global: &GlobalArgs) -> anyhow::Result<Exi
         text.push_str(line);
         text.push('\n');
     }
-    output::stdout(&text)?;
+    printer::stdout(&text)?;
     Ok(Exit::Success)
 }

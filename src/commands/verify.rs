@@ -7,13 +7,14 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::logins::{self, LoginRow, LoginsFile};
-use super::{output, target};
+use super::target;
 use crate::cli::GlobalArgs;
 use crate::error::Exit;
 use crate::live::{Client, LoginOutcome, filter};
 use crate::manifest::Manifest;
 use crate::plan::ownership::{Owner, Ownership};
 use crate::plan::{Action, BuildOptions, LiveIdentities, ObjectKind};
+use crate::printer;
 use crate::render::escape::terminal;
 use crate::wire;
 
@@ -66,21 +67,18 @@ pub async fn run(args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
     let manifest = crate::manifest::load(&args.manifest)?;
     let logins = match &args.logins {
         None => None,
-        Some(path) => Some(match args.sample {
-            Some(n) => {
-                let seed = args.seed.unwrap_or_else(rand::random);
-                let (rows, total) = logins::sample(LoginsFile::open(path)?, n, seed)?;
-                Logins::Sample {
-                    rows,
-                    total,
-                    seed,
-                    seed_given: args.seed.is_some(),
-                }
+        Some(path) => Some(if let Some(n) = args.sample {
+            let seed = args.seed.unwrap_or_else(rand::random);
+            let (rows, total) = logins::sample(LoginsFile::open(path)?, n, seed)?;
+            Logins::Sample {
+                rows,
+                total,
+                seed,
+                seed_given: args.seed.is_some(),
             }
-            None => {
-                LoginsFile::open(path)?.check_all()?;
-                Logins::All(LoginsFile::open(path)?)
-            }
+        } else {
+            LoginsFile::open(path)?.check_all()?;
+            Logins::All(LoginsFile::open(path)?)
         }),
     };
     let conn = target::connect(&manifest, global).await?;
@@ -187,7 +185,7 @@ pub async fn run(args: VerifyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
         }
         ok &= check.report(&mut lines);
     }
-    output::stdout(&(lines.join("\n") + "\n"))?;
+    printer::stdout(&(lines.join("\n") + "\n"))?;
     if let Some(s) = conn.sandbox {
         let _ = s.shutdown().await;
     }

@@ -91,7 +91,7 @@ pub fn desired_fields(identity: &Identity, source: &str) -> BTreeMap<String, Val
         .iter()
         .map(|l| json!({"provider": l.provider, "subject": l.subject}))
         .collect();
-    linked.sort_by_key(|v| v.to_string());
+    linked.sort_by_key(std::string::ToString::to_string);
     put("linked_providers", Some(Value::Array(linked)));
     if let Some(hash) = &identity.password {
         put(
@@ -149,7 +149,7 @@ fn live_value(live: &wire::Identity, path: &str) -> Option<Value> {
                 .iter()
                 .map(|l| json!({"provider": l.provider, "subject": l.subject}))
                 .collect();
-            linked.sort_by_key(|v| v.to_string());
+            linked.sort_by_key(std::string::ToString::to_string);
             Some(Value::Array(linked))
         }
         // The hash is never read back; its fingerprint in the owner marker stands in.

@@ -269,7 +269,9 @@ pub async fn request_context(State(state): State<AppState>, req: Request, next: 
         .or_else(|| framework_rejection(&resp));
     if let Some(err) = pending {
         if let ApiError::Internal { context } = &err {
-            eprintln!("emulator: internal error in {request_id}: {context}");
+            crate::printer::status(&format!(
+                "emulator: internal error in {request_id}: {context}"
+            ));
         }
         let envelope = ErrorEnvelope {
             error: ErrorBody {
@@ -294,11 +296,12 @@ pub async fn request_context(State(state): State<AppState>, req: Request, next: 
         resp.headers_mut().insert(REQUEST_ID_HEADER, v);
     }
     if state.log_requests() {
-        eprintln!(
-            "{method} {path} {} {}ms {request_id}",
+        crate::printer::status(&format!(
+            "{method} {} {} {}ms {request_id}",
+            crate::render::escape::terminal(path.as_str()),
             resp.status().as_u16(),
             started.elapsed().as_millis()
-        );
+        ));
     }
     resp
 }

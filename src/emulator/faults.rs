@@ -211,7 +211,9 @@ pub async fn inject(State(state): State<AppState>, req: Request, next: Next) -> 
     if write && resp.status().is_success() && faults.roll(cfg.fault_drop_after_commit) {
         // The change is committed; the client hears nothing at all.
         if let Some(route) = route {
-            eprintln!("{route} committed, connection dropped (--fault-drop-after-commit)");
+            crate::printer::status(&format!(
+                "{route} committed, connection dropped (--fault-drop-after-commit)"
+            ));
         }
         return drop_connection(conn.as_ref(), "--fault-drop-after-commit");
     }

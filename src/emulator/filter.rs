@@ -220,7 +220,7 @@ mod tests {
     fn refuses_everything_else() {
         for bad in [
             r#"phone = "x""#,
-            r#"email = x"#,
+            r"email = x",
             r#"email == "x""#,
             r#"email = "x" OR state = "active""#,
             r#"email = "x" and state = "active""#,

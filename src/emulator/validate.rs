@@ -491,7 +491,11 @@ mod tests {
 
     #[test]
     fn grants_and_scopes() {
-        let v = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let v = |xs: &[&str]| {
+            xs.iter()
+                .map(std::string::ToString::to_string)
+                .collect::<Vec<_>>()
+        };
         assert!(grant_types(&v(&["authorization_code", "refresh_token"]), "public").is_ok());
         assert!(grant_types(&v(&["client_credentials"]), "confidential").is_ok());
         assert!(grant_types(&v(&["client_credentials"]), "public").is_err());

@@ -32,6 +32,7 @@ use serde::de::DeserializeOwned;
 use super::error::{self, Error, Outage};
 use super::pace::{PaceChange, Pacer};
 use super::{Result, filter, retry};
+use crate::printer::Trace;
 use crate::wire;
 
 /// The `User-Agent` of every request.
@@ -63,8 +64,12 @@ const NOTICE_EVERY: Duration = Duration::from_secs(10);
 /// How a [`Client`] behaves.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
-    /// One stderr line per attempt (method, path, status, timing; never headers or bodies).
-    pub verbose: bool,
+    /// Where the `--verbose` lines go: one per attempt (method, path, status, timing; never
+    /// headers or bodies) and one per pacing change. Off by default.
+    pub trace: Trace,
+    /// Where the "waiting for …" notices go while the server does not answer; shown without
+    /// `--verbose` too. Stderr by default.
+    pub notices: Trace,
     /// Attempts per request including the first; 0 is treated as 1. Default 8.
     pub max_attempts: u32,
     /// Timeout of one attempt, from connect to the last body byte. Default 30 s; never more
@@ -82,7 +87,8 @@ pub struct ClientOptions {
 impl Default for ClientOptions {
     fn default() -> Self {
         Self {
-            verbose: false,
+            trace: Trace::off(),
+            notices: Trace::stderr(),
             max_attempts: 8,
             timeout: Duration::from_secs(30),
             give_up_after: DEFAULT_GIVE_UP_AFTER,
@@ -175,9 +181,6 @@ struct Inner {
     watch: Mutex<Watch>,
     /// Secrets this client received from creates, masked wherever text could show them.
     minted: Mutex<VecDeque<String>>,
-    /// The verbose lines, kept for unit tests to inspect.
-    #[cfg(test)]
-    traced: Mutex<Vec<String>>,
 }
 
 impl fmt::Debug for Client {
@@ -274,8 +277,6 @@ impl Client {
                 rate_limit: Mutex::new(None),
                 watch: Mutex::default(),
                 minted: Mutex::new(VecDeque::new()),
-                #[cfg(test)]
-                traced: Mutex::new(Vec::new()),
             }),
         })
     }
@@ -311,7 +312,7 @@ impl Client {
             .inner
             .rate_limit
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     // ----- identities -------------------------------------------------------------------
@@ -944,7 +945,11 @@ impl Client {
 
     /// Remembers a secret received from a create, so later text can mask it.
     fn remember_secret(&self, secret: &str) {
-        let mut minted = self.inner.minted.lock().unwrap_or_else(|p| p.into_inner());
+        let mut minted = self
+            .inner
+            .minted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if minted.len() >= MAX_REMEMBERED_SECRETS {
             minted.pop_front();
         }
@@ -956,7 +961,11 @@ impl Client {
     /// when text is about to be shown; the lock is held just while `f` runs, never across
     /// I/O, and nothing is copied.
     fn with_secrets<R>(&self, extra: Option<&str>, f: impl FnOnce(&[&str]) -> R) -> R {
-        let minted = self.inner.minted.lock().unwrap_or_else(|p| p.into_inner());
+        let minted = self
+            .inner
+            .minted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut all: Vec<&str> = Vec::with_capacity(minted.len() + 2);
         all.push(self.inner.key.expose());
         all.extend(extra);
@@ -1119,7 +1128,7 @@ impl Client {
                 }
                 self.notice(*silent, Some(cause));
                 // Wake in time to give up on schedule.
-                wait = wait.min(give_up - *silent + Duration::from_millis(10));
+                wait = wait.min(give_up.checked_sub(*silent).unwrap() + Duration::from_millis(10));
             }
             let after = match retry_after {
                 Some(d) => format!(", Retry-After {} ms", d.as_millis()),
@@ -1147,7 +1156,10 @@ impl Client {
     }
 
     fn watch(&self) -> std::sync::MutexGuard<'_, Watch> {
-        self.inner.watch.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner
+            .watch
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The server answered: it is not silent.
@@ -1183,12 +1195,11 @@ impl Client {
         let attempt = std::pin::pin!(attempt);
         let mut attempt = attempt;
         loop {
-            match tokio::time::timeout(every, attempt.as_mut()).await {
-                Ok(out) => return out,
-                Err(_) => {
-                    let silent = self.watch().silence(sent, Instant::now());
-                    self.notice(silent, None);
-                }
+            if let Ok(out) = tokio::time::timeout(every, attempt.as_mut()).await {
+                return out;
+            } else {
+                let silent = self.watch().silence(sent, Instant::now());
+                self.notice(silent, None);
             }
         }
     }
@@ -1215,12 +1226,12 @@ impl Client {
             w.last_notice = Some(now);
         }
         let cause = cause.map(|c| format!(": {c}")).unwrap_or_default();
-        eprintln!(
+        self.inner.options.notices.line(&format!(
             "waiting for {} (no answer for {} s{cause}; giving up after {} s)",
             self.inner.base.as_str().trim_end_matches('/'),
             seconds(silent),
             seconds(self.inner.options.give_up_after)
-        );
+        ));
     }
 
     fn trace_pace(&self, change: Option<PaceChange>) {
@@ -1266,7 +1277,7 @@ impl Client {
         let number = |name: &HeaderName| {
             let text = headers.get(name)?.to_str().ok()?.trim();
             // Tolerate the IETF draft form `100, 100;w=60`: the leading number is the value.
-            let digits: String = text.chars().take_while(|c| c.is_ascii_digit()).collect();
+            let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
             digits.parse::<u64>().ok()
         };
         let limit = number(&RATE_LIMIT_LIMIT);
@@ -1285,12 +1296,12 @@ impl Client {
             .inner
             .rate_limit
             .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some(hint);
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(hint);
         Some(hint)
     }
 
     fn trace(&self, line: fmt::Arguments<'_>) {
-        if self.inner.options.verbose {
+        if self.inner.options.trace.is_on() {
             let mut line = format!("avnology: {line}");
             // Lines are built from the method, our own URL path and timings, never from a
             // server's text, so a secret could only arrive through an id in the path. Masking
@@ -1299,9 +1310,7 @@ impl Client {
             if SECRET_PREFIXES.iter().any(|p| line.contains(p)) {
                 line = self.with_secrets(None, |known| error::mask(&line, known));
             }
-            #[cfg(test)]
-            self.inner.traced.lock().unwrap().push(line.clone());
-            eprintln!("{}", crate::render::escape::terminal(&line));
+            self.inner.options.trace.line(&line);
         }
     }
 }
@@ -1622,8 +1631,14 @@ mod tests {
     fn options_default() {
         let o = ClientOptions::default();
         assert_eq!(
-            (o.verbose, o.max_attempts, o.timeout, o.fast_retry),
-            (false, 8, Duration::from_secs(30), false)
+            (
+                o.trace.is_on(),
+                o.notices.is_on(),
+                o.max_attempts,
+                o.timeout,
+                o.fast_retry
+            ),
+            (false, true, 8, Duration::from_secs(30), false)
         );
     }
 
@@ -2041,8 +2056,9 @@ mod tests {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         };
+        let (trace, traced) = Trace::collect();
         let options = ClientOptions {
-            verbose: true,
+            trace,
             fast_retry: true,
             max_attempts: 4,
             give_up_after: Duration::from_millis(300),
@@ -2062,7 +2078,7 @@ mod tests {
         assert_eq!(outage.url, format!("http://127.0.0.1:{port}"));
         assert!(!err.is_retryable());
         assert!(c.stats().requests > 4, "{:?}", c.stats());
-        let lines = c.inner.traced.lock().unwrap().clone();
+        let lines = traced.lock().unwrap().clone();
         assert!(
             lines[0].starts_with("avnology: GET /v1/identities → connection refused (attempt 1, ")
                 && lines[0].contains("); retrying in "),
@@ -2086,8 +2102,9 @@ mod tests {
             (201, json_header(), identity_json("usr_1", "e")),
         ])
         .await;
+        let (trace, traced) = Trace::collect();
         let options = ClientOptions {
-            verbose: true,
+            trace,
             fast_retry: true,
             ..Default::default()
         };
@@ -2095,7 +2112,7 @@ mod tests {
         let mut req = wire::CreateIdentityRequest::default();
         req.identity.email = Some("secret-body@example.com".into());
         c.create_identity(&req, Some("idem")).await.unwrap();
-        let mut lines = c.inner.traced.lock().unwrap().clone();
+        let mut lines = traced.lock().unwrap().clone();
         // The pacer's decision comes first, the moment the 429 arrives.
         assert_eq!(lines.remove(0), "avnology: rate limited: pacing at 10.0/s");
         assert_eq!(lines.len(), 2, "{lines:?}");
@@ -2116,9 +2133,10 @@ mod tests {
                 && !all.contains("idem")
         );
 
-        let quiet = fast(&url);
-        quiet.get_identity("usr_1").await.unwrap();
-        assert!(quiet.inner.traced.lock().unwrap().is_empty());
+        assert!(
+            !ClientOptions::default().trace.is_on(),
+            "quiet unless asked"
+        );
     }
 
     // ----- OAuth clients, service accounts, API keys ------------------------------------
@@ -2148,8 +2166,9 @@ mod tests {
             (400, json_header(), echo),
         ])
         .await;
+        let (trace, traced) = Trace::collect();
         let options = ClientOptions {
-            verbose: true,
+            trace,
             fast_retry: true,
             ..Default::default()
         };
@@ -2168,7 +2187,7 @@ mod tests {
         // Even a secret passed where an id belongs stays out of the trace and the error.
         let err = c.get_oauth_client(SECRET).await.unwrap_err();
         assert!(!format!("{err} {err:?}").contains(SECRET), "{err}");
-        let lines = c.inner.traced.lock().unwrap().join("\n");
+        let lines = traced.lock().unwrap().join("\n");
         assert!(!lines.contains(SECRET), "{lines}");
         assert!(
             lines.contains("GET /v1/oauth-clients/(sensitive) → 400"),
@@ -2281,8 +2300,9 @@ mod tests {
         for n in 0..MAX_REMEMBERED_SECRETS + 5 {
             c.remember_secret(&format!("cs_{n:08}"));
         }
-        let known: Vec<String> =
-            c.with_secrets(Some("pw"), |k| k.iter().map(|s| s.to_string()).collect());
+        let known: Vec<String> = c.with_secrets(Some("pw"), |k| {
+            k.iter().map(std::string::ToString::to_string).collect()
+        });
         assert_eq!(known.len(), MAX_REMEMBERED_SECRETS + 2);
         assert_eq!(known[0], "ak_test_supersecretvalue");
         assert_eq!(known[1], "pw");

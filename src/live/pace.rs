@@ -143,7 +143,9 @@ impl State {
 
 impl Pacer {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Sets the adaptive rate (requests per second); `None` stops adaptive pacing (the cap
@@ -195,7 +197,7 @@ impl Pacer {
             return Duration::ZERO;
         };
         let interval = Duration::from_secs_f64(1.0 / rate.max(0.1));
-        let slot = s.next.max(now - CREDIT.max(interval));
+        let slot = s.next.max(now.checked_sub(CREDIT.max(interval)).unwrap());
         s.next = slot + interval;
         slot.saturating_duration_since(now)
     }

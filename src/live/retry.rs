@@ -92,7 +92,10 @@ pub(crate) fn transport_reason(err: &reqwest::Error) -> Option<&'static str> {
     let mut text = String::new();
     while let Some(e) = source {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            use std::io::ErrorKind::*;
+            use std::io::ErrorKind::{
+                BrokenPipe, ConnectionAborted, ConnectionRefused, ConnectionReset, TimedOut,
+                UnexpectedEof,
+            };
             match io.kind() {
                 ConnectionRefused => return Some("connection refused"),
                 ConnectionReset | ConnectionAborted | BrokenPipe => {

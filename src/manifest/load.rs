@@ -63,8 +63,8 @@ pub fn parse(
         yaml_serde::from_str(&text).map_err(|e| {
             let loc = e.location();
             invalid(
-                loc.as_ref().map(|l| l.line()),
-                loc.as_ref().map(|l| l.column()),
+                loc.as_ref().map(yaml_serde::Location::line),
+                loc.as_ref().map(yaml_serde::Location::column),
                 yaml_message(&e),
             )
         })?

@@ -241,12 +241,11 @@ impl Seen {
 
     /// Keeps where a record is; returns its number.
     fn at(&mut self, location: &Location) -> u32 {
-        let file = match self.files.iter().rposition(|f| *f == location.file) {
-            Some(i) => i,
-            None => {
-                self.files.push(location.file.clone());
-                self.files.len() - 1
-            }
+        let file = if let Some(i) = self.files.iter().rposition(|f| *f == location.file) {
+            i
+        } else {
+            self.files.push(location.file.clone());
+            self.files.len() - 1
         };
         self.records.push(SeenAt {
             file: file as u32,
@@ -304,20 +303,19 @@ impl Builder<'_> {
     /// Counts a change of `kind` and `action`; returns whether it is among the first of its
     /// group, which the review sample lists.
     fn count(&mut self, kind: ObjectKind, action: Action) -> bool {
-        let group = match self
+        let group = if let Some(g) = self
             .groups
             .iter_mut()
             .find(|g| g.kind == kind && g.action == action)
         {
-            Some(g) => g,
-            None => {
-                self.groups.push(GroupCount {
-                    kind,
-                    action,
-                    count: 0,
-                });
-                self.groups.last_mut().expect("just pushed")
-            }
+            g
+        } else {
+            self.groups.push(GroupCount {
+                kind,
+                action,
+                count: 0,
+            });
+            self.groups.last_mut().expect("just pushed")
         };
         group.count += 1;
         if kind != ObjectKind::Organization {
@@ -377,15 +375,14 @@ impl Builder<'_> {
     }
 
     fn tally(&mut self, source: &str) -> &mut SourceTally {
-        match self.tallies.iter().position(|t| t.source == source) {
-            Some(i) => &mut self.tallies[i],
-            None => {
-                self.tallies.push(SourceTally {
-                    source: source.to_string(),
-                    ..Default::default()
-                });
-                self.tallies.last_mut().expect("just pushed")
-            }
+        if let Some(i) = self.tallies.iter().position(|t| t.source == source) {
+            &mut self.tallies[i]
+        } else {
+            self.tallies.push(SourceTally {
+                source: source.to_string(),
+                ..Default::default()
+            });
+            self.tallies.last_mut().expect("just pushed")
         }
     }
 

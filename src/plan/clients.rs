@@ -310,7 +310,7 @@ pub(crate) fn plan_clients(
         for item in items {
             match item {
                 ClientItem::Client(decl, location) => {
-                    accept(&mut out, *decl, &source.name, location.to_string())
+                    accept(&mut out, *decl, &source.name, location.to_string());
                 }
                 ClientItem::Skipped(s) => out.skipped.push(SkippedRecord {
                     source: source.name.clone(),
@@ -320,7 +320,7 @@ pub(crate) fn plan_clients(
                 }),
                 ClientItem::Invalid(e) => out.invalid.push(invalid_record(&source.name, &e)),
                 ClientItem::Warning(w) => {
-                    out.warnings.push(format!("source `{}`: {w}", source.name))
+                    out.warnings.push(format!("source `{}`: {w}", source.name));
                 }
             }
         }

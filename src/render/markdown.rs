@@ -192,10 +192,10 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
                 desired.as_deref().map(code_span).unwrap_or_default(),
                 escape::text(&x.location),
                 code_span(&x.live_id),
-                x.live_external_id
-                    .as_deref()
-                    .map(|k| format!("external_id {}", code_span(k)))
-                    .unwrap_or_else(|| "without external_id".into()),
+                x.live_external_id.as_deref().map_or_else(
+                    || "without external_id".into(),
+                    |k| format!("external_id {}", code_span(k))
+                ),
                 live.as_deref().map(code_span).unwrap_or_default(),
                 text_with_code(&mask_text(&x.reason, options))
             );
@@ -467,12 +467,11 @@ Target `sandbox:.avnology-sandbox`, organization `acme` Â· plan `0123456789ab` Â
                                 && !after[i + n..].starts_with('`')
                                 && (i == 0 || !after[..i].ends_with('`'))
                         });
-                        match close {
-                            Some(i) => rest = &after[i + n..],
-                            None => {
-                                out.push_str(&delim);
-                                rest = after;
-                            }
+                        if let Some(i) = close {
+                            rest = &after[i + n..]
+                        } else {
+                            out.push_str(&delim);
+                            rest = after;
                         }
                     }
                     out.push_str(rest);

@@ -1,7 +1,8 @@
 //! Progress on stderr: for apply, an indicatif bar (changes done / total, rate, ETA, retries)
 //! on a terminal; for long plans ([`Activity`]), a spinner with what has been read; and off a
 //! terminal a plain line every few seconds, so CI logs show progress without control
-//! characters.
+//! characters. A bar drawn here is registered with the [`crate::printer`], which suspends it
+//! around every other line written to stderr.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -46,6 +47,7 @@ impl Progress {
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
+            crate::printer::show_bar(&bar);
             bar
         });
         Arc::new(Self {
@@ -102,7 +104,7 @@ impl Progress {
                 if me.stopped.load(Ordering::Relaxed) {
                     break;
                 }
-                eprintln!("{}", me.line());
+                crate::printer::status(&me.line().clone());
             }
         });
     }
@@ -111,6 +113,7 @@ impl Progress {
     pub fn finish(&self) {
         self.stopped.store(true, Ordering::Relaxed);
         if let Some(bar) = &self.bar {
+            crate::printer::hide_bar();
             bar.finish_and_clear();
         }
     }
@@ -143,6 +146,7 @@ impl Activity {
                     ProgressStyle::with_template("{spinner} {msg}  {elapsed}")
                         .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
+                crate::printer::show_bar(&bar);
                 bar
             });
             let tick = Duration::from_millis(100);
@@ -156,12 +160,13 @@ impl Activity {
                     }
                     None if last_line.elapsed() >= PLAIN_INTERVAL => {
                         last_line = Instant::now();
-                        eprintln!("progress: {}", describe());
+                        crate::printer::status(&format!("progress: {}", describe()));
                     }
                     None => {}
                 }
             }
             if let Some(bar) = spinner {
+                crate::printer::hide_bar();
                 bar.finish_and_clear();
             }
         });
@@ -174,7 +179,11 @@ impl Activity {
     /// Stops reporting (and clears the spinner).
     pub fn finish(&self) {
         self.stopped.store(true, Ordering::Relaxed);
-        let handle = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let handle = self
+            .thread
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
         if let Some(handle) = handle {
             let _ = handle.join();
         }

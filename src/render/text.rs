@@ -127,10 +127,10 @@ fn render_conflicts(out: &mut String, plan: &Plan, c: bool) {
                 .unwrap_or_default(),
             x.kind.noun(),
             terminal(&x.live_id),
-            x.live_external_id
-                .as_deref()
-                .map(|k| format!(" external_id `{}`", terminal(k)))
-                .unwrap_or_else(|| " without external_id".to_string()),
+            x.live_external_id.as_deref().map_or_else(
+                || " without external_id".to_string(),
+                |k| format!(" external_id `{}`", terminal(k))
+            ),
             x.live
                 .as_deref()
                 .map(|l| format!(" {}", terminal(l)))

@@ -35,7 +35,7 @@ pub fn read_user_source(
                 )),
             },
             other => other,
-        })
+        });
     };
     read_provider(source, sink)
 }

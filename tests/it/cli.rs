@@ -452,6 +452,7 @@ fn the_sandbox_target_is_locked_too() {
             &tenant,
             "0123456789abcdef",
             Duration::ZERO,
+            &avnology_migrate::printer::Trace::off(),
         ))
         .unwrap();
     let (out, text) = run(

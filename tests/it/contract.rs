@@ -695,7 +695,7 @@ fn declared_parameters_are_the_ones_the_emulator_reads() {
                 .get(&(path.as_str(), *method))
                 .unwrap_or_else(|| panic!("{method} {path} is not served"))
                 .iter()
-                .map(|s| s.to_string())
+                .map(std::string::ToString::to_string)
                 .collect();
             assert_eq!(names, want, "{method} {path}");
         }
@@ -923,7 +923,11 @@ fn documented_orders_are_honoured_and_page_tokens_are_bound() {
         emails(&body)
     };
     let created = ["b@example.com", "c@example.com", "a@example.com"];
-    let newest_first: Vec<String> = created.iter().rev().map(|s| s.to_string()).collect();
+    let newest_first: Vec<String> = created
+        .iter()
+        .rev()
+        .map(std::string::ToString::to_string)
+        .collect();
     assert_eq!(order(""), newest_first);
     assert_eq!(order("order_by=create_time%20desc"), newest_first);
     assert_eq!(order("order_by=create_time"), created);

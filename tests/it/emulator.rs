@@ -735,7 +735,7 @@ fn list_filter_supports_the_aip160_subset() {
     assert_eq!(body["total_size"], 2);
     for bad in [
         r#"phone = "x""#,
-        r#"email = x"#,
+        r"email = x",
         r#"email = "a" OR state = "active""#,
         r#"state = "gone""#,
     ] {

@@ -385,7 +385,7 @@ fn client_list_pages_and_filters() {
         None,
     );
     assert_eq!(body["oauth_clients"].as_array().unwrap().len(), 2);
-    for bad in [r#"secret = "x""#, r#"client_name = App"#] {
+    for bad in [r#"secret = "x""#, r"client_name = App"] {
         let (status, body) = emu.call("GET", &list_path("/v1/oauth-clients", bad), None);
         assert_eq!(status, 400, "{bad}: {body}");
         assert_eq!(error_field(&body), "filter");

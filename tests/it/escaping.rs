@@ -46,7 +46,7 @@ fn workdir(on_invalid: &str) -> Workdir {
             "email": hostile("bad") + "@example.com",
         }),
     ];
-    let users: Vec<String> = users.iter().map(|u| u.to_string()).collect();
+    let users: Vec<String> = users.iter().map(std::string::ToString::to_string).collect();
     w.write("users.ndjson", &(users.join("\n") + "\n"));
     let clients = json!([
         {
@@ -201,12 +201,11 @@ fn without_code_spans(line: &str) -> String {
                 && !after[i + n..].starts_with('`')
                 && (i == 0 || !after[..i].ends_with('`'))
         });
-        match close {
-            Some(i) => rest = &after[i + n..],
-            None => {
-                out.push_str(&delim);
-                rest = after;
-            }
+        if let Some(i) = close {
+            rest = &after[i + n..]
+        } else {
+            out.push_str(&delim);
+            rest = after;
         }
     }
     out.push_str(rest);

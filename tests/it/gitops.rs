@@ -611,7 +611,7 @@ fn the_release_is_installed_only_when_its_checksum_matches() {
 /// Runs one of `ci/find-artifacts.js`'s look-ups in node against a fake GitHub API holding
 /// `state`, and returns `{ok, outputs, error}`.
 fn look_up(function: &str, state: Value) -> Value {
-    let harness = r#"
+    let harness = r"
 const [, module, fn, stateText] = process.argv;
 const s = JSON.parse(stateText);
 const outputs = {};
@@ -638,7 +638,7 @@ require(module)[fn]({ github, context, core }).then(
   () => console.log(JSON.stringify({ ok: true, outputs })),
   (e) => console.log(JSON.stringify({ ok: false, outputs, error: e.message })),
 );
-"#;
+";
     let out = std::process::Command::new("node")
         .arg("-e")
         .arg(harness)
@@ -839,7 +839,7 @@ fn the_workflow_pins_its_actions_and_scopes_its_secrets() {
         };
         uses += 1;
         let (reference, comment) = action.split_once(" # ").unwrap_or((action, ""));
-        let sha = reference.split_once('@').map(|(_, s)| s).unwrap_or("");
+        let sha = reference.split_once('@').map_or("", |(_, s)| s);
         assert!(
             sha.len() == 40
                 && sha

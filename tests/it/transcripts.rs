@@ -186,7 +186,7 @@ fn a_first_migration_and_a_later_one_read_exactly_so() {
         .collect();
     lines[0]["name"] = "Avery Q. Placeholder".into();
     lines.truncate(2);
-    let users: Vec<String> = lines.iter().map(|v| v.to_string()).collect();
+    let users: Vec<String> = lines.iter().map(std::string::ToString::to_string).collect();
     w.write("auth0_users.ndjson", &(users.join("\n") + "\n"));
     let clients = std::fs::read_to_string(w.path("auth0_clients.json")).unwrap();
     let mut clients: serde_json::Value = serde_json::from_str(&clients).unwrap();
@@ -248,7 +248,7 @@ fn each_class_of_bad_input_has_its_own_clear_error() {
     w.write("migration.toml", &manifest);
 
     // A record that is not JSON.
-    w.write("auth0_users.ndjson", &users.replacen("{", "{{", 2));
+    w.write("auth0_users.ndjson", &users.replacen('{', "{{", 2));
     pin(
         &w,
         &emu,

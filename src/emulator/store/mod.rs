@@ -63,7 +63,7 @@ use writer::Job;
 ///   earlier organization-first indexes, dropped below.)
 ///
 /// The plans are checked by the `query_plans` tests beside each table.
-const SCHEMA: &str = r#"
+const SCHEMA: &str = r"
 CREATE TABLE IF NOT EXISTS organizations (
     seq               INTEGER PRIMARY KEY AUTOINCREMENT,
     id                TEXT NOT NULL UNIQUE,
@@ -191,7 +191,7 @@ CREATE TABLE IF NOT EXISTS create_log (
     idempotency_key TEXT,
     create_time     TEXT NOT NULL
 );
-"#;
+";
 
 /// The indexes that make `external_id` unique per organization. Under
 /// `--no-unique-external-id` they are kept, minus `UNIQUE` (lookups stay searches).

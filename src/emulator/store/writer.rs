@@ -203,7 +203,7 @@ fn commit_group(conn: &Connection, writes: &mut VecDeque<WriteJob>) {
         let _ = exec(conn, "ROLLBACK");
     }
     for deliver in answers {
-        deliver(outcome.as_ref().map(|_| ()));
+        deliver(outcome.as_ref().map(|()| ()));
     }
 }
 

@@ -155,7 +155,7 @@ fn linked_providers(
         match (provider, subject) {
             (Some(provider), Some(subject)) => linked.push(LinkedProvider { provider, subject }),
             (None, _) => {
-                problems.push(format!("`identities[{i}]` is social but has no `provider`"))
+                problems.push(format!("`identities[{i}]` is social but has no `provider`"));
             }
             (_, None) => problems.push(format!("`identities[{i}]` is social but has no `user_id`")),
         }

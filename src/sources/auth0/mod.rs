@@ -301,12 +301,11 @@ fn spawn_workers<'scope>(
 ) -> Ordered<Done> {
     let produce = move || {
         if let Some(blocks) = &mut passwords {
-            return Some(match blocks.next_block(BLOCK_BYTES) {
-                Some(block) => Job::Passwords(block),
-                None => {
-                    passwords = None;
-                    Job::PasswordsEnd
-                }
+            return Some(if let Some(block) = blocks.next_block(BLOCK_BYTES) {
+                Job::Passwords(block)
+            } else {
+                passwords = None;
+                Job::PasswordsEnd
             });
         }
         users.as_mut()?.next_block(BLOCK_BYTES).map(Job::Users)

@@ -1054,7 +1054,7 @@ mod tests {
         std::fs::write(&path, text).expect("write");
         let mut errors = Vec::new();
         let index = load_with(&path, Fingerprint::Fixed(fingerprint), &mut |e| {
-            errors.push(e)
+            errors.push(e);
         })
         .expect("readable");
         (index, errors)

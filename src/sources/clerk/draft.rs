@@ -127,15 +127,13 @@ impl Draft {
             None
         };
         if let Some(id) = primary_id {
-            match list.iter().find(|c| c.id.as_deref() == Some(id.as_str())) {
-                Some(c) => return Some((c.value.clone(), c.verified.or(unlisted))),
-                None => {
-                    // Picking another address could change how the user signs in.
-                    self.problems
-                        .push(format!("`{id_key}` names no entry of `{list_key}`"));
-                    return None;
-                }
+            if let Some(c) = list.iter().find(|c| c.id.as_deref() == Some(id.as_str())) {
+                return Some((c.value.clone(), c.verified.or(unlisted)));
             }
+            // Picking another address could change how the user signs in.
+            self.problems
+                .push(format!("`{id_key}` names no entry of `{list_key}`"));
+            return None;
         }
         if let Some(value) = primary {
             let verified = list

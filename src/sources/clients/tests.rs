@@ -81,8 +81,7 @@ impl Items {
         self.clients()
             .into_iter()
             .find(|(decl, _)| decl.external_id().as_str() == id)
-            .map(|(_, l)| l)
-            .unwrap_or_else(|| panic!("no client `{id}` in {:#?}", self.all))
+            .map_or_else(|| panic!("no client `{id}` in {:#?}", self.all), |(_, l)| l)
     }
 
     pub(crate) fn skipped(&self) -> Vec<&Skipped> {

@@ -58,8 +58,10 @@ impl Read {
         self.identities
             .iter()
             .find(|(i, _)| i.external_id.as_str() == id)
-            .map(|(i, l)| (i, l))
-            .unwrap_or_else(|| panic!("no identity `{id}` in {:?}", self.identities))
+            .map_or_else(
+                || panic!("no identity `{id}` in {:?}", self.identities),
+                |(i, l)| (i, l),
+            )
     }
 
     fn invalid(&self, id: &str) -> &SourceError {

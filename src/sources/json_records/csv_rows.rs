@@ -144,7 +144,7 @@ fn split(row: &[u8]) -> csv::ByteRecord {
     // no other errors; a bare `\n` cannot be left in `row` outside quotes, so this is one
     // record, but stay correct if it is not: keep every field in order.
     while let Ok(true) = reader.read_byte_record(&mut record) {
-        for field in record.iter() {
+        for field in &record {
             fields.push_field(field);
         }
     }

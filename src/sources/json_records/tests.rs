@@ -214,7 +214,7 @@ fn broken_gzip_is_an_error() {
 fn missing_file_is_an_error() {
     let mut seen = 0;
     let err = read_json_records(Path::new("/nonexistent/users.ndjson"), id_key, &mut |_| {
-        seen += 1
+        seen += 1;
     })
     .expect_err("missing");
     assert!(

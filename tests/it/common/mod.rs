@@ -291,7 +291,7 @@ impl Workdir {
 
 /// Copies a directory (the sandbox folder left out) to `to`.
 pub fn copy_dir_public(from: &Path, to: &Path) {
-    copy_dir(from, to)
+    copy_dir(from, to);
 }
 
 fn copy_dir(from: &Path, to: &Path) {
