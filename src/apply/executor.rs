@@ -23,6 +23,7 @@ use super::stream::Work;
 use super::{clients, guard};
 use crate::diff::{self, IdentityAction};
 use crate::live::Client;
+use crate::model::ExternalId;
 use crate::plan::ownership::{Owner, Ownership};
 use crate::plan::{Action, Change, DesiredIdentity, DesiredSet, ObjectKind, Plan};
 use crate::printer::Trace;
@@ -113,7 +114,7 @@ pub enum OutcomeKind {
 #[derive(Debug, Clone)]
 pub struct ChangeOutcome {
     /// The change's key.
-    pub key: String,
+    pub key: ExternalId,
     /// Its kind.
     pub kind: ObjectKind,
     /// Its action.
@@ -468,7 +469,7 @@ async fn resolve_organization(
         let change = &Change {
             kind: ObjectKind::Organization,
             action: Action::Create,
-            key: name.to_string(),
+            key: ExternalId::from(name.to_string()),
             source: None,
             live_id: None,
             etag: None,
@@ -506,7 +507,7 @@ async fn resolve_organization(
             report,
             options,
             Some(ChangeOutcome {
-                key: name.to_string(),
+                key: ExternalId::from(name.to_string()),
                 kind: ObjectKind::Organization,
                 action: Action::Create,
                 outcome: OutcomeKind::Applied { id: id.clone() },

@@ -85,7 +85,7 @@ pub fn change_id(change: &Change) -> String {
 
 /// The id of the change of `kind` and `action` on `key` (see [`change_id`]).
 pub fn outcome_id(kind: ObjectKind, action: Action, key: &str) -> String {
-    format!("{kind:?}:{action:?}:{key}")
+    format!("{}:{}:{key}", kind.journal_name(), action.journal_name())
 }
 
 impl Journal {
@@ -277,6 +277,34 @@ fn decode(state: &str, avnology_id: Option<String>, error: Option<String>) -> Jo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn journal_keys_are_the_spellings_earlier_versions_wrote() {
+        // A journal outlives the binary that wrote it: a resume with a newer version must
+        // find the same keys. These strings are the on-disk format.
+        let keys: Vec<String> = [
+            (ObjectKind::Organization, Action::Create, "acme"),
+            (ObjectKind::OAuthClient, Action::Update, "c1"),
+            (ObjectKind::Identity, Action::Deactivate, "u1"),
+            (ObjectKind::Identity, Action::Reactivate, "u2"),
+            (ObjectKind::ServiceAccount, Action::Delete, "s1"),
+            (ObjectKind::Identity, Action::Adopt, "u3"),
+        ]
+        .into_iter()
+        .map(|(kind, action, key)| outcome_id(kind, action, key))
+        .collect();
+        assert_eq!(
+            keys,
+            [
+                "Organization:Create:acme",
+                "OAuthClient:Update:c1",
+                "Identity:Deactivate:u1",
+                "Identity:Reactivate:u2",
+                "ServiceAccount:Delete:s1",
+                "Identity:Adopt:u3",
+            ]
+        );
+    }
 
     #[test]
     fn records_survive_reopening_and_bind_to_one_plan() {

@@ -16,6 +16,7 @@ use std::thread::JoinHandle;
 use tokio::sync::mpsc;
 
 use crate::manifest::Manifest;
+use crate::model::ExternalId;
 use crate::plan::file::{ChangeReader, PlanFile};
 use crate::plan::{Action, Change, DesiredIdentity, DesiredSet, ObjectKind, desired_identity};
 use crate::sources::{self, UserItem};
@@ -80,7 +81,7 @@ fn shows_desired(
     change: &Change,
     desired: &std::collections::BTreeMap<String, serde_json::Value>,
 ) -> anyhow::Result<()> {
-    let key = serde_json::Value::String(change.key.clone());
+    let key = serde_json::Value::String(change.key.to_string());
     for f in &change.fields {
         let want = match f.path.split_once('[') {
             // An adoption sets the record's key.
@@ -192,7 +193,7 @@ impl Feed {
                     None => return,
                 };
                 let d = desired_identity(*identity, &source.name);
-                if d.identity.external_id.as_str() != change.key
+                if d.identity.external_id != change.key
                     || change.desired_digest.as_deref() != Some(d.digest.as_str())
                 {
                     failure = Some(anyhow::anyhow!(
@@ -219,7 +220,7 @@ impl Feed {
             if self.next_is_from(&source.name) {
                 let key = match self.changes.peek() {
                     Some(Ok(c)) => c.key.clone(),
-                    _ => String::new(),
+                    _ => ExternalId::default(),
                 };
                 anyhow::bail!(
                     "the identity `{key}` is no longer declared by source `{}`; nothing after it was applied",
@@ -241,7 +242,7 @@ impl Feed {
             let Some(change) = self.next_plain()? else {
                 let key = match self.changes.next() {
                     Some(Ok(c)) => c.key,
-                    _ => String::new(),
+                    _ => ExternalId::default(),
                 };
                 anyhow::bail!("the plan lists identity `{key}` out of source order");
             };

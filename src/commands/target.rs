@@ -15,6 +15,7 @@ use crate::env_vars;
 use crate::error::WithHint;
 use crate::live::{Client, ClientOptions};
 use crate::manifest::{Manifest, TargetUrl};
+use crate::model::ExternalId;
 use crate::plan::LiveState;
 use crate::render::progress::Activity;
 use crate::wire;
@@ -193,7 +194,7 @@ pub async fn read_live(client: &Client, organization: Option<&str>) -> anyhow::R
         .for_each_oauth_client(filter.as_deref(), |c| {
             match c.external_id.clone().filter(|i| !i.is_empty()) {
                 Some(id) => {
-                    oauth_clients.insert(id, c);
+                    oauth_clients.insert(ExternalId::from(id), c);
                 }
                 None => unkeyed_oauth_clients.push(c),
             }
@@ -206,7 +207,7 @@ pub async fn read_live(client: &Client, organization: Option<&str>) -> anyhow::R
         .for_each_service_account(filter.as_deref(), |a| {
             match a.external_id.clone().filter(|i| !i.is_empty()) {
                 Some(id) => {
-                    service_accounts.insert(id, a);
+                    service_accounts.insert(ExternalId::from(id), a);
                 }
                 None => unkeyed_service_accounts.push(a),
             }

@@ -27,7 +27,7 @@ use super::{
 };
 use crate::diff::{self, IdentityAction};
 use crate::manifest::{AdoptPolicy, Manifest, OnInvalid, TargetUrl, UserSource};
-use crate::model::{Identity, PasswordHash};
+use crate::model::{ExternalId, Identity, PasswordHash};
 use crate::render::escape::terminal;
 use crate::sources::{self, Location, SourceError, UserItem};
 use crate::wire;
@@ -40,9 +40,9 @@ pub struct LiveState {
     /// Live identities in the organization, indexed by external_id.
     pub identities: LiveIdentities,
     /// Live OAuth clients in the organization, by external_id.
-    pub oauth_clients: HashMap<String, wire::OAuthClient>,
+    pub oauth_clients: HashMap<ExternalId, wire::OAuthClient>,
     /// Live service accounts in the organization, by external_id.
-    pub service_accounts: HashMap<String, wire::ServiceAccount>,
+    pub service_accounts: HashMap<ExternalId, wire::ServiceAccount>,
     /// Live OAuth clients without an external_id (never this tool's; their names can
     /// conflict with a declared client's).
     pub unkeyed_oauth_clients: Vec<wire::OAuthClient>,
@@ -101,7 +101,7 @@ pub fn desired_identity(identity: Identity, source: &str) -> DesiredIdentity {
 #[derive(Debug, Default)]
 pub struct DesiredSet {
     /// Clients and service accounts by kind and key.
-    pub clients: HashMap<(ObjectKind, String), DesiredClient>,
+    pub clients: HashMap<(ObjectKind, ExternalId), DesiredClient>,
 }
 
 /// A computed plan: what people review, and the sealed plan file unless counting only.
@@ -491,7 +491,7 @@ impl Builder<'_> {
             self.sample.push(Change {
                 kind: ObjectKind::Identity,
                 action: Action::Create,
-                key,
+                key: ExternalId::from(key),
                 source: Some(source.name.clone()),
                 live_id: None,
                 etag: None,
@@ -626,7 +626,7 @@ impl Builder<'_> {
         self.emit(Change {
             kind: ObjectKind::Identity,
             action,
-            key,
+            key: ExternalId::from(key),
             source: Some(source.name.clone()),
             live_id: live_identity.as_ref().map(|l| l.id.clone()),
             etag: live_identity.map(|l| l.etag),
@@ -669,7 +669,7 @@ impl Builder<'_> {
         self.emit(Change {
             kind: ObjectKind::Identity,
             action: Action::Adopt,
-            key,
+            key: ExternalId::from(key),
             source: Some(source.name.clone()),
             live_id: Some(live.id),
             etag: Some(live.etag),
@@ -692,7 +692,7 @@ impl Builder<'_> {
         if self.conflicts.len() < MAX_LISTED_RECORDS {
             self.conflicts.push(Conflict {
                 kind: ObjectKind::Identity,
-                key: identity.external_id.to_string(),
+                key: identity.external_id.clone(),
                 source: source.name.clone(),
                 location: location.to_string(),
                 desired: identity.email.clone(),
@@ -860,7 +860,7 @@ pub fn build(
         b.emit(Change {
             kind: ObjectKind::Organization,
             action: Action::Create,
-            key: org.clone(),
+            key: ExternalId::from(org.clone()),
             source: None,
             live_id: None,
             etag: None,
@@ -988,7 +988,7 @@ pub fn build(
             if let super::selection::Address::Object(kind, key) = a {
                 let found = match kind {
                     ObjectKind::Identity => b.matched.contains(key),
-                    _ => declared_clients.contains(&(*kind, key.clone())),
+                    _ => declared_clients.contains(&(*kind, ExternalId::from(key.clone()))),
                 };
                 if !found {
                     unknown.push(format!(
@@ -1106,7 +1106,7 @@ pub fn build(
                 result = b.emit(Change {
                     kind: ObjectKind::Identity,
                     action: Action::Delete,
-                    key: l.external_id.clone().unwrap_or_default(),
+                    key: ExternalId::from(l.external_id.clone().unwrap_or_default()),
                     source: owner_source(&l).map(str::to_string),
                     live_id: Some(l.id.clone()),
                     etag: Some(l.etag.clone()),

@@ -13,7 +13,7 @@ use crate::diff::client::{
     diff_service_account,
 };
 use crate::manifest::{MANIFEST_CLIENTS, Manifest};
-use crate::model::ClientDecl;
+use crate::model::{ClientDecl, ExternalId};
 use crate::sources::SourceError;
 use crate::sources::clients::{self, ClientItem};
 use crate::wire;
@@ -41,7 +41,7 @@ pub(crate) struct ClientPlan {
     /// Deletes (prune or destroy).
     pub deletes: Vec<Change>,
     /// Desired records by kind and key.
-    pub desired: HashMap<(ObjectKind, String), DesiredClient>,
+    pub desired: HashMap<(ObjectKind, ExternalId), DesiredClient>,
     /// Skipped records.
     pub skipped: Vec<SkippedRecord>,
     /// Invalid records.
@@ -57,15 +57,15 @@ pub(crate) struct ClientPlan {
     /// Declared clients whose name or key a live client not theirs already uses.
     pub conflicts: Vec<super::Conflict>,
     /// Every declared client and service account, by kind and key (for `--only` checks).
-    pub declared: std::collections::HashSet<(ObjectKind, String)>,
+    pub declared: std::collections::HashSet<(ObjectKind, ExternalId)>,
 }
 
 /// The live clients and service accounts a client plan is computed against.
 pub(crate) struct LiveClients<'a> {
     /// OAuth clients by external_id.
-    pub clients: &'a HashMap<String, wire::OAuthClient>,
+    pub clients: &'a HashMap<ExternalId, wire::OAuthClient>,
     /// Service accounts by external_id.
-    pub accounts: &'a HashMap<String, wire::ServiceAccount>,
+    pub accounts: &'a HashMap<ExternalId, wire::ServiceAccount>,
     /// OAuth clients without an external_id.
     pub unkeyed_clients: &'a [wire::OAuthClient],
     /// Service accounts without an external_id.
@@ -137,7 +137,7 @@ pub(crate) fn plan_clients(
 ) -> Result<ClientPlan, super::PlanError> {
     let (live_clients, live_accounts) = (live.clients, live.accounts);
     let mut out = ClientPlan::default();
-    let mut seen: HashMap<(ObjectKind, String), String> = HashMap::new();
+    let mut seen: HashMap<(ObjectKind, ExternalId), String> = HashMap::new();
     let ownership = Ownership::of(manifest);
 
     let mut accept = |out: &mut ClientPlan, decl: ClientDecl, source: &str, location: String| {
@@ -145,12 +145,12 @@ pub(crate) fn plan_clients(
             ClientDecl::OAuth(_) => ObjectKind::OAuthClient,
             ClientDecl::ServiceAccount(_) => ObjectKind::ServiceAccount,
         };
-        let key = decl.external_id().to_string();
+        let key = decl.external_id().clone();
         if let Some(first) = seen.get(&(kind, key.clone())) {
             out.invalid.push(SkippedRecord {
                 source: source.to_string(),
                 location,
-                external_id: Some(key),
+                external_id: Some(key.to_string()),
                 reason: format!("duplicate {} key, first declared at {first}", kind.noun()),
             });
             return;
@@ -329,7 +329,7 @@ pub(crate) fn plan_clients(
     // Deletes: this manifest's clients no source declares (prune), or every one of them
     // (destroy); never another source's.
     let prune = manifest.policy.prune;
-    let declared = |kind: ObjectKind, key: &str| seen.contains_key(&(kind, key.to_string()));
+    let declared = |kind: ObjectKind, key: &str| seen.contains_key(&(kind, ExternalId::from(key)));
     let mut deletes: Vec<Change> = Vec::new();
     for l in live_clients.values() {
         let key = l.external_id.clone().unwrap_or_default();
@@ -369,7 +369,7 @@ fn delete(kind: ObjectKind, key: String, source: Option<String>, id: &str, etag:
     Change {
         kind,
         action: Action::Delete,
-        key,
+        key: ExternalId::from(key),
         source,
         live_id: Some(id.to_string()),
         etag: Some(etag.to_string()),
@@ -391,8 +391,8 @@ fn invalid_record(source: &str, e: &SourceError) -> SkippedRecord {
 /// Live clients and service accounts not owned by this manifest (counted in the summary,
 /// never touched).
 pub(crate) fn unowned(
-    live_clients: &HashMap<String, wire::OAuthClient>,
-    live_accounts: &HashMap<String, wire::ServiceAccount>,
+    live_clients: &HashMap<ExternalId, wire::OAuthClient>,
+    live_accounts: &HashMap<ExternalId, wire::ServiceAccount>,
     ownership: &Ownership,
 ) -> u64 {
     (live_clients

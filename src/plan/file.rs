@@ -714,7 +714,8 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let path = written(d.path(), 3);
         let file = PlanFile::open(&path).unwrap();
-        let keys: Vec<String> = file.changes().unwrap().map(|c| c.unwrap().key).collect();
+        let keys: Vec<crate::model::ExternalId> =
+            file.changes().unwrap().map(|c| c.unwrap().key).collect();
         assert_eq!(keys, ["auth0|0", "auth0|1", "auth0|2"]);
         let text = std::fs::read_to_string(&path).unwrap();
         let (before, seal) = text.trim_end().rsplit_once('\n').unwrap();

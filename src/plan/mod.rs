@@ -39,6 +39,7 @@ pub use live_index::LiveIdentities;
 pub use clients::DesiredClient;
 
 use crate::diff::FieldChange;
+use crate::model::ExternalId;
 
 /// Version of the plan file format; bumped on incompatible changes. Version 1 was one
 /// pretty-printed JSON document holding every change with its fields.
@@ -68,6 +69,18 @@ pub enum ObjectKind {
 }
 
 impl ObjectKind {
+    /// The kind's name in journal keys. Written out, not derived from the variant's name,
+    /// so that renaming a variant cannot silently break the resume of a journal written by
+    /// an earlier version (pinned by `apply::journal`'s tests).
+    pub fn journal_name(self) -> &'static str {
+        match self {
+            Self::Organization => "Organization",
+            Self::OAuthClient => "OAuthClient",
+            Self::Identity => "Identity",
+            Self::ServiceAccount => "ServiceAccount",
+        }
+    }
+
     /// Singular noun for output.
     pub fn noun(self) -> &'static str {
         match self {
@@ -112,6 +125,18 @@ pub enum Action {
 }
 
 impl Action {
+    /// The action's name in journal keys; see [`ObjectKind::journal_name`].
+    pub fn journal_name(self) -> &'static str {
+        match self {
+            Self::Create => "Create",
+            Self::Adopt => "Adopt",
+            Self::Update => "Update",
+            Self::Deactivate => "Deactivate",
+            Self::Reactivate => "Reactivate",
+            Self::Delete => "Delete",
+        }
+    }
+
     /// The Terraform-like symbol; always printed, so colour never carries meaning alone.
     pub fn symbol(self) -> &'static str {
         match self {
@@ -166,7 +191,8 @@ pub struct Change {
     /// What happens to it.
     pub action: Action,
     /// Its key: the external_id (identities) or name (organization).
-    pub key: String,
+    #[schemars(with = "String")]
+    pub key: ExternalId,
     /// The `[[users]]` source that declares it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
@@ -434,7 +460,8 @@ pub struct Conflict {
     /// The record's kind.
     pub kind: ObjectKind,
     /// The record's key (external_id).
-    pub key: String,
+    #[schemars(with = "String")]
+    pub key: ExternalId,
     /// Its source.
     pub source: String,
     /// Where it is (file, line, record).

@@ -186,7 +186,7 @@ pub fn hostile_plan() -> Plan {
     let mut p = plan();
     let h = |prefix: &str| format!("{prefix}{HOSTILE}");
     for c in &mut p.footer.sample {
-        c.key = h("auth0|");
+        c.key = crate::model::ExternalId::from(h("auth0|"));
         c.source = Some(h("src"));
         c.fields.push(field(
             &h("traits."),
