@@ -257,8 +257,8 @@ fn wire_types_and_schemas_agree_field_for_field() {
         timezone: s("Europe/Paris"),
         organization_id: s("org_1"),
         state: wire::IdentityState::Active,
-        traits: Default::default(),
-        admin_metadata: Default::default(),
+        traits: serde_json::Map::default(),
+        admin_metadata: serde_json::Map::default(),
         linked_providers: Some(vec![]),
         has_password: true,
         create_time: "t".into(),
@@ -296,8 +296,8 @@ fn wire_types_and_schemas_agree_field_for_field() {
         locale: s("en"),
         timezone: s("UTC"),
         organization_id: s("o"),
-        traits: Some(Default::default()),
-        admin_metadata: Some(Default::default()),
+        traits: Some(serde_json::Map::default()),
+        admin_metadata: Some(serde_json::Map::default()),
         linked_providers: Some(vec![]),
     };
     assert_agrees(&doc, "IdentityInput", v(&input), json!({}));
@@ -450,7 +450,7 @@ fn wire_types_and_schemas_agree_field_for_field() {
         grant_types: Some(vec![]),
         scopes: Some(vec![]),
         token_endpoint_auth_method: s("none"),
-        metadata: Some(Default::default()),
+        metadata: Some(serde_json::Map::default()),
         organization_id: s("org_1"),
     };
     assert_agrees(&doc, "OAuthClientInput", v(&client_input), json!({}));
@@ -465,7 +465,7 @@ fn wire_types_and_schemas_agree_field_for_field() {
         grant_types: vec![],
         scopes: vec![],
         token_endpoint_auth_method: "none".into(),
-        metadata: Default::default(),
+        metadata: serde_json::Map::default(),
         organization_id: s("org_1"),
         create_time: "t".into(),
         update_time: "t".into(),
@@ -524,7 +524,7 @@ fn wire_types_and_schemas_agree_field_for_field() {
         organization_id: s("org_1"),
         active: true,
         external_id: s("e"),
-        metadata: Default::default(),
+        metadata: serde_json::Map::default(),
         create_time: "t".into(),
         etag: "e".into(),
     };
@@ -541,7 +541,7 @@ fn wire_types_and_schemas_agree_field_for_field() {
         owner_id: "usr_1".into(),
         organization_id: s("org_1"),
         external_id: s("e"),
-        metadata: Some(Default::default()),
+        metadata: Some(serde_json::Map::default()),
     };
     assert_agrees(
         &doc,
@@ -552,7 +552,7 @@ fn wire_types_and_schemas_agree_field_for_field() {
     let update_sa = wire::UpdateServiceAccountRequest {
         name: s("n"),
         description: s("d"),
-        metadata: Some(Default::default()),
+        metadata: Some(serde_json::Map::default()),
         update_mask: "m".into(),
     };
     assert_agrees(

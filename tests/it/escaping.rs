@@ -202,7 +202,7 @@ fn without_code_spans(line: &str) -> String {
                 && (i == 0 || !after[..i].ends_with('`'))
         });
         if let Some(i) = close {
-            rest = &after[i + n..]
+            rest = &after[i + n..];
         } else {
             out.push_str(&delim);
             rest = after;

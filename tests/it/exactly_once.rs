@@ -402,6 +402,7 @@ fn responses_lost_after_commit_create_each_object_once_and_keep_every_secret() {
 /// second one.
 #[test]
 fn a_resume_after_the_idempotency_records_expired_finds_each_object_instead_of_creating_it() {
+    const CLIENTS: usize = 6;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("emulator.db");
     let emu = Emulator::start_with_db(
@@ -416,7 +417,6 @@ fn a_resume_after_the_idempotency_records_expired_finds_each_object_instead_of_c
     );
     let w = Workdir::new();
     let mut manifest = String::from("[target]\n");
-    const CLIENTS: usize = 6;
     for i in 0..CLIENTS {
         manifest.push_str(&format!(
             "\n[[clients]]\nkey = \"spa-{i}\"\nname = \"Spa {i}\"\ntype = \"public\"\nredirect_uris = [\"https://spa{i}.example.com/cb\"]\n"

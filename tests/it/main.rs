@@ -2,6 +2,10 @@
 //! emulator on 127.0.0.1. One binary, one module per area (a forgotten file fails
 //! `no_forgotten_test_files`).
 
+// Test helpers take owned values (`Value`, `PathBuf`, a case struct) so that call sites can
+// build them inline; the copies cost nothing that matters in a test.
+#![allow(clippy::needless_pass_by_value)]
+
 mod apply_engine;
 mod cli;
 mod common;
