@@ -7,11 +7,13 @@
 //!
 //! - [`manifest`] loads `migration.toml` (raw serde types, interpolation, validation).
 //! - [`sources`] stream provider exports into provider-neutral [`model`] values.
-//! - [`live`] is the only module that speaks HTTP to Avnology; its wire types are shared with
-//!   the [`emulator`], a local Avnology admin API backed by SQLite.
+//! - [`wire`] is the API contract's types, a leaf shared by [`live`] (the only module that
+//!   speaks HTTP to Avnology) and the [`emulator`], a local Avnology admin API backed by
+//!   SQLite.
 //! - [`diff`] compares desired and live records (pure, no I/O); [`plan`] turns the comparison
 //!   into a reviewable, fingerprinted plan; [`apply`] executes a plan against [`live`].
-//! - [`render`] prints plans for people and machines; [`commands`] wires one verb each.
+//! - [`render`] renders plans and reports for people and machines; [`printer`] is the one
+//!   place that writes to the terminal; [`commands`] wires one verb each.
 
 pub mod apply;
 pub mod cli;
