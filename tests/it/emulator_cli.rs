@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::common::{self, Emulator};
-use crate::emulator_support::{Manual, count, created_id, get_status};
+use crate::emulator_support::{Manual, count, created_id, get_status, sha256_hex};
 
 #[test]
 fn without_api_key_a_key_is_generated_printed_once_and_stored_hashed() {
@@ -39,9 +39,7 @@ fn without_api_key_a_key_is_generated_printed_once_and_stored_hashed() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    use sha2::Digest;
-    let digest = hex::encode(sha2::Sha256::digest(key.as_bytes()).as_slice());
-    assert_eq!(stored, vec![digest]);
+    assert_eq!(stored, vec![sha256_hex(&key)]);
     let dump: String = conn
         .query_row(
             "SELECT group_concat(key_sha256 || scopes) FROM api_keys",

@@ -130,7 +130,9 @@ fn create_validation_errors_are_400_auth_902_naming_the_field() {
     let (status, resp) = emu.call(
         "POST",
         "/v1/identities",
-        Some(json!({"identity": {"email": "a@example.com"}, "initial_password": 98765432123i64})),
+        Some(
+            json!({"identity": {"email": "a@example.com"}, "initial_password": 98_765_432_123_i64}),
+        ),
     );
     assert_eq!(status, 400);
     assert!(!resp.to_string().contains("98765432123"), "{resp}");
