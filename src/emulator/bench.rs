@@ -54,6 +54,9 @@ pub fn create_request(run: &str, i: u64, org_id: &str) -> (String, String) {
     (format!("bench-{run}-{i}"), body.to_string())
 }
 
+/// Creates per transaction while seeding.
+const CHUNK: u64 = 50_000;
+
 /// Creates organization `org_name` and `n` identities in it (bodies from
 /// [`create_request`] with run `seed`) in the database file `db`, and returns the
 /// organization's id. Commits every 50,000 creates, so progress survives an interruption
@@ -76,7 +79,6 @@ pub fn seed(db: &Path, org_name: &str, n: u64) -> anyhow::Result<String> {
             organizations::insert(tx, &org)
         })
         .context("cannot create the organization")?;
-    const CHUNK: u64 = 50_000;
     let mut start = 0;
     while start < n {
         let end = (start + CHUNK).min(n);

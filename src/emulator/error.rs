@@ -189,13 +189,12 @@ impl ApiError {
             Self::PermissionDenied { .. } => codes::PERMISSION_DENIED,
             Self::Validation { .. } | Self::MethodNotAllowed => codes::VALIDATION,
             Self::Conflict { .. } => codes::CONFLICT,
-            Self::NotFound { .. } => codes::NOT_FOUND,
             Self::OrgNotFound
             | Self::MissingReference {
                 what: "organization",
                 ..
             } => codes::ORG_NOT_FOUND,
-            Self::MissingReference { .. } => codes::NOT_FOUND,
+            Self::NotFound { .. } | Self::MissingReference { .. } => codes::NOT_FOUND,
             Self::InvalidCredentials => codes::INVALID_CREDENTIALS,
             Self::AccountDisabled => ACCOUNT_DISABLED,
             Self::RateLimited { .. } => codes::RATE_LIMITED,

@@ -30,7 +30,7 @@ pub fn identity(i: &Identity) -> Result<(), ApiError> {
         return Err(ApiError::field("email", "email is required"));
     }
     validate::email(&i.email).map_err(|m| ApiError::field("email", m))?;
-    identity_fields(IdentityFields {
+    identity_fields(&IdentityFields {
         phone: i.phone.as_deref(),
         username: i.username.as_deref(),
         external_id: i.external_id.as_deref(),
@@ -46,7 +46,7 @@ pub fn identity_input(i: &IdentityInput) -> Result<(), ApiError> {
     if let Some(email) = &i.email {
         validate::email(email).map_err(|m| ApiError::field("email", m))?;
     }
-    identity_fields(IdentityFields {
+    identity_fields(&IdentityFields {
         phone: i.phone.as_deref(),
         username: i.username.as_deref(),
         external_id: i.external_id.as_deref(),
@@ -65,7 +65,7 @@ struct IdentityFields<'a> {
 }
 
 /// The rules of [`IdentityFields`], one place for [`identity`] and [`identity_input`].
-fn identity_fields(f: IdentityFields<'_>) -> Result<(), ApiError> {
+fn identity_fields(f: &IdentityFields<'_>) -> Result<(), ApiError> {
     if let Some(phone) = f.phone {
         validate::phone(phone).map_err(|m| ApiError::field("phone", m))?;
     }
@@ -73,12 +73,7 @@ fn identity_fields(f: IdentityFields<'_>) -> Result<(), ApiError> {
         validate::username(username).map_err(|m| ApiError::field("username", m))?;
     }
     external_id(f.external_id)?;
-    if f.organization_id == Some("") {
-        return Err(ApiError::field(
-            "organization_id",
-            "organization_id must not be empty",
-        ));
-    }
+    organization_id(f.organization_id)?;
     for p in f.linked_providers.unwrap_or_default() {
         if p.provider.is_empty() || p.subject.is_empty() {
             return Err(ApiError::field(
@@ -108,18 +103,40 @@ pub fn oauth_client_input(c: &OAuthClientInput) -> Result<(), ApiError> {
             "token_endpoint_auth_method must be `client_secret_post` or `none`",
         ));
     }
-    external_id(c.external_id.as_deref())?;
-    if c.organization_id.as_deref() == Some("") {
-        return Err(ApiError::field(
-            "organization_id",
-            "organization_id must not be empty",
-        ));
-    }
+    client_fields(&ClientFields {
+        external_id: c.external_id.as_deref(),
+        organization_id: c.organization_id.as_deref(),
+        redirect_uris: c.redirect_uris.as_deref().unwrap_or_default(),
+        post_logout_redirect_uris: c.post_logout_redirect_uris.as_deref().unwrap_or_default(),
+        allowed_origins: c.allowed_origins.as_deref().unwrap_or_default(),
+        grant_types: c.grant_types.as_deref().unwrap_or_default(),
+        // The type is not known here: the grants any client may have.
+        client_type: "confidential",
+        scopes: c.scopes.as_deref().unwrap_or_default(),
+    })
+}
+
+/// The fields of an OAuth client checked alike in a request and in a complete client.
+struct ClientFields<'a> {
+    external_id: Option<&'a str>,
+    organization_id: Option<&'a str>,
+    redirect_uris: &'a [String],
+    post_logout_redirect_uris: &'a [String],
+    allowed_origins: &'a [String],
+    grant_types: &'a [String],
+    /// The type the grants are checked against.
+    client_type: &'a str,
+    scopes: &'a [String],
+}
+
+/// The rules of [`ClientFields`], one place for [`oauth_client`] and [`oauth_client_input`].
+fn client_fields(c: &ClientFields<'_>) -> Result<(), ApiError> {
+    external_id(c.external_id)?;
+    organization_id(c.organization_id)?;
     for (field, list) in [
-        ("redirect_uris", &c.redirect_uris),
-        ("post_logout_redirect_uris", &c.post_logout_redirect_uris),
+        ("redirect_uris", c.redirect_uris),
+        ("post_logout_redirect_uris", c.post_logout_redirect_uris),
     ] {
-        let list = list.as_deref().unwrap_or_default();
         if list.len() > MAX_LIST_LEN {
             return Err(ApiError::field(
                 field,
@@ -130,18 +147,27 @@ pub fn oauth_client_input(c: &OAuthClientInput) -> Result<(), ApiError> {
             redirect_uri(field, i, uri)?;
         }
     }
-    let origins = c.allowed_origins.as_deref().unwrap_or_default();
-    if origins.len() > MAX_LIST_LEN {
+    if c.allowed_origins.len() > MAX_LIST_LEN {
         return Err(ApiError::field(
             "allowed_origins",
             format!("allowed_origins has more than {MAX_LIST_LEN} entries"),
         ));
     }
-    for (i, o) in origins.iter().enumerate() {
+    for (i, o) in c.allowed_origins.iter().enumerate() {
         origin(i, o)?;
     }
-    grant_types(c.grant_types.as_deref().unwrap_or_default(), "confidential")?;
-    scope_tokens(c.scopes.as_deref().unwrap_or_default())?;
+    grant_types(c.grant_types, c.client_type)?;
+    scope_tokens(c.scopes)
+}
+
+/// An `organization_id`, when sent, names something: an empty one is a 400.
+pub fn organization_id(value: Option<&str>) -> Result<(), ApiError> {
+    if value == Some("") {
+        return Err(ApiError::field(
+            "organization_id",
+            "organization_id must not be empty",
+        ));
+    }
     Ok(())
 }
 
@@ -385,39 +411,16 @@ pub fn scope_tokens(scopes: &[String]) -> Result<(), ApiError> {
 pub fn oauth_client(c: &OAuthClient) -> Result<(), ApiError> {
     name("client_name", &c.client_name)?;
     client_type(&c.client_type)?;
-    external_id(c.external_id.as_deref())?;
-    if c.organization_id.as_deref() == Some("") {
-        return Err(ApiError::field(
-            "organization_id",
-            "organization_id must not be empty",
-        ));
-    }
-    for (field, list) in [
-        ("redirect_uris", &c.redirect_uris),
-        ("post_logout_redirect_uris", &c.post_logout_redirect_uris),
-    ] {
-        if list.len() > MAX_LIST_LEN {
-            return Err(ApiError::field(
-                field,
-                format!("{field} has more than {MAX_LIST_LEN} entries"),
-            ));
-        }
-        for (i, uri) in list.iter().enumerate() {
-            redirect_uri(field, i, uri)?;
-        }
-    }
-    if c.allowed_origins.len() > MAX_LIST_LEN {
-        return Err(ApiError::field(
-            "allowed_origins",
-            format!("allowed_origins has more than {MAX_LIST_LEN} entries"),
-        ));
-    }
-    for (i, o) in c.allowed_origins.iter().enumerate() {
-        origin(i, o)?;
-    }
-    grant_types(&c.grant_types, &c.client_type)?;
-    scope_tokens(&c.scopes)?;
-    Ok(())
+    client_fields(&ClientFields {
+        external_id: c.external_id.as_deref(),
+        organization_id: c.organization_id.as_deref(),
+        redirect_uris: &c.redirect_uris,
+        post_logout_redirect_uris: &c.post_logout_redirect_uris,
+        allowed_origins: &c.allowed_origins,
+        grant_types: &c.grant_types,
+        client_type: &c.client_type,
+        scopes: &c.scopes,
+    })
 }
 
 #[cfg(test)]

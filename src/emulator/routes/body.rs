@@ -119,17 +119,21 @@ pub fn check_if_match(if_match: Option<&str>, current: &str, what: &str) -> Resu
     }
 }
 
+/// Query parameters by name (the last of a repeated one wins).
+pub type Params = HashMap<String, String>;
+
+/// A route's query string as axum extracts it: parsed, or why not.
+pub type QueryParams = Result<Query<Params>, QueryRejection>;
+
 /// Query parameters as a map; a malformed query string is a 400.
-pub fn query_map(
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Result<HashMap<String, String>, ApiError> {
+pub fn query_map(query: QueryParams) -> Result<Params, ApiError> {
     query
         .map(|Query(q)| q)
         .map_err(|_| ApiError::invalid("the query string is malformed"))
 }
 
 /// A boolean query parameter (`true`/`false`/`1`/`0`); absent is false.
-pub fn query_bool(q: &HashMap<String, String>, name: &str) -> Result<bool, ApiError> {
+pub fn query_bool(q: &Params, name: &str) -> Result<bool, ApiError> {
     match q
         .get(name)
         .map(|v| v.trim().to_ascii_lowercase())

@@ -6,24 +6,22 @@
 //! work (existence, `If-Match`, uniqueness, the write, the idempotency record) in one
 //! transaction, so concurrent requests cannot interleave between a check and its write.
 
-use std::collections::HashMap;
-
 use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::body;
-use super::list::{Collection, ListRequest};
+use super::body::{self, QueryParams};
+use super::idempotent::{Created, Idempotency};
+use super::list::{self, Collection, ListRequest};
+use super::mask;
 use crate::emulator::AppState;
 use crate::emulator::error::ApiError;
-use crate::emulator::etag;
 use crate::emulator::password::Credential;
-use crate::emulator::store::idempotency::{self, Recorded};
 use crate::emulator::store::identities::{self, IdentityRecord};
 use crate::emulator::store::{Store, create_log, credentials, now_rfc3339, organizations};
 use crate::emulator::validate;
+use crate::model::IDENTITY_FIELDS;
 use crate::wire::{
     CreateIdentityRequest, Identity, IdentityInput, IdentityState, ListIdentitiesResponse,
     StateChangeRequest, UpdateIdentityRequest,
@@ -32,36 +30,26 @@ use crate::wire::{
 /// The idempotency scope of creates.
 const CREATE_ROUTE: &str = "POST /v1/identities";
 
-/// `update_mask` paths that name a whole [`IdentityInput`] field.
-const FIELDS: &[&str] = &[
-    "external_id",
-    "email",
-    "email_verified",
-    "phone",
-    "phone_verified",
-    "username",
-    "first_name",
-    "last_name",
-    "display_name",
-    "avatar_url",
-    "locale",
-    "timezone",
-    "organization_id",
-    "traits",
-    "admin_metadata",
-    "linked_providers",
-];
+/// [`IdentityInput`] fields that are not among the fields the tool manages
+/// ([`IDENTITY_FIELDS`]).
+const OTHER_FIELDS: &[&str] = &["external_id", "organization_id", "traits", "admin_metadata"];
+
+/// Fields the tool manages that are not [`IdentityInput`] fields: `state` changes through
+/// the custom methods, a password through `initial_password` and `password_hash`.
+const NOT_INPUT_FIELDS: &[&str] = &["state", "password"];
+
+/// The `update_mask` paths that name a whole [`IdentityInput`] field.
+fn fields() -> impl Iterator<Item = &'static str> {
+    OTHER_FIELDS.iter().copied().chain(
+        IDENTITY_FIELDS
+            .iter()
+            .copied()
+            .filter(|f| !NOT_INPUT_FIELDS.contains(f)),
+    )
+}
 
 fn not_found() -> ApiError {
     ApiError::NotFound { what: "identity" }
-}
-
-/// What a create transaction produced.
-enum Created {
-    /// A new (or, with `validate_only`, would-be) identity.
-    Fresh(StatusCode, Box<Identity>),
-    /// A stored response replayed for a repeated `Idempotency-Key`.
-    Replay(Recorded),
 }
 
 /// `POST /v1/identities`.
@@ -70,8 +58,8 @@ pub async fn create(
     headers: HeaderMap,
     raw: Bytes,
 ) -> Result<Response, ApiError> {
-    let idem_key = body::idempotency_key(&headers)?;
-    let mut new = NewIdentity::parse(idem_key, &raw)?;
+    let idem = Idempotency::from_request(CREATE_ROUTE, &headers, &raw)?;
+    let mut new = NewIdentity::parse(idem, &raw)?;
     if let Some(password) = new.plaintext.take() {
         // Argon2id is deliberately slow: hashed on the blocking pool, outside the writer.
         new.credential = Some(hash_plaintext(password).await?);
@@ -81,14 +69,7 @@ pub async fn create(
         .store()
         .write(move |tx| new.commit(tx, unique_external_id))
         .await?;
-    Ok(match outcome {
-        Created::Fresh(status, wire) => body::json(status, &*wire, Some(&wire.etag)),
-        Created::Replay(rec) => body::raw_json(
-            StatusCode::from_u16(rec.status).unwrap_or(StatusCode::CREATED),
-            rec.body,
-            rec.etag.as_deref(),
-        ),
-    })
+    Ok(outcome.into_response())
 }
 
 /// Creates identities in one transaction exactly as `POST /v1/identities` would (same
@@ -99,7 +80,7 @@ pub fn create_many(store: &Store, requests: Vec<(Option<String>, Bytes)>) -> Res
     store.write_blocking(move |tx| {
         let mut created = 0;
         for (idem_key, raw) in requests {
-            let mut new = NewIdentity::parse(idem_key, &raw)?;
+            let mut new = NewIdentity::parse(Idempotency::new(CREATE_ROUTE, idem_key, &raw), &raw)?;
             if let Some(password) = new.plaintext.take() {
                 new.credential = Some(
                     Credential::from_plaintext(&password)
@@ -121,15 +102,14 @@ struct NewIdentity {
     credential: Option<Credential>,
     /// An `initial_password` still to be hashed before [`NewIdentity::commit`].
     plaintext: Option<String>,
-    idem_key: Option<String>,
-    /// Canonical digest of the body, which an idempotent retry must match.
-    fingerprint: String,
+    /// The request's `Idempotency-Key` (none with `validate_only`, which records nothing).
+    idem: Idempotency,
     validate_only: bool,
 }
 
 impl NewIdentity {
     /// Every check that needs no database, in the order the errors are reported.
-    fn parse(idem_key: Option<String>, raw: &Bytes) -> Result<Self, ApiError> {
+    fn parse(idem: Idempotency, raw: &Bytes) -> Result<Self, ApiError> {
         let req: CreateIdentityRequest = body::parse_json(raw)?;
         let validate_only = req.validate_only;
         let now = now_rfc3339();
@@ -149,8 +129,8 @@ impl NewIdentity {
             timezone: None,
             organization_id: None,
             state: IdentityState::Active,
-            traits: Default::default(),
-            admin_metadata: Default::default(),
+            traits: serde_json::Map::default(),
+            admin_metadata: serde_json::Map::default(),
             linked_providers: Some(Vec::new()),
             has_password: false,
             create_time: now.clone(),
@@ -161,7 +141,7 @@ impl NewIdentity {
         if req.identity.email.as_deref().unwrap_or("").is_empty() {
             return Err(ApiError::field("email", "email is required"));
         }
-        for path in FIELDS {
+        for path in fields() {
             apply_field(&mut identity, &req.identity, path)?;
         }
         validate::identity(&identity)?;
@@ -201,8 +181,11 @@ impl NewIdentity {
             identity,
             credential,
             plaintext,
-            idem_key,
-            fingerprint: body::canonical_sha256(raw),
+            idem: if validate_only {
+                idem.without_key()
+            } else {
+                idem
+            },
             validate_only,
         })
     }
@@ -215,66 +198,43 @@ impl NewIdentity {
         self,
         tx: &rusqlite::Connection,
         unique_external_id: bool,
-    ) -> Result<Created, ApiError> {
+    ) -> Result<Created<Identity>, ApiError> {
         let Self {
             identity,
             credential,
-            plaintext: _,
-            idem_key,
-            fingerprint,
+            idem,
             validate_only,
+            ..
         } = self;
-        if !validate_only
-            && let Some(key) = &idem_key
-            && let Some(rec) = idempotency::get(tx, CREATE_ROUTE, key)?
-        {
-            return if rec.request_sha256 == fingerprint {
-                Ok(Created::Replay(rec))
-            } else {
-                Err(ApiError::conflict_reason(
-                    "idempotency_key_reused",
-                    "this Idempotency-Key was already used with a different request body",
-                ))
-            };
-        }
-        check_org(tx, identity.organization_id.as_deref())?;
-        identities::check_unique(tx, &identity, unique_external_id)?;
-        let mut rec = IdentityRecord {
+        let check = |identity: &Identity| {
+            check_org(tx, identity.organization_id.as_deref())?;
+            identities::check_unique(tx, identity, unique_external_id)
+        };
+        let rec = IdentityRecord {
             seq: 0,
             version: 1,
             identity,
         };
         if validate_only {
+            check(&rec.identity)?;
             return Ok(Created::Fresh(StatusCode::OK, Box::new(rec.into_wire())));
         }
-        rec.seq = identities::insert(tx, &rec)?;
-        if let Some(c) = &credential {
-            credentials::set(tx, &rec.identity.id, c)?;
-        }
-        create_log::record(
-            tx,
-            create_log::Kind::Identity,
-            &rec.identity.id,
-            rec.identity.external_id.as_deref(),
-            idem_key.as_deref(),
-        )?;
-        let wire = rec.into_wire();
-        if let Some(key) = &idem_key {
-            let body = serde_json::to_string(&wire)
-                .map_err(|e| ApiError::internal(format!("encoding an identity: {e}")))?;
-            idempotency::put(
+        idem.create(tx, || {
+            check(&rec.identity)?;
+            let mut rec = rec;
+            rec.seq = identities::insert(tx, &rec)?;
+            if let Some(c) = &credential {
+                credentials::set(tx, &rec.identity.id, c)?;
+            }
+            create_log::record(
                 tx,
-                CREATE_ROUTE,
-                key,
-                &Recorded {
-                    request_sha256: fingerprint,
-                    status: StatusCode::CREATED.as_u16(),
-                    body,
-                    etag: Some(wire.etag.clone()),
-                },
+                create_log::Kind::Identity,
+                &rec.identity.id,
+                rec.identity.external_id.as_deref(),
+                idem.key(),
             )?;
-        }
-        Ok(Created::Fresh(StatusCode::CREATED, Box::new(wire)))
+            Ok(rec.into_wire())
+        })
     }
 }
 
@@ -301,7 +261,7 @@ pub fn check_org(conn: &rusqlite::Connection, org: Option<&str>) -> Result<(), A
 /// AIP-134 field masks define).
 fn apply_field(target: &mut Identity, src: &IdentityInput, path: &str) -> Result<(), ApiError> {
     match path {
-        "external_id" => target.external_id = src.external_id.clone(),
+        "external_id" => target.external_id.clone_from(&src.external_id),
         "email" => {
             target.email = src
                 .email
@@ -309,27 +269,22 @@ fn apply_field(target: &mut Identity, src: &IdentityInput, path: &str) -> Result
                 .ok_or_else(|| ApiError::field("email", "email cannot be cleared"))?;
         }
         "email_verified" => target.email_verified = src.email_verified.unwrap_or(false),
-        "phone" => target.phone = src.phone.clone(),
+        "phone" => target.phone.clone_from(&src.phone),
         "phone_verified" => target.phone_verified = src.phone_verified.unwrap_or(false),
-        "username" => target.username = src.username.clone(),
-        "first_name" => target.first_name = src.first_name.clone(),
-        "last_name" => target.last_name = src.last_name.clone(),
-        "display_name" => target.display_name = src.display_name.clone(),
-        "avatar_url" => target.avatar_url = src.avatar_url.clone(),
-        "locale" => target.locale = src.locale.clone(),
-        "timezone" => target.timezone = src.timezone.clone(),
-        "organization_id" => target.organization_id = src.organization_id.clone(),
+        "username" => target.username.clone_from(&src.username),
+        "first_name" => target.first_name.clone_from(&src.first_name),
+        "last_name" => target.last_name.clone_from(&src.last_name),
+        "display_name" => target.display_name.clone_from(&src.display_name),
+        "avatar_url" => target.avatar_url.clone_from(&src.avatar_url),
+        "locale" => target.locale.clone_from(&src.locale),
+        "timezone" => target.timezone.clone_from(&src.timezone),
+        "organization_id" => target.organization_id.clone_from(&src.organization_id),
         "traits" => target.traits = src.traits.clone().unwrap_or_default(),
         "admin_metadata" => target.admin_metadata = src.admin_metadata.clone().unwrap_or_default(),
         "linked_providers" => {
             target.linked_providers = Some(src.linked_providers.clone().unwrap_or_default());
         }
-        other => {
-            return Err(ApiError::field(
-                "update_mask",
-                format!("unknown update_mask path `{other}`"),
-            ));
-        }
+        other => return Err(mask::unknown(other)),
     }
     Ok(())
 }
@@ -347,61 +302,35 @@ enum MaskPath {
     PasswordHash,
 }
 
-fn parse_mask(mask: &str) -> Result<Vec<MaskPath>, ApiError> {
-    let paths: Vec<&str> = mask
-        .split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .collect();
-    if paths.is_empty() {
-        return Err(ApiError::field("update_mask", "update_mask is required"));
-    }
-    paths
+fn parse_mask(update_mask: &str) -> Result<Vec<MaskPath>, ApiError> {
+    mask::paths(update_mask)?
         .into_iter()
         .map(|p| {
-            let sub = |prefix: &str| p.strip_prefix(prefix).filter(|k| !k.is_empty());
-            if FIELDS.contains(&p) {
+            if fields().any(|f| f == p) {
                 Ok(MaskPath::Field(p.to_string()))
             } else if p == "password_hash" {
                 Ok(MaskPath::PasswordHash)
-            } else if let Some(key) = sub("traits.") {
+            } else if let Some(key) = mask::map_key(p, "traits.") {
                 Ok(MaskPath::Trait(key.to_string()))
-            } else if let Some(key) = sub("admin_metadata.") {
+            } else if let Some(key) = mask::map_key(p, "admin_metadata.") {
                 Ok(MaskPath::AdminKey(key.to_string()))
             } else {
-                Err(ApiError::field(
-                    "update_mask",
-                    format!("unknown update_mask path `{p}`"),
-                ))
+                Err(mask::unknown(p))
             }
         })
         .collect()
 }
 
-/// Sets or (when the request's map lacks the key) removes one top-level key.
-fn apply_key(
-    target: &mut serde_json::Map<String, serde_json::Value>,
-    src: Option<&serde_json::Map<String, serde_json::Value>>,
-    key: &str,
-) {
-    match src.and_then(|m| m.get(key)) {
-        Some(v) => {
-            target.insert(key.to_string(), v.clone());
-        }
-        None => {
-            target.remove(key);
-        }
-    }
-}
-
-fn check_if_match(if_match: Option<&str>, rec: &IdentityRecord) -> Result<(), ApiError> {
-    match if_match {
-        Some(h) if !etag::if_match_allows(h, &rec.etag()) => Err(ApiError::conflict_reason(
-            "etag_mismatch",
-            "the identity changed since the ETag was read (If-Match does not match)",
-        )),
-        _ => Ok(()),
-    }
+/// The identity `id` as it is, for a change: 404 when there is none, 409 when `if_match`
+/// (the `If-Match` header, if sent) names another version.
+fn current(
+    tx: &rusqlite::Connection,
+    id: &str,
+    if_match: Option<&str>,
+) -> Result<IdentityRecord, ApiError> {
+    let rec = identities::get(tx, id)?.ok_or_else(not_found)?;
+    body::check_if_match(if_match, &rec.etag(), "identity")?;
+    Ok(rec)
 }
 
 /// What the identity listing accepts.
@@ -413,10 +342,7 @@ pub const COLLECTION: Collection = Collection {
 
 /// `GET /v1/identities`. Linked providers are in the page only with
 /// `include_linked_providers=true` (documented parameter).
-pub async fn list(
-    State(state): State<AppState>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Result<Response, ApiError> {
+pub async fn list(State(state): State<AppState>, query: QueryParams) -> Result<Response, ApiError> {
     let req = ListRequest::parse(query, &COLLECTION)?;
     let include_linked = body::query_bool(&req.query, "include_linked_providers")?;
     let (filter, keyset) = (req.filter.clone(), req.keyset.clone());
@@ -447,11 +373,7 @@ pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let rec = state
-        .store()
-        .read(move |c| identities::get(c, &id))
-        .await?
-        .ok_or_else(not_found)?;
+    let rec = list::fetch::<IdentityRecord>(&state, id, not_found).await?;
     let wire = rec.into_wire();
     Ok(body::json(StatusCode::OK, &wire, Some(&wire.etag)))
 }
@@ -482,16 +404,15 @@ pub async fn update(
     let wire = state
         .store()
         .write(move |tx| {
-            let mut rec = identities::get(tx, &id)?.ok_or_else(not_found)?;
-            check_if_match(if_match.as_deref(), &rec)?;
+            let mut rec = current(tx, &id, if_match.as_deref())?;
             let before = rec.identity.clone();
             for path in &paths {
                 match path {
                     MaskPath::Field(f) => apply_field(&mut rec.identity, &req.identity, f)?,
                     MaskPath::Trait(k) => {
-                        apply_key(&mut rec.identity.traits, req.identity.traits.as_ref(), k);
+                        mask::set_key(&mut rec.identity.traits, req.identity.traits.as_ref(), k);
                     }
-                    MaskPath::AdminKey(k) => apply_key(
+                    MaskPath::AdminKey(k) => mask::set_key(
                         &mut rec.identity.admin_metadata,
                         req.identity.admin_metadata.as_ref(),
                         k,
@@ -524,7 +445,7 @@ pub async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    query: QueryParams,
 ) -> Result<Response, ApiError> {
     let q = body::query_map(query)?;
     let force = body::query_bool(&q, "force")?;
@@ -532,8 +453,7 @@ pub async fn delete(
     state
         .store()
         .write(move |tx| {
-            let mut rec = identities::get(tx, &id)?.ok_or_else(not_found)?;
-            check_if_match(if_match.as_deref(), &rec)?;
+            let mut rec = current(tx, &id, if_match.as_deref())?;
             if force {
                 identities::delete(tx, &id)
             } else if rec.identity.state == IdentityState::ScheduledDeletion {
@@ -614,8 +534,7 @@ pub async fn custom_method(
     let wire = state
         .store()
         .write(move |tx| {
-            let mut rec = identities::get(tx, &id)?.ok_or_else(not_found)?;
-            check_if_match(if_match.as_deref(), &rec)?;
+            let mut rec = current(tx, &id, if_match.as_deref())?;
             if rec.identity.state != target {
                 rec.identity.state = target;
                 // Leaving scheduled deletion brings the identity back into the uniqueness

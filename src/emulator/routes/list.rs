@@ -1,15 +1,13 @@
-//! The query of every list route: `page_size`, `filter`, `order_by` and `page_token`,
-//! parsed the same way for identities, organizations, OAuth clients and service accounts.
+//! The reads every resource shares: the query of a list route (`page_size`, `filter`,
+//! `order_by` and `page_token`, parsed the same way for identities, organizations, OAuth
+//! clients and service accounts), a page of a collection, and one object by id.
 
-use std::collections::HashMap;
-
-use axum::extract::Query;
-use axum::extract::rejection::QueryRejection;
-
-use super::body;
+use super::body::{self, Params, QueryParams};
+use crate::emulator::AppState;
 use crate::emulator::error::ApiError;
 use crate::emulator::filter::{self, Filter};
 use crate::emulator::paging::{self, Cursor, Keyset, SortField};
+use crate::emulator::store::table::{self, Stored};
 
 /// What a collection's listing accepts.
 #[derive(Debug, Clone, Copy)]
@@ -34,15 +32,12 @@ pub struct ListRequest {
     collection: &'static str,
     filter_text: String,
     /// The other query parameters, for routes that take more (`include_linked_providers`).
-    pub query: HashMap<String, String>,
+    pub query: Params,
 }
 
 impl ListRequest {
     /// Parses the query of a list route of `collection`.
-    pub fn parse(
-        query: Result<Query<HashMap<String, String>>, QueryRejection>,
-        collection: &Collection,
-    ) -> Result<Self, ApiError> {
+    pub fn parse(query: QueryParams, collection: &Collection) -> Result<Self, ApiError> {
         let q = body::query_map(query)?;
         let limit = paging::page_size(q.get("page_size").map(String::as_str))?;
         let filter_text = q.get("filter").cloned().unwrap_or_default();
@@ -78,4 +73,33 @@ impl ListRequest {
             paging::encode_token(self.collection, &self.filter_text, &self.keyset.order, &c)
         })
     }
+}
+
+/// One page of a collection whose rows are `R`, for the query of its list route: the rows,
+/// and the token of the next page when another follows.
+pub async fn page<R: Stored + Send + 'static>(
+    state: &AppState,
+    query: QueryParams,
+    collection: &Collection,
+) -> Result<(Vec<R>, Option<String>), ApiError> {
+    let req = ListRequest::parse(query, collection)?;
+    let (filter, keyset) = (req.filter.clone(), req.keyset.clone());
+    let (items, more) = state
+        .store()
+        .read(move |c| table::list::<R>(c, &filter, &keyset))
+        .await?;
+    Ok((items, req.next_token(more)))
+}
+
+/// The object `id` of a collection whose rows are `R`, or the error `not_found`.
+pub async fn fetch<R: Stored + Send + 'static>(
+    state: &AppState,
+    id: String,
+    not_found: fn() -> ApiError,
+) -> Result<R, ApiError> {
+    state
+        .store()
+        .read(move |c| table::get::<R>(c, &id))
+        .await?
+        .ok_or_else(not_found)
 }

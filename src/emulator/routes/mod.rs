@@ -4,8 +4,10 @@
 
 pub mod body;
 pub mod flows;
+pub mod idempotent;
 pub mod identities;
 pub mod list;
+pub mod mask;
 pub mod oauth_clients;
 pub mod organizations;
 pub mod service_accounts;

@@ -10,28 +10,25 @@
 //! Without that, the retry would either mint a second client or return the client without
 //! its secret, and a secret that is never delivered is a client nobody can use. The record
 //! lives in the emulator's own database, is replayed only to the same key with the same
-//! body, and is purged after [`SECRET_REPLAY_HOURS`].
+//! body, and is purged after [`super::idempotent::REPLAY_HOURS`].
 //!
 //! As with identities, cheap checks come first and every database step of a request runs in
 //! one transaction.
 
-use std::collections::HashMap;
-
 use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value};
 
-use super::body;
+use super::body::{self, QueryParams};
+use super::idempotent::Idempotency;
 use super::identities::check_org;
-use super::list::{Collection, ListRequest};
+use super::list::{self, Collection};
+use super::mask;
 use crate::emulator::AppState;
 use crate::emulator::config::random_alphanumeric;
 use crate::emulator::error::ApiError;
 use crate::emulator::paging::CREATE_TIME;
-use crate::emulator::store::idempotency::{self, Recorded};
 use crate::emulator::store::oauth_clients::{self, OAuthClientRecord};
 use crate::emulator::store::{api_keys, create_log, now_rfc3339};
 use crate::emulator::validate;
@@ -42,9 +39,6 @@ use crate::wire::{
 
 /// The idempotency scope of creates.
 const CREATE_ROUTE: &str = "POST /v1/oauth-clients";
-
-/// How long a recorded create (which holds the client secret) can be replayed.
-pub const SECRET_REPLAY_HOURS: i64 = 24;
 
 /// Grant types of a client created (or patched) without any: RFC 7591's default.
 const DEFAULT_GRANT_TYPES: &[&str] = &["authorization_code"];
@@ -75,12 +69,6 @@ fn not_found() -> ApiError {
     }
 }
 
-/// The cutoff before which recorded creates are forgotten.
-fn replay_cutoff() -> String {
-    (chrono::Utc::now() - chrono::Duration::hours(SECRET_REPLAY_HOURS))
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 fn grants_or_default(grants: Option<&Vec<String>>) -> Vec<String> {
     match grants {
         Some(g) if !g.is_empty() => g.clone(),
@@ -91,21 +79,13 @@ fn grants_or_default(grants: Option<&Vec<String>>) -> Vec<String> {
     }
 }
 
-/// What a create transaction produced.
-enum Created {
-    /// A new client (and its secret).
-    Fresh(Box<CreatedOAuthClient>),
-    /// A stored response replayed for a repeated `Idempotency-Key`.
-    Replay(Recorded),
-}
-
 /// `POST /v1/oauth-clients`.
 pub async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
     raw: Bytes,
 ) -> Result<Response, ApiError> {
-    let idem_key = body::idempotency_key(&headers)?;
+    let idem = Idempotency::from_request(CREATE_ROUTE, &headers, &raw)?;
     let req: CreateOAuthClientRequest = body::parse_json(&raw)?;
     let input = req.client;
     let client_type = input.client_type.clone().ok_or_else(|| {
@@ -140,74 +120,37 @@ pub async fn create(
     let secret =
         (client.client_type == "confidential").then(|| format!("cs_{}", random_alphanumeric(48)));
     let secret_digest = secret.as_deref().map(api_keys::digest);
-    let fingerprint = body::canonical_sha256(&raw);
     let unique_external_id = state.unique_external_id();
     let outcome = state
         .store()
         .write(move |tx| {
-            if let Some(key) = &idem_key {
-                idempotency::purge_before(tx, CREATE_ROUTE, &replay_cutoff())?;
-                if let Some(rec) = idempotency::get(tx, CREATE_ROUTE, key)? {
-                    return if rec.request_sha256 == fingerprint {
-                        Ok(Created::Replay(rec))
-                    } else {
-                        Err(ApiError::conflict_reason(
-                            "idempotency_key_reused",
-                            "this Idempotency-Key was already used with a different request body",
-                        ))
-                    };
+            idem.create(tx, || {
+                check_org(tx, client.organization_id.as_deref())?;
+                if unique_external_id {
+                    oauth_clients::check_unique(tx, &client)?;
                 }
-            }
-            check_org(tx, client.organization_id.as_deref())?;
-            if unique_external_id {
-                oauth_clients::check_unique(tx, &client)?;
-            }
-            let mut rec = OAuthClientRecord {
-                seq: 0,
-                version: 1,
-                client,
-            };
-            rec.seq = oauth_clients::insert(tx, &rec, secret_digest.as_deref())?;
-            create_log::record(
-                tx,
-                create_log::Kind::OAuthClient,
-                &rec.client.client_id,
-                rec.client.external_id.as_deref(),
-                idem_key.as_deref(),
-            )?;
-            let created = CreatedOAuthClient {
-                client: rec.to_wire(),
-                client_secret: secret,
-            };
-            if let Some(key) = &idem_key {
-                // Recorded with the secret: see the module comment for why.
-                let body = serde_json::to_string(&created)
-                    .map_err(|e| ApiError::internal(format!("encoding an OAuth client: {e}")))?;
-                idempotency::put(
+                let mut rec = OAuthClientRecord {
+                    seq: 0,
+                    version: 1,
+                    client,
+                };
+                rec.seq = oauth_clients::insert(tx, &rec, secret_digest.as_deref())?;
+                create_log::record(
                     tx,
-                    CREATE_ROUTE,
-                    key,
-                    &Recorded {
-                        request_sha256: fingerprint,
-                        status: StatusCode::CREATED.as_u16(),
-                        body,
-                        etag: Some(created.client.etag.clone()),
-                    },
+                    create_log::Kind::OAuthClient,
+                    &rec.client.client_id,
+                    rec.client.external_id.as_deref(),
+                    idem.key(),
                 )?;
-            }
-            Ok(Created::Fresh(Box::new(created)))
+                // Recorded with the secret: see the module comment for why.
+                Ok(CreatedOAuthClient {
+                    client: rec.to_wire(),
+                    client_secret: secret,
+                })
+            })
         })
         .await?;
-    Ok(match outcome {
-        Created::Fresh(created) => {
-            body::json(StatusCode::CREATED, &*created, Some(&created.client.etag))
-        }
-        Created::Replay(rec) => body::raw_json(
-            StatusCode::from_u16(rec.status).unwrap_or(StatusCode::CREATED),
-            rec.body,
-            rec.etag.as_deref(),
-        ),
-    })
+    Ok(outcome.into_response())
 }
 
 /// The auth method follows from the client type; a request may repeat it but not contradict
@@ -233,19 +176,12 @@ pub const COLLECTION: Collection = Collection {
 };
 
 /// `GET /v1/oauth-clients`.
-pub async fn list(
-    State(state): State<AppState>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Result<Response, ApiError> {
-    let req = ListRequest::parse(query, &COLLECTION)?;
-    let (filter, keyset) = (req.filter.clone(), req.keyset.clone());
-    let (items, more) = state
-        .store()
-        .read(move |c| oauth_clients::list(c, &filter, &keyset))
-        .await?;
+pub async fn list(State(state): State<AppState>, query: QueryParams) -> Result<Response, ApiError> {
+    let (items, next_page_token) =
+        list::page::<OAuthClientRecord>(&state, query, &COLLECTION).await?;
     let resp = ListOAuthClientsResponse {
         oauth_clients: items.iter().map(OAuthClientRecord::to_wire).collect(),
-        next_page_token: req.next_token(more),
+        next_page_token,
     };
     Ok(body::json(StatusCode::OK, &resp, None))
 }
@@ -255,11 +191,7 @@ pub async fn get(
     State(state): State<AppState>,
     Path(client_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let rec = state
-        .store()
-        .read(move |c| oauth_clients::get(c, &client_id))
-        .await?
-        .ok_or_else(not_found)?;
+    let rec = list::fetch::<OAuthClientRecord>(&state, client_id, not_found).await?;
     let wire = rec.to_wire();
     Ok(body::json(StatusCode::OK, &wire, Some(&wire.etag)))
 }
@@ -275,29 +207,18 @@ enum MaskPath {
     MetadataKey(String),
 }
 
-fn parse_mask(mask: &str) -> Result<Vec<MaskPath>, ApiError> {
-    let paths: Vec<&str> = mask
-        .split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .collect();
-    if paths.is_empty() {
-        return Err(ApiError::field("update_mask", "update_mask is required"));
-    }
-    paths
+fn parse_mask(update_mask: &str) -> Result<Vec<MaskPath>, ApiError> {
+    mask::paths(update_mask)?
         .into_iter()
         .map(|p| {
             if let Some(f) = FIELDS.iter().find(|f| **f == p) {
                 Ok(MaskPath::Field(f))
             } else if let Some(f) = FIXED.iter().find(|f| **f == p) {
                 Ok(MaskPath::Fixed(f))
-            } else if let Some(key) = p.strip_prefix("metadata.").filter(|k| !k.is_empty()) {
+            } else if let Some(key) = mask::map_key(p, "metadata.") {
                 Ok(MaskPath::MetadataKey(key.to_string()))
             } else {
-                Err(ApiError::field(
-                    "update_mask",
-                    format!("unknown update_mask path `{p}`"),
-                ))
+                Err(mask::unknown(p))
             }
         })
         .collect()
@@ -348,20 +269,16 @@ fn check_fixed(current: &OAuthClient, src: &OAuthClientInput, path: &str) -> Res
     }
 }
 
-/// Sets or (when the request's map lacks the key) removes one metadata key.
-fn apply_metadata_key(
-    target: &mut Map<String, Value>,
-    src: Option<&Map<String, Value>>,
-    key: &str,
-) {
-    match src.and_then(|m| m.get(key)) {
-        Some(v) => {
-            target.insert(key.to_string(), v.clone());
-        }
-        None => {
-            target.remove(key);
-        }
-    }
+/// The client `client_id` as it is, for a change: 404 when there is none, 409 when
+/// `if_match` (the `If-Match` header, if sent) names another version.
+fn current(
+    tx: &rusqlite::Connection,
+    client_id: &str,
+    if_match: Option<&str>,
+) -> Result<OAuthClientRecord, ApiError> {
+    let rec = oauth_clients::get(tx, client_id)?.ok_or_else(not_found)?;
+    body::check_if_match(if_match, &rec.etag(), "OAuth client")?;
+    Ok(rec)
 }
 
 /// `PATCH /v1/oauth-clients/{client_id}`.
@@ -378,19 +295,14 @@ pub async fn update(
     let wire = state
         .store()
         .write(move |tx| {
-            let mut rec = oauth_clients::get(tx, &client_id)?.ok_or_else(not_found)?;
-            body::check_if_match(if_match.as_deref(), &rec.etag(), "OAuth client")?;
+            let mut rec = current(tx, &client_id, if_match.as_deref())?;
             let before = rec.client.clone();
             for path in &paths {
                 match path {
                     MaskPath::Field(f) => apply_field(&mut rec.client, &req.client, f),
                     MaskPath::Fixed(f) => check_fixed(&before, &req.client, f)?,
                     MaskPath::MetadataKey(k) => {
-                        apply_metadata_key(
-                            &mut rec.client.metadata,
-                            req.client.metadata.as_ref(),
-                            k,
-                        );
+                        mask::set_key(&mut rec.client.metadata, req.client.metadata.as_ref(), k);
                     }
                 }
             }
@@ -432,8 +344,7 @@ pub async fn delete(
     state
         .store()
         .write(move |tx| {
-            let rec = oauth_clients::get(tx, &client_id)?.ok_or_else(not_found)?;
-            body::check_if_match(if_match.as_deref(), &rec.etag(), "OAuth client")?;
+            current(tx, &client_id, if_match.as_deref())?;
             oauth_clients::delete(tx, &client_id)
         })
         .await?;
@@ -480,7 +391,7 @@ mod tests {
             grant_types: vec![],
             scopes: vec![],
             token_endpoint_auth_method: "none".into(),
-            metadata: Map::new(),
+            metadata: serde_json::Map::new(),
             organization_id: None,
             create_time: String::new(),
             update_time: String::new(),

@@ -2,20 +2,18 @@
 //! `Idempotency-Key`), list (paging, `name`/`slug` filter), get and PATCH with
 //! `update_mask`. Unknown organizations are 404 `AVNOLOGY_AUTH_300`, as documented.
 
-use std::collections::HashMap;
-
 use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::body;
-use super::list::{Collection, ListRequest};
+use super::body::{self, QueryParams};
+use super::idempotent::Idempotency;
+use super::list::{self, Collection};
+use super::mask;
 use crate::emulator::AppState;
 use crate::emulator::error::ApiError;
 use crate::emulator::paging::CREATE_TIME;
-use crate::emulator::store::idempotency::{self, Recorded};
 use crate::emulator::store::now_rfc3339;
 use crate::emulator::store::organizations::{self, OrganizationRecord};
 use crate::emulator::validate;
@@ -26,18 +24,13 @@ use crate::wire::{
 /// The idempotency scope of creates.
 const CREATE_ROUTE: &str = "POST /v1/organizations";
 
-enum Created {
-    Fresh(Organization),
-    Replay(Recorded),
-}
-
 /// `POST /v1/organizations`.
 pub async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
     raw: Bytes,
 ) -> Result<Response, ApiError> {
-    let idem_key = body::idempotency_key(&headers)?;
+    let idem = Idempotency::from_request(CREATE_ROUTE, &headers, &raw)?;
     let req: CreateOrganizationRequest = body::parse_json(&raw)?;
     validate::org_name("name", &req.name)?;
     if let Some(slug) = &req.slug {
@@ -54,50 +47,17 @@ pub async fn create(
         member_count: 0,
         create_time: now_rfc3339(),
     };
-    let fingerprint = body::canonical_sha256(&raw);
     let outcome = state
         .store()
         .write(move |tx| {
-            if let Some(key) = &idem_key
-                && let Some(rec) = idempotency::get(tx, CREATE_ROUTE, key)?
-            {
-                return if rec.request_sha256 == fingerprint {
-                    Ok(Created::Replay(rec))
-                } else {
-                    Err(ApiError::conflict_reason(
-                        "idempotency_key_reused",
-                        "this Idempotency-Key was already used with a different request body",
-                    ))
-                };
-            }
-            organizations::check_unique(tx, &org)?;
-            organizations::insert(tx, &org)?;
-            if let Some(key) = &idem_key {
-                let body = serde_json::to_string(&org)
-                    .map_err(|e| ApiError::internal(format!("encoding an organization: {e}")))?;
-                idempotency::put(
-                    tx,
-                    CREATE_ROUTE,
-                    key,
-                    &Recorded {
-                        request_sha256: fingerprint,
-                        status: StatusCode::CREATED.as_u16(),
-                        body,
-                        etag: None,
-                    },
-                )?;
-            }
-            Ok(Created::Fresh(org))
+            idem.create(tx, || {
+                organizations::check_unique(tx, &org)?;
+                organizations::insert(tx, &org)?;
+                Ok(org)
+            })
         })
         .await?;
-    Ok(match outcome {
-        Created::Fresh(org) => body::json(StatusCode::CREATED, &org, None),
-        Created::Replay(rec) => body::raw_json(
-            StatusCode::from_u16(rec.status).unwrap_or(StatusCode::CREATED),
-            rec.body,
-            None,
-        ),
-    })
+    Ok(outcome.into_response())
 }
 
 /// What the organization listing accepts: creation order only.
@@ -108,19 +68,12 @@ pub const COLLECTION: Collection = Collection {
 };
 
 /// `GET /v1/organizations`.
-pub async fn list(
-    State(state): State<AppState>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Result<Response, ApiError> {
-    let req = ListRequest::parse(query, &COLLECTION)?;
-    let (filter, keyset) = (req.filter.clone(), req.keyset.clone());
-    let (items, more) = state
-        .store()
-        .read(move |c| organizations::list(c, &filter, &keyset))
-        .await?;
+pub async fn list(State(state): State<AppState>, query: QueryParams) -> Result<Response, ApiError> {
+    let (items, next_page_token) =
+        list::page::<OrganizationRecord>(&state, query, &COLLECTION).await?;
     let resp = ListOrganizationsResponse {
         organizations: items.into_iter().map(|r| r.organization).collect(),
-        next_page_token: req.next_token(more),
+        next_page_token,
     };
     Ok(body::json(StatusCode::OK, &resp, None))
 }
@@ -130,11 +83,7 @@ pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let rec = state
-        .store()
-        .read(move |c| organizations::get(c, &id))
-        .await?
-        .ok_or(ApiError::OrgNotFound)?;
+    let rec = list::fetch::<OrganizationRecord>(&state, id, || ApiError::OrgNotFound).await?;
     Ok(body::json(StatusCode::OK, &rec.organization, None))
 }
 
@@ -145,16 +94,10 @@ pub async fn update(
     raw: Bytes,
 ) -> Result<Response, ApiError> {
     let req: UpdateOrganizationRequest = body::parse_json(&raw)?;
-    let paths: Vec<String> = req
-        .update_mask
-        .split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
+    let paths: Vec<String> = mask::paths(&req.update_mask)?
+        .into_iter()
         .map(str::to_string)
         .collect();
-    if paths.is_empty() {
-        return Err(ApiError::field("update_mask", "update_mask is required"));
-    }
     let input = req.organization;
     // Every field sent is checked, named in the mask or not.
     if let Some(name) = &input.name {
@@ -177,7 +120,7 @@ pub async fn update(
                         validate::org_name("name", &name)?;
                         org.name = name;
                     }
-                    "display_name" => org.display_name = input.display_name.clone(),
+                    "display_name" => org.display_name.clone_from(&input.display_name),
                     "registration_mode" => {
                         let mode = input
                             .registration_mode
@@ -189,12 +132,7 @@ pub async fn update(
                     "slug" => {
                         return Err(ApiError::field("slug", "slug cannot change after creation"));
                     }
-                    other => {
-                        return Err(ApiError::field(
-                            "update_mask",
-                            format!("unknown update_mask path `{other}`"),
-                        ));
-                    }
+                    other => return Err(mask::unknown(other)),
                 }
             }
             organizations::check_unique(tx, &org)?;

@@ -8,27 +8,24 @@
 //! soon as the create commits; revoking it, or deleting its service account, stops it at
 //! once. As with OAuth client secrets, a key create with an `Idempotency-Key` records its
 //! 201, key included, so that a retry recovers the key instead of minting a second one; the
-//! record is purged after [`super::oauth_clients::SECRET_REPLAY_HOURS`] and when the service
-//! account is deleted.
-
-use std::collections::HashMap;
+//! record is purged after [`super::idempotent::REPLAY_HOURS`] and when the service account
+//! is deleted.
 
 use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value};
 
-use super::body;
+use super::body::{self, QueryParams};
+use super::idempotent::Idempotency;
 use super::identities::check_org;
-use super::list::{Collection, ListRequest};
-use super::oauth_clients::SECRET_REPLAY_HOURS;
+use super::list::{self, Collection};
+use super::mask;
 use crate::emulator::AppState;
 use crate::emulator::config::{generate_api_key, random_alphanumeric};
 use crate::emulator::error::ApiError;
 use crate::emulator::paging::CREATE_TIME;
-use crate::emulator::store::idempotency::{self, Recorded};
+use crate::emulator::store::idempotency;
 use crate::emulator::store::service_accounts::{self, ServiceAccountRecord};
 use crate::emulator::store::{create_log, identities, now_rfc3339};
 use crate::emulator::validate;
@@ -60,44 +57,6 @@ fn key_not_found() -> ApiError {
     ApiError::NotFound { what: "API key" }
 }
 
-enum Created<T> {
-    Fresh(Box<T>),
-    Replay(Recorded),
-}
-
-fn idempotent_replay(
-    tx: &rusqlite::Connection,
-    route: &str,
-    key: &str,
-    fingerprint: &str,
-) -> Result<Option<Recorded>, ApiError> {
-    match idempotency::get(tx, route, key)? {
-        Some(rec) if rec.request_sha256 == fingerprint => Ok(Some(rec)),
-        Some(_) => Err(ApiError::conflict_reason(
-            "idempotency_key_reused",
-            "this Idempotency-Key was already used with a different request body",
-        )),
-        None => Ok(None),
-    }
-}
-
-fn respond<T: serde::Serialize>(
-    outcome: Created<T>,
-    etag: impl Fn(&T) -> Option<String>,
-) -> Response {
-    match outcome {
-        Created::Fresh(value) => {
-            let tag = etag(&value);
-            body::json(StatusCode::CREATED, &*value, tag.as_deref())
-        }
-        Created::Replay(rec) => body::raw_json(
-            StatusCode::from_u16(rec.status).unwrap_or(StatusCode::CREATED),
-            rec.body,
-            rec.etag.as_deref(),
-        ),
-    }
-}
-
 /// 404 `AVNOLOGY_AUTH_901` with `details.field = "owner_id"` unless it names an identity
 /// that is not soft-deleted (documented: the owner is the human identity responsible for
 /// the account).
@@ -117,19 +76,14 @@ pub async fn create(
     headers: HeaderMap,
     raw: Bytes,
 ) -> Result<Response, ApiError> {
-    let idem_key = body::idempotency_key(&headers)?;
+    let idem = Idempotency::from_request(CREATE_ROUTE, &headers, &raw)?;
     let req: CreateServiceAccountRequest = body::parse_json(&raw)?;
     validate::name("name", &req.name)?;
     if req.owner_id.is_empty() {
         return Err(ApiError::field("owner_id", "owner_id is required"));
     }
     validate::external_id(req.external_id.as_deref())?;
-    if req.organization_id.as_deref() == Some("") {
-        return Err(ApiError::field(
-            "organization_id",
-            "organization_id must not be empty",
-        ));
-    }
+    validate::organization_id(req.organization_id.as_deref())?;
     let now = now_rfc3339();
     let account = ServiceAccount {
         id: format!("sa_{}", uuid::Uuid::new_v4()),
@@ -143,55 +97,35 @@ pub async fn create(
         create_time: now.clone(),
         etag: String::new(),
     };
-    let fingerprint = body::canonical_sha256(&raw);
     let unique_external_id = state.unique_external_id();
     let outcome = state
         .store()
         .write(move |tx| {
-            if let Some(key) = &idem_key
-                && let Some(rec) = idempotent_replay(tx, CREATE_ROUTE, key, &fingerprint)?
-            {
-                return Ok(Created::Replay(rec));
-            }
-            check_owner(tx, &account.owner_id)?;
-            check_org(tx, account.organization_id.as_deref())?;
-            if unique_external_id {
-                service_accounts::check_unique(tx, &account)?;
-            }
-            let mut rec = ServiceAccountRecord {
-                seq: 0,
-                version: 1,
-                update_time: now,
-                account,
-            };
-            rec.seq = service_accounts::insert(tx, &rec)?;
-            create_log::record(
-                tx,
-                create_log::Kind::ServiceAccount,
-                &rec.account.id,
-                rec.account.external_id.as_deref(),
-                idem_key.as_deref(),
-            )?;
-            let wire = rec.to_wire();
-            if let Some(key) = &idem_key {
-                let body = serde_json::to_string(&wire)
-                    .map_err(|e| ApiError::internal(format!("encoding a service account: {e}")))?;
-                idempotency::put(
+            idem.create(tx, || {
+                check_owner(tx, &account.owner_id)?;
+                check_org(tx, account.organization_id.as_deref())?;
+                if unique_external_id {
+                    service_accounts::check_unique(tx, &account)?;
+                }
+                let mut rec = ServiceAccountRecord {
+                    seq: 0,
+                    version: 1,
+                    update_time: now,
+                    account,
+                };
+                rec.seq = service_accounts::insert(tx, &rec)?;
+                create_log::record(
                     tx,
-                    CREATE_ROUTE,
-                    key,
-                    &Recorded {
-                        request_sha256: fingerprint,
-                        status: StatusCode::CREATED.as_u16(),
-                        body,
-                        etag: Some(wire.etag.clone()),
-                    },
+                    create_log::Kind::ServiceAccount,
+                    &rec.account.id,
+                    rec.account.external_id.as_deref(),
+                    idem.key(),
                 )?;
-            }
-            Ok(Created::Fresh(Box::new(wire)))
+                Ok(rec.to_wire())
+            })
         })
         .await?;
-    Ok(respond(outcome, |a: &ServiceAccount| Some(a.etag.clone())))
+    Ok(outcome.into_response())
 }
 
 /// What the service account listing accepts: creation order only.
@@ -202,19 +136,12 @@ pub const COLLECTION: Collection = Collection {
 };
 
 /// `GET /v1/service-accounts`.
-pub async fn list(
-    State(state): State<AppState>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Result<Response, ApiError> {
-    let req = ListRequest::parse(query, &COLLECTION)?;
-    let (filter, keyset) = (req.filter.clone(), req.keyset.clone());
-    let (items, more) = state
-        .store()
-        .read(move |c| service_accounts::list(c, &filter, &keyset))
-        .await?;
+pub async fn list(State(state): State<AppState>, query: QueryParams) -> Result<Response, ApiError> {
+    let (items, next_page_token) =
+        list::page::<ServiceAccountRecord>(&state, query, &COLLECTION).await?;
     let resp = ListServiceAccountsResponse {
         service_accounts: items.iter().map(ServiceAccountRecord::to_wire).collect(),
-        next_page_token: req.next_token(more),
+        next_page_token,
     };
     Ok(body::json(StatusCode::OK, &resp, None))
 }
@@ -224,11 +151,7 @@ pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let rec = state
-        .store()
-        .read(move |c| service_accounts::get(c, &id))
-        .await?
-        .ok_or_else(not_found)?;
+    let rec = list::fetch::<ServiceAccountRecord>(&state, id, not_found).await?;
     let wire = rec.to_wire();
     Ok(body::json(StatusCode::OK, &wire, Some(&wire.etag)))
 }
@@ -242,45 +165,31 @@ enum MaskPath {
     MetadataKey(String),
 }
 
-fn parse_mask(mask: &str) -> Result<Vec<MaskPath>, ApiError> {
-    let paths: Vec<&str> = mask
-        .split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .collect();
-    if paths.is_empty() {
-        return Err(ApiError::field("update_mask", "update_mask is required"));
-    }
-    paths
+fn parse_mask(update_mask: &str) -> Result<Vec<MaskPath>, ApiError> {
+    mask::paths(update_mask)?
         .into_iter()
         .map(|p| match p {
             "name" => Ok(MaskPath::Name),
             "description" => Ok(MaskPath::Description),
             "metadata" => Ok(MaskPath::Metadata),
-            _ => match p.strip_prefix("metadata.").filter(|k| !k.is_empty()) {
+            _ => match mask::map_key(p, "metadata.") {
                 Some(key) => Ok(MaskPath::MetadataKey(key.to_string())),
-                None => Err(ApiError::field(
-                    "update_mask",
-                    format!("unknown update_mask path `{p}`"),
-                )),
+                None => Err(mask::unknown(p)),
             },
         })
         .collect()
 }
 
-fn apply_metadata_key(
-    target: &mut Map<String, Value>,
-    src: Option<&Map<String, Value>>,
-    key: &str,
-) {
-    match src.and_then(|m| m.get(key)) {
-        Some(v) => {
-            target.insert(key.to_string(), v.clone());
-        }
-        None => {
-            target.remove(key);
-        }
-    }
+/// The service account `id` as it is, for a change: 404 when there is none, 409 when
+/// `if_match` (the `If-Match` header, if sent) names another version.
+fn current(
+    tx: &rusqlite::Connection,
+    id: &str,
+    if_match: Option<&str>,
+) -> Result<ServiceAccountRecord, ApiError> {
+    let rec = service_accounts::get(tx, id)?.ok_or_else(not_found)?;
+    body::check_if_match(if_match, &rec.etag(), "service account")?;
+    Ok(rec)
 }
 
 /// `PATCH /v1/service-accounts/{id}` (assumed: the documented API shows no update).
@@ -300,18 +209,17 @@ pub async fn update(
     let wire = state
         .store()
         .write(move |tx| {
-            let mut rec = service_accounts::get(tx, &id)?.ok_or_else(not_found)?;
-            body::check_if_match(if_match.as_deref(), &rec.etag(), "service account")?;
+            let mut rec = current(tx, &id, if_match.as_deref())?;
             let before = rec.account.clone();
             let a = &mut rec.account;
             for path in &paths {
                 match path {
                     // Absent means cleared (AIP-134); a cleared name fails validation below.
                     MaskPath::Name => a.name = req.name.clone().unwrap_or_default(),
-                    MaskPath::Description => a.description = req.description.clone(),
+                    MaskPath::Description => a.description.clone_from(&req.description),
                     MaskPath::Metadata => a.metadata = req.metadata.clone().unwrap_or_default(),
                     MaskPath::MetadataKey(k) => {
-                        apply_metadata_key(&mut a.metadata, req.metadata.as_ref(), k);
+                        mask::set_key(&mut a.metadata, req.metadata.as_ref(), k);
                     }
                 }
             }
@@ -337,8 +245,7 @@ pub async fn delete(
     state
         .store()
         .write(move |tx| {
-            let rec = service_accounts::get(tx, &id)?.ok_or_else(not_found)?;
-            body::check_if_match(if_match.as_deref(), &rec.etag(), "service account")?;
+            current(tx, &id, if_match.as_deref())?;
             service_accounts::delete(tx, &id)?;
             // The recorded key creates hold keys that no longer work; drop them with the
             // account rather than keep dead secrets around.
@@ -383,7 +290,7 @@ pub async fn create_key(
     headers: HeaderMap,
     raw: Bytes,
 ) -> Result<Response, ApiError> {
-    let idem_key = body::idempotency_key(&headers)?;
+    let idem = Idempotency::from_request(key_route(&id), &headers, &raw)?;
     let req: CreateApiKeyRequest = body::parse_json(&raw)?;
     let expire_time = check_key_request(&req)?;
     let key = generate_api_key();
@@ -397,43 +304,19 @@ pub async fn create_key(
         expire_time,
         create_time: now,
     };
-    let fingerprint = body::canonical_sha256(&raw);
-    let route = key_route(&id);
     let outcome = state
         .store()
         .write(move |tx| {
             // An unknown account is a 404 even for a key that was used before.
             service_accounts::get(tx, &id)?.ok_or_else(not_found)?;
-            if let Some(idem) = &idem_key {
-                let cutoff = (chrono::Utc::now() - chrono::Duration::hours(SECRET_REPLAY_HOURS))
-                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-                idempotency::purge_before(tx, &route, &cutoff)?;
-                if let Some(rec) = idempotent_replay(tx, &route, idem, &fingerprint)? {
-                    return Ok(Created::Replay(rec));
-                }
-            }
-            service_accounts::insert_key(tx, &id, &record, &key)?;
-            let created = CreatedApiKey { record, key };
-            if let Some(idem) = &idem_key {
+            idem.create(tx, || {
+                service_accounts::insert_key(tx, &id, &record, &key)?;
                 // Recorded with the key, so a retried create can still deliver it.
-                let body = serde_json::to_string(&created)
-                    .map_err(|e| ApiError::internal(format!("encoding an API key: {e}")))?;
-                idempotency::put(
-                    tx,
-                    &route,
-                    idem,
-                    &Recorded {
-                        request_sha256: fingerprint,
-                        status: StatusCode::CREATED.as_u16(),
-                        body,
-                        etag: None,
-                    },
-                )?;
-            }
-            Ok(Created::Fresh(Box::new(created)))
+                Ok(CreatedApiKey { record, key })
+            })
         })
         .await?;
-    Ok(respond(outcome, |_: &CreatedApiKey| None))
+    Ok(outcome.into_response())
 }
 
 /// `GET /v1/service-accounts/{id}/keys`: the records, never the keys.

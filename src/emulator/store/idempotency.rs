@@ -58,15 +58,12 @@ pub fn put(conn: &Connection, route: &str, key: &str, rec: &Recorded) -> Result<
 }
 
 /// Forgets the records of `route` created before `cutoff` (RFC 3339 in the form of
-/// [`now_rfc3339`], which compares as a string). Used for routes whose recorded response
-/// holds a secret shown once (a client secret, a minted API key): replaying it is what lets
-/// a retried create recover the secret, so it must be stored, but only for as long as a
-/// retry is plausible.
+/// [`now_rfc3339`], which compares as a string): records are kept only for as long as a
+/// retry is plausible. A search of `idempotency_keys_age`, however many records the route
+/// holds.
 pub fn purge_before(conn: &Connection, route: &str, cutoff: &str) -> Result<(), ApiError> {
-    conn.execute(
-        "DELETE FROM idempotency_keys WHERE route = ?1 AND create_time < ?2",
-        params![route, cutoff],
-    )?;
+    conn.prepare_cached("DELETE FROM idempotency_keys WHERE route = ?1 AND create_time < ?2")?
+        .execute(params![route, cutoff])?;
     Ok(())
 }
 
@@ -74,4 +71,9 @@ pub fn purge_before(conn: &Connection, route: &str, cutoff: &str) -> Result<(), 
 pub fn delete_route(conn: &Connection, route: &str) -> Result<(), ApiError> {
     conn.execute("DELETE FROM idempotency_keys WHERE route = ?1", [route])?;
     Ok(())
+}
+
+/// Forgets every record (`--expire-idempotency-keys`: as if they had all expired).
+pub fn forget_all(conn: &Connection) -> Result<(), rusqlite::Error> {
+    conn.execute("DELETE FROM idempotency_keys", []).map(drop)
 }

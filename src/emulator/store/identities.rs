@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{Where, filter_where, keyset_page, keyset_query};
+use super::table::{self, Stored, Table, Where, keyset_page, keyset_query};
 use crate::emulator::error::ApiError;
 use crate::emulator::etag;
 use crate::emulator::filter::Filter;
@@ -121,48 +121,60 @@ pub fn parse_state(s: &str) -> Option<IdentityState> {
     .find(|st| st.as_str() == s)
 }
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<IdentityRecord> {
-    let data_text: String = row.get(8)?;
-    let data: Data = serde_json::from_str(&data_text).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(8, rusqlite::types::Type::Text, Box::new(e))
-    })?;
-    let state_text: String = row.get(6)?;
-    let state = parse_state(&state_text).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            6,
-            rusqlite::types::Type::Text,
-            format!("unknown state `{state_text}`").into(),
-        )
-    })?;
-    Ok(IdentityRecord {
-        seq: row.get(0)?,
-        version: row.get(7)?,
-        identity: Identity {
-            id: row.get(1)?,
-            external_id: row.get(2)?,
-            email: row.get(3)?,
-            email_verified: data.email_verified,
-            phone: data.phone,
-            phone_verified: data.phone_verified,
-            username: row.get(4)?,
-            first_name: data.first_name,
-            last_name: data.last_name,
-            display_name: data.display_name,
-            avatar_url: data.avatar_url,
-            locale: data.locale,
-            timezone: data.timezone,
-            organization_id: row.get(5)?,
-            state,
-            traits: data.traits,
-            admin_metadata: data.admin_metadata,
-            linked_providers: Some(data.linked_providers),
-            has_password: row.get(11)?,
-            create_time: row.get(9)?,
-            update_time: row.get(10)?,
-            last_login_at: row.get(12)?,
-            etag: String::new(),
-        },
-    })
+/// The identities that are not soft-deleted.
+const LIVE: &str = "state != 'scheduled_deletion'";
+
+impl Stored for IdentityRecord {
+    const TABLE: Table = Table {
+        folded: &[("email", "email_lower"), ("username", "username_lower")],
+        unique_among: Some(LIVE),
+        ..Table::new("identities", "an identity", "id", SELECT, FILTER_FIELDS)
+    };
+
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        let data: Data = table::json_column(row, 8)?;
+        let state_text: String = row.get(6)?;
+        let state = parse_state(&state_text).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                6,
+                rusqlite::types::Type::Text,
+                format!("unknown state `{state_text}`").into(),
+            )
+        })?;
+        Ok(IdentityRecord {
+            seq: row.get(0)?,
+            version: row.get(7)?,
+            identity: Identity {
+                id: row.get(1)?,
+                external_id: row.get(2)?,
+                email: row.get(3)?,
+                email_verified: data.email_verified,
+                phone: data.phone,
+                phone_verified: data.phone_verified,
+                username: row.get(4)?,
+                first_name: data.first_name,
+                last_name: data.last_name,
+                display_name: data.display_name,
+                avatar_url: data.avatar_url,
+                locale: data.locale,
+                timezone: data.timezone,
+                organization_id: row.get(5)?,
+                state,
+                traits: data.traits,
+                admin_metadata: data.admin_metadata,
+                linked_providers: Some(data.linked_providers),
+                has_password: row.get(11)?,
+                create_time: row.get(9)?,
+                update_time: row.get(10)?,
+                last_login_at: row.get(12)?,
+                etag: String::new(),
+            },
+        })
+    }
+
+    fn seq(&self) -> i64 {
+        self.seq
+    }
 }
 
 fn data_json(i: &Identity) -> Result<String, ApiError> {
@@ -186,10 +198,7 @@ fn data_json(i: &Identity) -> Result<String, ApiError> {
 
 /// The identity with this id, soft-deleted or not.
 pub fn get(conn: &Connection, id: &str) -> Result<Option<IdentityRecord>, ApiError> {
-    Ok(conn
-        .prepare_cached(&format!("{SELECT} WHERE id = ?1"))?
-        .query_row([id], from_row)
-        .optional()?)
+    table::get(conn, id)
 }
 
 /// Inserts a new identity (version as given) and returns its rowid.
@@ -251,14 +260,10 @@ pub fn delete(conn: &Connection, id: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Uniqueness probes: another live identity than `?1` with the same key. Each is a search
-/// of the partial unique index that backs the rule.
-const TAKEN_EMAIL: &str = "SELECT 1 FROM identities WHERE state != 'scheduled_deletion' \
-    AND id != ?1 AND email_lower = ?2 LIMIT 1";
-const TAKEN_USERNAME: &str = "SELECT 1 FROM identities WHERE state != 'scheduled_deletion' \
-    AND id != ?1 AND username_lower = ?2 LIMIT 1";
-const TAKEN_EXTERNAL_ID: &str = "SELECT 1 FROM identities WHERE state != 'scheduled_deletion' \
-    AND id != ?1 AND external_id = ?2 AND ifnull(organization_id, '') = ?3 LIMIT 1";
+/// The conditions of the uniqueness rules on email and username (the `external_id` rule is
+/// [`table::EXTERNAL_ID_KEY`]), each backed by a partial unique index.
+const EMAIL_KEY: &str = "email_lower = ?2";
+const USERNAME_KEY: &str = "username_lower = ?2";
 
 /// Fails with 409 when `candidate` would collide with another live identity. A candidate
 /// that is itself soft-deleted collides with nothing. Without `unique_external_id`
@@ -271,73 +276,54 @@ pub fn check_unique(
     if candidate.state == IdentityState::ScheduledDeletion {
         return Ok(());
     }
-    // Another live identity (`?1` is the candidate's own id) matching the condition.
-    let taken = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> Result<bool, ApiError> {
-        let mut all: Vec<&dyn rusqlite::ToSql> = vec![&candidate.id];
-        all.extend_from_slice(params);
-        Ok(conn
-            .prepare_cached(sql)?
-            .query_row(all.as_slice(), |_| Ok(()))
-            .optional()?
-            .is_some())
-    };
-    if taken(TAKEN_EMAIL, &[&candidate.email.to_lowercase()])? {
-        return Err(ApiError::duplicate(
-            "email",
-            "an identity with this email already exists",
-        ));
-    }
-    if let Some(username) = &candidate.username
-        && taken(TAKEN_USERNAME, &[&username.to_lowercase()])?
-    {
-        return Err(ApiError::duplicate(
+    let table = IdentityRecord::TABLE;
+    let id = &candidate.id;
+    table.check_unique(
+        conn,
+        id,
+        "email",
+        EMAIL_KEY,
+        &[&candidate.email.to_lowercase()],
+    )?;
+    if let Some(username) = &candidate.username {
+        table.check_unique(
+            conn,
+            id,
             "username",
-            "an identity with this username already exists",
-        ));
+            USERNAME_KEY,
+            &[&username.to_lowercase()],
+        )?;
     }
-    if unique_external_id && let Some(external_id) = &candidate.external_id {
-        let org = candidate.organization_id.clone().unwrap_or_default();
-        if taken(TAKEN_EXTERNAL_ID, &[external_id, &org])? {
-            return Err(ApiError::duplicate(
-                "external_id",
-                "an identity with this external_id already exists in this organization",
-            ));
-        }
+    if unique_external_id {
+        table.check_external_id(
+            conn,
+            id,
+            candidate.external_id.as_deref(),
+            candidate.organization_id.as_deref(),
+        )?;
     }
     Ok(())
 }
 
 fn filter_clauses(filter: &Filter) -> Result<Where, ApiError> {
-    let mut w = filter_where(filter, |term| {
-        Ok(match term.field.as_str() {
-            "email" => ("email_lower", term.value.to_lowercase()),
-            "username" => ("username_lower", term.value.to_lowercase()),
-            "external_id" => ("external_id", term.value.clone()),
-            "organization_id" => ("organization_id", term.value.clone()),
-            "state" => {
-                if parse_state(&term.value).is_none() {
-                    return Err(ApiError::field(
-                        "filter",
-                        format!(
-                            "invalid filter: state must be `active`, `inactive` or \
-                             `scheduled_deletion`, not `{}`",
-                            term.value
-                        ),
-                    ));
-                }
-                ("state", term.value.clone())
-            }
-            other => {
-                return Err(ApiError::field(
-                    "filter",
-                    format!("invalid filter: `{other}` cannot be filtered on"),
-                ));
-            }
-        })
-    })?;
+    if let Some(term) = filter
+        .terms
+        .iter()
+        .find(|t| t.field == "state" && parse_state(&t.value).is_none())
+    {
+        return Err(ApiError::field(
+            "filter",
+            format!(
+                "invalid filter: state must be `active`, `inactive` or `scheduled_deletion`, \
+                 not `{}`",
+                term.value
+            ),
+        ));
+    }
+    let mut w = IdentityRecord::TABLE.filter_clauses(filter)?;
     // Soft-deleted identities are out of sight unless the caller asks about state.
     if !filter.names("state") {
-        w.push("state != 'scheduled_deletion'", []);
+        w.push(LIVE, []);
     }
     Ok(w)
 }
@@ -372,9 +358,13 @@ fn count_query(filter: &Filter) -> Result<(String, Where), ApiError> {
 /// O(matches), so `total` is computed for the first page only; a full listing then pays for
 /// one count instead of one per page, which made listing a million identities quadratic.
 pub fn list(conn: &Connection, filter: &Filter, keyset: &Keyset) -> Result<Page, ApiError> {
-    let (items, more) = keyset_page(conn, page_query(filter, keyset)?, keyset, from_row, |r| {
-        r.seq
-    })?;
+    let (items, more) = keyset_page(
+        conn,
+        page_query(filter, keyset)?,
+        keyset,
+        IdentityRecord::from_row,
+        IdentityRecord::seq,
+    )?;
     let total = if keyset.is_first_page() {
         let (sql, w) = count_query(filter)?;
         let n: i64 = conn
@@ -401,7 +391,7 @@ pub fn find_for_login(
                  AND (email_lower = ?1 OR username_lower = ?1) ORDER BY seq LIMIT 1"
             ),
             [needle],
-            from_row,
+            IdentityRecord::from_row,
         )
         .optional()?)
 }
@@ -478,29 +468,30 @@ mod tests {
             let (sql, w) = count_query(&f).unwrap();
             assert_searches(&conn, &sql, w.params(), "identities", count_index, false);
         }
+        let taken = |condition| IdentityRecord::TABLE.taken_sql(condition);
         for (sql, params, index) in [
             (
-                TAKEN_EMAIL,
+                taken(EMAIL_KEY),
                 vec![text("usr_1"), text("a@x")],
                 "identities_live_email",
             ),
             (
-                TAKEN_USERNAME,
+                taken(USERNAME_KEY),
                 vec![text("usr_1"), text("a")],
                 "identities_live_username",
             ),
             (
-                TAKEN_EXTERNAL_ID,
+                taken(table::EXTERNAL_ID_KEY),
                 vec![text("usr_1"), text("e"), text("org_1")],
                 "identities_live_by_external_id",
             ),
         ] {
-            assert_searches(&conn, sql, &params, "identities", index, false);
+            assert_searches(&conn, &sql, &params, "identities", index, false);
         }
     }
 
     /// Paging binds new values into the same prepared statement; nothing in the page
-    /// query may make SQLite prepare it again for each page (see [`filter_where`]).
+    /// query may make SQLite prepare it again for each page (see [`table::filter_where`]).
     #[test]
     fn pages_reuse_their_prepared_statement() {
         let conn = schema();

@@ -15,7 +15,8 @@
 //! material, kept out of the identity JSON), [`organizations`], [`api_keys`] (SHA-256
 //! digests, never keys), [`idempotency`], [`flows`] (login flows and sessions),
 //! [`oauth_clients`] (secrets as SHA-256 digests) and [`service_accounts`] (with their
-//! minted API keys, also digests only).
+//! minted API keys, also digests only). [`table`] holds what the tables share: lookups,
+//! list filters and keyset pages, and uniqueness probes.
 
 pub mod api_keys;
 pub mod create_log;
@@ -26,7 +27,11 @@ pub mod identities;
 pub mod oauth_clients;
 pub mod organizations;
 pub mod service_accounts;
+pub mod table;
 mod writer;
+
+#[cfg(test)]
+pub(crate) mod plan_check;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
@@ -34,13 +39,12 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use rusqlite::Connection;
-use rusqlite::types::Value;
 use tokio::sync::oneshot;
+
+pub use table::Where;
 
 use super::config::DbLocation;
 use super::error::ApiError;
-use super::filter::{Filter, Op, Term};
-use super::paging::{self, Cursor, Keyset};
 use writer::Job;
 
 /// The schema. `seq` columns are rowid aliases: `AUTOINCREMENT` keeps them increasing even
@@ -57,7 +61,7 @@ use writer::Job;
 ///   page's `total_size`, `member_count`) without reading table rows. Both grow at their
 ///   right edge while an organization fills up, so they cost a create little.
 /// - The `external_id` unique indexes lead with `external_id`, so a filter on it alone is a
-///   search too; [`filter_where`] adds a redundant `ifnull(organization_id, '')` term that
+///   search too; [`table::filter_where`] adds a redundant `ifnull(organization_id, '')` term that
 ///   lets a lookup by `external_id` and organization use the whole unique key, which the
 ///   query planner then prefers to paging through the organization. (They replace the
 ///   earlier organization-first indexes, dropped below.)
@@ -125,6 +129,7 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     create_time    TEXT NOT NULL,
     PRIMARY KEY (route, key)
 );
+CREATE INDEX IF NOT EXISTS idempotency_keys_age ON idempotency_keys (route, create_time);
 CREATE TABLE IF NOT EXISTS login_flows (
     id          TEXT PRIMARY KEY,
     expire_unix INTEGER NOT NULL,
@@ -392,7 +397,7 @@ impl Store {
                 let (nudge, nudges) = mpsc::sync_channel(1);
                 std::thread::Builder::new()
                     .name("emulator-sqlite-checkpoint".into())
-                    .spawn(move || writer::checkpointer(ckpt, nudges))
+                    .spawn(move || writer::checkpointer(&ckpt, &nudges))
                     .map_err(|e| StoreError::Thread(e.to_string()))?;
                 Some(nudge)
             }
@@ -401,7 +406,7 @@ impl Store {
         let (jobs, queue) = mpsc::channel();
         std::thread::Builder::new()
             .name("emulator-sqlite-writer".into())
-            .spawn(move || writer::run(conn, queue, checkpoints))
+            .spawn(move || writer::run(conn, &queue, checkpoints.as_ref()))
             .map_err(|e| StoreError::Thread(e.to_string()))?;
         Ok(Self {
             shared: Arc::new(Shared { jobs, readers }),
@@ -532,223 +537,6 @@ fn add_last_login_at(conn: &Connection) -> Result<(), rusqlite::Error> {
 /// Now, RFC 3339 with milliseconds, UTC.
 pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-/// A SQL `WHERE` fragment and its parameters.
-#[derive(Debug, Default)]
-pub struct Where {
-    clauses: Vec<String>,
-    params: Vec<Value>,
-}
-
-impl Where {
-    /// Adds `clause` with its parameters (`?` placeholders).
-    pub fn push(&mut self, clause: impl Into<String>, params: impl IntoIterator<Item = Value>) {
-        self.clauses.push(clause.into());
-        self.params.extend(params);
-    }
-
-    /// `WHERE a AND b …`, or nothing.
-    pub fn sql(&self) -> String {
-        if self.clauses.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", self.clauses.join(" AND "))
-        }
-    }
-
-    /// The parameters, in order.
-    pub fn params(&self) -> &[Value] {
-        &self.params
-    }
-}
-
-/// Adds one clause per filter term. `column` maps a term to its SQL column and the value to
-/// compare (e.g. lower-cased), or refuses it. `!=` uses `IS NOT` so rows where the column is
-/// NULL count as different.
-///
-/// Two details keep the tool's queries index searches that stay prepared (see [`SCHEMA`]
-/// and the `query_plans` and `pages_reuse_their_prepared_statement` tests):
-///
-/// - A lookup by `external_id = v` and `organization_id = o` also gets
-///   `ifnull(organization_id, '') = o`, which the organization term implies (so no result
-///   changes): it is the second column of the `external_id` unique indexes, and with it the
-///   lookup is a search on the full unique key, which the planner prefers over walking the
-///   organization.
-/// - `organization_id` values are bound as `CAST(? AS TEXT)` (they are text already, so
-///   nothing changes). Deciding whether a partial index applies, SQLite looks at the value
-///   bound to a bare `?` in some terms, and a statement whose parameter it looked at is
-///   prepared again whenever a value is bound: for every page of a listing.
-pub fn filter_where(
-    filter: &Filter,
-    column: impl Fn(&Term) -> Result<(&'static str, String), ApiError>,
-) -> Result<Where, ApiError> {
-    let by_external_id = filter
-        .terms
-        .iter()
-        .any(|t| t.field == "external_id" && t.op == Op::Eq);
-    let mut w = Where::default();
-    for term in &filter.terms {
-        let (col, value) = column(term)?;
-        let op = match term.op {
-            Op::Eq => "=",
-            Op::Ne => "IS NOT",
-        };
-        if col == "organization_id" {
-            if by_external_id && term.op == Op::Eq {
-                w.push(
-                    "ifnull(organization_id, '') = ?",
-                    [Value::Text(value.clone())],
-                );
-            }
-            w.push(format!("{col} {op} CAST(? AS TEXT)"), [Value::Text(value)]);
-        } else {
-            w.push(format!("{col} {op} ?"), [Value::Text(value)]);
-        }
-    }
-    Ok(w)
-}
-
-/// The query of one keyset page: `select` (a table's `SELECT … FROM table`, with the sort
-/// key column added before its last `FROM` when the order has one), `w` with the cursor
-/// condition added, and the order and limit.
-pub fn keyset_query(select: &str, mut w: Where, keyset: &Keyset) -> (String, Where) {
-    let (tail, column) = keyset.apply(&mut w);
-    let select = match column {
-        Some(col) => {
-            let at = select.rfind(" FROM ").unwrap_or(select.len());
-            format!("{}, {col}{}", &select[..at], &select[at..])
-        }
-        None => select.to_string(),
-    };
-    (format!("{select} {} {tail}", w.sql()), w)
-}
-
-/// Runs a keyset page query (see [`keyset_query`]): the page's rows and, when another page
-/// follows, the cursor of its last row. `seq` reads a row's rowid.
-pub fn keyset_page<T>(
-    conn: &Connection,
-    (sql, w): (String, Where),
-    keyset: &Keyset,
-    from_row: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-    seq: impl Fn(&T) -> i64,
-) -> Result<(Vec<T>, Option<Cursor>), ApiError> {
-    let keyed = keyset.order.field.column.is_some();
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt
-        .query_map(rusqlite::params_from_iter(w.params()), |row| {
-            let item = from_row(row)?;
-            let key = if keyed {
-                let last = row.as_ref().column_count() - 1;
-                Some(row.get::<_, String>(last)?)
-            } else {
-                None
-            };
-            Ok((item, key))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    let rows = rows
-        .into_iter()
-        .map(|(item, key)| {
-            let seq = seq(&item);
-            (item, Cursor { seq, key })
-        })
-        .collect();
-    Ok(paging::split(rows, keyset.limit))
-}
-
-/// Query-plan checks shared by the tables' tests: a page or a lookup must be an index
-/// search, never a scan of the table nor a sort of everything that matched.
-#[cfg(test)]
-pub(crate) mod plan_check {
-    use rusqlite::types::Value;
-    use rusqlite::{Connection, params_from_iter};
-
-    /// An empty in-memory database with the schema.
-    pub fn schema() -> Connection {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(super::SCHEMA).unwrap();
-        conn
-    }
-
-    /// The `EXPLAIN QUERY PLAN` details of `sql`, joined with `; `.
-    pub fn plan(conn: &Connection, sql: &str, params: &[Value]) -> String {
-        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-        stmt.query_map(params_from_iter(params), |r| r.get::<_, String>(3))
-            .unwrap()
-            .collect::<Result<Vec<_>, _>>()
-            .unwrap()
-            .join("; ")
-    }
-
-    /// Asserts that `sql` searches `table` with `index` and neither scans it nor (unless
-    /// `may_sort`, for lookups whose matches are few by construction) sorts.
-    pub fn assert_searches(
-        conn: &Connection,
-        sql: &str,
-        params: &[Value],
-        table: &str,
-        index: &str,
-        may_sort: bool,
-    ) {
-        let plan = plan(conn, sql, params);
-        assert!(
-            plan.contains(&format!("SEARCH {table} USING INDEX {index} "))
-                || plan.contains(&format!("SEARCH {table} USING COVERING INDEX {index} ")),
-            "expected a search of {table} with {index}:\n{sql}\n{plan}"
-        );
-        assert!(!plan.contains("SCAN"), "scan in:\n{sql}\n{plan}");
-        assert!(
-            may_sort || !plan.contains("TEMP B-TREE"),
-            "sort in:\n{sql}\n{plan}"
-        );
-    }
-
-    /// The page query of a table's listing.
-    pub type PageQuery = fn(
-        &crate::emulator::filter::Filter,
-        &crate::emulator::paging::Keyset,
-    )
-        -> Result<(String, super::Where), crate::emulator::error::ApiError>;
-
-    /// Keysets in both creation orders, on the first page and deep into a listing.
-    pub fn creation_keysets() -> Vec<crate::emulator::paging::Keyset> {
-        use crate::emulator::paging::{CREATE_TIME, Cursor, Keyset, Order};
-        let mut out = Vec::new();
-        for desc in [false, true] {
-            for after in [None, Some(500_000)] {
-                out.push(Keyset {
-                    order: Order {
-                        field: CREATE_TIME,
-                        desc,
-                    },
-                    after: after.map(|seq| Cursor { seq, key: None }),
-                    limit: 100,
-                });
-            }
-        }
-        out
-    }
-
-    /// Asserts that listing an organization and looking one up by `external_id` in it are
-    /// searches of `table` with its `{table}_org` and `{table}_by_external_id` indexes, on the
-    /// first page and deep into a listing.
-    pub fn assert_listings_search(table: &str, fields: &[&str], page_query: PageQuery) {
-        let conn = schema();
-        for (text_filter, index) in [
-            (r#"organization_id = "org_1""#, format!("{table}_org")),
-            (
-                r#"external_id = "e" AND organization_id = "org_1""#,
-                format!("{table}_by_external_id"),
-            ),
-        ] {
-            let f = crate::emulator::filter::parse(text_filter, fields).unwrap();
-            for keyset in creation_keysets() {
-                let (sql, w) = page_query(&f, &keyset).unwrap();
-                assert_searches(&conn, &sql, w.params(), table, &index, false);
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -10,15 +10,13 @@
 //! as one scope of its own), checked here with a precise 409 and backed by a partial unique
 //! index. Deletes are hard deletes, so a deleted client frees its `external_id` at once.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, Row, params};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{Where, filter_where, keyset_page, keyset_query};
+use super::table::{self, Stored, Table};
 use crate::emulator::error::ApiError;
 use crate::emulator::etag;
-use crate::emulator::filter::Filter;
-use crate::emulator::paging::{Cursor, Keyset};
 use crate::wire::OAuthClient;
 
 /// Fields a list filter may name.
@@ -78,32 +76,43 @@ struct Data {
     metadata: Map<String, Value>,
 }
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<OAuthClientRecord> {
-    let data_text: String = row.get(7)?;
-    let data: Data = serde_json::from_str(&data_text).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(7, rusqlite::types::Type::Text, Box::new(e))
-    })?;
-    Ok(OAuthClientRecord {
-        seq: row.get(0)?,
-        version: row.get(6)?,
-        client: OAuthClient {
-            client_id: row.get(1)?,
-            external_id: row.get(2)?,
-            client_name: row.get(3)?,
-            client_type: row.get(4)?,
-            redirect_uris: data.redirect_uris,
-            post_logout_redirect_uris: data.post_logout_redirect_uris,
-            allowed_origins: data.allowed_origins,
-            grant_types: data.grant_types,
-            scopes: data.scopes,
-            token_endpoint_auth_method: data.token_endpoint_auth_method,
-            metadata: data.metadata,
-            organization_id: row.get(5)?,
-            create_time: row.get(8)?,
-            update_time: row.get(9)?,
-            etag: String::new(),
-        },
-    })
+impl Stored for OAuthClientRecord {
+    const TABLE: Table = Table::new(
+        "oauth_clients",
+        "an OAuth client",
+        "client_id",
+        SELECT,
+        FILTER_FIELDS,
+    );
+
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        let data: Data = table::json_column(row, 7)?;
+        Ok(OAuthClientRecord {
+            seq: row.get(0)?,
+            version: row.get(6)?,
+            client: OAuthClient {
+                client_id: row.get(1)?,
+                external_id: row.get(2)?,
+                client_name: row.get(3)?,
+                client_type: row.get(4)?,
+                redirect_uris: data.redirect_uris,
+                post_logout_redirect_uris: data.post_logout_redirect_uris,
+                allowed_origins: data.allowed_origins,
+                grant_types: data.grant_types,
+                scopes: data.scopes,
+                token_endpoint_auth_method: data.token_endpoint_auth_method,
+                metadata: data.metadata,
+                organization_id: row.get(5)?,
+                create_time: row.get(8)?,
+                update_time: row.get(9)?,
+                etag: String::new(),
+            },
+        })
+    }
+
+    fn seq(&self) -> i64 {
+        self.seq
+    }
 }
 
 fn data_json(c: &OAuthClient) -> Result<String, ApiError> {
@@ -122,13 +131,7 @@ fn data_json(c: &OAuthClient) -> Result<String, ApiError> {
 
 /// The client with this `client_id`.
 pub fn get(conn: &Connection, client_id: &str) -> Result<Option<OAuthClientRecord>, ApiError> {
-    Ok(conn
-        .query_row(
-            &format!("{SELECT} WHERE client_id = ?1"),
-            [client_id],
-            from_row,
-        )
-        .optional()?)
+    table::get(conn, client_id)
 }
 
 /// Inserts a new client with the digest of its secret (confidential clients) and returns
@@ -188,57 +191,12 @@ pub fn delete(conn: &Connection, client_id: &str) -> Result<(), ApiError> {
 
 /// Fails with 409 when another client has the same `external_id` in the same organization.
 pub fn check_unique(conn: &Connection, candidate: &OAuthClient) -> Result<(), ApiError> {
-    let Some(external_id) = &candidate.external_id else {
-        return Ok(());
-    };
-    let taken = conn
-        .query_row(
-            "SELECT 1 FROM oauth_clients WHERE client_id != ?1 AND external_id = ?2 \
-             AND ifnull(organization_id, '') = ?3 LIMIT 1",
-            params![
-                candidate.client_id,
-                external_id,
-                candidate.organization_id.clone().unwrap_or_default()
-            ],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some();
-    if taken {
-        return Err(ApiError::duplicate(
-            "external_id",
-            "an OAuth client with this external_id already exists in this organization",
-        ));
-    }
-    Ok(())
-}
-
-/// One page of OAuth clients matching `filter`, and the cursor of its last row when more
-/// follow.
-pub fn list(
-    conn: &Connection,
-    filter: &Filter,
-    keyset: &Keyset,
-) -> Result<(Vec<OAuthClientRecord>, Option<Cursor>), ApiError> {
-    keyset_page(conn, page_query(filter, keyset)?, keyset, from_row, |r| {
-        r.seq
-    })
-}
-
-/// The page query: up to one row more than the page (the extra one tells whether another
-/// page follows) matching `filter`, after the keyset's cursor in its order.
-fn page_query(filter: &Filter, keyset: &Keyset) -> Result<(String, Where), ApiError> {
-    let w = filter_where(filter, |term| match term.field.as_str() {
-        "external_id" => Ok(("external_id", term.value.clone())),
-        "client_name" => Ok(("client_name", term.value.clone())),
-        "client_type" => Ok(("client_type", term.value.clone())),
-        "organization_id" => Ok(("organization_id", term.value.clone())),
-        other => Err(ApiError::field(
-            "filter",
-            format!("invalid filter: `{other}` cannot be filtered on"),
-        )),
-    })?;
-    Ok(keyset_query(SELECT, w, keyset))
+    OAuthClientRecord::TABLE.check_external_id(
+        conn,
+        &candidate.client_id,
+        candidate.external_id.as_deref(),
+        candidate.organization_id.as_deref(),
+    )
 }
 
 #[cfg(test)]
@@ -251,7 +209,7 @@ mod tests {
         crate::emulator::store::plan_check::assert_listings_search(
             "oauth_clients",
             FILTER_FIELDS,
-            page_query,
+            |f, k| table::page_query(&OAuthClientRecord::TABLE, f, k),
         );
     }
 }

@@ -3,10 +3,9 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{filter_where, keyset_page, keyset_query, now_rfc3339};
+use super::now_rfc3339;
+use super::table::{self, Stored, Table};
 use crate::emulator::error::ApiError;
-use crate::emulator::filter::Filter;
-use crate::emulator::paging::{Cursor, Keyset};
 use crate::wire::Organization;
 
 /// Fields a list filter may name.
@@ -26,27 +25,39 @@ pub struct OrganizationRecord {
     pub organization: Organization,
 }
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<OrganizationRecord> {
-    let members: i64 = row.get(7)?;
-    Ok(OrganizationRecord {
-        seq: row.get(0)?,
-        organization: Organization {
-            id: row.get(1)?,
-            name: row.get(2)?,
-            display_name: row.get(3)?,
-            slug: row.get(4)?,
-            registration_mode: row.get(5)?,
-            member_count: u64::try_from(members).unwrap_or(0),
-            create_time: row.get(6)?,
-        },
-    })
+impl Stored for OrganizationRecord {
+    const TABLE: Table = Table::new(
+        "organizations",
+        "an organization",
+        "id",
+        SELECT,
+        FILTER_FIELDS,
+    );
+
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        let members: i64 = row.get(7)?;
+        Ok(OrganizationRecord {
+            seq: row.get(0)?,
+            organization: Organization {
+                id: row.get(1)?,
+                name: row.get(2)?,
+                display_name: row.get(3)?,
+                slug: row.get(4)?,
+                registration_mode: row.get(5)?,
+                member_count: u64::try_from(members).unwrap_or(0),
+                create_time: row.get(6)?,
+            },
+        })
+    }
+
+    fn seq(&self) -> i64 {
+        self.seq
+    }
 }
 
 /// The organization with this id.
 pub fn get(conn: &Connection, id: &str) -> Result<Option<OrganizationRecord>, ApiError> {
-    Ok(conn
-        .query_row(&format!("{SELECT} WHERE id = ?1"), [id], from_row)
-        .optional()?)
+    table::get(conn, id)
 }
 
 /// True when an organization with this id exists.
@@ -60,33 +71,10 @@ pub fn exists(conn: &Connection, id: &str) -> Result<bool, ApiError> {
 
 /// Fails with 409 when another organization has the same name or slug.
 pub fn check_unique(conn: &Connection, org: &Organization) -> Result<(), ApiError> {
-    let other: Option<String> = conn
-        .query_row(
-            "SELECT id FROM organizations WHERE name = ?1 AND id != ?2",
-            params![org.name, org.id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if other.is_some() {
-        return Err(ApiError::duplicate(
-            "name",
-            "an organization with this name already exists",
-        ));
-    }
+    let table = OrganizationRecord::TABLE;
+    table.check_unique(conn, &org.id, "name", "name = ?2", &[&org.name])?;
     if let Some(slug) = &org.slug {
-        let other: Option<String> = conn
-            .query_row(
-                "SELECT id FROM organizations WHERE slug = ?1 AND id != ?2",
-                params![slug, org.id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if other.is_some() {
-            return Err(ApiError::duplicate(
-                "slug",
-                "an organization with this slug already exists",
-            ));
-        }
+        table.check_unique(conn, &org.id, "slug", "slug = ?2", &[slug])?;
     }
     Ok(())
 }
@@ -124,30 +112,6 @@ pub fn update(conn: &Connection, org: &Organization) -> Result<(), ApiError> {
         ],
     )?;
     Ok(())
-}
-
-/// One page of organizations matching `filter`, and the cursor of its last row when more
-/// follow.
-pub fn list(
-    conn: &Connection,
-    filter: &Filter,
-    keyset: &Keyset,
-) -> Result<(Vec<OrganizationRecord>, Option<Cursor>), ApiError> {
-    let w = filter_where(filter, |term| match term.field.as_str() {
-        "name" => Ok(("name", term.value.clone())),
-        "slug" => Ok(("slug", term.value.clone())),
-        other => Err(ApiError::field(
-            "filter",
-            format!("invalid filter: `{other}` cannot be filtered on"),
-        )),
-    })?;
-    keyset_page(
-        conn,
-        keyset_query(SELECT, w, keyset),
-        keyset,
-        from_row,
-        |r| r.seq,
-    )
 }
 
 #[cfg(test)]

@@ -15,11 +15,10 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{Where, api_keys, filter_where, keyset_page, keyset_query, now_rfc3339};
+use super::table::{self, Stored, Table};
+use super::{api_keys, now_rfc3339};
 use crate::emulator::error::ApiError;
 use crate::emulator::etag;
-use crate::emulator::filter::Filter;
-use crate::emulator::paging::{Cursor, Keyset};
 use crate::wire::{ApiKeyRecord, ServiceAccount, scopes};
 
 /// Fields a list filter may name.
@@ -68,30 +67,41 @@ struct Data {
     metadata: Map<String, Value>,
 }
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<ServiceAccountRecord> {
-    let data_text: String = row.get(7)?;
-    let data: Data = serde_json::from_str(&data_text).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(7, rusqlite::types::Type::Text, Box::new(e))
-    })?;
-    Ok(ServiceAccountRecord {
-        seq: row.get(0)?,
-        version: row.get(6)?,
-        update_time: row.get(9)?,
-        account: ServiceAccount {
-            id: row.get(1)?,
-            name: row.get(3)?,
-            description: data.description,
-            owner_id: row.get(4)?,
-            organization_id: row.get(5)?,
-            // There is no deactivate call: a service account exists and is active, or is
-            // deleted.
-            active: true,
-            external_id: row.get(2)?,
-            metadata: data.metadata,
-            create_time: row.get(8)?,
-            etag: String::new(),
-        },
-    })
+impl Stored for ServiceAccountRecord {
+    const TABLE: Table = Table::new(
+        "service_accounts",
+        "a service account",
+        "id",
+        SELECT,
+        FILTER_FIELDS,
+    );
+
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        let data: Data = table::json_column(row, 7)?;
+        Ok(ServiceAccountRecord {
+            seq: row.get(0)?,
+            version: row.get(6)?,
+            update_time: row.get(9)?,
+            account: ServiceAccount {
+                id: row.get(1)?,
+                name: row.get(3)?,
+                description: data.description,
+                owner_id: row.get(4)?,
+                organization_id: row.get(5)?,
+                // There is no deactivate call: a service account exists and is active, or is
+                // deleted.
+                active: true,
+                external_id: row.get(2)?,
+                metadata: data.metadata,
+                create_time: row.get(8)?,
+                etag: String::new(),
+            },
+        })
+    }
+
+    fn seq(&self) -> i64 {
+        self.seq
+    }
 }
 
 fn data_json(a: &ServiceAccount) -> Result<String, ApiError> {
@@ -105,9 +115,7 @@ fn data_json(a: &ServiceAccount) -> Result<String, ApiError> {
 
 /// The service account with this id.
 pub fn get(conn: &Connection, id: &str) -> Result<Option<ServiceAccountRecord>, ApiError> {
-    Ok(conn
-        .query_row(&format!("{SELECT} WHERE id = ?1"), [id], from_row)
-        .optional()?)
+    table::get(conn, id)
 }
 
 /// Inserts a new service account; returns its rowid.
@@ -156,57 +164,12 @@ pub fn delete(conn: &Connection, id: &str) -> Result<(), ApiError> {
 /// Fails with 409 when another service account has the same `external_id` in the same
 /// organization.
 pub fn check_unique(conn: &Connection, candidate: &ServiceAccount) -> Result<(), ApiError> {
-    let Some(external_id) = &candidate.external_id else {
-        return Ok(());
-    };
-    let taken = conn
-        .query_row(
-            "SELECT 1 FROM service_accounts WHERE id != ?1 AND external_id = ?2 \
-             AND ifnull(organization_id, '') = ?3 LIMIT 1",
-            params![
-                candidate.id,
-                external_id,
-                candidate.organization_id.clone().unwrap_or_default()
-            ],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some();
-    if taken {
-        return Err(ApiError::duplicate(
-            "external_id",
-            "a service account with this external_id already exists in this organization",
-        ));
-    }
-    Ok(())
-}
-
-/// One page of service accounts matching `filter`, and the cursor of its last row when more
-/// follow.
-pub fn list(
-    conn: &Connection,
-    filter: &Filter,
-    keyset: &Keyset,
-) -> Result<(Vec<ServiceAccountRecord>, Option<Cursor>), ApiError> {
-    keyset_page(conn, page_query(filter, keyset)?, keyset, from_row, |r| {
-        r.seq
-    })
-}
-
-/// The page query: up to one row more than the page (the extra one tells whether another
-/// page follows) matching `filter`, after the keyset's cursor in its order.
-fn page_query(filter: &Filter, keyset: &Keyset) -> Result<(String, Where), ApiError> {
-    let w = filter_where(filter, |term| match term.field.as_str() {
-        "external_id" => Ok(("external_id", term.value.clone())),
-        "name" => Ok(("name", term.value.clone())),
-        "owner_id" => Ok(("owner_id", term.value.clone())),
-        "organization_id" => Ok(("organization_id", term.value.clone())),
-        other => Err(ApiError::field(
-            "filter",
-            format!("invalid filter: `{other}` cannot be filtered on"),
-        )),
-    })?;
-    Ok(keyset_query(SELECT, w, keyset))
+    ServiceAccountRecord::TABLE.check_external_id(
+        conn,
+        &candidate.id,
+        candidate.external_id.as_deref(),
+        candidate.organization_id.as_deref(),
+    )
 }
 
 // ----- API keys ---------------------------------------------------------------------------
@@ -329,7 +292,7 @@ mod tests {
         crate::emulator::store::plan_check::assert_listings_search(
             "service_accounts",
             FILTER_FIELDS,
-            page_query,
+            |f, k| table::page_query(&ServiceAccountRecord::TABLE, f, k),
         );
     }
 }

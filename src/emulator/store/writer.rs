@@ -81,9 +81,13 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
 /// The writer thread's loop: runs until every sender is gone (the store was dropped).
 /// After each commit it nudges `checkpoints`, the [`checkpointer`] of a file database.
-pub(super) fn run(mut conn: Connection, jobs: Receiver<Job>, checkpoints: Option<SyncSender<()>>) {
+pub(super) fn run(
+    mut conn: Connection,
+    jobs: &Receiver<Job>,
+    checkpoints: Option<&SyncSender<()>>,
+) {
     let nudge = || {
-        if let Some(c) = &checkpoints {
+        if let Some(c) = checkpoints {
             // Full means a nudge is already pending.
             let _ = c.try_send(());
         }
@@ -128,7 +132,7 @@ const RESTART_FRAMES: i64 = 8_192;
 /// stream lasts. So once the WAL is longer than [`RESTART_FRAMES`], a `RESTART` checkpoint
 /// holds the writer for the few frames the passive one left and makes the next write start
 /// the WAL over.
-pub(super) fn checkpointer(conn: Connection, nudges: Receiver<()>) {
+pub(super) fn checkpointer(conn: &Connection, nudges: &Receiver<()>) {
     while nudges.recv().is_ok() {
         std::thread::sleep(CHECKPOINT_EVERY);
         while nudges.try_recv().is_ok() {}
@@ -203,7 +207,7 @@ fn commit_group(conn: &Connection, writes: &mut VecDeque<WriteJob>) {
         let _ = exec(conn, "ROLLBACK");
     }
     for deliver in answers {
-        deliver(outcome.as_ref().map(|()| ()));
+        deliver(outcome.as_ref().copied());
     }
 }
 
