@@ -38,7 +38,9 @@ pub(crate) use text::{first_content_line, line_at, read_text};
 use crate::manifest::{ClientSource, Provider};
 use crate::model::ClientDecl;
 
-use super::{Location, SkipReason, Skipped, SourceError};
+#[cfg(doc)]
+use super::SkipReason;
+use super::{Location, Skipped, SourceError};
 
 /// One record of a client export, as it leaves [`read_client_source`].
 #[derive(Debug)]
