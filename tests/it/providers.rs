@@ -38,11 +38,14 @@ impl Example {
         let w = Workdir::new();
         w.copy_from_repo(&format!("examples/{name}"));
         let manifest = std::fs::read_to_string(w.path("migration.toml")).unwrap();
-        let manifest: String = manifest
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("url"))
-            .map(|l| format!("{l}\n"))
-            .collect();
+        let mut kept = String::new();
+        for line in manifest.lines() {
+            if !line.trim_start().starts_with("url") {
+                kept.push_str(line);
+                kept.push('\n');
+            }
+        }
+        let manifest = kept;
         w.write("migration.toml", &manifest);
         Example {
             w,

@@ -3,6 +3,7 @@
 //! deploy-cli).
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use serde_json::Value;
 
@@ -142,7 +143,10 @@ pub(crate) fn auth0_clients(w: &Workdir) -> Clients {
         let rules = rewrite_rules(source);
         let path = source["path"].as_str().unwrap();
         let text = std::fs::read_to_string(w.path(path)).unwrap();
-        let records: Vec<Value> = if path.ends_with(".yaml") || path.ends_with(".yml") {
+        let records: Vec<Value> = if Path::new(path)
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
+        {
             let doc: Value = yaml_serde::from_str(&fill_keywords(&text, &source["vars"])).unwrap();
             doc["clients"].as_array().unwrap().clone()
         } else {

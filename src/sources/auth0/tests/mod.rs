@@ -46,7 +46,12 @@ fn read(users: &Path, passwords: Option<&Path>) -> (ReadStats, Read) {
 }
 
 fn lines(records: &[serde_json::Value]) -> String {
-    records.iter().map(|r| format!("{r}\n")).collect()
+    let mut text = String::new();
+    for record in records {
+        text.push_str(&record.to_string());
+        text.push('\n');
+    }
+    text
 }
 
 fn sample_users() -> Vec<serde_json::Value> {
