@@ -25,6 +25,9 @@ pub mod json_records;
 mod location;
 mod open;
 mod pipeline;
+mod record;
+#[cfg(test)]
+mod test_support;
 
 pub use dispatch::{ReadStats, read_user_source};
 pub use location::{Location, SourceError};

@@ -141,7 +141,7 @@ mod tests {
     }
 
     #[test]
-    #[should_panic]
+    #[should_panic(expected = "a reader worker thread stopped without a result")]
     fn a_panicking_worker_is_not_a_silently_missing_result() {
         std::thread::scope(|scope| {
             let mut next = 0u64;

@@ -8,49 +8,23 @@ use serde_json::Value;
 
 use super::export::{Field, RawIdentity, RawUser};
 use crate::model::{ExternalId, Identity, LinkedProvider, OWNER_KEY, validate};
-
-/// What one record becomes.
-#[derive(Debug)]
-pub(super) enum Outcome {
-    /// A user to migrate (without its password yet).
-    Identity(Box<Identity>),
-    /// A user without an email address: Avnology cannot hold it.
-    Skipped {
-        /// Its `user_id`.
-        external_id: String,
-    },
-    /// A record that cannot be migrated as it is.
-    Invalid {
-        /// Its `user_id`, when it has one.
-        external_id: Option<String>,
-        /// Every problem found, `; `-separated.
-        message: String,
-    },
-}
+use crate::sources::record::{Outcome, UserOutcome, invalid};
 
 /// Converts one record.
-pub(super) fn convert(raw: RawUser<'_>) -> Outcome {
+pub(super) fn convert(raw: RawUser<'_>) -> UserOutcome {
     let external_id = match raw.user_id {
         Field::Present(id) if !id.trim().is_empty() => id,
         Field::Present(_) | Field::Absent => {
-            return Outcome::Invalid {
-                external_id: None,
-                message: "record has no user_id".to_owned(),
-            };
+            return invalid(None, &["record has no user_id".to_owned()]);
         }
-        wrong @ Field::Wrong { .. } => {
-            return Outcome::Invalid {
-                external_id: None,
-                message: wrong.wrong_type().unwrap_or_default(),
-            };
-        }
+        wrong @ Field::Wrong { .. } => return invalid(None, wrong.wrong_type().as_slice()),
     };
 
     let mut problems = raw.conflicts;
     let email = match raw.email {
         Field::Present(email) if !email.trim().is_empty() => Some(email),
         // Phone-only (`sms`) users, and social users whose provider shared no email.
-        Field::Present(_) | Field::Absent => return Outcome::Skipped { external_id },
+        Field::Present(_) | Field::Absent => return Outcome::no_email(external_id),
         // A wrongly typed email is a broken record, not a user without one.
         wrong @ Field::Wrong { .. } => {
             problems.extend(wrong.wrong_type());
@@ -117,12 +91,9 @@ pub(super) fn convert(raw: RawUser<'_>) -> Outcome {
     }
 
     if problems.is_empty() {
-        Outcome::Identity(Box::new(identity))
+        Outcome::Converted(Box::new(identity))
     } else {
-        Outcome::Invalid {
-            external_id: Some(identity.external_id.as_str().to_owned()),
-            message: problems.join("; "),
-        }
+        invalid(Some(identity.external_id.as_str().to_owned()), &problems)
     }
 }
 
@@ -193,7 +164,7 @@ mod tests {
 
     use super::*;
 
-    fn convert_json(value: Value) -> Outcome {
+    fn convert_json(value: Value) -> UserOutcome {
         let Value::Object(map) = value else {
             panic!("test input must be an object")
         };
@@ -202,7 +173,7 @@ mod tests {
 
     fn identity(value: Value) -> Identity {
         match convert_json(value) {
-            Outcome::Identity(identity) => *identity,
+            Outcome::Converted(identity) => *identity,
             other => panic!("expected an identity, got {other:?}"),
         }
     }
@@ -248,7 +219,7 @@ mod tests {
     fn blank_email_is_skipped_and_blank_id_is_invalid() {
         assert!(matches!(
             convert_json(json!({"user_id": "email|1", "email": ""})),
-            Outcome::Skipped { external_id } if external_id == "email|1"
+            Outcome::Skipped { external_id: Some(id), .. } if id == "email|1"
         ));
         assert!(matches!(
             convert_json(json!({"user_id": "  ", "email": "x@example.com"})),

@@ -281,7 +281,7 @@ mod tests {
     #[test]
     fn identity_ids_may_be_numbers() {
         let id = RawIdentity::from_value(
-            json!({"provider": "github", "user_id": 4815162, "isSocial": true}),
+            json!({"provider": "github", "user_id": 4_815_162, "isSocial": true}),
         )
         .expect("an object");
         assert_eq!(id.user_id, Field::Present("4815162".into()));

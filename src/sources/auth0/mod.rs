@@ -37,7 +37,6 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::thread::Scope;
 
-use convert::Outcome;
 use export::{RawUser, is_user_id_key};
 use passwords::{Claim, IndexBuilder, PasswordIndex, RowResult, SpoolCache};
 
@@ -46,8 +45,9 @@ use super::json_records::{
     open_json_records, parse_record_line,
 };
 use super::pipeline::{self, Ordered};
-use super::{Location, SkipReason, Skipped, SourceError, UserItem};
-use crate::model::{Identity, PasswordHash};
+use super::record::{Outcome, UserOutcome};
+use super::{Location, SourceError, UserItem};
+use crate::model::PasswordHash;
 
 /// What a read found, beyond the items themselves.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -347,7 +347,7 @@ fn spawn_workers<'scope>(
 
 /// A user record, parsed and converted, before the password join.
 enum Parsed {
-    Converted(Outcome),
+    Converted(UserOutcome),
     /// Not a JSON object (or not JSON): the message, and the id read before it broke.
     Unreadable {
         message: String,
@@ -367,19 +367,10 @@ fn parse_line(text: &[u8], column_shift: u64) -> Parsed {
 }
 
 /// A user record after the password join, ready for the sink.
-enum Joined {
-    Identity {
-        identity: Box<Identity>,
-        /// It received a hash.
-        matched: bool,
-    },
-    Skipped {
-        external_id: String,
-    },
-    Invalid {
-        external_id: Option<String>,
-        message: String,
-    },
+struct Joined {
+    outcome: UserOutcome,
+    /// It is an identity that received a hash.
+    matched: bool,
 }
 
 /// Joins a record to its password row. Every record with a `user_id` claims its row, even
@@ -393,73 +384,55 @@ fn join(
         Some(index) => index.claim(id, cache),
         None => Ok(Claim::None),
     };
-    Ok(match parsed {
-        Parsed::Unreadable { message, id_hint } => Joined::Invalid {
+    let mut matched = false;
+    let outcome = match parsed {
+        Parsed::Unreadable { message, id_hint } => Outcome::Invalid {
             external_id: id_hint,
             message,
         },
-        Parsed::Converted(Outcome::Identity(mut identity)) => {
-            let matched = match claim(identity.external_id.as_str(), cache)? {
+        Parsed::Converted(Outcome::Converted(mut identity)) => {
+            match claim(identity.external_id.as_str(), cache)? {
                 Claim::Hash(hash) => {
                     identity.password = Some(PasswordHash::Bcrypt(hash));
-                    true
+                    matched = true;
                 }
                 Claim::Rejected(row) => {
                     identity.password_unsupported = Some(format!(
                         "its row in the password-hash export is invalid ({row})"
                     ));
-                    false
                 }
-                Claim::None => false,
-            };
-            Joined::Identity { identity, matched }
+                Claim::None => {}
+            }
+            Outcome::Converted(identity)
         }
-        Parsed::Converted(Outcome::Skipped { external_id }) => {
-            claim(&external_id, cache)?;
-            Joined::Skipped { external_id }
-        }
-        Parsed::Converted(Outcome::Invalid {
-            external_id,
-            message,
-        }) => {
-            if let Some(id) = &external_id {
+        Parsed::Converted(other) => {
+            if let Outcome::Skipped {
+                external_id: Some(id),
+                ..
+            }
+            | Outcome::Invalid {
+                external_id: Some(id),
+                ..
+            } = &other
+            {
                 claim(id, cache)?;
             }
-            Joined::Invalid {
-                external_id,
-                message,
-            }
+            other
         }
-    })
+    };
+    Ok(Joined { outcome, matched })
 }
 
 /// Counts a record and hands it to the sink.
 fn emit(joined: Joined, location: Location, stats: &mut ReadStats, sink: &mut dyn FnMut(UserItem)) {
     stats.records += 1;
-    match joined {
-        Joined::Identity { identity, matched } => {
-            stats.passwords_matched += u64::from(matched);
+    match &joined.outcome {
+        Outcome::Converted(_) => {
+            stats.passwords_matched += u64::from(joined.matched);
             stats.identities += 1;
-            sink(UserItem::Identity(identity, location));
         }
-        Joined::Skipped { external_id } => {
-            stats.skipped += 1;
-            sink(UserItem::Skipped(Skipped {
-                location,
-                external_id: Some(external_id),
-                reason: SkipReason::NoEmail,
-            }));
-        }
-        Joined::Invalid {
-            external_id,
-            message,
-        } => {
-            stats.invalid += 1;
-            sink(UserItem::Invalid(SourceError::new(
-                location,
-                external_id,
-                message,
-            )));
-        }
+        Outcome::Skipped { .. } => stats.skipped += 1,
+        Outcome::Invalid { .. } => stats.invalid += 1,
     }
+    sink(joined.outcome.into_item(location));
 }

@@ -18,10 +18,12 @@ use serde_json::Value;
 use crate::model::{ClientDecl, ClientType, ExternalId, OAuthClient};
 use crate::sources::SourceError;
 use crate::sources::clients::{
-    ClientRecord, DEFAULT_GRANTS, DEFAULT_SCOPES, Outcome, as_client_export, owned, string_list,
+    ClientRecord, DEFAULT_GRANTS, DEFAULT_SCOPES, MappedClient, Outcome, as_client_export, owned,
+    string_list,
 };
 use crate::sources::json_records::fields::{Field, Slots, normalise_key};
 use crate::sources::json_records::{kind_of, read_json_records_in};
+use crate::sources::record::{convert_or_invalid, invalid};
 
 /// Reads the Clerk OAuth-application export at `path` and hands every application to `sink`.
 ///
@@ -34,16 +36,9 @@ pub(crate) fn read_clients(
     sink: &mut dyn FnMut(ClientRecord),
 ) -> Result<(), SourceError> {
     read_json_records_in(path, "data", is_id_key, &mut |record| {
-        let outcome = match record.entries {
-            Ok(entries) => convert(entries),
-            Err(message) => Outcome::Invalid {
-                external_id: record.id_hint,
-                message,
-            },
-        };
         sink(ClientRecord {
             location: record.location,
-            outcome,
+            outcome: convert_or_invalid(record.entries, record.id_hint, convert),
         });
     })
     .map_err(as_client_export)?;
@@ -98,7 +93,7 @@ fn convert(entries: Vec<(String, Value)>) -> Outcome {
             0,
             "the application has neither a `client_id` nor an `id`".to_owned(),
         );
-        return invalid(None, problems);
+        return invalid(None, &problems);
     };
     // Pointing a client source at the users export is an easy slip: say so, rather than
     // listing every field a user lacks.
@@ -107,7 +102,7 @@ fn convert(entries: Vec<(String, Value)>) -> Outcome {
     {
         return invalid(
             Some(external_id),
-            vec![format!(
+            &[format!(
                 "the record is a Clerk `{object}`, not an `oauth_application`; is `path` the \
                  `/oauth_applications` output?"
             )],
@@ -143,36 +138,26 @@ fn convert(entries: Vec<(String, Value)>) -> Outcome {
         Field::Absent | Field::Wrong { .. } => Vec::new(),
     };
     if !problems.is_empty() {
-        return invalid(Some(external_id), problems);
+        return invalid(Some(external_id), &problems);
     }
-    Outcome::Client {
-        decl: ClientDecl::OAuth(OAuthClient {
-            external_id: ExternalId::new(external_id),
-            name,
-            client_type: if public {
-                ClientType::Public
-            } else {
-                ClientType::Confidential
-            },
-            redirect_uris,
-            post_logout_redirect_uris: Vec::new(),
-            allowed_origins: Vec::new(),
-            grant_types: owned(&DEFAULT_GRANTS),
-            scopes: if scopes.is_empty() {
-                owned(&DEFAULT_SCOPES)
-            } else {
-                scopes
-            },
-        }),
-        warnings: Vec::new(),
-    }
-}
-
-fn invalid(external_id: Option<String>, problems: Vec<String>) -> Outcome {
-    Outcome::Invalid {
-        external_id,
-        message: problems.join("; "),
-    }
+    MappedClient::outcome(ClientDecl::OAuth(OAuthClient {
+        external_id: ExternalId::new(external_id),
+        name,
+        client_type: if public {
+            ClientType::Public
+        } else {
+            ClientType::Confidential
+        },
+        redirect_uris,
+        post_logout_redirect_uris: Vec::new(),
+        allowed_origins: Vec::new(),
+        grant_types: owned(&DEFAULT_GRANTS),
+        scopes: if scopes.is_empty() {
+            owned(&DEFAULT_SCOPES)
+        } else {
+            scopes
+        },
+    }))
 }
 
 #[cfg(test)]

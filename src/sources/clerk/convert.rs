@@ -16,35 +16,14 @@ use super::draft::Draft;
 use crate::model::OWNER_KEY;
 use crate::model::{ExternalId, FirebaseHashParams, Identity, PasswordHash, Secret, validate};
 use crate::sources::firebase::hash::{params_in_range, standard_base64};
-
-/// What one user becomes.
-#[derive(Debug)]
-pub(super) enum Outcome {
-    /// A user to migrate.
-    Identity(Box<Identity>),
-    /// A user without an email address: Avnology cannot hold it.
-    Skipped {
-        /// Its `id`.
-        external_id: String,
-    },
-    /// A user that cannot be migrated as it is.
-    Invalid {
-        /// Its `id`, when it has one.
-        external_id: Option<String>,
-        /// Every problem found, `; `-separated.
-        message: String,
-    },
-}
+use crate::sources::record::{Outcome, UserOutcome, invalid};
 
 /// Converts one user.
-pub(super) fn convert(mut draft: Draft) -> Outcome {
+pub(super) fn convert(mut draft: Draft) -> UserOutcome {
     let Some(external_id) = draft.id.take().filter(|id| !id.trim().is_empty()) else {
         let mut problems = std::mem::take(&mut draft.problems);
         problems.insert(0, "user has no `id`".to_owned());
-        return Outcome::Invalid {
-            external_id: None,
-            message: problems.join("; "),
-        };
+        return invalid(None, &problems);
     };
 
     let email = draft.primary_email();
@@ -53,9 +32,9 @@ pub(super) fn convert(mut draft: Draft) -> Outcome {
     let Some((email, email_verified)) = email else {
         if problems.is_empty() {
             // Phone-only users, and social users whose provider shared no email.
-            return Outcome::Skipped { external_id };
+            return Outcome::no_email(external_id);
         }
-        return invalid(external_id, problems);
+        return invalid(Some(external_id), &problems);
     };
     if let Err(problem) = validate::email(&email) {
         problems.push(problem);
@@ -117,16 +96,9 @@ pub(super) fn convert(mut draft: Draft) -> Outcome {
     }
 
     if problems.is_empty() {
-        Outcome::Identity(Box::new(identity))
+        Outcome::Converted(Box::new(identity))
     } else {
-        invalid(external_id, problems)
-    }
-}
-
-fn invalid(external_id: String, problems: Vec<String>) -> Outcome {
-    Outcome::Invalid {
-        external_id: Some(external_id),
-        message: problems.join("; "),
+        invalid(Some(external_id), &problems)
     }
 }
 

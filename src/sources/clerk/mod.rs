@@ -18,10 +18,9 @@ mod tests;
 
 use std::path::Path;
 
-use convert::Outcome;
-
 use super::json_records::{first_content_byte, read_json_records_in};
-use super::{Location, SkipReason, Skipped, SourceError, UserItem};
+use super::record::{Outcome, convert_or_invalid};
+use super::{Location, SourceError, UserItem};
 use crate::model::PasswordHash;
 
 /// What a read found, beyond the items themselves.
@@ -78,15 +77,9 @@ fn emit(
     sink: &mut dyn FnMut(UserItem),
 ) {
     stats.records += 1;
-    let outcome = match draft {
-        Ok(draft) => convert::convert(draft),
-        Err(message) => Outcome::Invalid {
-            external_id: id_hint,
-            message,
-        },
-    };
-    match outcome {
-        Outcome::Identity(identity) => {
+    let outcome = convert_or_invalid(draft, id_hint, convert::convert);
+    match &outcome {
+        Outcome::Converted(identity) => {
             stats.identities += 1;
             match &identity.password {
                 Some(PasswordHash::Bcrypt(_)) => stats.bcrypt += 1,
@@ -94,26 +87,9 @@ fn emit(
                 None if identity.password_unsupported.is_some() => stats.unsupported_hashers += 1,
                 None => {}
             }
-            sink(UserItem::Identity(identity, location));
         }
-        Outcome::Skipped { external_id } => {
-            stats.skipped += 1;
-            sink(UserItem::Skipped(Skipped {
-                location,
-                external_id: Some(external_id),
-                reason: SkipReason::NoEmail,
-            }));
-        }
-        Outcome::Invalid {
-            external_id,
-            message,
-        } => {
-            stats.invalid += 1;
-            sink(UserItem::Invalid(SourceError::new(
-                location,
-                external_id,
-                message,
-            )));
-        }
+        Outcome::Skipped { .. } => stats.skipped += 1,
+        Outcome::Invalid { .. } => stats.invalid += 1,
     }
+    sink(outcome.into_item(location));
 }

@@ -8,62 +8,26 @@ use proptest::prelude::*;
 use serde_json::json;
 
 use super::*;
-use crate::model::{Identity, LinkedProvider, PasswordHash};
+use crate::manifest::Provider;
+use crate::model::{LinkedProvider, PasswordHash};
+use crate::sources::SkipReason;
+use crate::sources::test_support::{self, Read, assert_no_secret, linked, temp_file, user_source};
 
 const BCRYPT: &str = "$2b$10$6PVPHI9.tV.IVzkn/O8u3OA44V3EjI/i.Snsa.EaAeVUT74rwqV9K";
 const TOTP: &str = "JBSWY3DPEHPK3PXP";
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/clerk")).join(name)
-}
-
-/// Everything one read produced.
-#[derive(Debug, Default)]
-struct Read {
-    identities: Vec<(Identity, Location)>,
-    skipped: Vec<Skipped>,
-    invalid: Vec<SourceError>,
-}
-
-impl Read {
-    fn identity(&self, id: &str) -> &Identity {
-        self.identities
-            .iter()
-            .map(|(i, _)| i)
-            .find(|i| i.external_id.as_str() == id)
-            .unwrap_or_else(|| panic!("no identity `{id}` in {:?}", self.identities))
-    }
-
-    fn invalid(&self, id: &str) -> &SourceError {
-        self.invalid
-            .iter()
-            .find(|e| e.external_id.as_deref() == Some(id))
-            .unwrap_or_else(|| panic!("no invalid record `{id}` in {:?}", self.invalid))
-    }
+    test_support::fixture("clerk", name)
 }
 
 fn try_read(path: &Path) -> (Result<ReadStats, SourceError>, Read) {
-    let mut out = Read::default();
-    let result = read_users(path, &mut |item| match item {
-        UserItem::Identity(identity, location) => out.identities.push((*identity, location)),
-        UserItem::Skipped(skipped) => out.skipped.push(skipped),
-        UserItem::Invalid(err) => out.invalid.push(err),
-        UserItem::Warning(err) => panic!("unexpected warning {err}"),
-    });
-    (result, out)
+    let (result, out) = Read::collect(|sink| read_users(path, sink));
+    (result, out.without_warnings())
 }
 
 fn read(path: &Path) -> (ReadStats, Read) {
     let (result, out) = try_read(path);
     (result.expect("readable export"), out)
-}
-
-fn providers(identity: &Identity) -> Vec<(&str, &str)> {
-    identity
-        .linked_providers
-        .iter()
-        .map(|l| (l.provider.as_str(), l.subject.as_str()))
-        .collect()
 }
 
 #[test]
@@ -229,7 +193,7 @@ fn guide_json_maps_objects_metadata_and_accounts() {
         json!({"stripe_customer": "cus_123", "roles": ["admin"]})
     );
     assert_eq!(
-        providers(jade),
+        linked(jade),
         [("oauth_github", "4815162"), ("oauth_google", "1061234")]
     );
     assert!(jade.mfa_enrolled && jade.active);
@@ -331,43 +295,24 @@ fn secrets_never_appear_in_items_or_messages() {
         "case_variants.json",
     ] {
         let (_, out) = read(&fixture(name));
-        shown.push_str(&format!("{out:?}"));
-        for e in &out.invalid {
-            shown.push_str(&e.to_string());
-        }
+        shown.push_str(&out.all_text());
     }
-    for secret in [
-        &BCRYPT[7..30],
-        TOTP,
-        "lSrfV15cpx95",
-        "42xEC+ix",
-        "c2FsdHNhbHQ",
-    ] {
-        assert!(!shown.contains(secret), "{secret} leaked");
-    }
+    assert_no_secret(
+        &shown,
+        &[
+            &BCRYPT[7..30],
+            TOTP,
+            "lSrfV15cpx95",
+            "42xEC+ix",
+            "c2FsdHNhbHQ",
+        ],
+    );
 }
 
 #[test]
 fn dispatch_maps_the_stats() {
-    use crate::manifest::{Provider, UserSource};
-    let source = UserSource {
-        name: "clerk".into(),
-        provider: Provider::Clerk,
-        path: fixture("users.csv"),
-        passwords: None,
-        firebase_hash: None,
-        sha256: None,
-        passwords_sha256: None,
-    };
-    let stats = crate::sources::read_user_source(&source, &mut |_| {}).expect("readable");
-    assert_eq!(
-        stats,
-        crate::sources::ReadStats {
-            records: 11,
-            passwords_matched: 4,
-            passwords_unmatched: 0
-        }
-    );
+    let source = user_source(Provider::Clerk, fixture("users.csv"));
+    assert_eq!(test_support::dispatched(&source), (11, 4, 0));
 }
 
 #[test]
@@ -388,29 +333,23 @@ proptest! {
 
     #[test]
     fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("garbage");
-        std::fs::write(&path, &bytes).expect("write");
+        let (_dir, path) = temp_file("garbage", bytes);
         let _ = read_users(&path, &mut |_| {});
     }
 
     #[test]
     fn csv_shaped_garbage_never_panics(rows in proptest::collection::vec("[a-z0-9@.,|;\"$ ]{0,60}", 0..8)) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("users.csv");
         let text = format!(
             "id,first_name,last_name,username,primary_email_address,primary_phone_number,verified_email_addresses,unverified_email_addresses,verified_phone_numbers,unverified_phone_numbers,totp_secret,password_digest,password_hasher\n{}",
             rows.join("\n")
         );
-        std::fs::write(&path, text).expect("write");
+        let (_dir, path) = temp_file("users.csv", text);
         let _ = read_users(&path, &mut |_| {});
     }
 
     #[test]
     fn json_shaped_garbage_never_panics(text in "\\{\"data\": \\[(\\{(\"(id|email_addresses|primary_email_address_id|private_metadata|external_accounts|password_digest|password_hasher|banned)\": (\"[a-z0-9@.$|_]{0,16}\"|[0-9]{1,3}|true|null|\\[\\]|\\{\\}|\\[\\{\"id\": \"x\"\\}\\]), ?){0,6}\\}, ?){0,3}[\\]}]{0,2}") {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("users.json");
-        std::fs::write(&path, text.as_bytes()).expect("write");
+        let (_dir, path) = temp_file("users.json", text);
         let _ = read_users(&path, &mut |_| {});
     }
 }

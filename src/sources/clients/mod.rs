@@ -38,7 +38,9 @@ pub(crate) use text::{first_content_line, line_at, read_text};
 use crate::manifest::{ClientSource, Provider};
 use crate::model::ClientDecl;
 
-use super::{Location, SkipReason, Skipped, SourceError};
+#[cfg(doc)]
+use super::SkipReason;
+use super::{Location, Skipped, SourceError};
 
 /// One record of a client export, as it leaves [`read_client_source`].
 #[derive(Debug)]
@@ -141,29 +143,27 @@ pub(crate) struct ClientRecord {
 }
 
 /// A provider reader's verdict on one record.
+pub(crate) type Outcome = super::record::Outcome<MappedClient>;
+
+/// A client, not yet rewritten or validated, with what the mapping dropped or changed.
 #[derive(Debug)]
-pub(crate) enum Outcome {
-    /// A client, not yet rewritten or validated, with what the mapping dropped or changed.
-    Client {
-        /// The client.
-        decl: ClientDecl,
-        /// Messages for [`ClientItem::Warning`]s.
-        warnings: Vec<String>,
-    },
-    /// Not a client application.
-    Skipped {
-        /// Its provider id or name, when it has one.
-        external_id: Option<String>,
-        /// Why.
-        reason: SkipReason,
-    },
-    /// Cannot be migrated as it is.
-    Invalid {
-        /// Its provider id or name, when it could be read.
-        external_id: Option<String>,
-        /// Every problem found, `; `-separated, without secret values.
-        message: String,
-    },
+pub(crate) struct MappedClient {
+    /// The client.
+    pub decl: ClientDecl,
+    /// Messages for [`ClientItem::Warning`]s.
+    pub warnings: Vec<String>,
+}
+
+impl MappedClient {
+    /// A client whose mapping changed nothing.
+    pub(crate) fn outcome(decl: ClientDecl) -> Outcome {
+        Self::with_warnings(decl, Vec::new())
+    }
+
+    /// A client with what its mapping dropped or changed.
+    pub(crate) fn with_warnings(decl: ClientDecl, warnings: Vec<String>) -> Outcome {
+        Outcome::Converted(Self { decl, warnings })
+    }
 }
 
 /// The shared steps, applied to each record as the provider reader hands it over.
@@ -195,7 +195,9 @@ impl Pipeline<'_> {
                 external_id,
                 message,
             } => self.invalid(location, external_id, message),
-            Outcome::Client { decl, warnings } => self.client(location, decl, warnings),
+            Outcome::Converted(MappedClient { decl, warnings }) => {
+                self.client(location, decl, warnings);
+            }
         }
     }
 

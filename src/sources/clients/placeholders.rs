@@ -225,6 +225,9 @@ fn encoded_value(var: &str) -> Value {
 /// string or comment, or where a bare value would start. YAML is followed line by line: a
 /// quoted scalar spanning lines is rare in deploy-cli exports, and misjudging one only decides
 /// whether an *unknown* keyword is quoted.
+// The flags are the lexer's state, set and read one character at a time in `feed`; the
+// escape and `''` flags hold alongside the quote ones, so they are no one enum.
+#[allow(clippy::struct_excessive_bools)]
 struct Lexer {
     syntax: Syntax,
     in_double: bool,

@@ -10,6 +10,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::manifest::Rewrite;
 use crate::model::{OAuthClient, ServiceAccount};
+use crate::sources::SkipReason;
 
 /// The fixture `name` under `tests/fixtures/clients/`.
 pub(crate) fn fixture(name: &str) -> PathBuf {

@@ -58,7 +58,7 @@ pub(crate) fn read_text(path: &Path) -> Result<String, SourceError> {
 /// The 1-based line of byte `offset` in `bytes`.
 pub(crate) fn line_at(bytes: &[u8], offset: usize) -> u64 {
     let end = offset.min(bytes.len());
-    bytes[..end].iter().filter(|&&b| b == b'\n').count() as u64 + 1
+    crate::sources::json_records::count_byte(&bytes[..end], b'\n') + 1
 }
 
 /// The 1-based line of the first character that is not whitespace (line 1 for blank text).

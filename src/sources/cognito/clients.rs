@@ -20,10 +20,11 @@ use serde_json::Value;
 
 use crate::model::{ClientDecl, ClientType, ExternalId, OAuthClient, ServiceAccount};
 use crate::sources::clients::{
-    ClientRecord, DEFAULT_SCOPES, Outcome, line_at, owned, read_text, string_list,
+    ClientRecord, DEFAULT_SCOPES, MappedClient, Outcome, line_at, owned, read_text, string_list,
 };
 use crate::sources::json_records::fields::{Slots, normalise_key};
 use crate::sources::json_records::{first_content_byte, kind_of, read_json_records};
+use crate::sources::record::{convert_or_invalid, invalid};
 use crate::sources::{Location, SourceError};
 
 /// Cognito's own admin scope: it lets a token call Cognito's user-profile API, which has no
@@ -45,19 +46,8 @@ pub(crate) fn read_clients(
         None => Ok(()),
         Some(b'[') => {
             read_json_records(path, is_client_id_key, &mut |record| {
-                let outcome = match record.entries {
-                    Ok(entries) => match unwrap(entries) {
-                        Ok(client) => convert(client),
-                        Err(message) => Outcome::Invalid {
-                            external_id: record.id_hint,
-                            message,
-                        },
-                    },
-                    Err(message) => Outcome::Invalid {
-                        external_id: record.id_hint,
-                        message,
-                    },
-                };
+                let entries = record.entries.and_then(unwrap);
+                let outcome = convert_or_invalid(entries, record.id_hint, convert);
                 sink(ClientRecord {
                     location: record.location,
                     outcome,
@@ -203,7 +193,7 @@ fn convert(entries: Vec<(String, Value)>) -> Outcome {
     let client_id = s.take_text(Field::ClientId).non_empty(&mut problems);
     let Some(external_id) = client_id else {
         problems.insert(0, "the client has no `ClientId`".to_owned());
-        return invalid(None, problems);
+        return invalid(None, &problems);
     };
     let name = s
         .take::<String>(Field::ClientName)
@@ -240,7 +230,7 @@ fn convert(entries: Vec<(String, Value)>) -> Outcome {
         &mut problems,
     );
     if !problems.is_empty() {
-        return invalid(Some(external_id), problems);
+        return invalid(Some(external_id), &problems);
     }
 
     let has = |flow: &str| flows.iter().any(|f| f == flow);
@@ -268,15 +258,15 @@ fn convert(entries: Vec<(String, Value)>) -> Outcome {
                 listed.join(", ")
             ));
         }
-        return Outcome::Client {
-            decl: ClientDecl::ServiceAccount(ServiceAccount {
+        return MappedClient::with_warnings(
+            ClientDecl::ServiceAccount(ServiceAccount {
                 external_id: ExternalId::new(external_id),
                 name,
                 description: None,
                 scopes: Vec::new(),
             }),
             warnings,
-        };
+        );
     }
 
     let mut grant_types = Vec::new();
@@ -328,8 +318,8 @@ fn convert(entries: Vec<(String, Value)>) -> Outcome {
         kept_scopes = owned(&DEFAULT_SCOPES);
     }
 
-    Outcome::Client {
-        decl: ClientDecl::OAuth(OAuthClient {
+    MappedClient::with_warnings(
+        ClientDecl::OAuth(OAuthClient {
             external_id: ExternalId::new(external_id),
             name,
             client_type: if has_secret {
@@ -344,14 +334,7 @@ fn convert(entries: Vec<(String, Value)>) -> Outcome {
             scopes: kept_scopes,
         }),
         warnings,
-    }
-}
-
-fn invalid(external_id: Option<String>, problems: Vec<String>) -> Outcome {
-    Outcome::Invalid {
-        external_id,
-        message: problems.join("; "),
-    }
+    )
 }
 
 #[cfg(test)]

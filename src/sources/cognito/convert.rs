@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 use crate::model::{ExternalId, Identity, LinkedProvider, validate};
 use crate::sources::json_records::fields::{Field, Slots, normalise_key};
 use crate::sources::json_records::kind_of;
+use crate::sources::record::{Outcome, UserOutcome, invalid};
 
 /// The user fields this tool reads, by meaning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,27 +55,8 @@ pub(super) fn is_username_key(key: &str) -> bool {
     UserField::of(&normalise_key(key)) == Some(UserField::Username)
 }
 
-/// What one record becomes.
-#[derive(Debug)]
-pub(super) enum Outcome {
-    /// A user to migrate.
-    Identity(Box<Identity>),
-    /// A user without an email address: Avnology cannot hold it.
-    Skipped {
-        /// Its `sub`.
-        external_id: String,
-    },
-    /// A record that cannot be migrated as it is.
-    Invalid {
-        /// Its `sub`, when it has one.
-        external_id: Option<String>,
-        /// Every problem found, `; `-separated.
-        message: String,
-    },
-}
-
 /// Converts one record's entries.
-pub(super) fn convert(entries: Vec<(String, Value)>) -> Outcome {
+pub(super) fn convert(entries: Vec<(String, Value)>) -> UserOutcome {
     use UserField as F;
     let mut s = Slots::new(entries, UserField::of);
     let mut problems = std::mem::take(&mut s.conflicts);
@@ -88,15 +70,12 @@ pub(super) fn convert(entries: Vec<(String, Value)>) -> Outcome {
     let Some(external_id) = attr("sub") else {
         let who = username.map_or_else(|| "user".to_owned(), |u| format!("user `{u}`"));
         problems.insert(0, format!("{who} has no `sub` attribute"));
-        return Outcome::Invalid {
-            external_id: None,
-            message: problems.join("; "),
-        };
+        return invalid(None, &problems);
     };
 
     let email = attr("email");
     if email.is_none() && problems.is_empty() {
-        return Outcome::Skipped { external_id };
+        return Outcome::no_email(external_id);
     }
     let flag = |name: &str, problems: &mut Vec<String>| match attr(name).as_deref() {
         None => None,
@@ -177,12 +156,9 @@ pub(super) fn convert(entries: Vec<(String, Value)>) -> Outcome {
     }
 
     if problems.is_empty() {
-        Outcome::Identity(Box::new(identity))
+        Outcome::Converted(Box::new(identity))
     } else {
-        Outcome::Invalid {
-            external_id: Some(external_id),
-            message: problems.join("; "),
-        }
+        invalid(Some(external_id), &problems)
     }
 }
 
@@ -348,8 +324,8 @@ mod tests {
     #[test]
     fn timestamps_in_both_cli_forms() {
         for ok in [
-            json!(1682955829.578),
-            json!(1682955829),
+            json!(1_682_955_829.578),
+            json!(1_682_955_829),
             json!("1682955829.578"),
             json!("2023-05-01T15:43:49.578000+00:00"),
             json!("2023-05-01T15:43:49Z"),

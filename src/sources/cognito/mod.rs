@@ -16,10 +16,11 @@ mod tests;
 
 use std::path::Path;
 
-use convert::{Outcome, is_username_key};
+use convert::is_username_key;
 
 use super::json_records::read_json_records_in;
-use super::{SkipReason, Skipped, SourceError, UserItem};
+use super::record::{Outcome, convert_or_invalid};
+use super::{SourceError, UserItem};
 
 /// What a read found, beyond the items themselves.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -50,43 +51,20 @@ pub fn read_users(path: &Path, sink: &mut dyn FnMut(UserItem)) -> Result<ReadSta
     let mut stats = ReadStats::default();
     let summary = read_json_records_in(path, "Users", is_username_key, &mut |record| {
         stats.records += 1;
-        let outcome = match record.entries {
-            Ok(entries) => convert::convert(entries),
-            Err(message) => Outcome::Invalid {
-                // The record broke before its `sub` could be read: its `Username` is the only
-                // name it has.
-                external_id: record.id_hint,
-                message,
-            },
-        };
-        match outcome {
-            Outcome::Identity(identity) => {
+        // A record that broke before its `sub` could be read is named by its `Username`,
+        // the only name it has.
+        let outcome = convert_or_invalid(record.entries, record.id_hint, convert::convert);
+        match &outcome {
+            Outcome::Converted(identity) => {
                 stats.identities += 1;
                 if !identity.linked_providers.is_empty() {
                     stats.federated += 1;
                 }
-                sink(UserItem::Identity(identity, record.location));
             }
-            Outcome::Skipped { external_id } => {
-                stats.skipped += 1;
-                sink(UserItem::Skipped(Skipped {
-                    location: record.location,
-                    external_id: Some(external_id),
-                    reason: SkipReason::NoEmail,
-                }));
-            }
-            Outcome::Invalid {
-                external_id,
-                message,
-            } => {
-                stats.invalid += 1;
-                sink(UserItem::Invalid(SourceError::new(
-                    record.location,
-                    external_id,
-                    message,
-                )));
-            }
+            Outcome::Skipped { .. } => stats.skipped += 1,
+            Outcome::Invalid { .. } => stats.invalid += 1,
         }
+        sink(outcome.into_item(record.location));
     })?;
     stats.pages = summary.documents;
     Ok(stats)

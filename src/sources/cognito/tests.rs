@@ -8,51 +8,18 @@ use proptest::prelude::*;
 use serde_json::json;
 
 use super::*;
-use crate::model::{Identity, LinkedProvider};
-use crate::sources::Location;
+use crate::manifest::Provider;
+use crate::model::LinkedProvider;
+use crate::sources::SkipReason;
+use crate::sources::test_support::{self, Read, temp_file, user_source};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/cognito"
-    ))
-    .join(name)
-}
-
-/// Everything one read produced.
-#[derive(Debug, Default)]
-struct Read {
-    identities: Vec<(Identity, Location)>,
-    skipped: Vec<Skipped>,
-    invalid: Vec<SourceError>,
-}
-
-impl Read {
-    fn identity(&self, id: &str) -> &Identity {
-        self.identities
-            .iter()
-            .map(|(i, _)| i)
-            .find(|i| i.external_id.as_str() == id)
-            .unwrap_or_else(|| panic!("no identity `{id}` in {:?}", self.identities))
-    }
-
-    fn invalid(&self, id: &str) -> &SourceError {
-        self.invalid
-            .iter()
-            .find(|e| e.external_id.as_deref() == Some(id))
-            .unwrap_or_else(|| panic!("no invalid record `{id}` in {:?}", self.invalid))
-    }
+    test_support::fixture("cognito", name)
 }
 
 fn try_read(path: &Path) -> (Result<ReadStats, SourceError>, Read) {
-    let mut out = Read::default();
-    let result = read_users(path, &mut |item| match item {
-        UserItem::Identity(identity, location) => out.identities.push((*identity, location)),
-        UserItem::Skipped(skipped) => out.skipped.push(skipped),
-        UserItem::Invalid(err) => out.invalid.push(err),
-        UserItem::Warning(err) => panic!("unexpected warning {err}"),
-    });
-    (result, out)
+    let (result, out) = Read::collect(|sink| read_users(path, sink));
+    (result, out.without_warnings())
 }
 
 fn read(path: &Path) -> (ReadStats, Read) {
@@ -267,9 +234,10 @@ fn a_page_cut_off_in_the_middle_is_an_error_naming_the_record() {
 
 #[test]
 fn a_file_that_is_not_list_users_output_is_an_error() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("admin_get_user.json");
-    std::fs::write(&path, r#"{"Username": "x", "UserAttributes": []}"#).expect("write");
+    let (_dir, path) = temp_file(
+        "admin_get_user.json",
+        r#"{"Username": "x", "UserAttributes": []}"#,
+    );
     let (result, _) = try_read(&path);
     let err = result.expect_err("no Users array");
     assert!(err.message.contains("has no `Users` array"), "{err}");
@@ -277,25 +245,8 @@ fn a_file_that_is_not_list_users_output_is_an_error() {
 
 #[test]
 fn dispatch_maps_the_stats() {
-    use crate::manifest::{Provider, UserSource};
-    let source = UserSource {
-        name: "cognito".into(),
-        provider: Provider::Cognito,
-        path: fixture("list_users_v1.json"),
-        passwords: None,
-        firebase_hash: None,
-        sha256: None,
-        passwords_sha256: None,
-    };
-    let stats = crate::sources::read_user_source(&source, &mut |_| {}).expect("readable");
-    assert_eq!(
-        stats,
-        crate::sources::ReadStats {
-            records: 6,
-            passwords_matched: 0,
-            passwords_unmatched: 0
-        }
-    );
+    let source = user_source(Provider::Cognito, fixture("list_users_v1.json"));
+    assert_eq!(test_support::dispatched(&source), (6, 0, 0));
 }
 
 proptest! {
@@ -303,17 +254,13 @@ proptest! {
 
     #[test]
     fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("garbage");
-        std::fs::write(&path, &bytes).expect("write");
+        let (_dir, path) = temp_file("garbage", bytes);
         let _ = read_users(&path, &mut |_| {});
     }
 
     #[test]
     fn json_shaped_garbage_never_panics(text in "(\\{\"Users\": \\[(\\{\"(Username|Enabled|UserCreateDate|MFAOptions)\": (\"[a-z0-9:.-]{0,12}\"|[0-9.]{1,6}|true|\\[\\]), \"Attributes\": \\[(\\{\"Name\": \"(sub|email|email_verified|identities|custom:x)\", \"Value\": (\"[a-z0-9@.\\[\\]{}\"]{0,16}\"|[0-9]{1,3}|false)\\}, ?){0,4}\\]\\}, ?){0,3}\\]\\}\n?){0,3}[\\]}]{0,2}") {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("users.json");
-        std::fs::write(&path, text.as_bytes()).expect("write");
+        let (_dir, path) = temp_file("users.json", text);
         let _ = read_users(&path, &mut |_| {});
     }
 }

@@ -18,6 +18,7 @@ use crate::model::{
 use crate::sources::SkipReason;
 use crate::sources::json_records::fields::Field;
 use crate::sources::json_records::kind_of;
+use crate::sources::record::{Outcome, UserOutcome, invalid};
 
 /// What `password_unsupported` says for a user whose hash cannot be used because the manifest
 /// gives no project parameters.
@@ -27,29 +28,8 @@ pub(super) const NO_PARAMS: &str = "firebase-scrypt without [users.firebase_hash
 /// `auth:export` CLI never writes them, but the raw API and the Auth emulator's export do.
 const NOT_LINKED: [&str; 2] = ["password", "phone"];
 
-/// What one record becomes.
-#[derive(Debug)]
-pub(super) enum Outcome {
-    /// A user to migrate.
-    Identity(Box<Identity>),
-    /// A user Avnology cannot hold.
-    Skipped {
-        /// Its `localId`.
-        external_id: String,
-        /// Anonymous, or no email.
-        reason: SkipReason,
-    },
-    /// A record that cannot be migrated as it is.
-    Invalid {
-        /// Its `localId`, when it has one.
-        external_id: Option<String>,
-        /// Every problem found, `; `-separated.
-        message: String,
-    },
-}
-
 /// Converts one record. `params` are the project's hash parameters from the manifest.
-pub(super) fn convert(raw: RawUser, params: Option<&FirebaseHashParams>) -> Outcome {
+pub(super) fn convert(raw: RawUser, params: Option<&FirebaseHashParams>) -> UserOutcome {
     let external_id = match raw.local_id {
         Field::Present(id) if !id.trim().is_empty() => id,
         Field::Present(_) | Field::Absent => {
@@ -59,17 +39,9 @@ pub(super) fn convert(raw: RawUser, params: Option<&FirebaseHashParams>) -> Outc
             } else {
                 "record has no `localId`"
             };
-            return Outcome::Invalid {
-                external_id: None,
-                message: message.to_owned(),
-            };
+            return invalid(None, &[message.to_owned()]);
         }
-        wrong @ Field::Wrong { .. } => {
-            return Outcome::Invalid {
-                external_id: None,
-                message: wrong.wrong_type().unwrap_or_default(),
-            };
-        }
+        wrong @ Field::Wrong { .. } => return invalid(None, wrong.wrong_type().as_slice()),
     };
 
     let mut problems = raw.conflicts;
@@ -79,7 +51,7 @@ pub(super) fn convert(raw: RawUser, params: Option<&FirebaseHashParams>) -> Outc
         // A wrongly typed email is a broken record, not a user without one.
         wrong @ Field::Wrong { .. } => {
             problems.extend(wrong.wrong_type());
-            return invalid(external_id, problems);
+            return invalid(Some(external_id), &problems);
         }
     };
     let phone = raw.phone_number.non_empty(&mut problems);
@@ -97,7 +69,7 @@ pub(super) fn convert(raw: RawUser, params: Option<&FirebaseHashParams>) -> Outc
             SkipReason::NoEmail
         };
         return Outcome::Skipped {
-            external_id,
+            external_id: Some(external_id),
             reason,
         };
     }
@@ -170,16 +142,9 @@ pub(super) fn convert(raw: RawUser, params: Option<&FirebaseHashParams>) -> Outc
     }
 
     if problems.is_empty() {
-        Outcome::Identity(Box::new(identity))
+        Outcome::Converted(Box::new(identity))
     } else {
-        invalid(external_id, problems)
-    }
-}
-
-fn invalid(external_id: String, problems: Vec<String>) -> Outcome {
-    Outcome::Invalid {
-        external_id: Some(external_id),
-        message: problems.join("; "),
+        invalid(Some(external_id), &problems)
     }
 }
 

@@ -28,12 +28,12 @@ use std::path::Path;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use convert::Outcome;
 use export::{RawUser, is_local_id_key};
 
 use super::json_records::fields::Field;
 use super::json_records::{JsonRecord, first_content_byte, read_json_records_in};
-use super::{Location, SkipReason, Skipped, SourceError, UserItem};
+use super::record::Outcome;
+use super::{Location, SkipReason, SourceError, UserItem};
 use crate::model::FirebaseHashParams;
 
 /// What a read found, beyond the items themselves.
@@ -177,44 +177,25 @@ fn handle_record(
         }
     }
 
-    match convert::convert(raw, hash) {
-        Outcome::Identity(identity) => {
+    let outcome = convert::convert(raw, hash);
+    match &outcome {
+        Outcome::Converted(identity) => {
             stats.identities += 1;
             if identity.password.is_some() {
                 stats.password_hashes += 1;
             } else if identity.password_unsupported.is_some() {
                 stats.hashes_without_params += 1;
             }
-            sink(UserItem::Identity(identity, location));
         }
-        Outcome::Skipped {
-            external_id,
-            reason,
-        } => {
-            match reason {
-                SkipReason::Anonymous => stats.anonymous += 1,
-                SkipReason::NoEmail => stats.no_email += 1,
-                // Client reasons: the Firebase users reader never produces them.
-                SkipReason::GlobalClient | SkipReason::ClientAppType(_) => {}
-            }
-            sink(UserItem::Skipped(Skipped {
-                location,
-                external_id: Some(external_id),
-                reason,
-            }));
-        }
-        Outcome::Invalid {
-            external_id,
-            message,
-        } => {
-            stats.invalid += 1;
-            sink(UserItem::Invalid(SourceError::new(
-                location,
-                external_id,
-                message,
-            )));
-        }
+        Outcome::Skipped { reason, .. } => match reason {
+            SkipReason::Anonymous => stats.anonymous += 1,
+            SkipReason::NoEmail => stats.no_email += 1,
+            // Client reasons: the Firebase users reader never produces them.
+            SkipReason::GlobalClient | SkipReason::ClientAppType(_) => {}
+        },
+        Outcome::Invalid { .. } => stats.invalid += 1,
     }
+    sink(outcome.into_item(location));
 }
 
 /// A digest of a record's entries in file order: equal for byte-identical repeats.

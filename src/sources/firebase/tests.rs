@@ -2,18 +2,17 @@
 //! quirk of the `auth:export` formats (provider-formats 3.1), with assertions on the items and
 //! on message texts.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use aes::cipher::{KeyIvInit, StreamCipher};
-use flate2::Compression;
-use flate2::write::GzEncoder;
 use proptest::prelude::*;
 use serde_json::json;
 
 use super::hash::decode_base64;
 use super::*;
-use crate::model::{Identity, LinkedProvider, PasswordHash, Secret};
+use crate::manifest::Provider;
+use crate::model::{LinkedProvider, PasswordHash, Secret};
+use crate::sources::test_support::{self, Read, assert_no_secret, gzip, temp_file, user_source};
 
 /// Firebase's published test vector (firebase/scrypt README).
 const SIGNER_KEY: &str =
@@ -24,11 +23,7 @@ const HASH: &str =
     "lSrfV15cpx95/sZS2W9c9Kp6i/LVgQNDNC/qzrCnh1SAyZvqmZqAjTdn3aoItz+VHjoZilo78198JAdRuid5lQ==";
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/firebase"
-    ))
-    .join(name)
+    test_support::fixture("firebase", name)
 }
 
 fn params() -> FirebaseHashParams {
@@ -40,57 +35,11 @@ fn params() -> FirebaseHashParams {
     }
 }
 
-/// Everything one read produced.
-#[derive(Debug, Default)]
-struct Read {
-    identities: Vec<(Identity, Location)>,
-    skipped: Vec<Skipped>,
-    invalid: Vec<SourceError>,
-    warnings: Vec<SourceError>,
-}
-
-impl Read {
-    fn identity(&self, id: &str) -> &Identity {
-        self.identity_at(id).0
-    }
-
-    fn identity_at(&self, id: &str) -> (&Identity, &Location) {
-        self.identities
-            .iter()
-            .find(|(i, _)| i.external_id.as_str() == id)
-            .map_or_else(
-                || panic!("no identity `{id}` in {:?}", self.identities),
-                |(i, l)| (i, l),
-            )
-    }
-
-    fn invalid(&self, id: &str) -> &SourceError {
-        self.invalid
-            .iter()
-            .find(|e| e.external_id.as_deref() == Some(id))
-            .unwrap_or_else(|| panic!("no invalid record `{id}` in {:?}", self.invalid))
-    }
-
-    fn skipped(&self, id: &str) -> &Skipped {
-        self.skipped
-            .iter()
-            .find(|s| s.external_id.as_deref() == Some(id))
-            .unwrap_or_else(|| panic!("no skipped record `{id}` in {:?}", self.skipped))
-    }
-}
-
 fn try_read(
     path: &Path,
     params: Option<&FirebaseHashParams>,
 ) -> (Result<ReadStats, SourceError>, Read) {
-    let mut out = Read::default();
-    let result = read_users(path, params, &mut |item| match item {
-        UserItem::Identity(identity, location) => out.identities.push((*identity, location)),
-        UserItem::Skipped(skipped) => out.skipped.push(skipped),
-        UserItem::Invalid(err) => out.invalid.push(err),
-        UserItem::Warning(err) => out.warnings.push(err),
-    });
-    (result, out)
+    Read::collect(|sink| read_users(path, params, sink))
 }
 
 fn read(path: &Path, params: Option<&FirebaseHashParams>) -> (ReadStats, Read) {
@@ -495,18 +444,14 @@ fn emulator_export_shape_is_read_too() {
 fn gzip_and_missing_files() {
     let dir = tempfile::tempdir().expect("tempdir");
     let zipped = dir.path().join("users.json.gz");
-    let mut enc = GzEncoder::new(Vec::new(), Compression::default());
-    enc.write_all(&std::fs::read(fixture("users.json")).expect("fixture"))
-        .expect("gzip");
-    std::fs::write(&zipped, enc.finish().expect("gzip")).expect("write");
+    let json = std::fs::read(fixture("users.json")).expect("fixture");
+    std::fs::write(&zipped, gzip(json)).expect("write");
     let (stats, _) = read(&zipped, None);
     assert_eq!(stats.identities, 5);
 
     let zipped_csv = dir.path().join("users.csv.gz");
-    let mut enc = GzEncoder::new(Vec::new(), Compression::default());
-    enc.write_all(&std::fs::read(fixture("users_28.csv")).expect("fixture"))
-        .expect("gzip");
-    std::fs::write(&zipped_csv, enc.finish().expect("gzip")).expect("write");
+    let csv = std::fs::read(fixture("users_28.csv")).expect("fixture");
+    std::fs::write(&zipped_csv, gzip(csv)).expect("write");
     let (stats, out) = read(&zipped_csv, None);
     assert_eq!((stats.records, stats.identities), (8, 4));
     assert_eq!(
@@ -537,42 +482,26 @@ fn secrets_never_appear_in_items_or_messages() {
         "invalid_records.json",
     ] {
         let (_, out) = read(&fixture(name), Some(&params));
-        shown.push_str(&format!("{out:?}"));
-        for e in out.invalid.iter().chain(&out.warnings) {
-            shown.push_str(&e.to_string());
-        }
+        shown.push_str(&out.all_text());
     }
-    for secret in [
-        &HASH[..20],
-        &SALT[..10],
-        &SIGNER_KEY[..20],
-        "lSrfV15cpx95_sZS",
-    ] {
-        assert!(!shown.contains(secret), "{secret} leaked");
-    }
+    assert_no_secret(
+        &shown,
+        &[
+            &HASH[..20],
+            &SALT[..10],
+            &SIGNER_KEY[..20],
+            "lSrfV15cpx95_sZS",
+        ],
+    );
 }
 
 #[test]
 fn dispatch_maps_the_stats() {
-    use crate::manifest::{Provider, UserSource};
-    let source = UserSource {
-        name: "firebase".into(),
-        provider: Provider::Firebase,
-        path: fixture("users.json"),
-        passwords: None,
+    let source = crate::manifest::UserSource {
         firebase_hash: Some(params()),
-        sha256: None,
-        passwords_sha256: None,
+        ..user_source(Provider::Firebase, fixture("users.json"))
     };
-    let stats = crate::sources::read_user_source(&source, &mut |_| {}).expect("readable");
-    assert_eq!(
-        stats,
-        crate::sources::ReadStats {
-            records: 7,
-            passwords_matched: 1,
-            passwords_unmatched: 0
-        }
-    );
+    assert_eq!(test_support::dispatched(&source), (7, 1, 0));
 }
 
 proptest! {
@@ -580,25 +509,19 @@ proptest! {
 
     #[test]
     fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("garbage");
-        std::fs::write(&path, &bytes).expect("write");
+        let (_dir, path) = temp_file("garbage", bytes);
         let _ = read_users(&path, Some(&params()), &mut |_| {});
     }
 
     #[test]
     fn json_shaped_garbage_never_panics(text in "\\{\"users\": \\[(\\{(\"[a-zA-Z]{1,12}\": (\"[a-zA-Z0-9+/=_:\\[\\]{}-]{0,20}\"|[0-9]{1,3}|true|null|\\[\\]|\\{\\}), ?){0,6}\\}, ?){0,4}[\\]}]{0,2}") {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("users.json");
-        std::fs::write(&path, text.as_bytes()).expect("write");
+        let (_dir, path) = temp_file("users.json", text);
         let _ = read_users(&path, Some(&params()), &mut |_| {});
     }
 
     #[test]
     fn csv_shaped_garbage_never_panics(lines in proptest::collection::vec("[a-z0-9@.,\"{}+/= ]{0,80}", 0..8)) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("users.csv");
-        std::fs::write(&path, lines.join("\n")).expect("write");
+        let (_dir, path) = temp_file("users.csv", lines.join("\n"));
         let _ = read_users(&path, None, &mut |_| {});
     }
 }

@@ -94,7 +94,7 @@ pub(super) struct NewlineCounter<R> {
 impl<R: Read> Read for NewlineCounter<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        let seen = buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+        let seen = super::count_byte(&buf[..n], b'\n');
         self.newlines.set(self.newlines.get() + seen);
         Ok(n)
     }

@@ -107,7 +107,7 @@ impl CsvRows {
                 }
                 start = self.line;
             }
-            quotes += self.chunk.iter().filter(|&&b| b == b'"').count();
+            quotes += super::count_byte(&self.chunk, b'"') as usize;
             if self.buf.len() + self.chunk.len() > MAX_ROW_BYTES {
                 too_long = true;
                 break;

@@ -126,7 +126,7 @@ pub(super) fn read(
             }
             // Anything but whitespace after a document: the next document (or garbage, which
             // the next round reports).
-            Err(_) => continue,
+            Err(_) => {}
         }
     }
 }

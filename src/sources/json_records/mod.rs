@@ -37,7 +37,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-pub use blocks::{BLOCK_BYTES, LineBlock, NdjsonBlocks, NdjsonLine, ReadFailure};
+pub use blocks::{BLOCK_BYTES, LineBlock, NdjsonBlocks, NdjsonLine, ReadFailure, count_byte};
 pub use csv_rows::{CsvRow, CsvRows, MAX_ROW_BYTES};
 pub use ndjson::{Entries, parse_record_line, trim_line};
 

@@ -18,10 +18,11 @@ use crate::model::{ClientDecl, ClientType, ExternalId, OAuthClient, ServiceAccou
 use crate::sources::SkipReason;
 use crate::sources::clients::placeholders::{key_of, unfilled};
 use crate::sources::clients::{
-    DEFAULT_GRANTS, DEFAULT_SCOPES, OAUTH21_GRANTS, Outcome, dedupe, owned, skipped_app_type,
-    string_list, trim_origin_slash,
+    DEFAULT_GRANTS, DEFAULT_SCOPES, MappedClient, OAUTH21_GRANTS, Outcome, dedupe, owned,
+    skipped_app_type, string_list, trim_origin_slash,
 };
 use crate::sources::json_records::fields::{Field, Slots, normalise_key};
+use crate::sources::record::invalid;
 
 /// The client fields this tool reads, by meaning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -99,14 +100,14 @@ pub(super) fn convert(entries: Vec<(String, Value)>) -> Outcome {
     if !unfilled_keywords.is_empty() {
         // What the keywords stand for decides the field's type too, so nothing else about
         // the record is worth reporting until they are filled.
-        return invalid(external_id, unfilled_keywords);
+        return invalid(external_id, &unfilled_keywords);
     }
     let Some(external_id) = external_id else {
         problems.insert(
             0,
             "the client has neither a `client_id` nor a `name`".to_owned(),
         );
-        return invalid(None, problems);
+        return invalid(None, &problems);
     };
 
     if s.take::<bool>(F::Global).get(&mut problems) == Some(true) {
@@ -149,19 +150,16 @@ pub(super) fn convert(entries: Vec<(String, Value)>) -> Outcome {
     let client_type = match kind {
         Kind::ServiceAccount => {
             if !problems.is_empty() {
-                return invalid(Some(external_id), problems);
+                return invalid(Some(external_id), &problems);
             }
             // Auth0 M2M scopes are grants on the tenant's own APIs, which mean nothing to
             // Avnology's admin API: the key gets none of them.
-            return Outcome::Client {
-                decl: ClientDecl::ServiceAccount(ServiceAccount {
-                    external_id: ExternalId::new(external_id),
-                    name: name.unwrap_or_default(),
-                    description,
-                    scopes: Vec::new(),
-                }),
-                warnings: Vec::new(),
-            };
+            return MappedClient::outcome(ClientDecl::ServiceAccount(ServiceAccount {
+                external_id: ExternalId::new(external_id),
+                name: name.unwrap_or_default(),
+                description,
+                scopes: Vec::new(),
+            }));
         }
         Kind::Client(client_type) => client_type,
     };
@@ -200,10 +198,10 @@ pub(super) fn convert(entries: Vec<(String, Value)>) -> Outcome {
     };
 
     if !problems.is_empty() {
-        return invalid(Some(external_id), problems);
+        return invalid(Some(external_id), &problems);
     }
-    Outcome::Client {
-        decl: ClientDecl::OAuth(OAuthClient {
+    MappedClient::with_warnings(
+        ClientDecl::OAuth(OAuthClient {
             external_id: ExternalId::new(external_id),
             name: name.unwrap_or_default(),
             client_type,
@@ -214,7 +212,7 @@ pub(super) fn convert(entries: Vec<(String, Value)>) -> Outcome {
             scopes: owned(&DEFAULT_SCOPES),
         }),
         warnings,
-    }
+    )
 }
 
 /// Keeps the OAuth 2.1 grants in order, naming the others in a warning. A client left with
@@ -249,11 +247,4 @@ fn grants(listed: Vec<String>, warnings: &mut Vec<String>) -> Vec<String> {
         kept.push("authorization_code".to_owned());
     }
     kept
-}
-
-fn invalid(external_id: Option<String>, problems: Vec<String>) -> Outcome {
-    Outcome::Invalid {
-        external_id,
-        message: problems.join("; "),
-    }
 }

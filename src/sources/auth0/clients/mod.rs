@@ -27,8 +27,9 @@ use convert::is_client_id_key;
 
 use crate::sources::SourceError;
 use crate::sources::clients::placeholders::fill_value;
-use crate::sources::clients::{ClientRecord, Outcome, as_client_export};
+use crate::sources::clients::{ClientRecord, as_client_export};
 use crate::sources::json_records::{first_content_byte, read_json_records_in};
+use crate::sources::record::convert_or_invalid;
 
 /// Reads the Auth0 client export at `path` and hands every record to `sink`.
 ///
@@ -67,20 +68,14 @@ fn read_management_api(
     sink: &mut dyn FnMut(ClientRecord),
 ) -> Result<(), SourceError> {
     read_json_records_in(path, "clients", is_client_id_key, &mut |record| {
-        let outcome = match record.entries {
-            Ok(mut entries) => {
-                if !vars.is_empty() {
-                    for (_, value) in &mut entries {
-                        fill_value(value, vars);
-                    }
+        let outcome = convert_or_invalid(record.entries, record.id_hint, |mut entries| {
+            if !vars.is_empty() {
+                for (_, value) in &mut entries {
+                    fill_value(value, vars);
                 }
-                convert::convert(entries)
             }
-            Err(message) => Outcome::Invalid {
-                external_id: record.id_hint,
-                message,
-            },
-        };
+            convert::convert(entries)
+        });
         sink(ClientRecord {
             location: record.location,
             outcome,

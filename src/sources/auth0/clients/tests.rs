@@ -5,8 +5,8 @@
 use crate::manifest::Provider;
 use crate::model::ClientType;
 use crate::sources::SkipReason;
-use crate::sources::clients::ClientReadStats;
 use crate::sources::clients::tests::{fixture, read, source, try_read, vars};
+use crate::sources::clients::{ClientItem, ClientReadStats};
 
 fn auth0(name: &str) -> crate::manifest::ClientSource {
     source(Provider::Auth0, fixture(name))
@@ -157,10 +157,8 @@ fn dropped_grants_and_trimmed_origins_are_warnings() {
         "{mobile:?}"
     );
     // Warnings come right before their client.
-    let position = |pred: &dyn Fn(&crate::sources::clients::ClientItem) -> bool| {
-        items.all.iter().position(pred).expect("item")
-    };
-    use crate::sources::clients::ClientItem;
+    let position =
+        |pred: &dyn Fn(&ClientItem) -> bool| items.all.iter().position(pred).expect("item");
     let warning = position(
         &|i| matches!(i, ClientItem::Warning(e) if e.external_id.as_deref() == Some("AcmeSpa0000000000000000000000002")),
     );

@@ -1,0 +1,159 @@
+//! What the users readers' unit tests share: fixture paths, a collector for everything a read
+//! hands its sink, the manifest entry that reads a fixture through [`read_user_source`], and
+//! the checks for leaked secrets and panics on garbage input.
+//!
+//! [`read_user_source`]: super::read_user_source
+
+use std::path::{Path, PathBuf};
+
+use super::{Location, Skipped, SourceError, UserItem};
+use crate::manifest::{Provider, UserSource};
+use crate::model::Identity;
+
+/// The fixture `name` under `tests/fixtures/<provider>/`.
+pub(crate) fn fixture(provider: &str, name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(provider)
+        .join(name)
+}
+
+/// Everything one read produced, by kind.
+#[derive(Debug, Default)]
+pub(crate) struct Read {
+    pub identities: Vec<(Identity, Location)>,
+    pub skipped: Vec<Skipped>,
+    pub invalid: Vec<SourceError>,
+    pub warnings: Vec<SourceError>,
+}
+
+impl Read {
+    /// Runs `read` with a sink that files every item here.
+    pub(crate) fn collect<T>(
+        read: impl FnOnce(&mut dyn FnMut(UserItem)) -> Result<T, SourceError>,
+    ) -> (Result<T, SourceError>, Self) {
+        let mut out = Self::default();
+        let result = read(&mut |item| match item {
+            UserItem::Identity(identity, location) => out.identities.push((*identity, location)),
+            UserItem::Skipped(skipped) => out.skipped.push(skipped),
+            UserItem::Invalid(err) => out.invalid.push(err),
+            UserItem::Warning(err) => out.warnings.push(err),
+        });
+        (result, out)
+    }
+
+    /// Itself, after checking that the read raised no warnings (only the Firebase reader,
+    /// which drops repeated records, ever does).
+    pub(crate) fn without_warnings(self) -> Self {
+        assert!(
+            self.warnings.is_empty(),
+            "unexpected warnings {:?}",
+            self.warnings
+        );
+        self
+    }
+
+    /// The identity with external id `id`.
+    pub(crate) fn identity(&self, id: &str) -> &Identity {
+        self.identity_at(id).0
+    }
+
+    /// The identity with external id `id`, and where it was read.
+    pub(crate) fn identity_at(&self, id: &str) -> (&Identity, &Location) {
+        self.identities
+            .iter()
+            .find(|(i, _)| i.external_id.as_str() == id)
+            .map_or_else(
+                || panic!("no identity `{id}` in {:?}", self.identities),
+                |(i, l)| (i, l),
+            )
+    }
+
+    /// The invalid record with external id `id`.
+    pub(crate) fn invalid(&self, id: &str) -> &SourceError {
+        self.invalid
+            .iter()
+            .find(|e| e.external_id.as_deref() == Some(id))
+            .unwrap_or_else(|| panic!("no invalid record `{id}` in {:?}", self.invalid))
+    }
+
+    /// The skipped record with external id `id`.
+    pub(crate) fn skipped(&self, id: &str) -> &Skipped {
+        self.skipped
+            .iter()
+            .find(|s| s.external_id.as_deref() == Some(id))
+            .unwrap_or_else(|| panic!("no skipped record `{id}` in {:?}", self.skipped))
+    }
+
+    /// Every invalid record's message as it is displayed.
+    pub(crate) fn messages(&self) -> Vec<String> {
+        self.invalid.iter().map(ToString::to_string).collect()
+    }
+
+    /// Everything's `Debug` and every message's `Display`, for secret checks.
+    pub(crate) fn all_text(&self) -> String {
+        let mut text = format!("{self:?}");
+        for e in self.invalid.iter().chain(&self.warnings) {
+            text.push_str(&e.to_string());
+        }
+        text
+    }
+}
+
+/// An identity's linked providers as `(provider, subject)` pairs.
+pub(crate) fn linked(identity: &Identity) -> Vec<(&str, &str)> {
+    identity
+        .linked_providers
+        .iter()
+        .map(|l| (l.provider.as_str(), l.subject.as_str()))
+        .collect()
+}
+
+/// A `[[users]]` entry reading `path` with `provider`.
+pub(crate) fn user_source(provider: Provider, path: PathBuf) -> UserSource {
+    UserSource {
+        name: provider.as_str().to_owned(),
+        provider,
+        path,
+        passwords: None,
+        firebase_hash: None,
+        sha256: None,
+        passwords_sha256: None,
+    }
+}
+
+/// Panics naming the first of `secrets` that `shown` contains.
+pub(crate) fn assert_no_secret(shown: &str, secrets: &[&str]) {
+    for secret in secrets {
+        assert!(!shown.contains(secret), "{secret} leaked");
+    }
+}
+
+/// Writes `bytes` to a file named `name` in a fresh temporary directory, for the readers'
+/// garbage tests: the directory goes when the returned guard is dropped.
+pub(crate) fn temp_file(name: &str, bytes: impl AsRef<[u8]>) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).expect("write");
+    (dir, path)
+}
+
+/// What [`read_user_source`](super::read_user_source) counts for `source`: records, passwords
+/// matched, passwords unmatched.
+pub(crate) fn dispatched(source: &UserSource) -> (u64, u64, u64) {
+    let stats = super::read_user_source(source, &mut |_| {}).expect("readable");
+    (
+        stats.records,
+        stats.passwords_matched,
+        stats.passwords_unmatched,
+    )
+}
+
+/// `bytes`, gzip-compressed.
+pub(crate) fn gzip(bytes: impl AsRef<[u8]>) -> Vec<u8> {
+    use std::io::Write;
+
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes.as_ref()).expect("gzip");
+    encoder.finish().expect("gzip")
+}
