@@ -157,10 +157,10 @@ impl Record {
             let path = cwd.join(value);
             if name == "--secrets-out" {
                 self.secrets_out.insert(path);
-            } else if SECRET_FILE_FLAGS.contains(&name.as_str()) {
-                if let Ok(text) = std::fs::read_to_string(&path) {
-                    self.add_secret(text.trim());
-                }
+            } else if SECRET_FILE_FLAGS.contains(&name.as_str())
+                && let Ok(text) = std::fs::read_to_string(&path)
+            {
+                self.add_secret(text.trim());
             }
         }
         for arg in args {
@@ -345,40 +345,53 @@ fn secrets_in_file(path: &Path, out: &mut BTreeSet<String>) {
         .file_name()
         .map(|n| n.to_string_lossy().to_lowercase())
         .unwrap_or_default();
+    // `.env` has no extension (a dot file); `prod.env` has `env`.
+    let kind = if name == ".env" {
+        "env".to_string()
+    } else {
+        path.extension()
+            .map(|e| e.to_string_lossy().to_lowercase())
+            .unwrap_or_default()
+    };
     let Ok(text) = std::fs::read_to_string(path) else {
         return;
     };
-    if name == ".env" || name.ends_with(".env") {
-        for line in text.lines() {
-            if let Some((k, v)) = line.split_once('=') {
-                let k = k.trim().trim_start_matches("export ").to_uppercase();
-                if ["KEY", "SECRET", "PASSWORD", "TOKEN"]
-                    .iter()
-                    .any(|w| k.contains(w))
-                {
-                    out.insert(v.trim().trim_matches('"').trim_matches('\'').to_string());
-                }
-            }
-        }
-    } else if name.ends_with(".toml") {
-        // A literal signer key in a manifest (the examples take it from the environment).
-        if let Ok(doc) = text.parse::<toml::Table>() {
-            json_secrets(&serde_json::to_value(doc).unwrap_or_default(), out);
-        }
-    } else if name.ends_with(".csv") {
-        csv_secrets(&text, out);
-    } else if name.ends_with(".json") || name.ends_with(".ndjson") {
-        if let Ok(v) = serde_json::from_str::<Value>(&text) {
-            json_secrets(&v, out);
-        } else {
+    match kind.as_str() {
+        "env" => {
             for line in text.lines() {
-                if let Ok(v) = serde_json::from_str::<Value>(line) {
-                    json_secrets(&v, out);
+                if let Some((k, v)) = line.split_once('=') {
+                    let k = k.trim().trim_start_matches("export ").to_uppercase();
+                    if ["KEY", "SECRET", "PASSWORD", "TOKEN"]
+                        .iter()
+                        .any(|w| k.contains(w))
+                    {
+                        out.insert(v.trim().trim_matches('"').trim_matches('\'').to_string());
+                    }
                 }
             }
         }
-    } else if name.ends_with(".key") {
-        out.insert(text.trim().to_string());
+        // A literal signer key in a manifest (the examples take it from the environment).
+        "toml" => {
+            if let Ok(doc) = text.parse::<toml::Table>() {
+                json_secrets(&serde_json::to_value(doc).unwrap_or_default(), out);
+            }
+        }
+        "csv" => csv_secrets(&text, out),
+        "json" | "ndjson" => {
+            if let Ok(v) = serde_json::from_str::<Value>(&text) {
+                json_secrets(&v, out);
+            } else {
+                for line in text.lines() {
+                    if let Ok(v) = serde_json::from_str::<Value>(line) {
+                        json_secrets(&v, out);
+                    }
+                }
+            }
+        }
+        "key" => {
+            out.insert(text.trim().to_string());
+        }
+        _ => {}
     }
 }
 

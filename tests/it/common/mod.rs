@@ -40,7 +40,8 @@ pub struct Emulator {
     pub db: PathBuf,
     /// Everything it wrote to stderr so far.
     pub stderr: Arc<Mutex<String>>,
-    _dir: Option<tempfile::TempDir>,
+    /// The directory of a database [`Emulator::start`] made, removed with it.
+    tempdir: Option<tempfile::TempDir>,
 }
 
 impl Emulator {
@@ -49,7 +50,7 @@ impl Emulator {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("emulator.db");
         let mut e = Self::start_with_db(&db, extra);
-        e._dir = Some(dir);
+        e.tempdir = Some(dir);
         e
     }
 
@@ -103,7 +104,7 @@ impl Emulator {
             api_key,
             db: db.to_path_buf(),
             stderr: collected,
-            _dir: None,
+            tempdir: None,
         }
     }
 
