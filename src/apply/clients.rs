@@ -187,6 +187,8 @@ pub(crate) async fn apply_oauth_client(
                 {
                     Ok(Some(existing)) => Attempt::Final(settle_client(d, &existing)),
                     Ok(None) => failed(&e),
+                    // Not knowing is not a failure: the next attempt looks it up first.
+                    Err(e) if uncertain(&e) => Attempt::Uncertain(e.to_string()),
                     Err(e) => failed(&e),
                 },
                 Err(e) if uncertain(&e) => Attempt::Uncertain(e.to_string()),
@@ -383,6 +385,7 @@ pub(crate) async fn apply_service_account(
                             .await
                         {
                             Ok(Some(a)) => a,
+                            Err(e) if uncertain(&e) => return Attempt::Uncertain(e.to_string()),
                             _ => return failed(&e),
                         }
                     }

@@ -26,6 +26,7 @@ mod exactly_once;
 mod final_sync;
 mod gitops;
 mod inputs;
+mod leaks;
 mod live_client;
 mod live_clients;
 mod pins;

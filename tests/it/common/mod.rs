@@ -1,6 +1,11 @@
-//! Test support: a running emulator process and a hermetic environment for CLI runs.
+//! Test support: a running emulator process and a hermetic environment for CLI runs, whose
+//! every run is scanned for leaked secrets when the work dir is dropped ([`leaks`]).
 
 #![allow(dead_code)]
+
+pub mod cmd;
+pub mod leaks;
+pub mod scripted;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -35,7 +40,8 @@ pub struct Emulator {
     pub db: PathBuf,
     /// Everything it wrote to stderr so far.
     pub stderr: Arc<Mutex<String>>,
-    _dir: Option<tempfile::TempDir>,
+    /// The directory of a database [`Emulator::start`] made, removed with it.
+    tempdir: Option<tempfile::TempDir>,
 }
 
 impl Emulator {
@@ -44,7 +50,7 @@ impl Emulator {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("emulator.db");
         let mut e = Self::start_with_db(&db, extra);
-        e._dir = Some(dir);
+        e.tempdir = Some(dir);
         e
     }
 
@@ -98,7 +104,7 @@ impl Emulator {
             api_key,
             db: db.to_path_buf(),
             stderr: collected,
-            _dir: None,
+            tempdir: None,
         }
     }
 
@@ -238,10 +244,13 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     false
 }
 
-/// A hermetic working directory for CLI runs against one emulator.
+/// A hermetic working directory for CLI runs against one emulator. Every run through
+/// [`Workdir::cmd`] is recorded, and dropping the directory fails the test if a secret
+/// leaked into any run's output, a file a run wrote, or an emulator's log.
 pub struct Workdir {
     /// The directory.
     pub dir: tempfile::TempDir,
+    record: Arc<Mutex<leaks::Record>>,
 }
 
 impl Workdir {
@@ -249,7 +258,13 @@ impl Workdir {
     pub fn new() -> Self {
         Workdir {
             dir: tempfile::tempdir().unwrap(),
+            record: Arc::default(),
         }
+    }
+
+    /// Runs the leak scan now (it also runs on drop, once).
+    pub fn scan_leaks(&self) {
+        self.record.lock().unwrap().scan(self.dir.path());
     }
 
     /// Path of a file in it.
@@ -273,7 +288,17 @@ impl Workdir {
     }
 
     /// The binary, run in this directory with a clean environment pointed at `emu`.
-    pub fn cmd(&self, emu: Option<&Emulator>) -> assert_cmd::Command {
+    pub fn cmd(&self, emu: Option<&Emulator>) -> cmd::Cmd {
+        self.cmd_at(emu.map(|e| (e.url.as_str(), e)))
+    }
+
+    /// The binary pointed at `url` (say, a [`scripted::Scripted`] server in front of `emu`),
+    /// with `emu`'s key.
+    pub fn cmd_via(&self, url: &str, emu: &Emulator) -> cmd::Cmd {
+        self.cmd_at(Some((url, emu)))
+    }
+
+    fn cmd_at(&self, target: Option<(&str, &Emulator)>) -> cmd::Cmd {
         let mut c = assert_cmd::Command::new(bin());
         c.current_dir(self.dir.path())
             .env_clear()
@@ -281,11 +306,27 @@ impl Workdir {
             .env("NO_COLOR", "1")
             .env("AVNOLOGY_MIGRATE_FAST_RETRY", "1")
             .timeout(Duration::from_secs(300));
-        if let Some(emu) = emu {
-            c.env("AVNOLOGY_API_URL", &emu.url)
+        let mut envs = Vec::new();
+        let view = target.map(|(url, emu)| {
+            c.env("AVNOLOGY_API_URL", url)
                 .env("AVNOLOGY_SECRET_KEY", &emu.api_key);
+            envs.push(("AVNOLOGY_SECRET_KEY".to_string(), emu.api_key.clone()));
+            leaks::EmulatorView {
+                api_key: emu.api_key.clone(),
+                db: emu.db.clone(),
+                log: emu.stderr.clone(),
+            }
+        });
+        cmd::Cmd::new(c, self.dir.path(), envs, view, self.record.clone())
+    }
+}
+
+impl Drop for Workdir {
+    fn drop(&mut self) {
+        // A test that already failed reports its own failure; a second panic would abort.
+        if !std::thread::panicking() {
+            self.scan_leaks();
         }
-        c
     }
 }
 
