@@ -45,6 +45,19 @@ pub(super) enum Disclosure {
 }
 
 impl<'a> Call<'a> {
+    /// A call with the API key and nothing else set.
+    pub(super) fn new(method: Method, url: Url) -> Self {
+        Call {
+            method,
+            url,
+            body: None,
+            auth: true,
+            idempotency_key: None,
+            if_match: None,
+            secret: None,
+        }
+    }
+
     /// Attaches a JSON body. An encoding failure names the call but never the body.
     pub(super) fn json<T: Serialize + ?Sized>(mut self, body: &T) -> Result<Self> {
         let bytes = serde_json::to_vec(body).map_err(|_| Error::Decode {
@@ -71,19 +84,6 @@ impl<'a> Call<'a> {
 }
 
 impl Client {
-    /// A call with the API key and nothing else set.
-    pub(super) fn call<'a>(&self, method: Method, url: Url) -> Call<'a> {
-        Call {
-            method,
-            url,
-            body: None,
-            auth: true,
-            idempotency_key: None,
-            if_match: None,
-            secret: None,
-        }
-    }
-
     /// The headers of one call (the same on every attempt).
     pub(super) fn headers(&self, call: &Call<'_>) -> Result<HeaderMap> {
         let mut headers = HeaderMap::new();

@@ -5,7 +5,7 @@
 use reqwest::Method;
 
 use super::Client;
-use super::call::Disclosure;
+use super::call::{Call, Disclosure};
 use crate::live::{Error, Result};
 use crate::wire;
 
@@ -36,7 +36,7 @@ impl Client {
     /// [`LoginOutcome::Rejected`]; anything else that fails is an error.
     pub async fn login(&self, identifier: &str, password: &str) -> Result<LoginOutcome> {
         let url = self.url(LOGIN_FLOWS);
-        let mut call = self.call(Method::POST, url).json(&serde_json::Map::new())?;
+        let mut call = Call::new(Method::POST, url).json(&serde_json::Map::new())?;
         call.auth = false;
         let (flow, _): (wire::LoginFlow, _) = self.fetch(call).await?;
 
@@ -46,7 +46,7 @@ impl Client {
             identifier: identifier.into(),
             password: password.into(),
         };
-        let mut call = self.call(Method::POST, url).json(&submission)?;
+        let mut call = Call::new(Method::POST, url).json(&submission)?;
         call.auth = false;
         call.secret = Some(password);
         let method = call.method.clone();

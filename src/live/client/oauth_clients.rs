@@ -6,6 +6,7 @@
 use reqwest::Method;
 
 use super::Client;
+use super::call::Call;
 use super::resource::{Object, Page, Resource, fill_etag};
 use crate::live::Result;
 use crate::wire;
@@ -90,8 +91,7 @@ impl Client {
         req: &wire::CreateOAuthClientRequest,
         idempotency_key: Option<&str>,
     ) -> Result<wire::CreatedOAuthClient> {
-        let call = self
-            .call(Method::POST, self.url(OAuthClients::PATH))
+        let call = Call::new(Method::POST, self.url(OAuthClients::PATH))
             .json(req)?
             .idempotent(idempotency_key);
         let (mut created, headers): (wire::CreatedOAuthClient, _) =

@@ -3,6 +3,7 @@
 
 use reqwest::Method;
 
+use super::call::Call;
 use super::{Client, MAX_PAGE_SIZE};
 use crate::live::{Result, filter};
 use crate::wire;
@@ -22,7 +23,7 @@ impl Client {
             .append_pair("page_size", &MAX_PAGE_SIZE.to_string())
             .append_pair("filter", &filter::all_equal(&[("name", name)]));
         let (page, _): (wire::ListOrganizationsResponse, _) =
-            self.fetch(self.call(Method::GET, url)).await?;
+            self.fetch(Call::new(Method::GET, url)).await?;
         Ok(page.organizations.into_iter().find(|o| o.name == name))
     }
 
@@ -32,8 +33,7 @@ impl Client {
         req: &wire::CreateOrganizationRequest,
         idempotency_key: Option<&str>,
     ) -> Result<wire::Organization> {
-        let call = self
-            .call(Method::POST, self.url(ORGANIZATIONS))
+        let call = Call::new(Method::POST, self.url(ORGANIZATIONS))
             .json(req)?
             .idempotent(idempotency_key);
         Ok(self.fetch(call).await?.0)

@@ -65,7 +65,7 @@ impl Client {
         if !R::LIST_QUERY.is_empty() {
             url.query_pairs_mut().extend_pairs(R::LIST_QUERY);
         }
-        let (mut page, _): (R::Page, _) = self.fetch(self.call(Method::GET, url)).await?;
+        let (mut page, _): (R::Page, _) = self.fetch(Call::new(Method::GET, url)).await?;
         // List entries carry no ETag header; a missing body etag stays empty.
         let token = page.next_page_token();
         *token = token.take().filter(|t| !t.is_empty());
@@ -106,7 +106,7 @@ impl Client {
     /// One object (`GET {PATH}/{id}`), with its `etag`.
     pub(super) async fn get<R: Resource>(&self, id: &str) -> Result<R::Object> {
         let url = self.object_url(R::PATH, id, "")?;
-        self.object(self.call(Method::GET, url)).await
+        self.object(Call::new(Method::GET, url)).await
     }
 
     /// The object whose `external_id` is `external_id`, in `organization_id` if given;
@@ -135,8 +135,7 @@ impl Client {
         req: &impl Serialize,
         idempotency_key: Option<&str>,
     ) -> Result<R::Object> {
-        let call = self
-            .call(Method::POST, self.url(R::PATH))
+        let call = Call::new(Method::POST, self.url(R::PATH))
             .json(req)?
             .idempotent(idempotency_key);
         self.object(call).await
@@ -152,7 +151,7 @@ impl Client {
         if_match: Option<&str>,
     ) -> Result<R::Object> {
         let url = self.object_url(R::PATH, id, "")?;
-        let call = self.call(Method::PATCH, url).json(req)?.if_match(if_match);
+        let call = Call::new(Method::PATCH, url).json(req)?.if_match(if_match);
         self.object(call).await
     }
 
@@ -165,8 +164,7 @@ impl Client {
     ) -> Result<R::Object> {
         let url = self.object_url(R::PATH, id, &format!(":{verb}"))?;
         // The documented optional body is `{"reason": …}`; the tool gives no reason.
-        let call = self
-            .call(Method::POST, url)
+        let call = Call::new(Method::POST, url)
             .json(&crate::wire::StateChangeRequest::default())?
             .if_match(if_match);
         self.object(call).await
@@ -175,7 +173,7 @@ impl Client {
     /// Deletes an object (`DELETE {PATH}/{id}`, 204).
     pub(super) async fn delete<R: Resource>(&self, id: &str, if_match: Option<&str>) -> Result<()> {
         let url = self.object_url(R::PATH, id, "")?;
-        self.send(self.call(Method::DELETE, url).if_match(if_match))
+        self.send(Call::new(Method::DELETE, url).if_match(if_match))
             .await
             .map(drop)
     }

@@ -7,6 +7,7 @@ use reqwest::{Method, Url};
 
 use super::Client;
 use super::address::id_segment;
+use super::call::Call;
 use super::resource::{Object, Page, Resource};
 use crate::live::Result;
 use crate::wire;
@@ -117,8 +118,7 @@ impl Client {
         req: &wire::CreateApiKeyRequest,
         idempotency_key: Option<&str>,
     ) -> Result<wire::CreatedApiKey> {
-        let call = self
-            .call(Method::POST, self.keys_url(service_account_id, None)?)
+        let call = Call::new(Method::POST, self.keys_url(service_account_id, None)?)
             .json(req)?
             .idempotent(idempotency_key);
         let (created, _): (wire::CreatedApiKey, _) = self.fetch_secret_bearing(call).await?;
@@ -131,14 +131,14 @@ impl Client {
     pub async fn list_api_keys(&self, service_account_id: &str) -> Result<Vec<wire::ApiKeyRecord>> {
         let url = self.keys_url(service_account_id, None)?;
         let (list, _): (wire::ListApiKeysResponse, _) =
-            self.fetch(self.call(Method::GET, url)).await?;
+            self.fetch(Call::new(Method::GET, url)).await?;
         Ok(list.keys)
     }
 
     /// Revokes one key at once (`DELETE /v1/service-accounts/{id}/keys/{key_id}`, 204).
     pub async fn delete_api_key(&self, service_account_id: &str, key_id: &str) -> Result<()> {
         let url = self.keys_url(service_account_id, Some(key_id))?;
-        self.send(self.call(Method::DELETE, url)).await.map(drop)
+        self.send(Call::new(Method::DELETE, url)).await.map(drop)
     }
 
     /// `/v1/service-accounts/{id}/keys`, or one key of it.

@@ -273,15 +273,13 @@ impl Client {
     /// answered anything for a while.
     async fn while_waiting<T>(&self, sent: Instant, attempt: impl Future<Output = T>) -> T {
         let every = self.notice_every();
-        let attempt = std::pin::pin!(attempt);
-        let mut attempt = attempt;
+        let mut attempt = std::pin::pin!(attempt);
         loop {
             if let Ok(out) = tokio::time::timeout(every, attempt.as_mut()).await {
                 return out;
-            } else {
-                let silent = self.watch().silence(sent, Instant::now());
-                self.notice(silent, None);
             }
+            let silent = self.watch().silence(sent, Instant::now());
+            self.notice(silent, None);
         }
     }
 

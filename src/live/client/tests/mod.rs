@@ -11,6 +11,7 @@ use reqwest::header::HeaderMap;
 
 use super::{Client, ClientOptions};
 use crate::live::Result;
+use crate::printer::Trace;
 use crate::wire;
 
 pub(super) fn key() -> wire::ApiKey {
@@ -84,6 +85,17 @@ pub(super) fn fast(url: &str) -> Client {
         ..Default::default()
     };
     Client::new(url, key(), options).unwrap()
+}
+
+/// A fast-retrying client whose `--verbose` lines are collected.
+pub(super) fn traced(url: &str) -> (Client, Arc<Mutex<Vec<String>>>) {
+    let (trace, lines) = Trace::collect();
+    let options = ClientOptions {
+        trace,
+        fast_retry: true,
+        ..Default::default()
+    };
+    (Client::new(url, key(), options).unwrap(), lines)
 }
 
 pub(super) fn identity_json(id: &str, etag: &str) -> String {

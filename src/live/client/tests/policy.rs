@@ -169,15 +169,15 @@ fn remembered_secrets_are_bounded() {
 
 #[test]
 fn external_id_matches_prefer_no_organization_without_one() {
+    type Item = (&'static str, Option<&'static str>);
+    fn key(i: &Item) -> (Option<&str>, Option<&str>) {
+        (Some(i.0), i.1)
+    }
     let items = vec![
         ("auth0|1", Some("org_a")),
         ("auth0|2", None),
         ("auth0|1", None),
     ];
-    type Item = (&'static str, Option<&'static str>);
-    fn key(i: &Item) -> (Option<&str>, Option<&str>) {
-        (Some(i.0), i.1)
-    }
     assert_eq!(
         pick_by_external_id(items.clone(), None, "auth0|1", key),
         Some(("auth0|1", None))

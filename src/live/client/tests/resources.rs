@@ -3,10 +3,9 @@
 
 use reqwest::Url;
 
-use super::{fake, fast, identity_json, json_header, key};
+use super::{fake, fast, identity_json, json_header, traced};
 use crate::live::Error;
-use crate::live::client::{Client, ClientOptions, LoginOutcome, USER_AGENT};
-use crate::printer::Trace;
+use crate::live::client::{LoginOutcome, USER_AGENT};
 use crate::wire;
 
 #[tokio::test]
@@ -152,13 +151,7 @@ async fn minted_secrets_are_masked_in_later_errors_and_traces() {
         (400, json_header(), echo),
     ])
     .await;
-    let (trace, traced) = Trace::collect();
-    let options = ClientOptions {
-        trace,
-        fast_retry: true,
-        ..Default::default()
-    };
-    let c = Client::new(&url, key(), options).unwrap();
+    let (c, traced) = traced(&url);
     let created = c
         .create_oauth_client(&wire::CreateOAuthClientRequest::default(), Some("idem"))
         .await

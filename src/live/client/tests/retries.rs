@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{fake, fast, identity_json, json_header, key};
+use super::{fake, fast, identity_json, json_header, key, traced};
 use crate::live::Error;
 use crate::live::client::{Client, ClientOptions, ClientStats};
 use crate::printer::Trace;
@@ -276,13 +276,7 @@ async fn verbose_traces_each_attempt_without_secrets() {
         (201, json_header(), identity_json("usr_1", "e")),
     ])
     .await;
-    let (trace, traced) = Trace::collect();
-    let options = ClientOptions {
-        trace,
-        fast_retry: true,
-        ..Default::default()
-    };
-    let c = Client::new(&url, key(), options).unwrap();
+    let (c, traced) = traced(&url);
     let mut req = wire::CreateIdentityRequest::default();
     req.identity.email = Some("secret-body@example.com".into());
     c.create_identity(&req, Some("idem")).await.unwrap();
