@@ -1,8 +1,8 @@
 //! Connecting to the manifest's target: a real tenant (URL + `AVNOLOGY_SECRET_KEY`) or the
 //! local sandbox (an emulator started inside this process on a loopback port, backed by a
-//! SQLite file), and reading the live state a plan is computed against.
+//! SQLite file); reading the live state a plan is computed against through
+//! [`crate::live::snapshot`], and building that plan with progress on stderr.
 
-use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,7 +15,6 @@ use crate::env_vars;
 use crate::error::WithHint;
 use crate::live::{Client, ClientOptions};
 use crate::manifest::{Manifest, TargetUrl};
-use crate::model::ExternalId;
 use crate::plan::LiveState;
 use crate::render::progress::Activity;
 use crate::wire;
@@ -119,116 +118,7 @@ fn protect_sandbox(dir: &std::path::Path) -> anyhow::Result<()> {
 /// Reads the target organization, its identities (page by page into a compact index), its
 /// OAuth clients and service accounts, with progress on stderr.
 pub async fn read_live(client: &Client, organization: Option<&str>) -> anyhow::Result<LiveState> {
-    let mut live = LiveState::default();
-    let org = match organization {
-        Some(name) => client
-            .find_organization_by_name(name)
-            .await
-            .map_err(unauthenticated_hint)?,
-        None => None,
-    };
-    if organization.is_some() && org.is_none() {
-        // The organization will be created: nothing of ours can exist in it yet.
-        return Ok(live);
-    }
-    let filter = org
-        .as_ref()
-        .map(|o| crate::live::filter::all_equal(&[("organization_id", o.id.as_str())]));
-    let listed = Arc::new(AtomicU64::new(0));
-    let total = Arc::new(AtomicU64::new(0));
-    let activity = {
-        let (listed, total) = (listed.clone(), total.clone());
-        Activity::start(std::io::stderr().is_terminal(), move || {
-            let n = listed.load(Ordering::Relaxed);
-            match total.load(Ordering::Relaxed) {
-                0 => format!("listing live identities: {n} read"),
-                t => format!(
-                    "listing live identities: {n} of {t} read ({:.0}%)",
-                    n as f64 * 100.0 / t as f64
-                ),
-            }
-        })
-    };
-    // Identities scheduled for deletion are listed after the others (a listing without a
-    // `state` term leaves them out): a plan restores its own instead of creating them again.
-    let org_id = org.as_ref().map(|o| o.id.clone());
-    let mut soft_deleted_terms = vec![("state", "scheduled_deletion")];
-    if let Some(id) = &org_id {
-        soft_deleted_terms.push(("organization_id", id.as_str()));
-    }
-    let soft_deleted = crate::live::filter::all_equal(&soft_deleted_terms);
-    let mut spill_error: Option<std::io::Error> = None;
-    for (filter, counted) in [
-        (filter.as_deref(), true),
-        (Some(soft_deleted.as_str()), false),
-    ] {
-        client
-            .for_each_identity_counted(
-                filter,
-                |t| {
-                    if counted {
-                        total.store(t, Ordering::Relaxed);
-                    }
-                },
-                |identity| {
-                    listed.fetch_add(1, Ordering::Relaxed);
-                    if spill_error.is_none()
-                        && let Err(e) = live.identities.insert(&identity)
-                    {
-                        spill_error = Some(e);
-                    }
-                },
-            )
-            .await
-            .map_err(unauthenticated_hint)?;
-    }
-    if let Some(e) = spill_error {
-        return Err(
-            anyhow::Error::new(e).context("cannot hold the live identities in a temporary file")
-        );
-    }
-    activity.finish();
-    let mut oauth_clients = HashMap::new();
-    let mut unkeyed_oauth_clients = Vec::new();
-    client
-        .for_each_oauth_client(filter.as_deref(), |c| {
-            match c.external_id.clone().filter(|i| !i.is_empty()) {
-                Some(id) => {
-                    oauth_clients.insert(ExternalId::from(id), c);
-                }
-                None => unkeyed_oauth_clients.push(c),
-            }
-        })
-        .await
-        .map_err(unauthenticated_hint)?;
-    let mut service_accounts = HashMap::new();
-    let mut unkeyed_service_accounts = Vec::new();
-    client
-        .for_each_service_account(filter.as_deref(), |a| {
-            match a.external_id.clone().filter(|i| !i.is_empty()) {
-                Some(id) => {
-                    service_accounts.insert(ExternalId::from(id), a);
-                }
-                None => unkeyed_service_accounts.push(a),
-            }
-        })
-        .await
-        .map_err(unauthenticated_hint)?;
-    live.organization = org;
-    live.oauth_clients = oauth_clients;
-    live.service_accounts = service_accounts;
-    live.unkeyed_oauth_clients = unkeyed_oauth_clients;
-    live.unkeyed_service_accounts = unkeyed_service_accounts;
-    Ok(live)
-}
-
-/// Adds the hint that matters when the key is wrong.
-fn unauthenticated_hint(e: crate::live::Error) -> anyhow::Error {
-    if e.is_unauthenticated() {
-        crate::error::with_hint(e, "check AVNOLOGY_SECRET_KEY: the API did not accept it")
-    } else {
-        e.into()
-    }
+    crate::live::snapshot::read(client, organization).await
 }
 
 /// Plans `manifest` against `live` with progress on stderr ("N source records read"), off

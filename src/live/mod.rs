@@ -6,13 +6,15 @@
 //! sends or reads is a [`wire`] type shared with the emulator, so the two cannot drift; every
 //! assumption about the undocumented parts of the API lives in `wire` and here. Secrets the
 //! API shows once (OAuth client secrets, minted API keys) reach the caller in the create
-//! result and are masked everywhere else.
+//! result and are masked everywhere else. [`snapshot`] reads the live state a plan is
+//! computed against.
 
 mod client;
 mod error;
 pub mod filter;
 pub mod pace;
 pub mod retry;
+pub mod snapshot;
 pub mod tls;
 
 pub use client::{

@@ -40,7 +40,7 @@ pub(crate) struct Policy {
 
 impl Policy {
     /// The backoff delays for one request: `max_attempts - 1` of them, jittered.
-    pub fn backoff(&self) -> impl Iterator<Item = Duration> + Send + use<> {
+    pub fn backoff(self) -> impl Iterator<Item = Duration> + Send + use<> {
         ExponentialBuilder::default()
             .with_min_delay(BASE_DELAY)
             .with_max_delay(MAX_DELAY)
@@ -53,7 +53,7 @@ impl Policy {
     /// The wait before the next attempt: the backoff delay, at least the server's
     /// `Retry-After` (itself capped at [`MAX_RETRY_AFTER`]), and at most [`FAST_DELAY`] in
     /// fast mode.
-    pub fn wait(&self, backoff: Duration, retry_after: Option<Duration>) -> Duration {
+    pub fn wait(self, backoff: Duration, retry_after: Option<Duration>) -> Duration {
         let floor = retry_after
             .map(|d| d.min(MAX_RETRY_AFTER))
             .unwrap_or_default();
@@ -82,6 +82,14 @@ pub(crate) fn status_is_retryable(status: u16, replay_safe: bool) -> bool {
 /// "closed before a response" cases are recognised by hyper's stable messages; the I/O cases
 /// by their `io::ErrorKind` anywhere in the source chain.
 pub(crate) fn transport_reason(err: &reqwest::Error) -> Option<&'static str> {
+    /// hyper's messages for a connection closed before a response.
+    const CLOSED: &[&str] = &[
+        "connection closed before message completed",
+        "end of file before message length reached",
+        "connection reset",
+        "broken pipe",
+        "unexpected eof",
+    ];
     if err.is_builder() || err.is_redirect() || err.is_decode() || err.is_dns() {
         return None;
     }
@@ -113,13 +121,6 @@ pub(crate) fn transport_reason(err: &reqwest::Error) -> Option<&'static str> {
     if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
         return None;
     }
-    const CLOSED: &[&str] = &[
-        "connection closed before message completed",
-        "end of file before message length reached",
-        "connection reset",
-        "broken pipe",
-        "unexpected eof",
-    ];
     if CLOSED.iter().any(|m| text.contains(m)) {
         return Some("connection closed without a response");
     }
