@@ -17,14 +17,15 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use super::clients::apply_client;
 use super::context::{ApplyContext, ApplyOptions};
 use super::identities::apply_identity;
 use super::journal::{self, JournalState, change_id};
-use super::oauth_clients::apply_oauth_client;
+use super::oauth_clients::OAuthClients;
 use super::organization::resolve_organization;
 use super::outcome::{ApplyReport, Attempt, ChangeOutcome, OutcomeKind};
 use super::rate::RateController;
-use super::service_accounts::{apply_service_account, resolve_owner};
+use super::service_accounts::{ServiceAccounts, resolve_owner};
 use super::stream::Work;
 use crate::live::Client;
 use crate::plan::{Action, Change, DesiredIdentity, DesiredSet, ObjectKind, Plan};
@@ -180,8 +181,10 @@ async fn run_change(
         let started = Instant::now();
         let look_first = resuming || attempts > 1;
         let attempt = match change.kind {
-            ObjectKind::OAuthClient => apply_oauth_client(ctx, &change, look_first).await,
-            ObjectKind::ServiceAccount => apply_service_account(ctx, &change, look_first).await,
+            ObjectKind::OAuthClient => apply_client::<OAuthClients>(ctx, &change, look_first).await,
+            ObjectKind::ServiceAccount => {
+                apply_client::<ServiceAccounts>(ctx, &change, look_first).await
+            }
             _ => apply_identity(ctx, &change, desired.as_ref(), look_first).await,
         };
         ctx.controller.record(&attempt, started.elapsed());

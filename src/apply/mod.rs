@@ -10,6 +10,7 @@
 //! overwriting someone's edit. [`journal`] records finished changes so an interrupted apply
 //! resumes; [`rate`] adapts concurrency and pace to the server.
 
+mod clients;
 mod context;
 mod executor;
 mod guard;

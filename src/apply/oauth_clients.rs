@@ -3,129 +3,109 @@
 //! was given but never wrote is recovered by replaying the create, or reported, never
 //! silently lost.
 
+use super::clients::ClientKind;
 use super::context::ApplyContext;
-use super::guard;
-use super::outcome::{Attempt, OutcomeKind, applied, deleted, failed, request_failed};
+use super::outcome::{Attempt, OutcomeKind, applied, failed, request_failed};
 use super::request::{client_input, update_mask};
 use super::secrets::{Minted, SecretsFile};
 use crate::diff::client::{ClientDiff, diff_client};
-use crate::plan::{Action, Change, DesiredClient};
+use crate::live::{self, Client};
+use crate::plan::{Change, DesiredClient};
 use crate::wire;
 
-/// Applies one OAuth client change; `look_first` when it may have been done already.
-pub(super) async fn apply_oauth_client(
-    ctx: &ApplyContext,
-    change: &Change,
-    look_first: bool,
-) -> Attempt {
-    let client = &ctx.client;
-    let d = ctx.desired.clients.get(&(change.kind, change.key.clone()));
-    if matches!(change.action, Action::Update | Action::Delete)
-        && let Some(id) = change.live_id.as_deref()
-        && let Err(end) = guard::checked(
-            change,
-            id,
-            client.get_oauth_client(id).await,
-            &ctx.ownership,
-        )
-    {
-        return end;
+/// OAuth clients.
+pub(super) struct OAuthClients;
+
+impl ClientKind for OAuthClients {
+    const NOUN: &'static str = "client";
+    const PLURAL: &'static str = "clients";
+    type Live = wire::OAuthClient;
+
+    async fn get(client: &Client, id: &str) -> live::Result<wire::OAuthClient> {
+        client.get_oauth_client(id).await
     }
-    match change.action {
-        Action::Create => {
-            let Some(d) = d else {
-                return failed(&"the desired client is missing from the sources");
-            };
-            create(ctx, change, d, look_first).await
-        }
-        Action::Update => {
-            let (Some(d), Some(id)) = (d, change.live_id.as_deref()) else {
-                return failed(&"the plan has no live id or desired record for this change");
-            };
-            let paths = update_mask(change);
-            let req = wire::UpdateOAuthClientRequest {
-                client: client_input(d, ctx.organization(), Some(&paths)),
-                update_mask: paths.join(","),
-            };
+
+    async fn delete(client: &Client, id: &str, etag: Option<&str>) -> live::Result<()> {
+        client.delete_oauth_client(id, etag).await
+    }
+
+    async fn create(
+        ctx: &ApplyContext,
+        change: &Change,
+        d: &DesiredClient,
+        look_first: bool,
+    ) -> Attempt {
+        let client = &ctx.client;
+        let org_id = ctx.organization();
+        if look_first {
             match client
-                .update_oauth_client(id, &req, change.etag.as_deref())
+                .find_oauth_client_by_external_id(org_id, &change.key)
                 .await
             {
-                Ok(_) => applied(id),
-                Err(e) if e.is_conflict() => {
-                    super::outcome::settle_conflict(id, client.get_oauth_client(id).await, |live| {
-                        matches!(settle_client(d, live), OutcomeKind::AlreadyApplied { .. })
-                    })
+                Ok(Some(existing)) => {
+                    let settled = settle_client(d, &existing);
+                    if let (OutcomeKind::AlreadyApplied { .. }, Some(file)) =
+                        (&settled, ctx.secrets.as_deref())
+                        && existing.client_type == "confidential"
+                        && !file.holds("oauth_client", &change.key)
+                    {
+                        return recover_client_secret(ctx, change, d, file, &existing).await;
+                    }
+                    return Attempt::Final(settled);
                 }
-                Err(e) => request_failed(&e),
+                Ok(None) => {}
+                Err(e) => return request_failed(&e),
             }
         }
-        Action::Delete => {
-            let Some(id) = change.live_id.as_deref() else {
-                return failed(&"the plan has no live id");
-            };
-            deleted(
-                id,
-                client.delete_oauth_client(id, change.etag.as_deref()).await,
-            )
-        }
-        _ => failed(&"clients are only created, updated or deleted"),
-    }
-}
-
-async fn create(
-    ctx: &ApplyContext,
-    change: &Change,
-    d: &DesiredClient,
-    look_first: bool,
-) -> Attempt {
-    let client = &ctx.client;
-    let org_id = ctx.organization();
-    if look_first {
+        let req = wire::CreateOAuthClientRequest {
+            client: client_input(d, org_id, None),
+        };
         match client
-            .find_oauth_client_by_external_id(org_id, &change.key)
+            .create_oauth_client(&req, Some(&ctx.idempotency_key(change)))
             .await
         {
-            Ok(Some(existing)) => {
-                let settled = settle_client(d, &existing);
-                if let (OutcomeKind::AlreadyApplied { .. }, Some(file)) =
-                    (&settled, ctx.secrets.as_deref())
-                    && existing.client_type == "confidential"
-                    && !file.holds("oauth_client", &change.key)
-                {
-                    return recover_client_secret(ctx, change, d, file, &existing).await;
+            Ok(created) => match &created.client_secret {
+                Some(secret) => {
+                    let Some(file) = ctx.secrets.as_deref() else {
+                        return failed(
+                            &"a client secret was minted but no --secrets-out file is open",
+                        );
+                    };
+                    write_secret(file, change, &created.client.client_id, secret)
                 }
-                return Attempt::Final(settled);
-            }
-            Ok(None) => {}
-            Err(e) => return request_failed(&e),
+                None => applied(&created.client.client_id),
+            },
+            Err(e) if e.is_conflict() => match client
+                .find_oauth_client_by_external_id(org_id, &change.key)
+                .await
+            {
+                Ok(Some(existing)) => Attempt::Final(settle_client(d, &existing)),
+                Ok(None) => failed(&e),
+                Err(e) => failed(&e),
+            },
+            Err(e) => request_failed(&e),
         }
     }
-    let req = wire::CreateOAuthClientRequest {
-        client: client_input(d, org_id, None),
-    };
-    match client
-        .create_oauth_client(&req, Some(&ctx.idempotency_key(change)))
-        .await
-    {
-        Ok(created) => match &created.client_secret {
-            Some(secret) => {
-                let Some(file) = ctx.secrets.as_deref() else {
-                    return failed(&"a client secret was minted but no --secrets-out file is open");
-                };
-                write_secret(file, change, &created.client.client_id, secret)
-            }
-            None => applied(&created.client.client_id),
-        },
-        Err(e) if e.is_conflict() => match client
-            .find_oauth_client_by_external_id(org_id, &change.key)
+
+    async fn update(ctx: &ApplyContext, change: &Change, d: &DesiredClient, id: &str) -> Attempt {
+        let client = &ctx.client;
+        let paths = update_mask(change);
+        let req = wire::UpdateOAuthClientRequest {
+            client: client_input(d, ctx.organization(), Some(&paths)),
+            update_mask: paths.join(","),
+        };
+        match client
+            .update_oauth_client(id, &req, change.etag.as_deref())
             .await
         {
-            Ok(Some(existing)) => Attempt::Final(settle_client(d, &existing)),
-            Ok(None) => failed(&e),
-            Err(e) => failed(&e),
-        },
-        Err(e) => request_failed(&e),
+            Ok(_) => applied(id),
+            Err(e) if e.is_conflict() => {
+                super::outcome::settle_conflict(id, client.get_oauth_client(id).await, |live| {
+                    matches!(settle_client(d, live), OutcomeKind::AlreadyApplied { .. })
+                })
+            }
+            Err(e) => request_failed(&e),
+        }
     }
 }
 

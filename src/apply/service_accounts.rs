@@ -3,15 +3,15 @@
 //! file at once and nowhere else. A key an earlier attempt minted but never wrote is
 //! replayed with the same `Idempotency-Key`, or reported, never silently lost.
 
+use super::clients::ClientKind;
 use super::context::ApplyContext;
-use super::guard;
-use super::outcome::{Attempt, already_applied, applied, deleted, failed, request_failed};
+use super::outcome::{Attempt, already_applied, applied, failed, request_failed};
 use super::request::{create_service_account_request, update_mask, update_service_account_request};
 use super::secrets::Minted;
 use crate::diff::client::{ClientDiff, diff_service_account};
-use crate::live::Client;
+use crate::live::{self, Client};
 use crate::model::{ClientDecl, ServiceAccount};
-use crate::plan::{Action, Change};
+use crate::plan::{Change, DesiredClient};
 use crate::wire;
 
 /// Finds the identity that owns new service accounts, by email.
@@ -31,77 +31,61 @@ pub(super) async fn resolve_owner(
     }
 }
 
-/// Applies one service account change; `look_first` when it may have been done already.
-pub(super) async fn apply_service_account(
-    ctx: &ApplyContext,
-    change: &Change,
-    look_first: bool,
-) -> Attempt {
-    let client = &ctx.client;
-    let d = ctx.desired.clients.get(&(change.kind, change.key.clone()));
-    if matches!(change.action, Action::Update | Action::Delete)
-        && let Some(id) = change.live_id.as_deref()
-        && let Err(end) = guard::checked(
-            change,
-            id,
-            client.get_service_account(id).await,
-            &ctx.ownership,
-        )
-    {
-        return end;
+/// Service accounts, each with the API key its create mints.
+pub(super) struct ServiceAccounts;
+
+impl ClientKind for ServiceAccounts {
+    const NOUN: &'static str = "service account";
+    const PLURAL: &'static str = "service accounts";
+    type Live = wire::ServiceAccount;
+
+    async fn get(client: &Client, id: &str) -> live::Result<wire::ServiceAccount> {
+        client.get_service_account(id).await
     }
-    match change.action {
-        Action::Create => {
-            let Some(d) = d else {
-                return failed(&"the desired service account is missing from the sources");
-            };
-            let ClientDecl::ServiceAccount(sa) = &d.decl else {
-                return failed(&"not a service account");
-            };
-            let Some(owner_id) = ctx.owner_id.as_deref() else {
-                return failed(
-                    &"service accounts need an owner: set [target] service_account_owner to the email of an identity in the tenant",
-                );
-            };
-            let account = match find_or_create(ctx, change, d, sa, owner_id, look_first).await {
-                Ok(account) => account,
-                Err(end) => return end,
-            };
-            mint_key(ctx, change, sa, &account).await
-        }
-        Action::Update => {
-            let (Some(d), Some(id)) = (d, change.live_id.as_deref()) else {
-                return failed(&"the plan has no live id or desired record for this change");
-            };
-            let ClientDecl::ServiceAccount(sa) = &d.decl else {
-                return failed(&"not a service account");
-            };
-            let req = update_service_account_request(d, sa, &update_mask(change));
-            match client
-                .update_service_account(id, &req, change.etag.as_deref())
-                .await
-            {
-                Ok(_) => applied(id),
-                Err(e) if e.is_conflict() => super::outcome::settle_conflict(
-                    id,
-                    client.get_service_account(id).await,
-                    |live| diff_service_account(&d.fields, Some(live)) == ClientDiff::NoOp,
-                ),
-                Err(e) => request_failed(&e),
+
+    async fn delete(client: &Client, id: &str, etag: Option<&str>) -> live::Result<()> {
+        client.delete_service_account(id, etag).await
+    }
+
+    async fn create(
+        ctx: &ApplyContext,
+        change: &Change,
+        d: &DesiredClient,
+        look_first: bool,
+    ) -> Attempt {
+        let ClientDecl::ServiceAccount(sa) = &d.decl else {
+            return failed(&"not a service account");
+        };
+        let Some(owner_id) = ctx.owner_id.as_deref() else {
+            return failed(
+                &"service accounts need an owner: set [target] service_account_owner to the email of an identity in the tenant",
+            );
+        };
+        let account = match find_or_create(ctx, change, d, sa, owner_id, look_first).await {
+            Ok(account) => account,
+            Err(end) => return end,
+        };
+        mint_key(ctx, change, sa, &account).await
+    }
+
+    async fn update(ctx: &ApplyContext, change: &Change, d: &DesiredClient, id: &str) -> Attempt {
+        let ClientDecl::ServiceAccount(sa) = &d.decl else {
+            return failed(&"not a service account");
+        };
+        let client = &ctx.client;
+        let req = update_service_account_request(d, sa, &update_mask(change));
+        match client
+            .update_service_account(id, &req, change.etag.as_deref())
+            .await
+        {
+            Ok(_) => applied(id),
+            Err(e) if e.is_conflict() => {
+                super::outcome::settle_conflict(id, client.get_service_account(id).await, |live| {
+                    diff_service_account(&d.fields, Some(live)) == ClientDiff::NoOp
+                })
             }
+            Err(e) => request_failed(&e),
         }
-        Action::Delete => {
-            let Some(id) = change.live_id.as_deref() else {
-                return failed(&"the plan has no live id");
-            };
-            deleted(
-                id,
-                client
-                    .delete_service_account(id, change.etag.as_deref())
-                    .await,
-            )
-        }
-        _ => failed(&"service accounts are only created, updated or deleted"),
     }
 }
 
@@ -110,7 +94,7 @@ pub(super) async fn apply_service_account(
 async fn find_or_create(
     ctx: &ApplyContext,
     change: &Change,
-    d: &crate::plan::DesiredClient,
+    d: &DesiredClient,
     sa: &ServiceAccount,
     owner_id: &str,
     look_first: bool,

@@ -9,6 +9,7 @@ use anyhow::Context as _;
 
 use super::{PaceArgs, target};
 use crate::apply::journal::{self, Journal};
+use crate::apply::lock::{self, LockError, TenantLock};
 use crate::apply::log::OutcomeLog;
 use crate::apply::secrets::SecretsFile;
 use crate::apply::secrets_out::{self, ApplyFiles, TakenPath};
@@ -20,7 +21,7 @@ use crate::manifest::Manifest;
 use crate::plan::file::PlanFile;
 use crate::plan::freshness::{self, NotCurrent};
 use crate::plan::{self, BuildOptions, Plan};
-use crate::printer;
+use crate::printer::{self, Trace};
 use crate::render::escape::terminal;
 use crate::render::progress::Progress;
 use crate::render::text::{self, TextOptions};
@@ -73,28 +74,18 @@ async fn take_lock(
     args: &ApplyArgs,
     manifest: &Manifest,
     plan_id: &str,
-) -> anyhow::Result<crate::apply::lock::TenantLock> {
-    let dir = crate::apply::lock::lock_dir(args.lock_dir.as_deref());
-    let tenant = crate::apply::lock::tenant_of(manifest);
-    crate::apply::lock::acquire(
-        &dir,
-        &tenant,
-        plan_id,
-        args.lock_timeout,
-        &crate::printer::Trace::stderr(),
-    )
+) -> anyhow::Result<TenantLock> {
+    let dir = lock::lock_dir(args.lock_dir.as_deref());
+    let tenant = lock::tenant_of(manifest);
+    lock::acquire(&dir, &tenant, plan_id, args.lock_timeout, &Trace::stderr())
         .await
         .map_err(|e| {
-            let held = matches!(e, crate::apply::lock::LockError::Held { .. });
-            let e = anyhow::Error::new(e);
-            if held {
-                with_hint(
-                    e,
-                    "wait for it to finish, or pass --lock-timeout 10m to wait for it; the lock is released when that process exits (the lock covers one machine: across CI runners, use the workflow's concurrency group)",
-                )
+            let hint = if matches!(e, LockError::Held { .. }) {
+                "wait for it to finish, or pass --lock-timeout 10m to wait for it; the lock is released when that process exits (the lock covers one machine: across CI runners, use the workflow's concurrency group)"
             } else {
-                with_hint(e, "pass --lock-dir DIR (or set AVNOLOGY_MIGRATE_LOCK_DIR) to a writable folder")
-            }
+                "pass --lock-dir DIR (or set AVNOLOGY_MIGRATE_LOCK_DIR) to a writable folder"
+            };
+            with_hint(e, hint)
         })
 }
 
@@ -324,7 +315,7 @@ fn on_interrupt() -> Arc<AtomicBool> {
     tokio::spawn(async move {
         if interrupted().await {
             flag.store(true, Ordering::SeqCst);
-            crate::printer::status(
+            printer::status(
                 "\nInterrupted: no new changes will start; waiting for requests in flight…",
             );
         }
@@ -396,8 +387,8 @@ async fn run_plan(
         journal: journal.as_ref().map(|(j, _)| j.clone()),
         cancel: cancel.clone(),
         observer: Some(observer),
-        trace: crate::printer::Trace::verbose(verbose),
-        notices: crate::printer::Trace::stderr(),
+        trace: Trace::verbose(verbose),
+        notices: Trace::stderr(),
         ownership: Arc::new(crate::plan::ownership::Ownership::of(manifest)),
     };
     let (work, reader) = apply::stream::spawn(file, manifest.clone(), clients.clone())?;
