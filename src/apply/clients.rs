@@ -6,7 +6,7 @@
 
 use super::context::ApplyContext;
 use super::guard::{self, Marked};
-use super::outcome::{Attempt, deleted, failed};
+use super::outcome::{Attempt, applied, deleted, failed, request_failed, settle_conflict};
 use crate::live::{self, Client};
 use crate::plan::{Action, Change, DesiredClient};
 
@@ -34,9 +34,57 @@ pub(super) trait ClientKind {
         look_first: bool,
     ) -> Attempt;
 
-    /// Updates the fields of `change` on the live object `id`.
+    /// Updates the fields of `change` on the live object `id` (see [`updated`]).
     async fn update(ctx: &ApplyContext, change: &Change, d: &DesiredClient, id: &str) -> Attempt;
+
+    /// Whether the live object already is as `d` declares.
+    fn is_desired(d: &DesiredClient, live: &Self::Live) -> bool;
 }
+
+/// The `answer` to the PATCH of the live object `id` sent with the planned `If-Match`. A
+/// conflict is settled on the object read again: done if it is as `d` declares, else stale.
+pub(super) async fn updated<K: ClientKind>(
+    ctx: &ApplyContext,
+    d: &DesiredClient,
+    id: &str,
+    answer: live::Result<K::Live>,
+) -> Attempt {
+    match answer {
+        Ok(_) => applied(id),
+        Err(e) if e.is_conflict() => settle_conflict(id, K::get(&ctx.client, id).await, |live| {
+            K::is_desired(d, live)
+        }),
+        Err(e) => request_failed(&e),
+    }
+}
+
+/// A [`ClientKind`]'s names, the calls it reads and deletes its live objects with, and the
+/// diff that compares one with its declaration: `live_calls!("noun", "plural", Live, get_x,
+/// delete_x, diff_x)` inside its `impl`.
+macro_rules! live_calls {
+    ($noun:literal, $plural:literal, $live:ty, $get:ident, $delete:ident, $diff:path) => {
+        const NOUN: &'static str = $noun;
+        const PLURAL: &'static str = $plural;
+        type Live = $live;
+
+        async fn get(client: &crate::live::Client, id: &str) -> crate::live::Result<$live> {
+            client.$get(id).await
+        }
+
+        async fn delete(
+            client: &crate::live::Client,
+            id: &str,
+            etag: Option<&str>,
+        ) -> crate::live::Result<()> {
+            client.$delete(id, etag).await
+        }
+
+        fn is_desired(d: &crate::plan::DesiredClient, live: &$live) -> bool {
+            $diff(&d.fields, Some(live)) == crate::diff::client::ClientDiff::NoOp
+        }
+    };
+}
+pub(super) use live_calls;
 
 /// Applies one change of a client kind `K`; `look_first` when it may have been done
 /// already.

@@ -3,13 +3,12 @@
 //! was given but never wrote is recovered by replaying the create, or reported, never
 //! silently lost.
 
-use super::clients::ClientKind;
+use super::clients::{ClientKind, live_calls, updated};
 use super::context::ApplyContext;
 use super::outcome::{Attempt, OutcomeKind, applied, failed, request_failed};
 use super::request::{client_input, update_mask};
 use super::secrets::{Minted, SecretsFile};
 use crate::diff::client::{ClientDiff, diff_client};
-use crate::live::{self, Client};
 use crate::plan::{Change, DesiredClient};
 use crate::wire;
 
@@ -17,17 +16,14 @@ use crate::wire;
 pub(super) struct OAuthClients;
 
 impl ClientKind for OAuthClients {
-    const NOUN: &'static str = "client";
-    const PLURAL: &'static str = "clients";
-    type Live = wire::OAuthClient;
-
-    async fn get(client: &Client, id: &str) -> live::Result<wire::OAuthClient> {
-        client.get_oauth_client(id).await
-    }
-
-    async fn delete(client: &Client, id: &str, etag: Option<&str>) -> live::Result<()> {
-        client.delete_oauth_client(id, etag).await
-    }
+    live_calls!(
+        "client",
+        "clients",
+        wire::OAuthClient,
+        get_oauth_client,
+        delete_oauth_client,
+        diff_client
+    );
 
     async fn create(
         ctx: &ApplyContext,
@@ -88,24 +84,15 @@ impl ClientKind for OAuthClients {
     }
 
     async fn update(ctx: &ApplyContext, change: &Change, d: &DesiredClient, id: &str) -> Attempt {
-        let client = &ctx.client;
         let paths = update_mask(change);
         let req = wire::UpdateOAuthClientRequest {
             client: client_input(d, ctx.organization(), Some(&paths)),
             update_mask: paths.join(","),
         };
-        match client
-            .update_oauth_client(id, &req, change.etag.as_deref())
-            .await
-        {
-            Ok(_) => applied(id),
-            Err(e) if e.is_conflict() => {
-                super::outcome::settle_conflict(id, client.get_oauth_client(id).await, |live| {
-                    matches!(settle_client(d, live), OutcomeKind::AlreadyApplied { .. })
-                })
-            }
-            Err(e) => request_failed(&e),
-        }
+        let answer = ctx
+            .client
+            .update_oauth_client(id, &req, change.etag.as_deref());
+        updated::<Self>(ctx, d, id, answer.await).await
     }
 }
 

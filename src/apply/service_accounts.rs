@@ -3,13 +3,13 @@
 //! file at once and nowhere else. A key an earlier attempt minted but never wrote is
 //! replayed with the same `Idempotency-Key`, or reported, never silently lost.
 
-use super::clients::ClientKind;
+use super::clients::{ClientKind, live_calls, updated};
 use super::context::ApplyContext;
 use super::outcome::{Attempt, already_applied, applied, failed, request_failed};
 use super::request::{create_service_account_request, update_mask, update_service_account_request};
 use super::secrets::Minted;
-use crate::diff::client::{ClientDiff, diff_service_account};
-use crate::live::{self, Client};
+use crate::diff::client::diff_service_account;
+use crate::live::Client;
 use crate::model::{ClientDecl, ServiceAccount};
 use crate::plan::{Change, DesiredClient};
 use crate::wire;
@@ -35,17 +35,14 @@ pub(super) async fn resolve_owner(
 pub(super) struct ServiceAccounts;
 
 impl ClientKind for ServiceAccounts {
-    const NOUN: &'static str = "service account";
-    const PLURAL: &'static str = "service accounts";
-    type Live = wire::ServiceAccount;
-
-    async fn get(client: &Client, id: &str) -> live::Result<wire::ServiceAccount> {
-        client.get_service_account(id).await
-    }
-
-    async fn delete(client: &Client, id: &str, etag: Option<&str>) -> live::Result<()> {
-        client.delete_service_account(id, etag).await
-    }
+    live_calls!(
+        "service account",
+        "service accounts",
+        wire::ServiceAccount,
+        get_service_account,
+        delete_service_account,
+        diff_service_account
+    );
 
     async fn create(
         ctx: &ApplyContext,
@@ -72,20 +69,11 @@ impl ClientKind for ServiceAccounts {
         let ClientDecl::ServiceAccount(sa) = &d.decl else {
             return failed(&"not a service account");
         };
-        let client = &ctx.client;
         let req = update_service_account_request(d, sa, &update_mask(change));
-        match client
-            .update_service_account(id, &req, change.etag.as_deref())
-            .await
-        {
-            Ok(_) => applied(id),
-            Err(e) if e.is_conflict() => {
-                super::outcome::settle_conflict(id, client.get_service_account(id).await, |live| {
-                    diff_service_account(&d.fields, Some(live)) == ClientDiff::NoOp
-                })
-            }
-            Err(e) => request_failed(&e),
-        }
+        let answer = ctx
+            .client
+            .update_service_account(id, &req, change.etag.as_deref());
+        updated::<Self>(ctx, d, id, answer.await).await
     }
 }
 
