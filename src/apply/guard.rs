@@ -6,8 +6,68 @@
 
 use serde_json::{Map, Value};
 
+use super::outcome::{Attempt, already_applied, failed, request_failed};
+use crate::live;
 use crate::plan::ownership::{Owner, Ownership};
-use crate::plan::{Change, ObjectKind};
+use crate::plan::{Action, Change, ObjectKind};
+use crate::wire;
+
+/// A live object that carries the key and the owner marker a change is checked against.
+pub(crate) trait Marked {
+    /// Its `external_id`.
+    fn external_id(&self) -> Option<&str>;
+    /// The metadata map that holds its owner marker.
+    fn metadata(&self) -> &Map<String, Value>;
+}
+
+impl Marked for wire::Identity {
+    fn external_id(&self) -> Option<&str> {
+        self.external_id.as_deref()
+    }
+
+    fn metadata(&self) -> &Map<String, Value> {
+        &self.admin_metadata
+    }
+}
+
+impl Marked for wire::OAuthClient {
+    fn external_id(&self) -> Option<&str> {
+        self.external_id.as_deref()
+    }
+
+    fn metadata(&self) -> &Map<String, Value> {
+        &self.metadata
+    }
+}
+
+impl Marked for wire::ServiceAccount {
+    fn external_id(&self) -> Option<&str> {
+        self.external_id.as_deref()
+    }
+
+    fn metadata(&self) -> &Map<String, Value> {
+        &self.metadata
+    }
+}
+
+/// The live object `id` a change names, as `fetched` before the change touches it: `Ok`
+/// lets the change go on with it; `Err` ends the change, refused by [`refusal`], already
+/// deleted (a delete that finds nothing), or unreadable.
+pub(crate) fn checked<T: Marked>(
+    change: &Change,
+    id: &str,
+    fetched: live::Result<T>,
+    ownership: &Ownership,
+) -> Result<T, Attempt> {
+    match fetched {
+        Ok(live) => match refusal(change, id, live.external_id(), live.metadata(), ownership) {
+            Some(refused) => Err(failed(&refused)),
+            None => Ok(live),
+        },
+        Err(e) if e.is_not_found() && change.action == Action::Delete => Err(already_applied(id)),
+        Err(e) => Err(request_failed(&e)),
+    }
+}
 
 /// Why a change may not touch the live object it names.
 pub(crate) fn refusal(
@@ -43,7 +103,6 @@ pub(crate) fn refusal(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::Action;
     use serde_json::json;
 
     fn change(key: &str) -> Change {

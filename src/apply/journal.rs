@@ -11,10 +11,11 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::model::ExternalId;
 use crate::plan::{Action, Change, ObjectKind};
 
 /// Errors of the journal.
@@ -84,7 +85,7 @@ pub fn change_id(change: &Change) -> String {
 }
 
 /// The id of the change of `kind` and `action` on `key` (see [`change_id`]).
-pub fn outcome_id(kind: ObjectKind, action: Action, key: &str) -> String {
+pub fn outcome_id(kind: ObjectKind, action: Action, key: &ExternalId) -> String {
     format!("{}:{}:{key}", kind.journal_name(), action.journal_name())
 }
 
@@ -141,14 +142,8 @@ impl Journal {
 
     /// Every recorded change and its state.
     pub fn load(&self) -> Result<HashMap<String, JournalState>, JournalError> {
-        let err = |source| JournalError::Sqlite {
-            path: self.path.clone(),
-            source,
-        };
-        let conn = self
-            .conn
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let err = |source| self.error(source);
+        let conn = self.connection();
         let mut stmt = conn
             .prepare("SELECT change_id, state, avnology_id, error FROM changes")
             .map_err(err)?;
@@ -171,10 +166,7 @@ impl Journal {
 
     /// Whether no change was recorded yet (a first run, which needs no lookups).
     pub fn is_empty(&self) -> Result<bool, JournalError> {
-        let conn = self
-            .conn
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let conn = self.connection();
         let any: Option<i64> = conn
             .query_row("SELECT 1 FROM changes LIMIT 1", [], |r| r.get(0))
             .optional()
@@ -184,10 +176,7 @@ impl Journal {
 
     /// How many changes finished successfully.
     pub fn count_done(&self) -> Result<u64, JournalError> {
-        let conn = self
-            .conn
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let conn = self.connection();
         let n: i64 = conn
             .query_row(
                 "SELECT COUNT(*) FROM changes WHERE state = 'done'",
@@ -200,10 +189,7 @@ impl Journal {
 
     /// What the journal knows about one change.
     pub fn state(&self, change_id: &str) -> Result<Option<JournalState>, JournalError> {
-        let conn = self
-            .conn
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let conn = self.connection();
         let mut stmt = conn
             .prepare_cached("SELECT state, avnology_id, error FROM changes WHERE change_id = ?1")
             .map_err(|source| self.error(source))?;
@@ -215,6 +201,15 @@ impl Journal {
         })
         .optional()
         .map_err(|source| self.error(source))
+    }
+
+    /// The connection, for one statement or transaction. A panic while it was held leaves
+    /// nothing half-written (every record is its own transaction), so a poisoned lock is
+    /// taken over.
+    fn connection(&self) -> MutexGuard<'_, Connection> {
+        self.conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn error(&self, source: rusqlite::Error) -> JournalError {
@@ -246,10 +241,7 @@ impl Journal {
         id: Option<&str>,
         error: Option<&str>,
     ) -> Result<(), JournalError> {
-        let conn = self
-            .conn
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let conn = self.connection();
         conn.execute(
             "INSERT INTO changes (change_id, state, avnology_id, error, attempts, updated_at)
              VALUES (?1, ?2, ?3, ?4, 1, ?5)
@@ -257,10 +249,7 @@ impl Journal {
                  attempts = attempts + (?2 = 'in_flight'), updated_at = ?5",
             params![change_id, state, id, error, chrono::Utc::now().to_rfc3339()],
         )
-        .map_err(|source| JournalError::Sqlite {
-            path: self.path.clone(),
-            source,
-        })?;
+        .map_err(|source| self.error(source))?;
         Ok(())
     }
 }
@@ -291,7 +280,7 @@ mod tests {
             (ObjectKind::Identity, Action::Adopt, "u3"),
         ]
         .into_iter()
-        .map(|(kind, action, key)| outcome_id(kind, action, key))
+        .map(|(kind, action, key)| outcome_id(kind, action, &ExternalId::from(key)))
         .collect();
         assert_eq!(
             keys,

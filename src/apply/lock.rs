@@ -254,51 +254,26 @@ fn host_name() -> String {
 mod tests {
     use super::*;
 
+    /// Takes the lock of `tenant` in `dir` for `plan`, without waiting.
+    async fn take(dir: &Path, tenant: &str, plan: &str) -> Result<TenantLock, LockError> {
+        acquire(dir, tenant, plan, Duration::ZERO, &Trace::off()).await
+    }
+
     #[tokio::test]
     async fn a_second_holder_is_refused_with_the_first_ones_name_until_it_lets_go() {
         let d = tempfile::tempdir().unwrap();
-        let first = acquire(
-            d.path(),
-            "https://t (organization acme)",
-            "abc123",
-            Duration::ZERO,
-            &Trace::off(),
-        )
-        .await
-        .unwrap();
-        let e = acquire(
-            d.path(),
-            "https://t (organization acme)",
-            "def",
-            Duration::ZERO,
-            &Trace::off(),
-        )
-        .await
-        .unwrap_err()
-        .to_string();
+        let acme = "https://t (organization acme)";
+        let first = take(d.path(), acme, "abc123").await.unwrap();
+        let e = take(d.path(), acme, "def").await.unwrap_err().to_string();
         assert!(
             e.contains(&format!("pid {}", std::process::id())) && e.contains("plan abc123"),
             "{e}"
         );
         // Another tenant is another lock.
-        acquire(
-            d.path(),
-            "https://t (organization other)",
-            "x",
-            Duration::ZERO,
-            &Trace::off(),
-        )
-        .await
-        .unwrap();
+        take(d.path(), "https://t (organization other)", "x")
+            .await
+            .unwrap();
         drop(first);
-        acquire(
-            d.path(),
-            "https://t (organization acme)",
-            "def",
-            Duration::ZERO,
-            &Trace::off(),
-        )
-        .await
-        .unwrap();
+        take(d.path(), acme, "def").await.unwrap();
     }
 }

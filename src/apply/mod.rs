@@ -11,17 +11,26 @@
 //! resumes; [`rate`] adapts concurrency and pace to the server.
 
 mod clients;
+mod context;
 mod executor;
 mod guard;
+mod identities;
 pub mod journal;
 pub mod lock;
+pub mod log;
+mod oauth_clients;
+mod organization;
+mod outcome;
 pub mod rate;
 pub mod reconcile;
 mod request;
 pub mod secrets;
+pub mod secrets_out;
+mod service_accounts;
 pub mod stream;
+pub mod tenant;
 
-pub use executor::{
-    ApplyOptions, ApplyReport, ChangeOutcome, MAX_REPORTED_OUTCOMES, Observer, OutcomeKind, execute,
-};
+pub use context::{ApplyOptions, Observer};
+pub use executor::execute;
+pub use outcome::{ApplyReport, ChangeOutcome, MAX_REPORTED_OUTCOMES, OutcomeKind};
 pub use request::{create_request, idempotency_key, password_input, update_request};

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
-use super::executor::Attempt;
+use super::outcome::Attempt;
 use crate::live::Client;
 use crate::printer::Trace;
 

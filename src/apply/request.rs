@@ -1,19 +1,23 @@
-//! Turning desired records and planned changes into API requests.
+//! Turning desired records and planned changes into API requests: identities, OAuth
+//! clients and service accounts, creates and the masked updates of a change's fields.
 
 use serde_json::{Map, Value};
 
-use crate::model::OWNER_KEY;
-use crate::model::PasswordHash;
-use crate::plan::{Change, DesiredIdentity};
+use crate::diff::client::mask_path;
+use crate::model::{self, ClientDecl, OWNER_KEY, PasswordHash};
+use crate::plan::{Change, DesiredClient, DesiredIdentity};
 use crate::wire;
 
 /// The `Idempotency-Key` of a change: stable for a plan and a key, so every retry and every
-/// resumed run of the same plan sends the same one.
+/// resumed run of the same plan sends the same one. The kind and action are named as in
+/// journal keys, written out so that renaming a variant cannot change a resumed run's keys.
 pub fn idempotency_key(plan_id: &str, change: &Change) -> String {
     let digest = crate::plan::file::sha256_hex(
         format!(
-            "{plan_id}\0{:?}\0{:?}\0{}",
-            change.kind, change.action, change.key
+            "{plan_id}\0{}\0{}\0{}",
+            change.kind.journal_name(),
+            change.action.journal_name(),
+            change.key
         )
         .as_bytes(),
     );
@@ -52,6 +56,14 @@ fn bool_field(fields: &std::collections::BTreeMap<String, Value>, key: &str) -> 
     fields.get(key).and_then(Value::as_bool)
 }
 
+/// The wire form of a linked social login.
+fn linked_provider(l: &model::LinkedProvider) -> wire::LinkedProvider {
+    wire::LinkedProvider {
+        provider: l.provider.clone(),
+        subject: l.subject.clone(),
+    }
+}
+
 /// Sets the field at `path` of `input` from the desired projection.
 fn set_path(input: &mut wire::IdentityInput, d: &DesiredIdentity, path: &str) {
     let f = &d.fields;
@@ -68,16 +80,8 @@ fn set_path(input: &mut wire::IdentityInput, d: &DesiredIdentity, path: &str) {
         "locale" => input.locale = string_field(f, path),
         "timezone" => input.timezone = string_field(f, path),
         "linked_providers" => {
-            input.linked_providers = Some(
-                d.identity
-                    .linked_providers
-                    .iter()
-                    .map(|l| wire::LinkedProvider {
-                        provider: l.provider.clone(),
-                        subject: l.subject.clone(),
-                    })
-                    .collect(),
-            );
+            let linked = d.identity.linked_providers.iter().map(linked_provider);
+            input.linked_providers = Some(linked.collect());
         }
         _ => {
             let Some(v) = f.get(path) else { return };
@@ -152,4 +156,93 @@ pub fn update_request(change: &Change, d: &DesiredIdentity) -> Option<wire::Upda
     }
     req.update_mask = mask.join(",");
     Some(req)
+}
+
+/// The owner marker of a desired client or service account, as its `metadata`.
+fn client_metadata(d: &DesiredClient) -> Map<String, Value> {
+    let mut m = Map::new();
+    if let Some(v) = d.fields.get(&format!("metadata.{OWNER_KEY}")) {
+        m.insert(OWNER_KEY.into(), v.clone());
+    }
+    m
+}
+
+/// The top-level mask paths of a change's fields.
+pub(crate) fn update_mask(change: &Change) -> Vec<&str> {
+    let mut m: Vec<&str> = change.fields.iter().map(|f| mask_path(&f.path)).collect();
+    m.dedup();
+    m
+}
+
+/// The OAuth client fields of a desired client: every field for a create (`paths` `None`,
+/// in organization `org_id`), only those under `paths` for an update.
+pub(crate) fn client_input(
+    d: &DesiredClient,
+    org_id: Option<&str>,
+    paths: Option<&[&str]>,
+) -> wire::OAuthClientInput {
+    let ClientDecl::OAuth(c) = &d.decl else {
+        return wire::OAuthClientInput::default();
+    };
+    let want = |p: &str| paths.is_none_or(|ps| ps.contains(&p));
+    wire::OAuthClientInput {
+        external_id: paths.is_none().then(|| c.external_id.to_string()),
+        client_name: want("client_name").then(|| c.name.clone()),
+        client_type: paths.is_none().then(|| c.client_type.as_str().to_string()),
+        redirect_uris: want("redirect_uris").then(|| c.redirect_uris.clone()),
+        post_logout_redirect_uris: want("post_logout_redirect_uris")
+            .then(|| c.post_logout_redirect_uris.clone()),
+        allowed_origins: want("allowed_origins").then(|| c.allowed_origins.clone()),
+        grant_types: want("grant_types").then(|| c.grant_types.clone()),
+        scopes: want("scopes").then(|| c.scopes.clone()),
+        token_endpoint_auth_method: paths
+            .is_none()
+            .then(|| c.client_type.token_endpoint_auth_method().to_string()),
+        metadata: paths
+            .is_none_or(|ps| ps.iter().any(|p| p.starts_with("metadata")))
+            .then(|| client_metadata(d)),
+        organization_id: if paths.is_none() {
+            org_id.map(str::to_string)
+        } else {
+            None
+        },
+    }
+}
+
+/// The create request of desired service account `sa` (`d`), owned by identity `owner_id`
+/// in organization `org_id`.
+pub(crate) fn create_service_account_request(
+    d: &DesiredClient,
+    sa: &model::ServiceAccount,
+    owner_id: &str,
+    org_id: Option<&str>,
+) -> wire::CreateServiceAccountRequest {
+    wire::CreateServiceAccountRequest {
+        name: sa.name.clone(),
+        description: sa.description.clone(),
+        owner_id: owner_id.to_string(),
+        organization_id: org_id.map(str::to_string),
+        external_id: Some(sa.external_id.to_string()),
+        metadata: Some(client_metadata(d)),
+    }
+}
+
+/// The PATCH of the fields under `paths` of desired service account `sa` (`d`).
+pub(crate) fn update_service_account_request(
+    d: &DesiredClient,
+    sa: &model::ServiceAccount,
+    paths: &[&str],
+) -> wire::UpdateServiceAccountRequest {
+    wire::UpdateServiceAccountRequest {
+        name: paths.contains(&"name").then(|| sa.name.clone()),
+        description: paths
+            .contains(&"description")
+            .then(|| sa.description.clone())
+            .flatten(),
+        metadata: paths
+            .iter()
+            .any(|p| p.starts_with("metadata"))
+            .then(|| client_metadata(d)),
+        update_mask: paths.join(","),
+    }
 }

@@ -16,12 +16,14 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use crate::model::ExternalId;
+
 /// A minted secret.
 pub enum Minted<'a> {
     /// An OAuth client's secret.
     ClientSecret {
         /// The client's external id.
-        key: &'a str,
+        key: &'a ExternalId,
         /// The Avnology client_id.
         client_id: &'a str,
         /// The secret.
@@ -30,7 +32,7 @@ pub enum Minted<'a> {
     /// A service account's API key.
     ApiKey {
         /// The service account's external id.
-        key: &'a str,
+        key: &'a ExternalId,
         /// The Avnology service account id.
         service_account_id: &'a str,
         /// The key.
@@ -161,7 +163,7 @@ impl SecretsFile {
 
     /// Whether the file already holds the secret of object `key` of `kind`
     /// (`oauth_client` or `service_account`).
-    pub fn holds(&self, kind: &str, key: &str) -> bool {
+    pub fn holds(&self, kind: &str, key: &ExternalId) -> bool {
         let guard = self
             .inner
             .lock()
@@ -170,8 +172,8 @@ impl SecretsFile {
     }
 
     /// Appends a minted secret (once per object) and syncs it to disk.
-    pub fn write(&self, minted: Minted<'_>) -> std::io::Result<()> {
-        let (kind, key, line) = match minted {
+    pub fn write(&self, minted: &Minted<'_>) -> std::io::Result<()> {
+        let (kind, key, line) = match *minted {
             Minted::ClientSecret {
                 key,
                 client_id,
@@ -207,9 +209,9 @@ impl SecretsFile {
 mod tests {
     use super::*;
 
-    fn web() -> Minted<'static> {
+    fn web(key: &ExternalId) -> Minted<'_> {
         Minted::ClientSecret {
-            key: "web",
+            key,
             client_id: "cli_1",
             secret: "cs_x",
         }
@@ -219,13 +221,14 @@ mod tests {
     fn private_file_and_one_line_per_object() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("secrets.ndjson");
+        let key = ExternalId::from("web");
         let f = SecretsFile::open(&p, "plan-a").unwrap();
-        f.write(web()).unwrap();
-        f.write(web()).unwrap();
+        f.write(&web(&key)).unwrap();
+        f.write(&web(&key)).unwrap();
         drop(f);
         // The resumed apply of the same plan continues the file, without repeating a secret.
         let f = SecretsFile::open(&p, "plan-a").unwrap();
-        f.write(web()).unwrap();
+        f.write(&web(&key)).unwrap();
         let text = std::fs::read_to_string(&p).unwrap();
         assert_eq!(text.matches("cs_x").count(), 1);
         assert_eq!(

@@ -1,23 +1,27 @@
 //! `avnology-migrate apply`: execute a saved plan, or plan, show, confirm and execute.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 
-use super::target;
+use super::{PaceArgs, target};
 use crate::apply::journal::{self, Journal};
+use crate::apply::lock::{self, LockError, TenantLock};
+use crate::apply::log::OutcomeLog;
 use crate::apply::secrets::SecretsFile;
+use crate::apply::secrets_out::{self, ApplyFiles, TakenPath};
 use crate::apply::{self, ApplyOptions, ApplyReport, ChangeOutcome, Observer, OutcomeKind};
 use crate::cli::GlobalArgs;
 use crate::error::{Exit, with_hint};
 use crate::live::Client;
 use crate::manifest::Manifest;
 use crate::plan::file::PlanFile;
+use crate::plan::freshness::{self, NotCurrent};
 use crate::plan::{self, BuildOptions, Plan};
-use crate::printer;
+use crate::printer::{self, Trace};
 use crate::render::escape::terminal;
 use crate::render::progress::Progress;
 use crate::render::text::{self, TextOptions};
@@ -33,15 +37,9 @@ pub struct ApplyArgs {
     /// Apply a fresh plan without asking.
     #[arg(long)]
     pub auto_approve: bool,
-    /// The most requests in flight at once (the tool adapts below this to the server).
-    #[arg(long, default_value_t = DEFAULT_CONCURRENCY)]
-    pub concurrency: usize,
-    /// Never start more than this many changes per second.
-    #[arg(long, value_parser = super::apply::parse_rate)]
-    pub max_rps: Option<f64>,
-    /// Write one NDJSON line per finished change (key, action, outcome, attempts, id, error).
-    #[arg(long)]
-    pub log: Option<PathBuf>,
+    /// Concurrency, pace and the log.
+    #[command(flatten)]
+    pub pace: PaceArgs,
     /// Where newly minted client secrets and API keys are written (NDJSON, mode 0600): a new
     /// file, or the one an interrupted apply of the same plan created. Required when the plan
     /// creates a confidential client or a service account; secrets go nowhere else.
@@ -76,45 +74,20 @@ async fn take_lock(
     args: &ApplyArgs,
     manifest: &Manifest,
     plan_id: &str,
-) -> anyhow::Result<crate::apply::lock::TenantLock> {
-    let dir = crate::apply::lock::lock_dir(args.lock_dir.as_deref());
-    let tenant = crate::apply::lock::tenant_of(manifest);
-    crate::apply::lock::acquire(
-        &dir,
-        &tenant,
-        plan_id,
-        args.lock_timeout,
-        &crate::printer::Trace::stderr(),
-    )
+) -> anyhow::Result<TenantLock> {
+    let dir = lock::lock_dir(args.lock_dir.as_deref());
+    let tenant = lock::tenant_of(manifest);
+    lock::acquire(&dir, &tenant, plan_id, args.lock_timeout, &Trace::stderr())
         .await
         .map_err(|e| {
-            let held = matches!(e, crate::apply::lock::LockError::Held { .. });
-            let e = anyhow::Error::new(e);
-            if held {
-                with_hint(
-                    e,
-                    "wait for it to finish, or pass --lock-timeout 10m to wait for it; the lock is released when that process exits (the lock covers one machine: across CI runners, use the workflow's concurrency group)",
-                )
+            let hint = if matches!(e, LockError::Held { .. }) {
+                "wait for it to finish, or pass --lock-timeout 10m to wait for it; the lock is released when that process exits (the lock covers one machine: across CI runners, use the workflow's concurrency group)"
             } else {
-                with_hint(e, "pass --lock-dir DIR (or set AVNOLOGY_MIGRATE_LOCK_DIR) to a writable folder")
-            }
+                "pass --lock-dir DIR (or set AVNOLOGY_MIGRATE_LOCK_DIR) to a writable folder"
+            };
+            with_hint(e, hint)
         })
 }
-
-/// Parses `--max-rps`: a positive, finite number of changes per second (0 or NaN would
-/// otherwise silently mean "no cap").
-pub fn parse_rate(s: &str) -> Result<f64, String> {
-    match s.trim().parse::<f64>() {
-        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
-        Ok(_) => Err(format!(
-            "`{s}` is not a rate: give a positive number of changes per second, or leave --max-rps out for no cap"
-        )),
-        Err(e) => Err(format!("`{s}`: {e}")),
-    }
-}
-
-/// Requests in flight at once unless `--concurrency` says otherwise.
-pub const DEFAULT_CONCURRENCY: usize = 8;
 
 /// Runs `apply`.
 pub async fn run(args: ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
@@ -139,9 +112,7 @@ pub async fn apply_manifest(
     manifest: &Manifest,
     global: &GlobalArgs,
 ) -> anyhow::Result<Exit> {
-    if let crate::manifest::TargetUrl::Unset(message) = &manifest.target.url {
-        return Err(anyhow::anyhow!("{message}"));
-    }
+    freshness::check_target_set(manifest).map_err(NotCurrent::hinted)?;
     let options = BuildOptions {
         only: crate::plan::selection::Selection::of(&args.only),
         ..BuildOptions::default()
@@ -206,7 +177,7 @@ async fn apply_saved(
         None => recorded_manifest(plan_path, &plan.header.manifest.path)?,
     };
     let manifest = crate::manifest::load(&manifest_path)?;
-    check_current(plan, &manifest)?;
+    freshness::check_current(plan, &manifest).map_err(NotCurrent::hinted)?;
     if plan.is_empty() {
         printer::status("The plan has no changes: nothing to apply.");
         return Ok(conflicts_left(plan));
@@ -215,7 +186,7 @@ async fn apply_saved(
     let journal = Arc::new(Journal::open(&journal::path_for(plan_path), &plan.plan_id)?);
     let recorded = journal.count_done()?;
     let conn = target::connect(&manifest, global).await?;
-    check_tenant(&conn.client, plan, &journal).await?;
+    apply::tenant::check(&conn.client, plan, &journal).await?;
     if recorded >= plan.total_changes() {
         // The journal's word is checked against the tenant before "nothing to do".
         let exit = reconciled(&conn.client, plan).await?;
@@ -303,7 +274,13 @@ fn open_secrets(
             Ok(None)
         }
         Some(path) => {
-            refuse_inputs_as_secrets(path, args, manifest, plan_file)?;
+            let files = ApplyFiles {
+                manifest,
+                plan_file,
+                log: args.pace.log.as_deref(),
+            };
+            secrets_out::check_destination(path, &files)
+                .map_err(|e| with_hint(e, TakenPath::HINT))?;
             let file = SecretsFile::open(path, &plan.plan_id).map_err(|e| {
                 with_hint(
                     anyhow::Error::new(e).context(format!(
@@ -315,7 +292,7 @@ fn open_secrets(
             })?;
             Ok(Some(Arc::new(file)))
         }
-        None if mints => Err(crate::error::with_hint(
+        None if mints => Err(with_hint(
             anyhow::anyhow!(
                 "this plan creates clients or service accounts whose secrets Avnology shows only once; nothing was applied"
             ),
@@ -323,79 +300,6 @@ fn open_secrets(
         )),
         None => Ok(None),
     }
-}
-
-/// Refuses a `--secrets-out` path that names the plan file, its journal, the log, the manifest
-/// or a source file (or a file inside a source directory): secrets are written only to a file
-/// of their own. Paths are compared by their folder's canonical path and their file name, so
-/// `./plan.json`, `sub/../plan.json` and a path through a linked folder all match.
-fn refuse_inputs_as_secrets(
-    path: &Path,
-    args: &ApplyArgs,
-    manifest: &Manifest,
-    plan_file: Option<&Path>,
-) -> anyhow::Result<()> {
-    let Some(secrets) = canonical_location(path) else {
-        // The folder does not exist: creating the file will say so.
-        return Ok(());
-    };
-    let mut taken: Vec<(String, PathBuf)> = Vec::new();
-    if let Some(plan) = plan_file {
-        taken.push(("the plan file".into(), plan.to_path_buf()));
-        let journal = journal::path_for(plan);
-        for suffix in ["", "-wal", "-shm"] {
-            let mut name = journal.as_os_str().to_os_string();
-            name.push(suffix);
-            taken.push(("the plan's journal".into(), PathBuf::from(name)));
-        }
-    }
-    if let Some(log) = &args.log {
-        taken.push(("the --log file".into(), log.clone()));
-    }
-    taken.push(("the manifest".into(), manifest.path.clone()));
-    for source in &manifest.users {
-        let what = format!("a file of source `{}`", source.name);
-        taken.push((what.clone(), source.path.clone()));
-        if let Some(p) = &source.passwords {
-            taken.push((what, p.clone()));
-        }
-    }
-    for source in &manifest.client_sources {
-        taken.push((
-            format!("a file of client source `{}`", source.name),
-            source.path.clone(),
-        ));
-    }
-    for (what, other) in taken {
-        let same = [
-            canonical_location(&other),
-            std::fs::canonicalize(&other).ok(),
-        ]
-        .into_iter()
-        .flatten()
-        .any(|o| secrets == o || (other.is_dir() && secrets.starts_with(&o)));
-        if same {
-            return Err(with_hint(
-                anyhow::anyhow!(
-                    "--secrets-out `{}` is {what}; nothing was applied",
-                    path.display()
-                ),
-                "pass --secrets-out a new file of its own, e.g. secrets.ndjson",
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// A path as its folder's canonical path joined with its file name (the file itself need not
-/// exist, and a link in its last component is not followed).
-fn canonical_location(path: &Path) -> Option<PathBuf> {
-    let name = path.file_name()?;
-    let folder = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    Some(std::fs::canonicalize(folder).ok()?.join(name))
 }
 
 fn short(id: &str) -> &str {
@@ -411,7 +315,7 @@ fn on_interrupt() -> Arc<AtomicBool> {
     tokio::spawn(async move {
         if interrupted().await {
             flag.store(true, Ordering::SeqCst);
-            crate::printer::status(
+            printer::status(
                 "\nInterrupted: no new changes will start; waiting for requests in flight…",
             );
         }
@@ -462,15 +366,8 @@ async fn run_plan(
         )
     };
     progress.spawn_plain_ticker();
-    let log = match &args.log {
-        // Line by line, so a killed apply's log holds every outcome it reported.
-        Some(path) => Some(Arc::new(Mutex::new(std::io::LineWriter::new(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .with_context(|| format!("cannot open log file `{}`", path.display()))?,
-        )))),
+    let log = match &args.pace.log {
+        Some(path) => Some(Arc::new(OutcomeLog::open(path)?)),
         None => None,
     };
     let observer: Observer = {
@@ -478,34 +375,27 @@ async fn run_plan(
         Arc::new(move |o: &ChangeOutcome| {
             progress.inc();
             if let Some(log) = &log {
-                let line = log_line(o);
-                let mut f = log
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                let _ = writeln!(f, "{line}");
+                log.write(o);
             }
         })
     };
     let options = ApplyOptions {
         secrets,
         service_account_owner: manifest.target.service_account_owner.clone(),
-        concurrency: args.concurrency,
-        max_rps: args.max_rps,
+        concurrency: args.pace.concurrency,
+        max_rps: args.pace.max_rps,
         journal: journal.as_ref().map(|(j, _)| j.clone()),
         cancel: cancel.clone(),
         observer: Some(observer),
-        trace: crate::printer::Trace::verbose(verbose),
-        notices: crate::printer::Trace::stderr(),
+        trace: Trace::verbose(verbose),
+        notices: Trace::stderr(),
         ownership: Arc::new(crate::plan::ownership::Ownership::of(manifest)),
     };
     let (work, reader) = apply::stream::spawn(file, manifest.clone(), clients.clone())?;
     let report = apply::execute(client, plan, work, clients, &options).await;
     progress.finish();
     if let Some(log) = &log {
-        let _ = log
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .flush();
+        log.flush();
     }
     let report = report?;
     // The reader has ended (it ends with the plan, or when the executor stops listening).
@@ -526,7 +416,7 @@ async fn run_plan(
             "error: {}; apply stopped. {} changes were in flight (a resume looks each one up before acting) and {} were not started. The journal is saved.\nhint: check AVNOLOGY_API_URL and the network; when the API answers again, resume with `{resume}`",
             terminal(&outage.to_string()),
             report.unfinished,
-            not_started(plan, &report),
+            report.not_started(plan.total_changes()),
         ));
         return Ok(Exit::Failure);
     }
@@ -540,82 +430,11 @@ async fn run_plan(
     if report.cancelled {
         printer::status(&format!(
             "Stopped after an interrupt (Ctrl-C or SIGTERM): {} changes not started. The journal is saved.\nhint: resume with `{resume}`",
-            not_started(plan, &report)
+            report.not_started(plan.total_changes())
         ));
         return Ok(Exit::Failure);
     }
     Ok(exit)
-}
-
-/// One NDJSON log line for a finished change.
-fn log_line(o: &ChangeOutcome) -> String {
-    let (outcome, id, error) = match &o.outcome {
-        OutcomeKind::Applied { id } => ("applied", Some(id.as_str()), None),
-        OutcomeKind::AlreadyApplied { id } => ("already_applied", Some(id.as_str()), None),
-        OutcomeKind::Stale => ("stale", None, None),
-        OutcomeKind::Failed { error } => ("failed", None, Some(error.as_str())),
-    };
-    serde_json::json!({
-        "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        "kind": o.kind,
-        "key": o.key,
-        "action": o.action,
-        "outcome": outcome,
-        "attempts": o.attempts,
-        "avnology_id": id,
-        "error": error,
-    })
-    .to_string()
-}
-
-/// Refuses a plan made for another tenant URL, or whose manifest or source files changed
-/// since it was made, before any request that could change the tenant.
-fn check_current(plan: &Plan, manifest: &Manifest) -> anyhow::Result<()> {
-    let stale = |what: String| {
-        with_hint(
-            anyhow::anyhow!(
-                "the plan is stale: {what} changed since the plan was made; nothing was applied"
-            ),
-            "run `avnology-migrate plan --out PLAN` again and review the new plan",
-        )
-    };
-    if let crate::manifest::TargetUrl::Unset(message) = &manifest.target.url {
-        return Err(anyhow::anyhow!("{message}"));
-    }
-    let target = plan::build::target_url(manifest);
-    if target != plan.header.target.url {
-        return Err(with_hint(
-            anyhow::anyhow!(
-                "the plan was made for the tenant at `{}`, but the target is now `{target}`; nothing was applied",
-                plan.header.target.url
-            ),
-            "apply a plan where it was made: check AVNOLOGY_API_URL and [target] url, or plan again for this tenant",
-        ));
-    }
-    if manifest.sha256 != plan.header.manifest.sha256 {
-        return Err(stale(format!("the manifest `{}`", manifest.path.display())));
-    }
-    for source in &plan.header.sources {
-        for file in &source.files {
-            let path = manifest.dir.join(&file.path);
-            let now = plan::file::sha256_path(&path).unwrap_or_default();
-            if now != file.sha256 {
-                return Err(stale(format!(
-                    "source file `{}` (source `{}`)",
-                    path.display(),
-                    source.name
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Changes neither finished nor in flight when the run ended.
-fn not_started(plan: &Plan, report: &ApplyReport) -> u64 {
-    plan.total_changes().saturating_sub(
-        report.resumed + report.applied() + report.stale + report.failed + report.unfinished,
-    )
 }
 
 /// A plan that left records out because of conflicts did not migrate them: say so and fail.
@@ -646,52 +465,6 @@ async fn reconciled(client: &Client, plan: &Plan) -> anyhow::Result<Exit> {
     Ok(Exit::Failure)
 }
 
-/// Refuses, before any request that writes, a tenant other than the one the plan was made
-/// against: the plan records its organization's id, and an alias URL, another tenant or a
-/// re-created organization has another. A plan that creates the organization is bound by
-/// URL only until its journal records the organization it created.
-async fn check_tenant(client: &Client, plan: &Plan, journal: &Journal) -> anyhow::Result<()> {
-    let Some(name) = plan.header.target.organization.as_deref() else {
-        return Ok(());
-    };
-    let other_tenant = |what: String| {
-        with_hint(
-            anyhow::anyhow!("{what}; nothing was applied"),
-            "apply a plan to the tenant it was made against, or plan again for this one",
-        )
-    };
-    let live = client.find_organization_by_name(name).await?;
-    match (&plan.header.target.organization_id, live) {
-        (Some(want), Some(org)) if org.id == *want => Ok(()),
-        (Some(want), Some(org)) => Err(other_tenant(format!(
-            "the plan was made for organization `{name}` with id {want}, but this tenant's `{name}` is {}: another tenant, or the organization was re-created",
-            org.id
-        ))),
-        (Some(want), None) => Err(other_tenant(format!(
-            "the plan was made for organization `{name}` with id {want}, which this tenant does not have"
-        ))),
-        (None, Some(_))
-            if plan.count(plan::ObjectKind::Organization, plan::Action::Create) == 0 =>
-        {
-            Err(other_tenant(format!(
-                "the plan does not record the id of organization `{name}` (an older avnology-migrate made it)"
-            )))
-        }
-        (None, Some(org)) => {
-            let created =
-                journal::outcome_id(plan::ObjectKind::Organization, plan::Action::Create, name);
-            match journal.state(&created)? {
-                Some(journal::JournalState::Done(id)) if id == org.id => Ok(()),
-                _ => Err(other_tenant(format!(
-                    "organization `{name}` exists in this tenant ({}) but did not when the plan was made",
-                    org.id
-                ))),
-            }
-        }
-        (None, None) => Ok(()),
-    }
-}
-
 /// Prints failures and the summary; the exit status says whether everything applied. Keys
 /// come from exports and errors quote the server, so both are escaped: one line per outcome.
 fn finish(plan: &Plan, report: &ApplyReport, retries: u64) -> Exit {
@@ -720,7 +493,7 @@ fn finish(plan: &Plan, report: &ApplyReport, retries: u64) -> Exit {
         ));
     }
     let (stale, failed) = (report.stale, report.failed);
-    let not_started = not_started(plan, report);
+    let not_started = report.not_started(plan.total_changes());
     let unfinished = match report.unfinished {
         0 => String::new(),
         n => format!("{n} unfinished, "),

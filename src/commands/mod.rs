@@ -12,12 +12,44 @@ mod target;
 pub mod validate;
 pub mod verify;
 
+use std::path::PathBuf;
+
 use crate::cli::{Cli, Command};
 use crate::error::Exit;
 
+/// Requests in flight at once unless `--concurrency` says otherwise.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+
+/// How fast an apply goes and where it logs each change: the flags `apply` and the
+/// provider commands share.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct PaceArgs {
+    /// The most requests in flight at once (the tool adapts below this to the server).
+    #[arg(long, default_value_t = DEFAULT_CONCURRENCY)]
+    pub concurrency: usize,
+    /// Never start more than this many changes per second.
+    #[arg(long, value_parser = parse_rate)]
+    pub max_rps: Option<f64>,
+    /// Write one NDJSON line per finished change (key, action, outcome, attempts, id, error).
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+}
+
+/// Parses `--max-rps`: a positive, finite number of changes per second (0 or NaN would
+/// otherwise silently mean "no cap").
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        Ok(_) => Err(format!(
+            "`{s}` is not a rate: give a positive number of changes per second, or leave --max-rps out for no cap"
+        )),
+        Err(e) => Err(format!("`{s}`: {e}")),
+    }
+}
+
 /// The manifest a command reads, for finding the `.env` beside it: `-m` (or its default), or
 /// for `apply PLAN` the manifest the plan records. `None` for commands without one.
-pub fn manifest_of(command: &Command) -> Option<std::path::PathBuf> {
+pub fn manifest_of(command: &Command) -> Option<PathBuf> {
     match command {
         Command::Validate(a) => Some(a.manifest.clone()),
         Command::Plan(a) => Some(a.manifest.clone()),
@@ -29,7 +61,7 @@ pub fn manifest_of(command: &Command) -> Option<std::path::PathBuf> {
                 let header = crate::plan::file::read_header(plan).ok()?;
                 apply::recorded_manifest(plan, &header.manifest.path).ok()
             }
-            (None, None) => Some(std::path::PathBuf::from("migration.toml")),
+            (None, None) => Some(PathBuf::from("migration.toml")),
         },
         _ => None,
     }

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
-use super::apply::{self, ApplyArgs, DEFAULT_CONCURRENCY};
-use super::target;
+use super::apply::{self, ApplyArgs};
+use super::{PaceArgs, target};
 use crate::cli::GlobalArgs;
 use crate::env_vars;
 use crate::error::{Exit, with_hint};
@@ -40,15 +40,9 @@ pub struct ImportArgs {
     /// Where minted secrets go (not needed for users-only imports).
     #[arg(long, value_name = "FILE")]
     pub secrets_out: Option<PathBuf>,
-    /// The most requests in flight at once.
-    #[arg(long, default_value_t = DEFAULT_CONCURRENCY)]
-    pub concurrency: usize,
-    /// Never send more than this many requests per second.
-    #[arg(long, value_parser = super::apply::parse_rate)]
-    pub max_rps: Option<f64>,
-    /// One NDJSON line per finished change.
-    #[arg(long)]
-    pub log: Option<PathBuf>,
+    /// Concurrency, pace and the log.
+    #[command(flatten)]
+    pub pace: PaceArgs,
 }
 
 /// `auth0`: import an Auth0 users export (NDJSON or JSON array, optionally gzipped).
@@ -210,9 +204,7 @@ pub async fn run(command: ProviderCommand, global: &GlobalArgs) -> anyhow::Resul
     }
     let args = ApplyArgs {
         auto_approve: true,
-        concurrency: common.concurrency,
-        max_rps: common.max_rps,
-        log: common.log.clone(),
+        pace: common.pace.clone(),
         secrets_out: common.secrets_out.clone(),
         ..ApplyArgs::default()
     };

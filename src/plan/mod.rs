@@ -21,6 +21,7 @@
 pub mod build;
 mod clients;
 pub mod file;
+pub mod freshness;
 pub mod live_index;
 pub mod ownership;
 pub mod selection;
