@@ -55,6 +55,11 @@ pub(super) async fn resolve_organization(
         slug: None,
         registration_mode: None,
     };
+    // Recorded as in flight before the request: a run killed between the create and the
+    // journal's record of it is resumed as this plan's own create (see `apply::tenant`).
+    if let Some(j) = journal {
+        j.start(&change_id(change))?;
+    }
     let idempotency = idempotency_key(&plan.plan_id, change);
     let id = match client.create_organization(&req, Some(&idempotency)).await {
         Ok(org) => org.id,

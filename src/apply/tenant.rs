@@ -29,6 +29,10 @@ pub async fn check(client: &Client, plan: &Plan, journal: &Journal) -> anyhow::R
             );
             match journal.state(&created)? {
                 Some(JournalState::Done(id)) => Some(id),
+                // This plan sent the create and was stopped before it recorded the answer:
+                // the organization is its own (the create is sent again with the same
+                // Idempotency-Key, and a conflict is settled by name, as on a first run).
+                Some(JournalState::InFlight) => live.clone(),
                 _ => None,
             }
         }
