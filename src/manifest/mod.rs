@@ -8,6 +8,7 @@
 mod error;
 mod interpolate;
 mod load;
+mod positions;
 pub mod raw;
 
 use std::path::PathBuf;
