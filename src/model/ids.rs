@@ -9,16 +9,7 @@ use std::fmt;
 /// From the plan on, it is also the key of every change, index and journal entry (for the
 /// organization's change, the organization's name). It reads as a `str` (`Deref`, `Borrow`),
 /// so maps keyed by it are looked up with a plain `&str`.
-#[derive(
-    Clone,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    serde::Serialize,
-    serde::Deserialize,
-)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct ExternalId(String);
 

@@ -9,9 +9,11 @@ pub mod escape;
 pub mod markdown;
 pub mod progress;
 #[cfg(test)]
-mod sample;
+pub(crate) mod sample;
 pub mod style;
 pub mod text;
+pub mod validate_report;
+pub mod verify_report;
 
 /// How many `--only` addresses a rendering names before counting the rest.
 pub const LISTED_ADDRESSES: usize = 20;
