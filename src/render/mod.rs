@@ -3,6 +3,9 @@
 //! Sensitive values print as `(sensitive)`, and every value from an export, a manifest or the
 //! API goes through [`escape`] for its medium. Machines read the plan file itself.
 //!
+//! The reports of `validate` ([`validate_report`], also as JSON) and `verify`
+//! ([`verify_report`]) are rendered here too, so the commands only gather what they report.
+//!
 //! [`Plan`]: crate::plan::Plan
 
 pub mod escape;
