@@ -72,11 +72,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
     crate::printer::init_color(cli.global.color);
     let global = cli.global;
     match cli.command {
-        Command::Validate(args) => validate::run(args, &global).await,
+        Command::Validate(args) => validate::run(&args, &global),
         Command::Plan(args) => plan::run(args, &global).await,
         Command::Apply(args) => apply::run(args, &global).await,
-        Command::Show(args) => show::run(args, &global).await,
-        Command::Pin(args) => pin::run(args, &global).await,
+        Command::Show(args) => show::run(&args, &global),
+        Command::Pin(args) => pin::run(&args, &global),
         Command::Verify(args) => verify::run(args, &global).await,
         Command::Emulator(args) => emulator::run(args).await,
         Command::Auth0(args) => {

@@ -25,7 +25,7 @@ pub struct PinArgs {
 }
 
 /// Runs `pin`.
-pub async fn run(args: PinArgs, _global: &GlobalArgs) -> anyhow::Result<Exit> {
+pub fn run(args: &PinArgs, _global: &GlobalArgs) -> anyhow::Result<Exit> {
     if matches!(
         args.manifest.extension().and_then(|e| e.to_str()),
         Some("yaml" | "yml")

@@ -21,7 +21,7 @@ pub struct ShowArgs {
 }
 
 /// Runs `show`.
-pub async fn run(args: ShowArgs, _global: &GlobalArgs) -> anyhow::Result<Exit> {
+pub fn run(args: &ShowArgs, _global: &GlobalArgs) -> anyhow::Result<Exit> {
     let file = crate::plan::file::PlanFile::open(&args.plan)?;
     print_plan(&file.plan, file.path(), args.format, args.show_pii)?;
     Ok(Exit::Success)

@@ -86,13 +86,15 @@ pub fn desired_fields(identity: &Identity, source: &str) -> BTreeMap<String, Val
             .into(),
         )),
     );
-    let mut linked: Vec<_> = identity
-        .linked_providers
-        .iter()
-        .map(|l| json!({"provider": l.provider, "subject": l.subject}))
-        .collect();
-    linked.sort_by_key(std::string::ToString::to_string);
-    put("linked_providers", Some(Value::Array(linked)));
+    put(
+        "linked_providers",
+        Some(linked_value(
+            identity
+                .linked_providers
+                .iter()
+                .map(|l| (&l.provider, &l.subject)),
+        )),
+    );
     if let Some(hash) = &identity.password {
         put(
             "password",
@@ -110,6 +112,29 @@ pub fn desired_fields(identity: &Identity, source: &str) -> BTreeMap<String, Val
         owner_marker(identity, source),
     );
     f
+}
+
+/// Linked providers as the field `linked_providers` compares them: `{provider, subject}`
+/// objects in a fixed order, so the source's order and the tenant's never make a change.
+fn linked_value<'a>(pairs: impl Iterator<Item = (&'a String, &'a String)>) -> Value {
+    let mut linked: Vec<_> = pairs
+        .map(|(provider, subject)| json!({"provider": provider, "subject": subject}))
+        .collect();
+    linked.sort_by_key(std::string::ToString::to_string);
+    Value::Array(linked)
+}
+
+/// The linked providers of `identity` as the API takes them (a create or an update sets
+/// them all).
+pub fn linked_providers(identity: &Identity) -> Vec<wire::LinkedProvider> {
+    identity
+        .linked_providers
+        .iter()
+        .map(|l| wire::LinkedProvider {
+            provider: l.provider.clone(),
+            subject: l.subject.clone(),
+        })
+        .collect()
 }
 
 /// SHA-256 (hex) of the desired record: the plan stores it, and `apply plan.json` checks
@@ -142,16 +167,12 @@ fn live_value(live: &wire::Identity, path: &str) -> Option<Value> {
         "locale" => s(&live.locale),
         "timezone" => s(&live.timezone),
         "state" => Some(Value::String(live.state.as_str().to_string())),
-        "linked_providers" => {
-            let mut linked: Vec<_> = live
-                .linked_providers
+        "linked_providers" => Some(linked_value(
+            live.linked_providers
                 .as_deref()?
                 .iter()
-                .map(|l| json!({"provider": l.provider, "subject": l.subject}))
-                .collect();
-            linked.sort_by_key(std::string::ToString::to_string);
-            Some(Value::Array(linked))
-        }
+                .map(|l| (&l.provider, &l.subject)),
+        )),
         // The hash is never read back; its fingerprint in the owner marker stands in.
         "password" => None,
         _ => {
@@ -337,16 +358,7 @@ mod tests {
             },
             traits: identity.traits.clone(),
             admin_metadata: admin,
-            linked_providers: Some(
-                identity
-                    .linked_providers
-                    .iter()
-                    .map(|l| wire::LinkedProvider {
-                        provider: l.provider.clone(),
-                        subject: l.subject.clone(),
-                    })
-                    .collect(),
-            ),
+            linked_providers: Some(linked_providers(identity)),
             has_password: identity.password.is_some(),
             create_time: String::new(),
             update_time: String::new(),

@@ -10,7 +10,7 @@ mod identity;
 
 pub use identity::{
     IdentityAction, IdentityDiff, adopt_identity, desired_digest, desired_fields, diff_identity,
-    is_owned, owner_marker,
+    is_owned, linked_providers, owner_marker,
 };
 
 use serde::{Deserialize, Serialize};

@@ -3,11 +3,13 @@
 //! [`raw`] holds the serde shapes that mirror the file (unknown keys rejected, JSON Schema
 //! derived from them); [`load`] reads a file, interpolates `${env:NAME}`, validates, and
 //! produces the semantic [`Manifest`] with paths resolved against the manifest's directory
-//! and the SHA-256 of the interpolated content that plans bind themselves to.
+//! and the SHA-256 of the interpolated content that plans bind themselves to, checking one
+//! section at a time and pointing each error at its line ([`positions`]).
 
 mod error;
 mod interpolate;
 mod load;
+mod positions;
 pub mod raw;
 
 use std::path::PathBuf;

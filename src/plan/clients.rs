@@ -73,7 +73,7 @@ pub(crate) struct LiveClients<'a> {
 }
 
 /// A live object that holds a declared client's name: id, external_id, name, marker source.
-type Holder = (String, Option<String>, String, Option<String>);
+type Holder = (String, Option<ExternalId>, String, Option<String>);
 
 impl LiveClients<'_> {
     /// A live object not this manifest's that already uses `name` (or, for an OAuth client,
@@ -102,7 +102,7 @@ impl LiveClients<'_> {
                 .map(|l| {
                     (
                         l.client_id.clone(),
-                        l.external_id.clone(),
+                        l.external_id.clone().map(ExternalId::from),
                         l.client_name.clone(),
                         owner_source(&l.metadata),
                     )
@@ -115,7 +115,7 @@ impl LiveClients<'_> {
                 .map(|l| {
                     (
                         l.id.clone(),
-                        l.external_id.clone(),
+                        l.external_id.clone().map(ExternalId::from),
                         l.name.clone(),
                         owner_source(&l.metadata),
                     )
@@ -150,7 +150,7 @@ pub(crate) fn plan_clients(
             out.invalid.push(SkippedRecord {
                 source: source.to_string(),
                 location,
-                external_id: Some(key.to_string()),
+                external_id: Some(key.clone()),
                 reason: format!("duplicate {} key, first declared at {first}", kind.noun()),
             });
             return;
@@ -274,7 +274,7 @@ pub(crate) fn plan_clients(
             out.invalid.push(SkippedRecord {
                 source: MANIFEST_CLIENTS.into(),
                 location,
-                external_id: Some(c.external_id.to_string()),
+                external_id: Some(c.external_id.clone()),
                 reason: message,
             });
             continue;
@@ -315,7 +315,7 @@ pub(crate) fn plan_clients(
                 ClientItem::Skipped(s) => out.skipped.push(SkippedRecord {
                     source: source.name.clone(),
                     location: s.location.to_string(),
-                    external_id: s.external_id,
+                    external_id: s.external_id.map(ExternalId::from),
                     reason: s.reason.describe().to_string(),
                 }),
                 ClientItem::Invalid(e) => out.invalid.push(invalid_record(&source.name, &e)),
@@ -329,30 +329,29 @@ pub(crate) fn plan_clients(
     // Deletes: this manifest's clients no source declares (prune), or every one of them
     // (destroy); never another source's.
     let prune = manifest.policy.prune;
-    let declared = |kind: ObjectKind, key: &str| seen.contains_key(&(kind, ExternalId::from(key)));
+    let declared = |kind: ObjectKind, key: &ExternalId| seen.contains_key(&(kind, key.clone()));
     let mut deletes: Vec<Change> = Vec::new();
-    for l in live_clients.values() {
-        let key = l.external_id.clone().unwrap_or_default();
+    // The live maps are keyed by each object's external_id.
+    for (key, l) in live_clients {
         if ownership.owner(&l.metadata).is_ours()
-            && (destroy || (prune && !declared(ObjectKind::OAuthClient, &key)))
+            && (destroy || (prune && !declared(ObjectKind::OAuthClient, key)))
         {
             deletes.push(delete(
                 ObjectKind::OAuthClient,
-                key,
+                key.clone(),
                 owner_source(&l.metadata),
                 &l.client_id,
                 &l.etag,
             ));
         }
     }
-    for l in live_accounts.values() {
-        let key = l.external_id.clone().unwrap_or_default();
+    for (key, l) in live_accounts {
         if ownership.owner(&l.metadata).is_ours()
-            && (destroy || (prune && !declared(ObjectKind::ServiceAccount, &key)))
+            && (destroy || (prune && !declared(ObjectKind::ServiceAccount, key)))
         {
             deletes.push(delete(
                 ObjectKind::ServiceAccount,
-                key,
+                key.clone(),
                 owner_source(&l.metadata),
                 &l.id,
                 &l.etag,
@@ -365,11 +364,17 @@ pub(crate) fn plan_clients(
     Ok(out)
 }
 
-fn delete(kind: ObjectKind, key: String, source: Option<String>, id: &str, etag: &str) -> Change {
+fn delete(
+    kind: ObjectKind,
+    key: ExternalId,
+    source: Option<String>,
+    id: &str,
+    etag: &str,
+) -> Change {
     Change {
         kind,
         action: Action::Delete,
-        key: ExternalId::from(key),
+        key,
         source,
         live_id: Some(id.to_string()),
         etag: Some(etag.to_string()),
@@ -383,7 +388,7 @@ fn invalid_record(source: &str, e: &SourceError) -> SkippedRecord {
     SkippedRecord {
         source: source.to_string(),
         location: e.location.to_string(),
-        external_id: e.external_id.clone(),
+        external_id: e.external_id.clone().map(ExternalId::from),
         reason: e.message.clone(),
     }
 }

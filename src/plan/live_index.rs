@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::hash::BuildHasher;
 
 use crate::diff;
+use crate::model::ExternalId;
 use crate::wire;
 
 /// Where one identity's record sits in the spill file.
@@ -34,7 +35,7 @@ pub struct LiveIdentities {
     /// Hash of `external_id` → slot number, for the first identity with that hash.
     by_hash: HashMap<u64, u32>,
     /// `external_id` → slot number for identities whose hash was already taken.
-    collisions: HashMap<String, u32>,
+    collisions: HashMap<ExternalId, u32>,
     /// Hash of a lowercased email → slot number, for identities not scheduled for deletion
     /// (those whose email Avnology keeps unique), with or without an `external_id`: how a
     /// plan finds the live identity a record's email would collide with.
@@ -141,7 +142,7 @@ impl LiveIdentities {
         }
         let slot = self.append(identity)?;
         if collides {
-            self.collisions.insert(key.to_string(), slot);
+            self.collisions.insert(ExternalId::from(key), slot);
         } else {
             self.by_hash.insert(hash, slot);
         }

@@ -70,6 +70,14 @@ pub enum ObjectKind {
 }
 
 impl ObjectKind {
+    /// All kinds in the order plans list them (apply order).
+    pub const ALL: [ObjectKind; 4] = [
+        ObjectKind::Organization,
+        ObjectKind::OAuthClient,
+        ObjectKind::Identity,
+        ObjectKind::ServiceAccount,
+    ];
+
     /// The kind's name in journal keys. Written out, not derived from the variant's name,
     /// so that renaming a variant cannot silently break the resume of a journal written by
     /// an earlier version (pinned by `apply::journal`'s tests).
@@ -269,7 +277,8 @@ pub struct SkippedRecord {
     pub location: String,
     /// Provider id, when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub external_id: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub external_id: Option<ExternalId>,
     /// Why.
     pub reason: String,
 }
@@ -474,7 +483,8 @@ pub struct Conflict {
     pub live_id: String,
     /// The live object's external_id, if it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub live_external_id: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub live_external_id: Option<ExternalId>,
     /// The live object's email or name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live: Option<String>,

@@ -99,7 +99,7 @@ mod tests {
     use serde_json::json;
 
     fn metadata(v: Value) -> serde_json::Map<String, Value> {
-        v.as_object().cloned().unwrap()
+        serde_json::from_value(v).unwrap()
     }
 
     #[test]

@@ -12,12 +12,13 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::ObjectKind;
+use crate::model::ExternalId;
 
 /// One `--only` address.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Address {
     /// An object of one kind by its key (external_id).
-    Object(ObjectKind, String),
+    Object(ObjectKind, ExternalId),
     /// Every object of one source.
     Source(String),
 }
@@ -37,12 +38,11 @@ impl FromStr for Address {
         if key.is_empty() {
             return Err(format!("`{s}` names no key after `{kind}:`"));
         }
-        let key = key.to_string();
         match kind {
-            "identity" => Ok(Self::Object(ObjectKind::Identity, key)),
-            "oauth_client" => Ok(Self::Object(ObjectKind::OAuthClient, key)),
-            "service_account" => Ok(Self::Object(ObjectKind::ServiceAccount, key)),
-            "source" => Ok(Self::Source(key)),
+            "identity" => Ok(Self::Object(ObjectKind::Identity, key.into())),
+            "oauth_client" => Ok(Self::Object(ObjectKind::OAuthClient, key.into())),
+            "service_account" => Ok(Self::Object(ObjectKind::ServiceAccount, key.into())),
+            "source" => Ok(Self::Source(key.to_string())),
             other => Err(format!(
                 "`{s}`: unknown kind `{other}` (use {ADDRESS_KINDS})"
             )),
@@ -63,7 +63,7 @@ impl fmt::Display for Address {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Selection {
     addresses: Vec<Address>,
-    objects: HashSet<(ObjectKind, String)>,
+    objects: HashSet<(ObjectKind, ExternalId)>,
     sources: HashSet<String>,
 }
 
@@ -99,7 +99,7 @@ impl Selection {
     /// Whether the object of `kind` and `key` from `source` is selected.
     pub fn selects(&self, kind: ObjectKind, key: &str, source: Option<&str>) -> bool {
         source.is_some_and(|s| self.sources.contains(s))
-            || self.objects.contains(&(kind, key.to_string()))
+            || self.objects.contains(&(kind, ExternalId::from(key)))
     }
 
     /// Whether a skipped or invalid record of `source` with `external_id` is in the
@@ -116,12 +116,12 @@ impl Selection {
             ObjectKind::ServiceAccount,
         ]
         .into_iter()
-        .find(|k| self.objects.contains(&(*k, key.to_string())))
+        .find(|k| self.objects.contains(&(*k, ExternalId::from(key))))
     }
 
     /// Whether `address` names an object of `kind`.
     pub fn names(&self, kind: ObjectKind, key: &str) -> bool {
-        self.objects.contains(&(kind, key.to_string()))
+        self.objects.contains(&(kind, ExternalId::from(key)))
     }
 
     /// The source names the selection addresses.

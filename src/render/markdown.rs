@@ -89,12 +89,7 @@ pub fn render(plan: &Plan, options: MarkdownOptions) -> String {
         out.push_str("**No changes.** The tenant matches the manifest.\n");
     }
 
-    for kind in [
-        ObjectKind::Organization,
-        ObjectKind::OAuthClient,
-        ObjectKind::Identity,
-        ObjectKind::ServiceAccount,
-    ] {
+    for kind in ObjectKind::ALL {
         for action in Action::ALL {
             let total = plan.count(kind, action);
             if total == 0 {
@@ -357,6 +352,7 @@ fn mask_text(text: &str, options: MarkdownOptions) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render::sample;
 
     #[test]
     fn masks_emails_and_words() {
@@ -370,12 +366,6 @@ mod tests {
             "email `a***@e***.com` is also used"
         );
     }
-}
-
-#[cfg(test)]
-mod render_tests {
-    use super::*;
-    use crate::render::sample;
 
     #[test]
     fn renders_a_pr_comment_with_a_banner_and_masked_pii() {
@@ -468,7 +458,7 @@ Target `sandbox:.avnology-sandbox`, organization `acme` Â· plan `0123456789ab` Â
                                 && (i == 0 || !after[..i].ends_with('`'))
                         });
                         if let Some(i) = close {
-                            rest = &after[i + n..]
+                            rest = &after[i + n..];
                         } else {
                             out.push_str(&delim);
                             rest = after;

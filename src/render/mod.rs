@@ -3,15 +3,20 @@
 //! Sensitive values print as `(sensitive)`, and every value from an export, a manifest or the
 //! API goes through [`escape`] for its medium. Machines read the plan file itself.
 //!
+//! The reports of `validate` ([`validate_report`], also as JSON) and `verify`
+//! ([`verify_report`]) are rendered here too, so the commands only gather what they report.
+//!
 //! [`Plan`]: crate::plan::Plan
 
 pub mod escape;
 pub mod markdown;
 pub mod progress;
 #[cfg(test)]
-mod sample;
+pub(crate) mod sample;
 pub mod style;
 pub mod text;
+pub mod validate_report;
+pub mod verify_report;
 
 /// How many `--only` addresses a rendering names before counting the rest.
 pub const LISTED_ADDRESSES: usize = 20;

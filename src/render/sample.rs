@@ -1,5 +1,7 @@
 //! A small fixed plan for renderer tests.
 
+use std::collections::BTreeMap;
+
 use serde_json::json;
 
 use crate::diff::FieldChange;
@@ -64,6 +66,27 @@ fn field(
     }
 }
 
+/// The header of a plan against the sandbox, organization `acme`.
+pub fn header() -> PlanHeader {
+    PlanHeader {
+        format_version: 2,
+        tool_version: "0.1.0".into(),
+        created_at: "2026-11-27T00:00:00Z".into(),
+        destroy: false,
+        target: PlanTarget {
+            url: "sandbox:.avnology-sandbox".into(),
+            organization: Some("acme".into()),
+            organization_id: None,
+        },
+        manifest: FileDigest {
+            path: "migration.toml".into(),
+            sha256: "m".into(),
+        },
+        sources: vec![],
+        only: vec![],
+    }
+}
+
 /// A plan with one change of every kind, a skip and a password report.
 pub fn plan() -> Plan {
     let (groups, sample) = sampled(vec![
@@ -94,28 +117,12 @@ pub fn plan() -> Plan {
     ]);
     Plan {
         plan_id: "0123456789abcdef".into(),
-        header: PlanHeader {
-            format_version: 2,
-            tool_version: "0.1.0".into(),
-            created_at: "2026-11-27T00:00:00Z".into(),
-            destroy: false,
-            target: PlanTarget {
-                url: "sandbox:.avnology-sandbox".into(),
-                organization: Some("acme".into()),
-                organization_id: None,
-            },
-            manifest: FileDigest {
-                path: "migration.toml".into(),
-                sha256: "m".into(),
-            },
-            sources: vec![],
-            only: vec![],
-        },
+        header: header(),
         footer: PlanFooter {
             groups,
             sample,
             tallies: vec![],
-            owned_after: Default::default(),
+            owned_after: BTreeMap::default(),
             conflicts: vec![],
             skipped: vec![SkippedRecord {
                 source: "auth0-prod".into(),
@@ -200,7 +207,7 @@ pub fn hostile_plan() -> Plan {
     p.footer.skipped[0] = SkippedRecord {
         source: h("src"),
         location: h("users.ndjson:7 "),
-        external_id: Some(h("sms|")),
+        external_id: Some(h("sms|").into()),
         reason: format!("email `{}` is not a valid email address", h("a@b.c")),
     };
     p.footer.invalid.push(SkippedRecord {

@@ -54,12 +54,7 @@ pub fn render(plan: &Plan, options: TextOptions) -> String {
         });
     } else {
         out.push_str("avnology-migrate will perform the following actions:\n");
-        for kind in [
-            ObjectKind::Organization,
-            ObjectKind::OAuthClient,
-            ObjectKind::Identity,
-            ObjectKind::ServiceAccount,
-        ] {
+        for kind in ObjectKind::ALL {
             for action in Action::ALL {
                 let total = plan.count(kind, action);
                 let mut shown = 0u64;
@@ -333,6 +328,7 @@ pub fn summary_line(plan: &Plan, c: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::Summary;
     use crate::render::sample;
 
     #[test]
@@ -419,7 +415,7 @@ Plan: 1 to create, 1 to update, 1 to deactivate, 0 to reactivate, 1 to delete. 5
         let mut p = sample::plan();
         p.footer.groups.clear();
         p.footer.sample.clear();
-        p.footer.summary = Default::default();
+        p.footer.summary = Summary::default();
         let out = render(&p, TextOptions::default());
         assert!(out.starts_with("No changes."), "{out}");
     }
