@@ -56,14 +56,6 @@ fn bool_field(fields: &std::collections::BTreeMap<String, Value>, key: &str) -> 
     fields.get(key).and_then(Value::as_bool)
 }
 
-/// The wire form of a linked social login.
-fn linked_provider(l: &model::LinkedProvider) -> wire::LinkedProvider {
-    wire::LinkedProvider {
-        provider: l.provider.clone(),
-        subject: l.subject.clone(),
-    }
-}
-
 /// Sets the field at `path` of `input` from the desired projection.
 fn set_path(input: &mut wire::IdentityInput, d: &DesiredIdentity, path: &str) {
     let f = &d.fields;
@@ -80,8 +72,7 @@ fn set_path(input: &mut wire::IdentityInput, d: &DesiredIdentity, path: &str) {
         "locale" => input.locale = string_field(f, path),
         "timezone" => input.timezone = string_field(f, path),
         "linked_providers" => {
-            let linked = d.identity.linked_providers.iter().map(linked_provider);
-            input.linked_providers = Some(linked.collect());
+            input.linked_providers = Some(crate::diff::linked_providers(&d.identity));
         }
         _ => {
             let Some(v) = f.get(path) else { return };

@@ -410,3 +410,42 @@ fn a_journal_that_claims_more_than_the_tenant_holds_is_not_success() {
     let text = apply_ok(&w, &emu, &["plan", "-m", "a.toml"]);
     assert!(text.contains("5 to create"), "{text}");
 }
+
+#[test]
+fn a_run_stopped_between_creating_the_organization_and_journaling_it_resumes() {
+    use avnology_migrate::apply::journal::Journal;
+    use avnology_migrate::plan::file::PlanFile;
+
+    let emu = Emulator::start(&[]);
+    let w = two_teams();
+    apply_ok(&w, &emu, &["plan", "-m", "b.toml", "--out", "plan.json"]);
+    // What a kill leaves behind right after the organization's create committed: the
+    // journal says the create was sent, the tenant has the organization, nothing more.
+    let plan = PlanFile::open(&w.path("plan.json")).unwrap();
+    let journal = Journal::open(&w.path("plan.json.journal"), &plan.plan.plan_id).unwrap();
+    journal.start("Organization:Create:acme").unwrap();
+    drop(journal);
+    let (s, body) = emu.call("POST", "/v1/organizations", Some(json!({"name": "acme"})));
+    assert_eq!(s, 201, "{body}");
+
+    let text = apply_ok(&w, &emu, &["apply", "plan.json"]);
+    assert!(text.contains("applied"), "{text}");
+    let (orgs, identities): (i64, i64) = emu
+        .db()
+        .query_row(
+            "SELECT (SELECT COUNT(*) FROM organizations), (SELECT COUNT(*) FROM identities)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((orgs, identities), (1, 3), "{text}");
+
+    // Without the journal's record of the create, the same organization is someone else's.
+    let emu = Emulator::start(&[]);
+    apply_ok(&w, &emu, &["plan", "-m", "b.toml", "--out", "fresh.json"]);
+    let (s, _) = emu.call("POST", "/v1/organizations", Some(json!({"name": "acme"})));
+    assert_eq!(s, 201);
+    let (code, text) = run(&w, &emu, &["apply", "fresh.json"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("did not when the plan was made"), "{text}");
+}
