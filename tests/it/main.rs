@@ -5,6 +5,8 @@
 // Test helpers take owned values (`Value`, `PathBuf`, a case struct) so that call sites can
 // build them inline; the copies cost nothing that matters in a test.
 #![allow(clippy::needless_pass_by_value)]
+// A test awaits a whole scenario as one future; its size on the stack is irrelevant here.
+#![allow(clippy::large_futures)]
 
 mod apply_engine;
 mod cli;
