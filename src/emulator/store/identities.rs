@@ -12,9 +12,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::table::{self, Stored, Table, Where, keyset_page, keyset_query};
+use super::table::{self, Stored, Table, Versioned, Where, keyset_page, keyset_query};
 use crate::emulator::error::ApiError;
-use crate::emulator::etag;
 use crate::emulator::filter::Filter;
 use crate::emulator::paging::{CREATE_TIME, Cursor, Keyset, SortField};
 use crate::wire::{Identity, IdentityState, LinkedProvider};
@@ -61,23 +60,20 @@ pub struct IdentityRecord {
     pub identity: Identity,
 }
 
-impl IdentityRecord {
-    /// The current ETag.
-    pub fn etag(&self) -> String {
-        etag::compute(&self.identity.id, self.version)
+impl Versioned for IdentityRecord {
+    const NOUN: &'static str = "identity";
+    type Wire = Identity;
+
+    fn id_and_version(&self) -> (&str, i64) {
+        (&self.identity.id, self.version)
     }
 
-    /// The identity as the API returns it, `etag` filled in.
-    pub fn to_wire(&self) -> Identity {
-        self.clone().into_wire()
-    }
-
-    /// [`IdentityRecord::to_wire`] without copying the identity (list pages).
-    pub fn into_wire(self) -> Identity {
+    fn into_wire(self) -> Identity {
         let etag = self.etag();
-        let mut out = self.identity;
-        out.etag = etag;
-        out
+        Identity {
+            etag,
+            ..self.identity
+        }
     }
 }
 
