@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 use crate::model::{ExternalId, Identity, LinkedProvider, validate};
 use crate::sources::json_records::fields::{Field, Slots, normalise_key};
 use crate::sources::json_records::kind_of;
+use crate::sources::linked::{Linked, LinkedKeys};
 use crate::sources::record::{Outcome, UserOutcome, invalid};
 
 /// The user fields this tool reads, by meaning.
@@ -258,38 +259,33 @@ fn linked_providers(json: &str, problems: &mut Vec<String>) -> Vec<LinkedProvide
             return Vec::new();
         }
     };
-    let mut linked = Vec::new();
+    let keys = LinkedKeys {
+        list: "identities",
+        provider: "providerName",
+        subject: "userId",
+    };
+    let mut linked = Linked::new(keys, problems);
     for (i, entry) in entries.into_iter().enumerate() {
         let of = |k: &str| match k {
             "providername" => Some(IdentityField::ProviderName),
             "userid" => Some(IdentityField::UserId),
             _ => None,
         };
-        let mut s = match Slots::of_object(entry, of) {
-            Ok(s) => s,
-            Err(found) => {
-                problems.push(format!("`identities[{i}]` must be an object, not {found}"));
-                continue;
+        match Slots::of_object(entry, of) {
+            Ok(mut s) => {
+                linked.conflicts(i, s.conflicts.drain(..));
+                let provider = s
+                    .take::<String>(IdentityField::ProviderName)
+                    .non_empty(linked.problems());
+                let subject = s
+                    .take_text(IdentityField::UserId)
+                    .non_empty(linked.problems());
+                linked.push(i, provider, subject);
             }
-        };
-        problems.extend(
-            s.conflicts
-                .drain(..)
-                .map(|c| format!("`identities[{i}]`: {c}")),
-        );
-        let provider = s
-            .take::<String>(IdentityField::ProviderName)
-            .non_empty(problems);
-        let subject = s.take_text(IdentityField::UserId).non_empty(problems);
-        match (provider, subject) {
-            (Some(provider), Some(subject)) => linked.push(LinkedProvider { provider, subject }),
-            (None, _) => problems.push(format!("`identities[{i}]` has no `providerName`")),
-            (Some(_), None) => problems.push(format!("`identities[{i}]` has no `userId`")),
+            Err(found) => linked.not_an_object(i, found),
         }
     }
-    linked.sort();
-    linked.dedup();
-    linked
+    linked.finish()
 }
 
 /// A `UserCreateDate` as the AWS CLI prints it: v1 epoch seconds (`1682955829.578`, a number,
