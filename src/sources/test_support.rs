@@ -106,8 +106,11 @@ pub(crate) struct PathReader<S> {
     /// The folder under `tests/fixtures/`.
     pub provider: &'static str,
     /// The reader.
-    pub read_users: fn(&Path, &mut dyn FnMut(UserItem)) -> Result<S, SourceError>,
+    pub read_users: ReadUsers<S>,
 }
+
+/// The users reader of a provider whose export is one path.
+pub(crate) type ReadUsers<S> = fn(&Path, &mut dyn FnMut(UserItem)) -> Result<S, SourceError>;
 
 impl<S> PathReader<S> {
     /// The fixture `name` of this provider.
@@ -119,6 +122,13 @@ impl<S> PathReader<S> {
     pub(crate) fn try_read(&self, path: &Path) -> (Result<S, SourceError>, Read) {
         let (result, out) = Read::collect(|sink| (self.read_users)(path, sink));
         (result, out.without_warnings())
+    }
+
+    /// Reads `bytes` written to a file named `name`, for the garbage tests: whatever the
+    /// read makes of it, it must not panic.
+    pub(crate) fn read_garbage(&self, name: &str, bytes: impl AsRef<[u8]>) {
+        let (_dir, path) = temp_file(name, bytes);
+        let _ = (self.read_users)(&path, &mut |_| {});
     }
 
     /// Like [`PathReader::try_read`], for a readable export.

@@ -9,9 +9,7 @@ use super::*;
 use crate::manifest::Provider;
 use crate::model::{LinkedProvider, PasswordHash};
 use crate::sources::SkipReason;
-use crate::sources::test_support::{
-    self, PathReader, assert_no_secret, linked, temp_file, user_source,
-};
+use crate::sources::test_support::{self, PathReader, assert_no_secret, linked, user_source};
 
 const BCRYPT: &str = "$2b$10$6PVPHI9.tV.IVzkn/O8u3OA44V3EjI/i.Snsa.EaAeVUT74rwqV9K";
 const TOTP: &str = "JBSWY3DPEHPK3PXP";
@@ -324,8 +322,7 @@ proptest! {
 
     #[test]
     fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
-        let (_dir, path) = temp_file("garbage", bytes);
-        let _ = read_users(&path, &mut |_| {});
+        CLERK.read_garbage("garbage", bytes);
     }
 
     #[test]
@@ -334,13 +331,11 @@ proptest! {
             "id,first_name,last_name,username,primary_email_address,primary_phone_number,verified_email_addresses,unverified_email_addresses,verified_phone_numbers,unverified_phone_numbers,totp_secret,password_digest,password_hasher\n{}",
             rows.join("\n")
         );
-        let (_dir, path) = temp_file("users.csv", text);
-        let _ = read_users(&path, &mut |_| {});
+        CLERK.read_garbage("users.csv", text);
     }
 
     #[test]
     fn json_shaped_garbage_never_panics(text in "\\{\"data\": \\[(\\{(\"(id|email_addresses|primary_email_address_id|private_metadata|external_accounts|password_digest|password_hasher|banned)\": (\"[a-z0-9@.$|_]{0,16}\"|[0-9]{1,3}|true|null|\\[\\]|\\{\\}|\\[\\{\"id\": \"x\"\\}\\]), ?){0,6}\\}, ?){0,3}[\\]}]{0,2}") {
-        let (_dir, path) = temp_file("users.json", text);
-        let _ = read_users(&path, &mut |_| {});
+        CLERK.read_garbage("users.json", text);
     }
 }

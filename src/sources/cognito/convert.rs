@@ -15,11 +15,11 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::model::{ExternalId, Identity, LinkedProvider, validate};
+use crate::model::{ExternalId, Identity, LinkedProvider};
 use crate::sources::json_records::fields::{Field, Slots, normalise_key};
 use crate::sources::json_records::kind_of;
 use crate::sources::linked::{Linked, LinkedKeys};
-use crate::sources::record::{Outcome, UserOutcome, invalid};
+use crate::sources::record::{Outcome, UserOutcome, check_contact, invalid};
 
 /// The user fields this tool reads, by meaning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -90,16 +90,7 @@ pub(super) fn convert(entries: Vec<(String, Value)>) -> UserOutcome {
     let email_verified = flag("email_verified", &mut problems);
     let phone_verified = flag("phone_number_verified", &mut problems);
     let phone = attr("phone_number");
-    if let Some(email) = &email
-        && let Err(problem) = validate::email(email)
-    {
-        problems.push(problem);
-    }
-    if let Some(phone) = &phone
-        && let Err(problem) = validate::phone(phone)
-    {
-        problems.push(problem);
-    }
+    check_contact(email.as_deref(), phone.as_deref(), &mut problems);
     for field in [F::UserCreateDate, F::UserLastModifiedDate] {
         if let Some(value) = s.take::<Value>(field).get(&mut problems) {
             let name = match field {

@@ -13,13 +13,13 @@ use super::export::{RawProvider, RawUser};
 use super::hash::standard_base64;
 use crate::model::OWNER_KEY;
 use crate::model::{
-    ExternalId, FirebaseHashParams, Identity, LinkedProvider, PasswordHash, Secret, validate,
+    ExternalId, FirebaseHashParams, Identity, LinkedProvider, PasswordHash, Secret,
 };
 use crate::sources::SkipReason;
 use crate::sources::json_records::fields::Field;
 use crate::sources::json_records::kind_of;
 use crate::sources::linked::{Linked, LinkedKeys};
-use crate::sources::record::{Outcome, UserOutcome, invalid};
+use crate::sources::record::{Outcome, UserOutcome, check_contact, invalid};
 
 /// What `password_unsupported` says for a user whose hash cannot be used because the manifest
 /// gives no project parameters.
@@ -75,16 +75,7 @@ pub(super) fn convert(raw: RawUser, params: Option<&FirebaseHashParams>) -> User
         };
     }
 
-    if let Some(email) = &email
-        && let Err(problem) = validate::email(email)
-    {
-        problems.push(problem);
-    }
-    if let Some(phone) = &phone
-        && let Err(problem) = validate::phone(phone)
-    {
-        problems.push(problem);
-    }
+    check_contact(email.as_deref(), phone.as_deref(), &mut problems);
     for (name, field) in [
         ("createdAt", raw.created_at),
         ("lastSignedInAt", raw.last_signed_in_at),
