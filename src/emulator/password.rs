@@ -296,13 +296,7 @@ pub fn decoy() -> Credential {
 mod tests {
     use super::*;
 
-    // Firebase's published test vector (firebase/scrypt README).
-    const SIGNER_KEY: &str =
-        "jxspr8Ki0RYycVU8zykbdLGjFQ3McFUH0uiiTvC8pVMXAn210wjLNmdZJzxUECKbm0QsEmYUSDzZvpjeJ9WmXA==";
-    const SEPARATOR: &str = "Bw==";
-    const SALT: &str = "42xEC+ixf3L2lw==";
-    const HASH: &str =
-        "lSrfV15cpx95/sZS2W9c9Kp6i/LVgQNDNC/qzrCnh1SAyZvqmZqAjTdn3aoItz+VHjoZilo78198JAdRuid5lQ==";
+    use crate::sources::test_support::firebase_vector::{HASH, SALT, SEPARATOR, SIGNER_KEY};
 
     fn firebase(hash: &str, rounds: u32, mem_cost: u32) -> Credential {
         Credential::from_import(&PasswordHashInput {

@@ -22,12 +22,13 @@ pub mod cognito;
 mod dispatch;
 pub mod firebase;
 pub mod json_records;
+mod linked;
 mod location;
 mod open;
 mod pipeline;
 mod record;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 
 pub use dispatch::{ReadStats, read_user_source};
 pub use location::{Location, SourceError};

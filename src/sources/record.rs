@@ -7,7 +7,7 @@
 //! broke ([`convert_or_invalid`]).
 
 use super::{Location, SkipReason, Skipped, SourceError, UserItem};
-use crate::model::Identity;
+use crate::model::{Identity, validate};
 
 /// What one record becomes: `T` is the model value (an identity, or a client with the
 /// warnings its mapping raised).
@@ -40,6 +40,13 @@ pub(crate) fn invalid<T>(external_id: Option<String>, problems: &[String]) -> Ou
         external_id,
         message: problems.join("; "),
     }
+}
+
+/// Adds the problems of a record's email and phone number under the model's rules, each
+/// checked only when the record has one.
+pub(crate) fn check_contact(email: Option<&str>, phone: Option<&str>, problems: &mut Vec<String>) {
+    problems.extend(email.and_then(|e| validate::email(e).err()));
+    problems.extend(phone.and_then(|p| validate::phone(p).err()));
 }
 
 /// `convert`'s verdict on a record that could be read into `entries`; for one that could not,

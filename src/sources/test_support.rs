@@ -1,6 +1,6 @@
 //! What the users readers' unit tests share: fixture paths, a collector for everything a read
 //! hands its sink, the manifest entry that reads a fixture through [`read_user_source`], and
-//! the checks for leaked secrets and panics on garbage input.
+//! the checks for leaked secrets and panics on garbage input, and Firebase's scrypt test vector.
 //!
 //! [`read_user_source`]: super::read_user_source
 
@@ -100,6 +100,44 @@ impl Read {
     }
 }
 
+/// A users reader that needs only the export's path (Clerk, Cognito), with the provider
+/// whose fixtures it reads.
+pub(crate) struct PathReader<S> {
+    /// The folder under `tests/fixtures/`.
+    pub provider: &'static str,
+    /// The reader.
+    pub read_users: ReadUsers<S>,
+}
+
+/// The users reader of a provider whose export is one path.
+pub(crate) type ReadUsers<S> = fn(&Path, &mut dyn FnMut(UserItem)) -> Result<S, SourceError>;
+
+impl<S> PathReader<S> {
+    /// The fixture `name` of this provider.
+    pub(crate) fn fixture(&self, name: &str) -> PathBuf {
+        fixture(self.provider, name)
+    }
+
+    /// Reads `path`, checking the read raised no warnings.
+    pub(crate) fn try_read(&self, path: &Path) -> (Result<S, SourceError>, Read) {
+        let (result, out) = Read::collect(|sink| (self.read_users)(path, sink));
+        (result, out.without_warnings())
+    }
+
+    /// Reads `bytes` written to a file named `name`, for the garbage tests: whatever the
+    /// read makes of it, it must not panic.
+    pub(crate) fn read_garbage(&self, name: &str, bytes: impl AsRef<[u8]>) {
+        let (_dir, path) = temp_file(name, bytes);
+        let _ = (self.read_users)(&path, &mut |_| {});
+    }
+
+    /// Like [`PathReader::try_read`], for a readable export.
+    pub(crate) fn read(&self, path: &Path) -> (S, Read) {
+        let (result, out) = self.try_read(path);
+        (result.expect("readable export"), out)
+    }
+}
+
 /// An identity's linked providers as `(provider, subject)` pairs.
 pub(crate) fn linked(identity: &Identity) -> Vec<(&str, &str)> {
     identity
@@ -156,4 +194,20 @@ pub(crate) fn gzip(bytes: impl AsRef<[u8]>) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     encoder.write_all(bytes.as_ref()).expect("gzip");
     encoder.finish().expect("gzip")
+}
+
+/// Firebase's published scrypt test vector (firebase/scrypt README): the hash of
+/// `user1password` with this salt, separator and project signer key, at 8 rounds and a memory
+/// cost of 14. The readers' tests and the emulator's login check both use it.
+pub(crate) mod firebase_vector {
+    /// The project's base64 signer key.
+    pub(crate) const SIGNER_KEY: &str =
+        "jxspr8Ki0RYycVU8zykbdLGjFQ3McFUH0uiiTvC8pVMXAn210wjLNmdZJzxUECKbm0QsEmYUSDzZvpjeJ9WmXA==";
+    /// The project's base64 salt separator.
+    pub(crate) const SEPARATOR: &str = "Bw==";
+    /// The user's base64 salt.
+    pub(crate) const SALT: &str = "42xEC+ixf3L2lw==";
+    /// The user's base64 password hash.
+    pub(crate) const HASH: &str =
+        "lSrfV15cpx95/sZS2W9c9Kp6i/LVgQNDNC/qzrCnh1SAyZvqmZqAjTdn3aoItz+VHjoZilo78198JAdRuid5lQ==";
 }

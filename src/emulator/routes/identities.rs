@@ -12,13 +12,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::body::{self, QueryParams};
+use super::change;
 use super::idempotent::{Created, Idempotency};
-use super::list::{self, Collection, ListRequest};
+use super::list::{Collection, ListRequest};
 use super::mask;
 use crate::emulator::AppState;
 use crate::emulator::error::ApiError;
 use crate::emulator::password::Credential;
 use crate::emulator::store::identities::{self, IdentityRecord};
+use crate::emulator::store::table::Versioned;
 use crate::emulator::store::{Store, create_log, credentials, now_rfc3339, organizations};
 use crate::emulator::validate;
 use crate::model::IDENTITY_FIELDS;
@@ -46,10 +48,6 @@ fn fields() -> impl Iterator<Item = &'static str> {
             .copied()
             .filter(|f| !NOT_INPUT_FIELDS.contains(f)),
     )
-}
-
-fn not_found() -> ApiError {
-    ApiError::NotFound { what: "identity" }
 }
 
 /// `POST /v1/identities`.
@@ -321,18 +319,6 @@ fn parse_mask(update_mask: &str) -> Result<Vec<MaskPath>, ApiError> {
         .collect()
 }
 
-/// The identity `id` as it is, for a change: 404 when there is none, 409 when `if_match`
-/// (the `If-Match` header, if sent) names another version.
-fn current(
-    tx: &rusqlite::Connection,
-    id: &str,
-    if_match: Option<&str>,
-) -> Result<IdentityRecord, ApiError> {
-    let rec = identities::get(tx, id)?.ok_or_else(not_found)?;
-    body::check_if_match(if_match, &rec.etag(), "identity")?;
-    Ok(rec)
-}
-
 /// What the identity listing accepts.
 pub const COLLECTION: Collection = Collection {
     name: "identities",
@@ -368,16 +354,6 @@ pub async fn list(State(state): State<AppState>, query: QueryParams) -> Result<R
     Ok(body::json(StatusCode::OK, &resp, None))
 }
 
-/// `GET /v1/identities/{id}`.
-pub async fn get(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let rec = list::fetch::<IdentityRecord>(&state, id, not_found).await?;
-    let wire = rec.into_wire();
-    Ok(body::json(StatusCode::OK, &wire, Some(&wire.etag)))
-}
-
 /// `PATCH /v1/identities/{id}`.
 pub async fn update(
     State(state): State<AppState>,
@@ -399,45 +375,40 @@ pub async fn update(
     } else {
         None
     };
-    let if_match = body::if_match(&headers);
     let unique_external_id = state.unique_external_id();
-    let wire = state
-        .store()
-        .write(move |tx| {
-            let mut rec = current(tx, &id, if_match.as_deref())?;
-            let before = rec.identity.clone();
-            for path in &paths {
-                match path {
-                    MaskPath::Field(f) => apply_field(&mut rec.identity, &req.identity, f)?,
-                    MaskPath::Trait(k) => {
-                        mask::set_key(&mut rec.identity.traits, req.identity.traits.as_ref(), k);
-                    }
-                    MaskPath::AdminKey(k) => mask::set_key(
-                        &mut rec.identity.admin_metadata,
-                        req.identity.admin_metadata.as_ref(),
-                        k,
-                    ),
-                    MaskPath::PasswordHash => {}
+    change::patch(&state, id, &headers, move |tx, rec: &mut IdentityRecord| {
+        let before = rec.identity.clone();
+        for path in &paths {
+            match path {
+                MaskPath::Field(f) => apply_field(&mut rec.identity, &req.identity, f)?,
+                MaskPath::Trait(k) => {
+                    mask::set_key(&mut rec.identity.traits, req.identity.traits.as_ref(), k);
                 }
+                MaskPath::AdminKey(k) => mask::set_key(
+                    &mut rec.identity.admin_metadata,
+                    req.identity.admin_metadata.as_ref(),
+                    k,
+                ),
+                MaskPath::PasswordHash => {}
             }
-            validate::identity(&rec.identity)?;
-            if rec.identity.organization_id != before.organization_id {
-                check_org(tx, rec.identity.organization_id.as_deref())?;
+        }
+        validate::identity(&rec.identity)?;
+        if rec.identity.organization_id != before.organization_id {
+            check_org(tx, rec.identity.organization_id.as_deref())?;
+        }
+        identities::check_unique(tx, &rec.identity, unique_external_id)?;
+        if rec.identity != before || new_credential.is_some() {
+            rec.version += 1;
+            rec.identity.update_time = now_rfc3339();
+            identities::update(tx, rec)?;
+            if let Some(c) = &new_credential {
+                credentials::set(tx, &rec.identity.id, c)?;
+                rec.identity.has_password = true;
             }
-            identities::check_unique(tx, &rec.identity, unique_external_id)?;
-            if rec.identity != before || new_credential.is_some() {
-                rec.version += 1;
-                rec.identity.update_time = now_rfc3339();
-                identities::update(tx, &rec)?;
-                if let Some(c) = &new_credential {
-                    credentials::set(tx, &rec.identity.id, c)?;
-                    rec.identity.has_password = true;
-                }
-            }
-            Ok(rec.into_wire())
-        })
-        .await?;
-    Ok(body::json(StatusCode::OK, &wire, Some(&wire.etag)))
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// `DELETE /v1/identities/{id}[?force=true]`.
@@ -449,24 +420,19 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     let q = body::query_map(query)?;
     let force = body::query_bool(&q, "force")?;
-    let if_match = body::if_match(&headers);
-    state
-        .store()
-        .write(move |tx| {
-            let mut rec = current(tx, &id, if_match.as_deref())?;
-            if force {
-                identities::delete(tx, &id)
-            } else if rec.identity.state == IdentityState::ScheduledDeletion {
-                Ok(())
-            } else {
-                rec.identity.state = IdentityState::ScheduledDeletion;
-                rec.version += 1;
-                rec.identity.update_time = now_rfc3339();
-                identities::update(tx, &rec)
-            }
-        })
-        .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    change::delete(&state, id, &headers, move |tx, mut rec: IdentityRecord| {
+        if force {
+            identities::delete(tx, &rec.identity.id)
+        } else if rec.identity.state == IdentityState::ScheduledDeletion {
+            Ok(())
+        } else {
+            rec.identity.state = IdentityState::ScheduledDeletion;
+            rec.version += 1;
+            rec.identity.update_time = now_rfc3339();
+            identities::update(tx, &rec)
+        }
+    })
+    .await
 }
 
 /// The custom methods of an identity, the suffixes of its path segment.
@@ -529,25 +495,20 @@ pub async fn custom_method(
     if !raw.iter().all(u8::is_ascii_whitespace) {
         body::parse_json::<StateChangeRequest>(&raw)?;
     }
-    let if_match = body::if_match(&headers);
     let unique_external_id = state.unique_external_id();
-    let wire = state
-        .store()
-        .write(move |tx| {
-            let mut rec = current(tx, &id, if_match.as_deref())?;
-            if rec.identity.state != target {
-                rec.identity.state = target;
-                // Leaving scheduled deletion brings the identity back into the uniqueness
-                // scope, where someone may have taken its email meanwhile.
-                identities::check_unique(tx, &rec.identity, unique_external_id)?;
-                rec.version += 1;
-                rec.identity.update_time = now_rfc3339();
-                identities::update(tx, &rec)?;
-            }
-            Ok(rec.into_wire())
-        })
-        .await?;
-    Ok(body::json(StatusCode::OK, &wire, Some(&wire.etag)))
+    change::patch(&state, id, &headers, move |tx, rec: &mut IdentityRecord| {
+        if rec.identity.state != target {
+            rec.identity.state = target;
+            // Leaving scheduled deletion brings the identity back into the uniqueness
+            // scope, where someone may have taken its email meanwhile.
+            identities::check_unique(tx, &rec.identity, unique_external_id)?;
+            rec.version += 1;
+            rec.identity.update_time = now_rfc3339();
+            identities::update(tx, rec)?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -2,12 +2,16 @@
 //! `order_by` and `page_token`, parsed the same way for identities, organizations, OAuth
 //! clients and service accounts), a page of a collection, and one object by id.
 
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+
 use super::body::{self, Params, QueryParams};
 use crate::emulator::AppState;
 use crate::emulator::error::ApiError;
 use crate::emulator::filter::{self, Filter};
 use crate::emulator::paging::{self, Cursor, Keyset, SortField};
-use crate::emulator::store::table::{self, Stored};
+use crate::emulator::store::table::{self, Stored, Versioned};
 
 /// What a collection's listing accepts.
 #[derive(Debug, Clone, Copy)]
@@ -102,4 +106,20 @@ pub async fn fetch<R: Stored + Send + 'static>(
         .read(move |c| table::get::<R>(c, &id))
         .await?
         .ok_or_else(not_found)
+}
+
+/// The 404 of a resource guarded by `If-Match`, naming it.
+pub fn not_found<R: Versioned>() -> ApiError {
+    ApiError::NotFound { what: R::NOUN }
+}
+
+/// The `GET` of one object of a collection guarded by `If-Match` (identities, OAuth
+/// clients, service accounts), whose rows are `R`: 200 with its `ETag`.
+pub async fn get<R: Versioned + Send + 'static>(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let rec = fetch::<R>(&state, id, not_found::<R>).await?;
+    let etag = rec.etag();
+    Ok(body::json(StatusCode::OK, &rec.into_wire(), Some(&etag)))
 }

@@ -3,6 +3,7 @@
 //! subject only to the rate limit, which wraps both.
 
 pub mod body;
+pub mod change;
 pub mod flows;
 pub mod idempotent;
 pub mod identities;
@@ -17,6 +18,9 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{delete, get, post};
 
 use super::error::{no_route, request_context, wrong_method};
+use super::store::identities::IdentityRecord;
+use super::store::oauth_clients::OAuthClientRecord;
+use super::store::service_accounts::ServiceAccountRecord;
 use super::{AppState, auth, faults};
 
 /// Builds the router with all layers.
@@ -30,7 +34,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/v1/identities/{id}",
-            get(identities::get)
+            get(list::get::<IdentityRecord>)
                 .patch(identities::update)
                 .delete(identities::delete)
                 .post(identities::custom_method),
@@ -49,7 +53,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/v1/oauth-clients/{client_id}",
-            get(oauth_clients::get)
+            get(list::get::<OAuthClientRecord>)
                 .patch(oauth_clients::update)
                 .delete(oauth_clients::delete),
         )
@@ -59,7 +63,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/v1/service-accounts/{id}",
-            get(service_accounts::get)
+            get(list::get::<ServiceAccountRecord>)
                 .patch(service_accounts::update)
                 .delete(service_accounts::delete),
         )

@@ -18,9 +18,10 @@
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use super::body::{self, QueryParams};
+use super::change;
 use super::idempotent::Idempotency;
 use super::identities::check_org;
 use super::list::{self, Collection};
@@ -30,6 +31,7 @@ use crate::emulator::config::random_alphanumeric;
 use crate::emulator::error::ApiError;
 use crate::emulator::paging::CREATE_TIME;
 use crate::emulator::store::oauth_clients::{self, OAuthClientRecord};
+use crate::emulator::store::table::Versioned;
 use crate::emulator::store::{api_keys, create_log, now_rfc3339};
 use crate::emulator::validate;
 use crate::wire::{
@@ -62,12 +64,6 @@ const FIXED: &[&str] = &[
     "external_id",
     "organization_id",
 ];
-
-fn not_found() -> ApiError {
-    ApiError::NotFound {
-        what: "OAuth client",
-    }
-}
 
 fn grants_or_default(grants: Option<&Vec<String>>) -> Vec<String> {
     match grants {
@@ -144,7 +140,7 @@ pub async fn create(
                 )?;
                 // Recorded with the secret: see the module comment for why.
                 Ok(CreatedOAuthClient {
-                    client: rec.to_wire(),
+                    client: rec.into_wire(),
                     client_secret: secret,
                 })
             })
@@ -180,20 +176,10 @@ pub async fn list(State(state): State<AppState>, query: QueryParams) -> Result<R
     let (items, next_page_token) =
         list::page::<OAuthClientRecord>(&state, query, &COLLECTION).await?;
     let resp = ListOAuthClientsResponse {
-        oauth_clients: items.iter().map(OAuthClientRecord::to_wire).collect(),
+        oauth_clients: items.into_iter().map(Versioned::into_wire).collect(),
         next_page_token,
     };
     Ok(body::json(StatusCode::OK, &resp, None))
-}
-
-/// `GET /v1/oauth-clients/{client_id}`.
-pub async fn get(
-    State(state): State<AppState>,
-    Path(client_id): Path<String>,
-) -> Result<Response, ApiError> {
-    let rec = list::fetch::<OAuthClientRecord>(&state, client_id, not_found).await?;
-    let wire = rec.to_wire();
-    Ok(body::json(StatusCode::OK, &wire, Some(&wire.etag)))
 }
 
 /// One parsed `update_mask` path.
@@ -269,18 +255,6 @@ fn check_fixed(current: &OAuthClient, src: &OAuthClientInput, path: &str) -> Res
     }
 }
 
-/// The client `client_id` as it is, for a change: 404 when there is none, 409 when
-/// `if_match` (the `If-Match` header, if sent) names another version.
-fn current(
-    tx: &rusqlite::Connection,
-    client_id: &str,
-    if_match: Option<&str>,
-) -> Result<OAuthClientRecord, ApiError> {
-    let rec = oauth_clients::get(tx, client_id)?.ok_or_else(not_found)?;
-    body::check_if_match(if_match, &rec.etag(), "OAuth client")?;
-    Ok(rec)
-}
-
 /// `PATCH /v1/oauth-clients/{client_id}`.
 pub async fn update(
     State(state): State<AppState>,
@@ -291,11 +265,11 @@ pub async fn update(
     let req: UpdateOAuthClientRequest = body::parse_json(&raw)?;
     let paths = parse_mask(&req.update_mask)?;
     validate::oauth_client_input(&req.client)?;
-    let if_match = body::if_match(&headers);
-    let wire = state
-        .store()
-        .write(move |tx| {
-            let mut rec = current(tx, &client_id, if_match.as_deref())?;
+    change::patch(
+        &state,
+        client_id,
+        &headers,
+        move |tx, rec: &mut OAuthClientRecord| {
             let before = rec.client.clone();
             for path in &paths {
                 match path {
@@ -325,12 +299,12 @@ pub async fn update(
             if rec.client != before {
                 rec.version += 1;
                 rec.client.update_time = now_rfc3339();
-                oauth_clients::update(tx, &rec)?;
+                oauth_clients::update(tx, rec)?;
             }
-            Ok(rec.to_wire())
-        })
-        .await?;
-    Ok(body::json(StatusCode::OK, &wire, Some(&wire.etag)))
+            Ok(())
+        },
+    )
+    .await
 }
 
 /// `DELETE /v1/oauth-clients/{client_id}`: a hard delete (the client and its secret digest
@@ -340,15 +314,10 @@ pub async fn delete(
     Path(client_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let if_match = body::if_match(&headers);
-    state
-        .store()
-        .write(move |tx| {
-            current(tx, &client_id, if_match.as_deref())?;
-            oauth_clients::delete(tx, &client_id)
-        })
-        .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    change::delete(&state, client_id, &headers, |tx, rec: OAuthClientRecord| {
+        oauth_clients::delete(tx, &rec.client.client_id)
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::body::{self, QueryParams};
+use super::change;
 use super::idempotent::Idempotency;
 use super::identities::check_org;
 use super::list::{self, Collection};
@@ -27,6 +28,7 @@ use crate::emulator::error::ApiError;
 use crate::emulator::paging::CREATE_TIME;
 use crate::emulator::store::idempotency;
 use crate::emulator::store::service_accounts::{self, ServiceAccountRecord};
+use crate::emulator::store::table::Versioned;
 use crate::emulator::store::{create_log, identities, now_rfc3339};
 use crate::emulator::validate;
 use crate::wire::{
@@ -48,9 +50,7 @@ fn key_route(service_account_id: &str) -> String {
 const PREFIX_CHARS: usize = 12;
 
 fn not_found() -> ApiError {
-    ApiError::NotFound {
-        what: "service account",
-    }
+    list::not_found::<ServiceAccountRecord>()
 }
 
 fn key_not_found() -> ApiError {
@@ -121,7 +121,7 @@ pub async fn create(
                     rec.account.external_id.as_deref(),
                     idem.key(),
                 )?;
-                Ok(rec.to_wire())
+                Ok(rec.into_wire())
             })
         })
         .await?;
@@ -140,20 +140,10 @@ pub async fn list(State(state): State<AppState>, query: QueryParams) -> Result<R
     let (items, next_page_token) =
         list::page::<ServiceAccountRecord>(&state, query, &COLLECTION).await?;
     let resp = ListServiceAccountsResponse {
-        service_accounts: items.iter().map(ServiceAccountRecord::to_wire).collect(),
+        service_accounts: items.into_iter().map(Versioned::into_wire).collect(),
         next_page_token,
     };
     Ok(body::json(StatusCode::OK, &resp, None))
-}
-
-/// `GET /v1/service-accounts/{id}`.
-pub async fn get(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let rec = list::fetch::<ServiceAccountRecord>(&state, id, not_found).await?;
-    let wire = rec.to_wire();
-    Ok(body::json(StatusCode::OK, &wire, Some(&wire.etag)))
 }
 
 /// One parsed `update_mask` path.
@@ -180,18 +170,6 @@ fn parse_mask(update_mask: &str) -> Result<Vec<MaskPath>, ApiError> {
         .collect()
 }
 
-/// The service account `id` as it is, for a change: 404 when there is none, 409 when
-/// `if_match` (the `If-Match` header, if sent) names another version.
-fn current(
-    tx: &rusqlite::Connection,
-    id: &str,
-    if_match: Option<&str>,
-) -> Result<ServiceAccountRecord, ApiError> {
-    let rec = service_accounts::get(tx, id)?.ok_or_else(not_found)?;
-    body::check_if_match(if_match, &rec.etag(), "service account")?;
-    Ok(rec)
-}
-
 /// `PATCH /v1/service-accounts/{id}` (assumed: the documented API shows no update).
 pub async fn update(
     State(state): State<AppState>,
@@ -205,11 +183,11 @@ pub async fn update(
     if let Some(name) = &req.name {
         validate::name("name", name)?;
     }
-    let if_match = body::if_match(&headers);
-    let wire = state
-        .store()
-        .write(move |tx| {
-            let mut rec = current(tx, &id, if_match.as_deref())?;
+    change::patch(
+        &state,
+        id,
+        &headers,
+        move |tx, rec: &mut ServiceAccountRecord| {
             let before = rec.account.clone();
             let a = &mut rec.account;
             for path in &paths {
@@ -227,12 +205,12 @@ pub async fn update(
             if rec.account != before {
                 rec.version += 1;
                 rec.update_time = now_rfc3339();
-                service_accounts::update(tx, &rec)?;
+                service_accounts::update(tx, rec)?;
             }
-            Ok(rec.to_wire())
-        })
-        .await?;
-    Ok(body::json(StatusCode::OK, &wire, Some(&wire.etag)))
+            Ok(())
+        },
+    )
+    .await
 }
 
 /// `DELETE /v1/service-accounts/{id}`: removes the account and revokes all its keys.
@@ -241,18 +219,14 @@ pub async fn delete(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let if_match = body::if_match(&headers);
-    state
-        .store()
-        .write(move |tx| {
-            current(tx, &id, if_match.as_deref())?;
-            service_accounts::delete(tx, &id)?;
-            // The recorded key creates hold keys that no longer work; drop them with the
-            // account rather than keep dead secrets around.
-            idempotency::delete_route(tx, &key_route(&id))
-        })
-        .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    change::delete(&state, id, &headers, |tx, rec: ServiceAccountRecord| {
+        let id = &rec.account.id;
+        service_accounts::delete(tx, id)?;
+        // The recorded key creates hold keys that no longer work; drop them with the
+        // account rather than keep dead secrets around.
+        idempotency::delete_route(tx, &key_route(id))
+    })
+    .await
 }
 
 /// Checks a key request; returns the expiry in the stored, normalised form.

@@ -8,13 +8,13 @@
 //! case-insensitively across the tenant, and `external_id` is unique within its
 //! `organization_id` (no organization counts as one scope of its own).
 
-use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::table::{self, Stored, Table, Where, keyset_page, keyset_query};
+use super::table::{self, Stored, Table, Versioned, Where, keyset_page, keyset_query};
 use crate::emulator::error::ApiError;
-use crate::emulator::etag;
 use crate::emulator::filter::Filter;
 use crate::emulator::paging::{CREATE_TIME, Cursor, Keyset, SortField};
 use crate::wire::{Identity, IdentityState, LinkedProvider};
@@ -61,23 +61,20 @@ pub struct IdentityRecord {
     pub identity: Identity,
 }
 
-impl IdentityRecord {
-    /// The current ETag.
-    pub fn etag(&self) -> String {
-        etag::compute(&self.identity.id, self.version)
+impl Versioned for IdentityRecord {
+    const NOUN: &'static str = "identity";
+    type Wire = Identity;
+
+    fn id_and_version(&self) -> (&str, i64) {
+        (&self.identity.id, self.version)
     }
 
-    /// The identity as the API returns it, `etag` filled in.
-    pub fn to_wire(&self) -> Identity {
-        self.clone().into_wire()
-    }
-
-    /// [`IdentityRecord::to_wire`] without copying the identity (list pages).
-    pub fn into_wire(self) -> Identity {
+    fn into_wire(self) -> Identity {
         let etag = self.etag();
-        let mut out = self.identity;
-        out.etag = etag;
-        out
+        Identity {
+            etag,
+            ..self.identity
+        }
     }
 }
 
@@ -201,6 +198,24 @@ pub fn get(conn: &Connection, id: &str) -> Result<Option<IdentityRecord>, ApiErr
     table::get(conn, id)
 }
 
+/// The values of the columns both [`insert`] and [`update`] write, `?1` to `?10`: the id,
+/// then what a change can touch.
+fn written_columns(rec: &IdentityRecord) -> Result<[SqlValue; 10], ApiError> {
+    let i = &rec.identity;
+    Ok([
+        SqlValue::from(i.id.clone()),
+        SqlValue::from(i.external_id.clone()),
+        SqlValue::from(i.email.clone()),
+        SqlValue::from(i.email.to_lowercase()),
+        SqlValue::from(i.username.clone()),
+        SqlValue::from(i.username.as_ref().map(|u| u.to_lowercase())),
+        SqlValue::from(i.organization_id.clone()),
+        SqlValue::from(i.state.as_str().to_owned()),
+        SqlValue::from(rec.version),
+        SqlValue::from(data_json(i)?),
+    ])
+}
+
 /// Inserts a new identity (version as given) and returns its rowid.
 pub fn insert(conn: &Connection, rec: &IdentityRecord) -> Result<i64, ApiError> {
     let i = &rec.identity;
@@ -209,21 +224,11 @@ pub fn insert(conn: &Connection, rec: &IdentityRecord) -> Result<i64, ApiError> 
              organization_id, state, version, data, create_time, update_time, has_password)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
-    .execute(params![
-        i.id,
-        i.external_id,
-        i.email,
-        i.email.to_lowercase(),
-        i.username,
-        i.username.as_ref().map(|u| u.to_lowercase()),
-        i.organization_id,
-        i.state.as_str(),
-        rec.version,
-        data_json(i)?,
-        i.create_time,
-        i.update_time,
-        i.has_password,
-    ])?;
+    .execute(params_from_iter(written_columns(rec)?.into_iter().chain([
+        SqlValue::from(i.create_time.clone()),
+        SqlValue::from(i.update_time.clone()),
+        SqlValue::from(i.has_password),
+    ])))?;
     Ok(conn.last_insert_rowid())
 }
 
@@ -236,19 +241,11 @@ pub fn update(conn: &Connection, rec: &IdentityRecord) -> Result<(), ApiError> {
              update_time = ?11
          WHERE id = ?1",
     )?
-    .execute(params![
-        i.id,
-        i.external_id,
-        i.email,
-        i.email.to_lowercase(),
-        i.username,
-        i.username.as_ref().map(|u| u.to_lowercase()),
-        i.organization_id,
-        i.state.as_str(),
-        rec.version,
-        data_json(i)?,
-        i.update_time,
-    ])?;
+    .execute(params_from_iter(
+        written_columns(rec)?
+            .into_iter()
+            .chain([SqlValue::from(i.update_time.clone())]),
+    ))?;
     Ok(())
 }
 

@@ -14,9 +14,8 @@ use rusqlite::{Connection, Row, params};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::table::{self, Stored, Table};
+use super::table::{self, Stored, Table, Versioned};
 use crate::emulator::error::ApiError;
-use crate::emulator::etag;
 use crate::wire::OAuthClient;
 
 /// Fields a list filter may name.
@@ -42,17 +41,20 @@ pub struct OAuthClientRecord {
     pub client: OAuthClient,
 }
 
-impl OAuthClientRecord {
-    /// The current ETag.
-    pub fn etag(&self) -> String {
-        etag::compute(&self.client.client_id, self.version)
+impl Versioned for OAuthClientRecord {
+    const NOUN: &'static str = "OAuth client";
+    type Wire = OAuthClient;
+
+    fn id_and_version(&self) -> (&str, i64) {
+        (&self.client.client_id, self.version)
     }
 
-    /// The client as the API returns it, `etag` filled in.
-    pub fn to_wire(&self) -> OAuthClient {
-        let mut out = self.client.clone();
-        out.etag = self.etag();
-        out
+    fn into_wire(self) -> OAuthClient {
+        let etag = self.etag();
+        OAuthClient {
+            etag,
+            ..self.client
+        }
     }
 }
 

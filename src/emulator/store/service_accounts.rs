@@ -15,10 +15,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::table::{self, Stored, Table};
+use super::table::{self, Stored, Table, Versioned};
 use super::{api_keys, now_rfc3339};
 use crate::emulator::error::ApiError;
-use crate::emulator::etag;
 use crate::wire::{ApiKeyRecord, ServiceAccount, scopes};
 
 /// Fields a list filter may name.
@@ -44,17 +43,20 @@ pub struct ServiceAccountRecord {
     pub account: ServiceAccount,
 }
 
-impl ServiceAccountRecord {
-    /// The current ETag.
-    pub fn etag(&self) -> String {
-        etag::compute(&self.account.id, self.version)
+impl Versioned for ServiceAccountRecord {
+    const NOUN: &'static str = "service account";
+    type Wire = ServiceAccount;
+
+    fn id_and_version(&self) -> (&str, i64) {
+        (&self.account.id, self.version)
     }
 
-    /// The service account as the API returns it, `etag` filled in.
-    pub fn to_wire(&self) -> ServiceAccount {
-        let mut out = self.account.clone();
-        out.etag = self.etag();
-        out
+    fn into_wire(self) -> ServiceAccount {
+        let etag = self.etag();
+        ServiceAccount {
+            etag,
+            ..self.account
+        }
     }
 }
 

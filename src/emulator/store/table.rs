@@ -6,6 +6,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, ToSql};
 
 use crate::emulator::error::ApiError;
+use crate::emulator::etag;
 use crate::emulator::filter::{Filter, Op, Term};
 use crate::emulator::paging::{self, Cursor, Keyset};
 
@@ -73,6 +74,28 @@ pub trait Stored: Sized {
 
     /// The rowid, the keyset paging key.
     fn seq(&self) -> i64;
+}
+
+/// A row type whose changes are guarded by `If-Match`: its `ETag` follows its version, and
+/// the API returns it with that `ETag` filled in.
+pub trait Versioned: Stored {
+    /// What the API calls it in a 404 or an `If-Match` 409 (`OAuth client`).
+    const NOUN: &'static str;
+
+    /// What the API returns for it.
+    type Wire: serde::Serialize;
+
+    /// Its API id and version, which its `ETag` is derived from.
+    fn id_and_version(&self) -> (&str, i64);
+
+    /// The current `ETag`.
+    fn etag(&self) -> String {
+        let (id, version) = self.id_and_version();
+        etag::compute(id, version)
+    }
+
+    /// The object as the API returns it, `etag` filled in.
+    fn into_wire(self) -> Self::Wire;
 }
 
 /// The row whose id column is `id`.

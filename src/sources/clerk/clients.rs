@@ -165,23 +165,17 @@ mod tests {
     use super::*;
     use crate::manifest::Provider;
     use crate::sources::clients::ClientReadStats;
-    use crate::sources::clients::tests::{fixture, read, source};
-
-    fn clerk(name: &str) -> crate::manifest::ClientSource {
-        source(Provider::Clerk, fixture(name))
-    }
+    use crate::sources::clients::tests::{fixture_of, read};
 
     #[test]
     fn data_document_maps_public_flag_redirects_and_scopes() {
-        let (stats, items) = read(&clerk("clerk_data.json"));
+        let (stats, items) = read(&fixture_of(Provider::Clerk, "clerk_data.json"));
         assert_eq!(
             stats,
             ClientReadStats {
                 records: 2,
                 clients: 2,
-                service_accounts: 0,
-                skipped: 0,
-                invalid: 0,
+                ..ClientReadStats::default()
             }
         );
         let partner = items.oauth("FixturePartnerClientId01");
@@ -206,7 +200,7 @@ mod tests {
 
     #[test]
     fn array_falls_back_to_id_callback_url_and_default_scopes() {
-        let (stats, items) = read(&clerk("clerk_array.json"));
+        let (stats, items) = read(&fixture_of(Provider::Clerk, "clerk_array.json"));
         assert_eq!((stats.records, stats.clients, stats.invalid), (3, 1, 2));
         let legacy = items.oauth("oa_2fixtureLegacy0000000003");
         assert_eq!(
@@ -230,7 +224,10 @@ mod tests {
 
     #[test]
     fn a_document_without_data_is_refused() {
-        let (result, _) = crate::sources::clients::tests::try_read(&clerk("cognito_single.json"));
+        let (result, _) = crate::sources::clients::tests::try_read(&fixture_of(
+            Provider::Clerk,
+            "cognito_single.json",
+        ));
         assert!(result.unwrap_err().message.contains("`data` array"));
     }
 }

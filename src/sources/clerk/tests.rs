@@ -2,8 +2,6 @@
 //! of Clerk's export shapes (provider-formats 2.1, 2.2), with assertions on the items and on
 //! message texts.
 
-use std::path::{Path, PathBuf};
-
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -11,28 +9,19 @@ use super::*;
 use crate::manifest::Provider;
 use crate::model::{LinkedProvider, PasswordHash};
 use crate::sources::SkipReason;
-use crate::sources::test_support::{self, Read, assert_no_secret, linked, temp_file, user_source};
+use crate::sources::test_support::{self, PathReader, assert_no_secret, linked, user_source};
 
 const BCRYPT: &str = "$2b$10$6PVPHI9.tV.IVzkn/O8u3OA44V3EjI/i.Snsa.EaAeVUT74rwqV9K";
 const TOTP: &str = "JBSWY3DPEHPK3PXP";
 
-fn fixture(name: &str) -> PathBuf {
-    test_support::fixture("clerk", name)
-}
-
-fn try_read(path: &Path) -> (Result<ReadStats, SourceError>, Read) {
-    let (result, out) = Read::collect(|sink| read_users(path, sink));
-    (result, out.without_warnings())
-}
-
-fn read(path: &Path) -> (ReadStats, Read) {
-    let (result, out) = try_read(path);
-    (result.expect("readable export"), out)
-}
+const CLERK: PathReader<ReadStats> = PathReader {
+    provider: "clerk",
+    read_users,
+};
 
 #[test]
 fn dashboard_csv_maps_every_column() {
-    let (stats, out) = read(&fixture("users.csv"));
+    let (stats, out) = CLERK.read(&CLERK.fixture("users.csv"));
     assert_eq!(
         stats,
         ReadStats {
@@ -118,7 +107,7 @@ fn dashboard_csv_maps_every_column() {
 
 #[test]
 fn csv_problems_name_the_row_and_the_user() {
-    let (_, out) = read(&fixture("users.csv"));
+    let (_, out) = CLERK.read(&CLERK.fixture("users.csv"));
     let bad_hash = out.invalid("user_2badhash");
     assert_eq!(bad_hash.location.line, Some(10));
     assert!(
@@ -144,7 +133,7 @@ fn csv_problems_name_the_row_and_the_user() {
 
 #[test]
 fn csv_columns_are_found_by_name_in_any_order_and_spelling() {
-    let (stats, out) = read(&fixture("reordered.csv"));
+    let (stats, out) = CLERK.read(&CLERK.fixture("reordered.csv"));
     assert_eq!((stats.records, stats.identities, stats.bcrypt), (1, 1, 1));
     let olive = out.identity("user_2order");
     assert_eq!(olive.first_name.as_deref(), Some("Olive"));
@@ -154,7 +143,7 @@ fn csv_columns_are_found_by_name_in_any_order_and_spelling() {
 
 #[test]
 fn a_missing_column_is_an_error_naming_file_and_column() {
-    let (result, out) = try_read(&fixture("missing_column.csv"));
+    let (result, out) = CLERK.try_read(&CLERK.fixture("missing_column.csv"));
     assert!(out.identities.is_empty());
     let err = result.expect_err("not a Clerk export");
     let shown = err.to_string();
@@ -168,7 +157,7 @@ fn a_missing_column_is_an_error_naming_file_and_column() {
 
 #[test]
 fn guide_json_maps_objects_metadata_and_accounts() {
-    let (stats, out) = read(&fixture("users.json"));
+    let (stats, out) = CLERK.read(&CLERK.fixture("users.json"));
     assert_eq!(
         (
             stats.records,
@@ -239,7 +228,7 @@ fn guide_json_maps_objects_metadata_and_accounts() {
 
 #[test]
 fn case_variant_keys_read_the_same() {
-    let (stats, out) = read(&fixture("case_variants.json"));
+    let (stats, out) = CLERK.read(&CLERK.fixture("case_variants.json"));
     assert_eq!((stats.identities, stats.bcrypt), (1, 1));
     let casey = out.identity("user_2case");
     assert_eq!(
@@ -254,7 +243,7 @@ fn case_variant_keys_read_the_same() {
 
 #[test]
 fn legacy_array_with_joined_addresses() {
-    let (stats, out) = read(&fixture("legacy_array.json"));
+    let (stats, out) = CLERK.read(&CLERK.fixture("legacy_array.json"));
     assert_eq!(
         (
             stats.records,
@@ -294,7 +283,7 @@ fn secrets_never_appear_in_items_or_messages() {
         "legacy_array.json",
         "case_variants.json",
     ] {
-        let (_, out) = read(&fixture(name));
+        let (_, out) = CLERK.read(&CLERK.fixture(name));
         shown.push_str(&out.all_text());
     }
     assert_no_secret(
@@ -311,13 +300,13 @@ fn secrets_never_appear_in_items_or_messages() {
 
 #[test]
 fn dispatch_maps_the_stats() {
-    let source = user_source(Provider::Clerk, fixture("users.csv"));
+    let source = user_source(Provider::Clerk, CLERK.fixture("users.csv"));
     assert_eq!(test_support::dispatched(&source), (11, 4, 0));
 }
 
 #[test]
 fn linked_providers_are_sorted() {
-    let (_, out) = read(&fixture("users.json"));
+    let (_, out) = CLERK.read(&CLERK.fixture("users.json"));
     let jade = out.identity("user_2json1");
     let mut sorted = jade.linked_providers.clone();
     sorted.sort();
@@ -333,8 +322,7 @@ proptest! {
 
     #[test]
     fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
-        let (_dir, path) = temp_file("garbage", bytes);
-        let _ = read_users(&path, &mut |_| {});
+        CLERK.read_garbage("garbage", bytes);
     }
 
     #[test]
@@ -343,13 +331,11 @@ proptest! {
             "id,first_name,last_name,username,primary_email_address,primary_phone_number,verified_email_addresses,unverified_email_addresses,verified_phone_numbers,unverified_phone_numbers,totp_secret,password_digest,password_hasher\n{}",
             rows.join("\n")
         );
-        let (_dir, path) = temp_file("users.csv", text);
-        let _ = read_users(&path, &mut |_| {});
+        CLERK.read_garbage("users.csv", text);
     }
 
     #[test]
     fn json_shaped_garbage_never_panics(text in "\\{\"data\": \\[(\\{(\"(id|email_addresses|primary_email_address_id|private_metadata|external_accounts|password_digest|password_hasher|banned)\": (\"[a-z0-9@.$|_]{0,16}\"|[0-9]{1,3}|true|null|\\[\\]|\\{\\}|\\[\\{\"id\": \"x\"\\}\\]), ?){0,6}\\}, ?){0,3}[\\]}]{0,2}") {
-        let (_dir, path) = temp_file("users.json", text);
-        let _ = read_users(&path, &mut |_| {});
+        CLERK.read_garbage("users.json", text);
     }
 }

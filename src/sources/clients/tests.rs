@@ -33,6 +33,11 @@ pub(crate) fn source(provider: Provider, path: PathBuf) -> ClientSource {
     }
 }
 
+/// The fixture `name` read as a `provider` export.
+pub(crate) fn fixture_of(provider: Provider, name: &str) -> ClientSource {
+    source(provider, fixture(name))
+}
+
 /// `vars` from pairs.
 pub(crate) fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
@@ -433,7 +438,7 @@ fn examples_read_cleanly() {
                 clients: 5,
                 service_accounts: 2,
                 skipped: 2,
-                invalid: 0,
+                ..ClientReadStats::default()
             },
         ),
         (
@@ -443,8 +448,7 @@ fn examples_read_cleanly() {
                 records: 3,
                 clients: 2,
                 service_accounts: 1,
-                skipped: 0,
-                invalid: 0,
+                ..ClientReadStats::default()
             },
         ),
         (
@@ -453,9 +457,7 @@ fn examples_read_cleanly() {
             ClientReadStats {
                 records: 2,
                 clients: 2,
-                service_accounts: 0,
-                skipped: 0,
-                invalid: 0,
+                ..ClientReadStats::default()
             },
         ),
     ];

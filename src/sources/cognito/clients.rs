@@ -342,23 +342,17 @@ mod tests {
     use super::*;
     use crate::manifest::Provider;
     use crate::sources::clients::ClientReadStats;
-    use crate::sources::clients::tests::{fixture, read, source, try_read};
-
-    fn cognito(name: &str) -> crate::manifest::ClientSource {
-        source(Provider::Cognito, fixture(name))
-    }
+    use crate::sources::clients::tests::{fixture_of, read, source, try_read};
 
     #[test]
     fn a_single_document_maps_every_field() {
-        let (stats, items) = read(&cognito("cognito_single.json"));
+        let (stats, items) = read(&fixture_of(Provider::Cognito, "cognito_single.json"));
         assert_eq!(
             stats,
             ClientReadStats {
                 records: 1,
                 clients: 1,
-                service_accounts: 0,
-                skipped: 0,
-                invalid: 0,
+                ..ClientReadStats::default()
             }
         );
         let web = items.oauth("4fixture0web0client00000001");
@@ -390,15 +384,15 @@ mod tests {
 
     #[test]
     fn appended_documents_are_one_client_each() {
-        let (stats, items) = read(&cognito("cognito_multiple.json"));
+        let (stats, items) = read(&fixture_of(Provider::Cognito, "cognito_multiple.json"));
         assert_eq!(
             stats,
             ClientReadStats {
                 records: 5,
                 clients: 3,
                 service_accounts: 1,
-                skipped: 0,
                 invalid: 1,
+                ..ClientReadStats::default()
             }
         );
 
@@ -457,7 +451,7 @@ mod tests {
 
     #[test]
     fn an_array_of_documents_and_bare_clients() {
-        let (stats, items) = read(&cognito("cognito_array.json"));
+        let (stats, items) = read(&fixture_of(Provider::Cognito, "cognito_array.json"));
         assert_eq!((stats.records, stats.clients, stats.invalid), (3, 2, 1));
         assert_eq!(
             items.oauth("4fixture0web0client00000001").client_type,
@@ -477,7 +471,7 @@ mod tests {
 
     #[test]
     fn list_user_pool_clients_output_is_refused_with_a_hint() {
-        let (result, items) = try_read(&cognito("cognito_list.json"));
+        let (result, items) = try_read(&fixture_of(Provider::Cognito, "cognito_list.json"));
         let err = result.unwrap_err();
         assert!(
             err.message

@@ -15,10 +15,11 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::model::{ExternalId, Identity, LinkedProvider, validate};
+use crate::model::{ExternalId, Identity, LinkedProvider};
 use crate::sources::json_records::fields::{Field, Slots, normalise_key};
 use crate::sources::json_records::kind_of;
-use crate::sources::record::{Outcome, UserOutcome, invalid};
+use crate::sources::linked::{Linked, LinkedKeys};
+use crate::sources::record::{Outcome, UserOutcome, check_contact, invalid};
 
 /// The user fields this tool reads, by meaning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -89,16 +90,7 @@ pub(super) fn convert(entries: Vec<(String, Value)>) -> UserOutcome {
     let email_verified = flag("email_verified", &mut problems);
     let phone_verified = flag("phone_number_verified", &mut problems);
     let phone = attr("phone_number");
-    if let Some(email) = &email
-        && let Err(problem) = validate::email(email)
-    {
-        problems.push(problem);
-    }
-    if let Some(phone) = &phone
-        && let Err(problem) = validate::phone(phone)
-    {
-        problems.push(problem);
-    }
+    check_contact(email.as_deref(), phone.as_deref(), &mut problems);
     for field in [F::UserCreateDate, F::UserLastModifiedDate] {
         if let Some(value) = s.take::<Value>(field).get(&mut problems) {
             let name = match field {
@@ -258,38 +250,33 @@ fn linked_providers(json: &str, problems: &mut Vec<String>) -> Vec<LinkedProvide
             return Vec::new();
         }
     };
-    let mut linked = Vec::new();
+    let keys = LinkedKeys {
+        list: "identities",
+        provider: "providerName",
+        subject: "userId",
+    };
+    let mut linked = Linked::new(keys, problems);
     for (i, entry) in entries.into_iter().enumerate() {
         let of = |k: &str| match k {
             "providername" => Some(IdentityField::ProviderName),
             "userid" => Some(IdentityField::UserId),
             _ => None,
         };
-        let mut s = match Slots::of_object(entry, of) {
-            Ok(s) => s,
-            Err(found) => {
-                problems.push(format!("`identities[{i}]` must be an object, not {found}"));
-                continue;
+        match Slots::of_object(entry, of) {
+            Ok(mut s) => {
+                linked.conflicts(i, s.conflicts.drain(..));
+                let provider = s
+                    .take::<String>(IdentityField::ProviderName)
+                    .non_empty(linked.problems());
+                let subject = s
+                    .take_text(IdentityField::UserId)
+                    .non_empty(linked.problems());
+                linked.push(i, provider, subject);
             }
-        };
-        problems.extend(
-            s.conflicts
-                .drain(..)
-                .map(|c| format!("`identities[{i}]`: {c}")),
-        );
-        let provider = s
-            .take::<String>(IdentityField::ProviderName)
-            .non_empty(problems);
-        let subject = s.take_text(IdentityField::UserId).non_empty(problems);
-        match (provider, subject) {
-            (Some(provider), Some(subject)) => linked.push(LinkedProvider { provider, subject }),
-            (None, _) => problems.push(format!("`identities[{i}]` has no `providerName`")),
-            (Some(_), None) => problems.push(format!("`identities[{i}]` has no `userId`")),
+            Err(found) => linked.not_an_object(i, found),
         }
     }
-    linked.sort();
-    linked.dedup();
-    linked
+    linked.finish()
 }
 
 /// A `UserCreateDate` as the AWS CLI prints it: v1 epoch seconds (`1682955829.578`, a number,

@@ -13,12 +13,13 @@ use super::export::{RawProvider, RawUser};
 use super::hash::standard_base64;
 use crate::model::OWNER_KEY;
 use crate::model::{
-    ExternalId, FirebaseHashParams, Identity, LinkedProvider, PasswordHash, Secret, validate,
+    ExternalId, FirebaseHashParams, Identity, LinkedProvider, PasswordHash, Secret,
 };
 use crate::sources::SkipReason;
 use crate::sources::json_records::fields::Field;
 use crate::sources::json_records::kind_of;
-use crate::sources::record::{Outcome, UserOutcome, invalid};
+use crate::sources::linked::{Linked, LinkedKeys};
+use crate::sources::record::{Outcome, UserOutcome, check_contact, invalid};
 
 /// What `password_unsupported` says for a user whose hash cannot be used because the manifest
 /// gives no project parameters.
@@ -74,16 +75,7 @@ pub(super) fn convert(raw: RawUser, params: Option<&FirebaseHashParams>) -> User
         };
     }
 
-    if let Some(email) = &email
-        && let Err(problem) = validate::email(email)
-    {
-        problems.push(problem);
-    }
-    if let Some(phone) = &phone
-        && let Err(problem) = validate::phone(phone)
-    {
-        problems.push(problem);
-    }
+    check_contact(email.as_deref(), phone.as_deref(), &mut problems);
     for (name, field) in [
         ("createdAt", raw.created_at),
         ("lastSignedInAt", raw.last_signed_in_at),
@@ -197,38 +189,32 @@ fn custom_claims(value: Value, problems: &mut Vec<String>) -> Option<Map<String,
 
 /// The linked providers of `providerUserInfo[]`, sorted and without duplicates.
 fn linked_providers(entries: Vec<Value>, problems: &mut Vec<String>) -> Vec<LinkedProvider> {
-    let mut linked = Vec::new();
+    let keys = LinkedKeys {
+        list: "providerUserInfo",
+        provider: "providerId",
+        subject: "rawId",
+    };
+    let mut linked = Linked::new(keys, problems);
     for (i, value) in entries.into_iter().enumerate() {
         let entry = match RawProvider::from_value(value) {
             Ok(entry) => entry,
             Err(found) => {
-                problems.push(format!(
-                    "`providerUserInfo[{i}]` must be an object, not {found}"
-                ));
+                linked.not_an_object(i, found);
                 continue;
             }
         };
-        problems.extend(
-            entry
-                .conflicts
-                .iter()
-                .map(|c| format!("`providerUserInfo[{i}]`: {c}")),
-        );
-        let provider = entry.provider_id.non_empty(problems);
+        linked.conflicts(i, &entry.conflicts);
+        let provider = entry.provider_id.non_empty(linked.problems());
         let subject = entry
             .raw_id
-            .non_empty(problems)
-            .or_else(|| entry.federated_id.non_empty(problems));
-        match (provider, subject) {
-            (Some(provider), _) if NOT_LINKED.contains(&provider.as_str()) => {}
-            (Some(provider), Some(subject)) => linked.push(LinkedProvider { provider, subject }),
-            (None, _) => problems.push(format!("`providerUserInfo[{i}]` has no `providerId`")),
-            (Some(_), None) => problems.push(format!("`providerUserInfo[{i}]` has no `rawId`")),
+            .non_empty(linked.problems())
+            .or_else(|| entry.federated_id.non_empty(linked.problems()));
+        if provider.as_deref().is_some_and(|p| NOT_LINKED.contains(&p)) {
+            continue;
         }
+        linked.push(i, provider, subject);
     }
-    linked.sort();
-    linked.dedup();
-    linked
+    linked.finish()
 }
 
 /// Epoch milliseconds: digits (numbers written by JSON tools may carry a `.0`).

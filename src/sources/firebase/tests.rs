@@ -12,15 +12,8 @@ use super::hash::decode_base64;
 use super::*;
 use crate::manifest::Provider;
 use crate::model::{LinkedProvider, PasswordHash, Secret};
+use crate::sources::test_support::firebase_vector::{HASH, SALT, SEPARATOR, SIGNER_KEY};
 use crate::sources::test_support::{self, Read, assert_no_secret, gzip, temp_file, user_source};
-
-/// Firebase's published test vector (firebase/scrypt README).
-const SIGNER_KEY: &str =
-    "jxspr8Ki0RYycVU8zykbdLGjFQ3McFUH0uiiTvC8pVMXAn210wjLNmdZJzxUECKbm0QsEmYUSDzZvpjeJ9WmXA==";
-const SEPARATOR: &str = "Bw==";
-const SALT: &str = "42xEC+ixf3L2lw==";
-const HASH: &str =
-    "lSrfV15cpx95/sZS2W9c9Kp6i/LVgQNDNC/qzrCnh1SAyZvqmZqAjTdn3aoItz+VHjoZilo78198JAdRuid5lQ==";
 
 fn fixture(name: &str) -> PathBuf {
     test_support::fixture("firebase", name)
@@ -75,10 +68,8 @@ fn json_export_maps_every_field() {
             identities: 5,
             anonymous: 1,
             no_email: 1,
-            invalid: 0,
-            duplicates_dropped: 0,
             password_hashes: 1,
-            hashes_without_params: 0,
+            ..ReadStats::default()
         }
     );
 

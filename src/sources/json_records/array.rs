@@ -27,16 +27,9 @@ pub(super) fn read(
     id_key: IdKey,
     sink: &mut dyn FnMut(JsonRecord),
 ) -> Result<u64, SourceError> {
-    let newlines = Rc::new(Cell::new(offset.lines));
-    let counting = NewlineCounter {
-        inner: reader,
-        newlines: Rc::clone(&newlines),
-    };
+    let (counting, newlines) = NewlineCounter::start(reader, offset);
     let mut de = Deserializer::from_reader(counting);
-    let mut state = State {
-        index: 0,
-        failing: None,
-    };
+    let mut state = State::default();
     let visitor = ArrayVisitor {
         path,
         id_key,
@@ -45,15 +38,8 @@ pub(super) fn read(
         state: &mut state,
     };
 
-    // Positions from serde_json count from the `[`; shift them back to the file's.
-    let position = |err: &serde_json::Error| {
-        let line = err.line() as u64 + offset.lines;
-        let column = err.column() as u64 + if err.line() == 1 { offset.column } else { 0 };
-        (line, column)
-    };
-
     if let Err(err) = de.deserialize_seq(visitor) {
-        let (line, column) = position(&err);
+        let (line, column) = offset.position(&err);
         let failing = state.failing.take().unwrap_or_default();
         let location = Location {
             file: path.to_path_buf(),
@@ -72,7 +58,7 @@ pub(super) fn read(
         return Err(SourceError::new(location, failing.id, message));
     }
     if let Err(err) = de.end() {
-        let (line, column) = position(&err);
+        let (line, column) = offset.position(&err);
         let location = Location {
             file: path.to_path_buf(),
             line: Some(line),
@@ -91,6 +77,19 @@ pub(super) struct NewlineCounter<R> {
     pub(super) newlines: Rc<Cell<u64>>,
 }
 
+impl<R> NewlineCounter<R> {
+    /// Counts the newlines of `inner`, which starts after `offset`: the counter, and the
+    /// count it keeps.
+    pub(super) fn start(inner: R, offset: Offset) -> (Self, Rc<Cell<u64>>) {
+        let newlines = Rc::new(Cell::new(offset.lines));
+        let counter = Self {
+            inner,
+            newlines: Rc::clone(&newlines),
+        };
+        (counter, newlines)
+    }
+}
+
 impl<R: Read> Read for NewlineCounter<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
@@ -101,6 +100,7 @@ impl<R: Read> Read for NewlineCounter<R> {
 }
 
 /// What the visitor leaves behind for error reporting once serde_json has given up.
+#[derive(Default)]
 pub(super) struct State {
     /// The index of the next (or failing) element.
     pub(super) index: u64,

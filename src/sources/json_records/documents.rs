@@ -13,7 +13,6 @@
 use std::cell::Cell;
 use std::fmt;
 use std::path::Path;
-use std::rc::Rc;
 
 use serde::de::{DeserializeSeed, Deserializer as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Deserializer;
@@ -32,25 +31,12 @@ pub(super) fn read(
     id_key: IdKey,
     sink: &mut dyn FnMut(JsonRecord),
 ) -> Result<(u64, u64), SourceError> {
-    let newlines = Rc::new(Cell::new(offset.lines));
-    let counting = NewlineCounter {
-        inner: reader,
-        newlines: Rc::clone(&newlines),
-    };
+    let (counting, newlines) = NewlineCounter::start(reader, offset);
     let mut de = Deserializer::from_reader(counting);
-    let mut state = State {
-        index: 0,
-        failing: None,
-    };
+    let mut state = State::default();
     let wanted = normalise_key(array_key);
     let mut documents = 0u64;
 
-    // Positions from serde_json count from the first content byte; shift them to the file's.
-    let position = |err: &serde_json::Error| {
-        let line = err.line() as u64 + offset.lines;
-        let column = err.column() as u64 + if err.line() == 1 { offset.column } else { 0 };
-        (line, column)
-    };
     let location = |line: u64, index: u64| Location {
         file: path.to_path_buf(),
         line: Some(line),
@@ -72,7 +58,7 @@ pub(super) fn read(
             doc: &mut doc,
         };
         if let Err(err) = (&mut de).deserialize_map(visitor) {
-            let (line, column) = position(&err);
+            let (line, column) = offset.position(&err);
             if err.is_io() {
                 let message = format!("cannot read export: {}", bare_message(&err));
                 return Err(SourceError::new(location(line, state.index), None, message));
@@ -120,7 +106,7 @@ pub(super) fn read(
         match de.end() {
             Ok(()) => return Ok((documents, state.index)),
             Err(err) if err.is_io() => {
-                let (line, _) = position(&err);
+                let (line, _) = offset.position(&err);
                 let message = format!("cannot read export: {}", bare_message(&err));
                 return Err(SourceError::new(location(line, state.index), None, message));
             }

@@ -174,18 +174,19 @@ pub fn first_content_byte(path: &Path) -> Result<Option<u8>, SourceError> {
 ///
 /// When the file cannot be opened or its first bytes cannot be read.
 pub fn open_without_bom(path: &Path) -> Result<ExportReader, SourceError> {
-    let at_start = || Location {
-        file: path.to_path_buf(),
-        line: None,
-        index: 0,
-    };
-    let reader = open_export(path)
-        .map_err(|e| SourceError::new(at_start(), None, format!("cannot open export: {e}")))?;
-    strip_bom(reader)
-        .map_err(|e| SourceError::new(at_start(), None, format!("cannot read export: {e}")))
+    open_then(path, strip_bom)
 }
 
 fn open_and_sniff(path: &Path) -> Result<(ExportReader, Option<u8>, Offset), SourceError> {
+    open_then(path, sniff)
+}
+
+/// Opens `path` and runs `first` on it (reading its first bytes), with the errors of both
+/// placed at the start of the file.
+fn open_then<T>(
+    path: &Path,
+    first: impl FnOnce(ExportReader) -> io::Result<T>,
+) -> Result<T, SourceError> {
     let at_start = || Location {
         file: path.to_path_buf(),
         line: None,
@@ -193,7 +194,7 @@ fn open_and_sniff(path: &Path) -> Result<(ExportReader, Option<u8>, Offset), Sou
     };
     let reader = open_export(path)
         .map_err(|e| SourceError::new(at_start(), None, format!("cannot open export: {e}")))?;
-    sniff(reader)
+    first(reader)
         .map_err(|e| SourceError::new(at_start(), None, format!("cannot read export: {e}")))
 }
 
@@ -276,6 +277,16 @@ pub(super) struct Offset {
     lines: u64,
     /// Bytes consumed after the last of them (the column shift of the first content line).
     column: u64,
+}
+
+impl Offset {
+    /// The place in the file of a serde_json error, whose positions count from the first
+    /// content byte (the `[` of an array).
+    fn position(self, err: &serde_json::Error) -> (u64, u64) {
+        let line = err.line() as u64 + self.lines;
+        let column = err.column() as u64 + if err.line() == 1 { self.column } else { 0 };
+        (line, column)
+    }
 }
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";

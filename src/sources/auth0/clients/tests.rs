@@ -5,12 +5,8 @@
 use crate::manifest::Provider;
 use crate::model::ClientType;
 use crate::sources::SkipReason;
-use crate::sources::clients::tests::{fixture, read, source, try_read, vars};
+use crate::sources::clients::tests::{fixture, fixture_of, read, source, try_read, vars};
 use crate::sources::clients::{ClientItem, ClientReadStats};
-
-fn auth0(name: &str) -> crate::manifest::ClientSource {
-    source(Provider::Auth0, fixture(name))
-}
 
 fn deploy_vars() -> std::collections::BTreeMap<String, String> {
     vars(&[
@@ -29,7 +25,7 @@ fn deploy_vars() -> std::collections::BTreeMap<String, String> {
 
 #[test]
 fn management_api_array_maps_every_app_type() {
-    let (stats, items) = read(&auth0("auth0_clients.json"));
+    let (stats, items) = read(&fixture_of(Provider::Auth0, "auth0_clients.json"));
     assert_eq!(
         stats,
         ClientReadStats {
@@ -37,7 +33,7 @@ fn management_api_array_maps_every_app_type() {
             clients: 5,
             service_accounts: 1,
             skipped: 3,
-            invalid: 0,
+            ..ClientReadStats::default()
         }
     );
 
@@ -132,7 +128,7 @@ fn management_api_array_maps_every_app_type() {
 
 #[test]
 fn dropped_grants_and_trimmed_origins_are_warnings() {
-    let (_, items) = read(&auth0("auth0_clients.json"));
+    let (_, items) = read(&fixture_of(Provider::Auth0, "auth0_clients.json"));
     assert_eq!(
         items.warnings_for("AcmeWeb0000000000000000000000001"),
         [
@@ -170,15 +166,14 @@ fn dropped_grants_and_trimmed_origins_are_warnings() {
 
 #[test]
 fn management_api_pages_are_read_one_after_the_other() {
-    let (stats, items) = read(&auth0("auth0_pages.json"));
+    let (stats, items) = read(&fixture_of(Provider::Auth0, "auth0_pages.json"));
     assert_eq!(
         stats,
         ClientReadStats {
             records: 3,
             clients: 2,
             service_accounts: 1,
-            skipped: 0,
-            invalid: 0,
+            ..ClientReadStats::default()
         }
     );
     assert_eq!(
@@ -191,7 +186,7 @@ fn management_api_pages_are_read_one_after_the_other() {
 
 #[test]
 fn invalid_records_name_their_problem() {
-    let (stats, items) = read(&auth0("auth0_invalid.json"));
+    let (stats, items) = read(&fixture_of(Provider::Auth0, "auth0_invalid.json"));
     assert_eq!(stats.records, 9);
     assert_eq!(stats.clients, 1, "only the first Reports is valid");
     assert_eq!(stats.invalid, 8);
@@ -246,7 +241,7 @@ fn invalid_records_name_their_problem() {
 
 #[test]
 fn tenant_yaml_fills_keywords_and_places_each_client() {
-    let mut s = auth0("tenant.yaml");
+    let mut s = fixture_of(Provider::Auth0, "tenant.yaml");
     s.vars = deploy_vars();
     let (stats, items) = read(&s);
     assert_eq!(
@@ -255,8 +250,8 @@ fn tenant_yaml_fills_keywords_and_places_each_client() {
             records: 6,
             clients: 3,
             service_accounts: 1,
-            skipped: 0,
             invalid: 2,
+            ..ClientReadStats::default()
         }
     );
 
@@ -323,7 +318,7 @@ fn tenant_yaml_fills_keywords_and_places_each_client() {
 
 #[test]
 fn tenant_yaml_without_vars_names_every_missing_keyword() {
-    let (stats, items) = read(&auth0("tenant.yaml"));
+    let (stats, items) = read(&fixture_of(Provider::Auth0, "tenant.yaml"));
     assert_eq!(stats.clients + stats.service_accounts, 0);
     let web = items.invalid_for("Acme Web");
     for key in ["ENV", "LOGOUT_URLS"] {
@@ -337,7 +332,7 @@ fn tenant_yaml_without_vars_names_every_missing_keyword() {
 
 #[test]
 fn deploy_cli_directory_reads_one_client_per_file() {
-    let mut s = auth0("deploy_cli_dir");
+    let mut s = fixture_of(Provider::Auth0, "deploy_cli_dir");
     s.vars = deploy_vars();
     let (stats, items) = read(&s);
     assert_eq!(
@@ -346,8 +341,8 @@ fn deploy_cli_directory_reads_one_client_per_file() {
             records: 5,
             clients: 2,
             service_accounts: 1,
-            skipped: 0,
             invalid: 2,
+            ..ClientReadStats::default()
         }
     );
     let dir = fixture("deploy_cli_dir/clients");
@@ -400,7 +395,7 @@ fn deploy_cli_directory_reads_one_client_per_file() {
 
 #[test]
 fn the_clients_directory_itself_and_a_tenant_yaml_directory_work_too() {
-    let mut s = auth0("deploy_cli_dir/clients");
+    let mut s = fixture_of(Provider::Auth0, "deploy_cli_dir/clients");
     s.vars = deploy_vars();
     let (stats, _) = read(&s);
     assert_eq!(stats.records, 5);
@@ -485,7 +480,7 @@ fn management_api_exports_are_filled_too() {
 
 #[test]
 fn an_object_without_clients_is_not_a_client_export() {
-    let (result, _) = try_read(&source(Provider::Auth0, fixture("cognito_single.json")));
+    let (result, _) = try_read(&fixture_of(Provider::Auth0, "cognito_single.json"));
     let err = result.unwrap_err();
     assert!(
         err.message
