@@ -24,19 +24,26 @@ use crate::wire::{Identity, IdentityInput, LinkedProvider, OAuthClient, OAuthCli
 /// Registration modes an organization may have.
 pub const REGISTRATION_MODES: &[&str] = &["open", "invite_only", "sso_only", "disabled"];
 
+/// The [`IdentityFields`] of an identity or an identity request, which name them alike.
+macro_rules! fields_of {
+    ($i:expr) => {
+        IdentityFields {
+            phone: $i.phone.as_deref(),
+            username: $i.username.as_deref(),
+            external_id: $i.external_id.as_deref(),
+            organization_id: $i.organization_id.as_deref(),
+            linked_providers: $i.linked_providers.as_deref(),
+        }
+    };
+}
+
 /// Checks a complete identity (after create, or after a PATCH was applied).
 pub fn identity(i: &Identity) -> Result<(), ApiError> {
     if i.email.is_empty() {
         return Err(ApiError::field("email", "email is required"));
     }
     validate::email(&i.email).map_err(|m| ApiError::field("email", m))?;
-    identity_fields(&IdentityFields {
-        phone: i.phone.as_deref(),
-        username: i.username.as_deref(),
-        external_id: i.external_id.as_deref(),
-        organization_id: i.organization_id.as_deref(),
-        linked_providers: i.linked_providers.as_deref(),
-    })
+    identity_fields(&fields_of!(i))
 }
 
 /// Checks the shape of every field an identity request sends, named in its `update_mask` or
@@ -46,13 +53,7 @@ pub fn identity_input(i: &IdentityInput) -> Result<(), ApiError> {
     if let Some(email) = &i.email {
         validate::email(email).map_err(|m| ApiError::field("email", m))?;
     }
-    identity_fields(&IdentityFields {
-        phone: i.phone.as_deref(),
-        username: i.username.as_deref(),
-        external_id: i.external_id.as_deref(),
-        organization_id: i.organization_id.as_deref(),
-        linked_providers: i.linked_providers.as_deref(),
-    })
+    identity_fields(&fields_of!(i))
 }
 
 /// The optional identity fields a complete identity and a request share.

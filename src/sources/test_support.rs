@@ -210,4 +210,22 @@ pub(crate) mod firebase_vector {
     /// The user's base64 password hash.
     pub(crate) const HASH: &str =
         "lSrfV15cpx95/sZS2W9c9Kp6i/LVgQNDNC/qzrCnh1SAyZvqmZqAjTdn3aoItz+VHjoZilo78198JAdRuid5lQ==";
+
+    /// Asserts that a firebase-scrypt hash read from an export is this vector: its salt and
+    /// the project parameters it carries (the hash itself is checked by the caller, which
+    /// knows how its format spells it).
+    pub(crate) fn assert_salt_and_params(
+        salt: &crate::model::Secret,
+        params: &crate::model::FirebaseHashParams,
+    ) {
+        assert_eq!(salt.expose(), SALT);
+        assert_eq!(
+            (
+                params.salt_separator.as_str(),
+                params.rounds,
+                params.mem_cost
+            ),
+            (SEPARATOR, 8, 14)
+        );
+    }
 }

@@ -246,15 +246,7 @@ mod tests {
             hash.expose(),
             "lSrfV15cpx95/sZS2W9c9Kp6i/LVgQNDNC/qzrCnh1SAyZvqmZqAjTdn3aoItz+VHjoZilo78198JAdRuid5lQ=="
         );
-        assert_eq!(salt.expose(), "42xEC+ixf3L2lw==");
-        assert_eq!(
-            (
-                params.salt_separator.as_str(),
-                params.rounds,
-                params.mem_cost
-            ),
-            ("Bw==", 8, 14)
-        );
+        crate::sources::test_support::firebase_vector::assert_salt_and_params(&salt, &params);
         for (bad, expected) in [
             ("a$b$c", "must have 6 `$`-separated parts"),
             (

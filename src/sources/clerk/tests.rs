@@ -87,15 +87,7 @@ fn dashboard_csv_maps_every_column() {
         panic!("expected a firebase-scrypt hash")
     };
     assert!(hash.expose().starts_with("lSrfV15cpx95/"));
-    assert_eq!(salt.expose(), "42xEC+ixf3L2lw==");
-    assert_eq!(
-        (
-            params.salt_separator.as_str(),
-            params.rounds,
-            params.mem_cost
-        ),
-        ("Bw==", 8, 14)
-    );
+    crate::sources::test_support::firebase_vector::assert_salt_and_params(salt, params);
 
     let first_verified = out.identity("user_2noprimary");
     assert_eq!(

@@ -281,18 +281,26 @@ impl Lexer {
         }
     }
 
+    /// Advances through a double-quoted string, the same in JSON and YAML (backslash
+    /// escapes); true when `c` closed it.
+    fn feed_double(&mut self, c: char) -> bool {
+        if self.escape {
+            self.escape = false;
+        } else if c == '\\' {
+            self.escape = true;
+        } else if c == '"' {
+            self.in_double = false;
+            return true;
+        }
+        false
+    }
+
     fn feed(&mut self, c: char) {
         let just_closed_single = std::mem::take(&mut self.just_closed_single);
         match self.syntax {
             Syntax::Json => {
                 if self.in_double {
-                    if self.escape {
-                        self.escape = false;
-                    } else if c == '\\' {
-                        self.escape = true;
-                    } else if c == '"' {
-                        self.in_double = false;
-                    }
+                    self.feed_double(c);
                 } else if c == '"' {
                     self.in_double = true;
                 }
@@ -312,12 +320,7 @@ impl Lexer {
                 }
                 if self.in_comment {
                 } else if self.in_double {
-                    if self.escape {
-                        self.escape = false;
-                    } else if c == '\\' {
-                        self.escape = true;
-                    } else if c == '"' {
-                        self.in_double = false;
+                    if self.feed_double(c) {
                         self.last_sig = Some(c);
                     }
                 } else if self.in_single {
